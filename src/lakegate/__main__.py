@@ -1,0 +1,3 @@
+from lakegate.cli import main
+
+main()

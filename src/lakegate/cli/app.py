@@ -1,0 +1,68 @@
+"""The typer application. Each command group lives in its own module and registers itself here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from lakegate.cli import _context, _output
+from lakegate.errors import ConfigError, LakegateError
+
+app = typer.Typer(
+    name="lakegate",
+    help=(
+        "Connect AI copilots to Databricks (and any OAuth2 REST API) through declared, "
+        "tested, guarded actions.\n\nStart with `lakegate demo`, then `lakegate init`."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    project: Path | None = typer.Option(
+        None,
+        "--project",
+        "-p",
+        envvar="LAKEGATE_PROJECT",
+        help="The project file (default: ./lakegate.yaml).",
+        show_default=False,
+    ),
+) -> None:
+    _context.set_project(project)
+
+
+# Command groups register themselves; the import order is the order of `--help`.
+from lakegate.cli import (  # noqa: E402
+    demo,
+    project_cmds,
+    run_cmds,
+    workspace_cmds,
+)
+
+for _module in (demo, project_cmds, run_cmds, workspace_cmds):
+    _module.register(app)
+
+
+@app.command()
+def version() -> None:
+    """Print lakegate's version."""
+    from lakegate import __version__
+
+    _output.console.print(f"lakegate {__version__}")
+
+
+def main() -> None:
+    """Entry point: user mistakes end as a message and a hint, never a traceback."""
+    try:
+        app()  # standalone: usage errors print themselves and exit 2
+    except LakegateError as exc:
+        _output.print_error(exc)
+        sys.exit(2 if isinstance(exc, ConfigError) else 1)
+    except KeyboardInterrupt:
+        sys.exit(130)
