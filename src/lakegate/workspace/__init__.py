@@ -1,0 +1,12 @@
+"""A local Databricks workspace: OAuth M2M, SQL warehouses, account API, fault injection.
+
+with LocalWorkspace() as ws:
+    ws.host, ws.account_host, ws.credentials
+"""
+
+from lakegate.workspace.app import Settings, WorkspaceState
+from lakegate.workspace.http import ApiError, api_error
+from lakegate.workspace.identity import Principal
+from lakegate.workspace.server import LocalWorkspace
+
+__all__ = ["ApiError", "LocalWorkspace", "Principal", "Settings", "WorkspaceState", "api_error"]

@@ -1,0 +1,74 @@
+"""Validation of a Statement Execution request, with Databricks' 400 messages."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lakegate.workspace.http import ApiError, fail
+from lakegate.workspace.http import field as body_field
+from lakegate.workspace.sqltranslate import NAME, Parameter, check_param_type
+
+FORMATS = ("JSON_ARRAY", "ARROW_STREAM", "CSV")
+MAX_STATEMENT_BYTES = 16 * 1024 * 1024
+_WAIT = re.compile(r"^(\d+)s$")
+
+
+def _invalid(message: str) -> ApiError:
+    return fail("INVALID_PARAMETER_VALUE", message)
+
+
+def validated(body: dict[str, Any]) -> tuple[dict[str, Any], list[Parameter], float, str]:
+    """The request's fields, its parameters, the wait in seconds and `on_wait_timeout`."""
+    text = body_field(body, "statement", str)
+    if not text or not text.strip():
+        raise _invalid("statement is required and must not be empty.")
+    if len(text.encode()) > MAX_STATEMENT_BYTES:
+        raise _invalid("The statement text exceeds the maximum size of 16 MiB.")
+    if not body_field(body, "warehouse_id", str):
+        raise _invalid("warehouse_id is required.")
+    for name in ("catalog", "schema"):
+        body_field(body, name, str)
+    disposition = body_field(body, "disposition", str, default="INLINE")
+    if disposition not in ("INLINE", "EXTERNAL_LINKS"):
+        raise _invalid(f"Invalid disposition {disposition!r}; use INLINE or EXTERNAL_LINKS.")
+    fmt = body_field(body, "format", str, default="JSON_ARRAY")
+    if fmt not in FORMATS:
+        raise _invalid(f"Invalid format {fmt!r}; use JSON_ARRAY, ARROW_STREAM or CSV.")
+    if disposition == "INLINE" and fmt != "JSON_ARRAY":
+        raise _invalid("The format field must be JSON_ARRAY when the disposition field is INLINE.")
+    for name in ("row_limit", "byte_limit"):
+        value = body_field(body, name, int)
+        if value is not None and value < 0:
+            raise _invalid(f"{name} must be a non-negative integer.")
+    wait = body_field(body, "wait_timeout", str, default="10s")
+    match = _WAIT.match(wait)
+    seconds = int(match.group(1)) if match else -1
+    if seconds != 0 and not 5 <= seconds <= 50:
+        raise _invalid(
+            f"wait_timeout {wait!r} is not valid: use 0s (do not wait) or a value between "
+            "5s and 50s."
+        )
+    on_timeout = body_field(body, "on_wait_timeout", str, default="CONTINUE")
+    if on_timeout not in ("CONTINUE", "CANCEL"):
+        raise _invalid(f"Invalid on_wait_timeout {on_timeout!r}; use CONTINUE or CANCEL.")
+    return body, _parameters(body), float(seconds), on_timeout
+
+
+def _parameters(body: dict[str, Any]) -> list[Parameter]:
+    raw = body_field(body, "parameters", list, default=[])
+    params: list[Parameter] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise _invalid("Each parameter must be an object with name, value and type.")
+        name, value, kind = item.get("name"), item.get("value"), item.get("type")
+        if not isinstance(name, str) or not NAME.match(name):
+            raise _invalid(f"Invalid parameter name {name!r}: use letters, digits and _.")
+        if value is not None and not isinstance(value, str):
+            raise _invalid(f"The value of parameter {name!r} must be a string or null.")
+        if kind is not None and (not isinstance(kind, str) or not check_param_type(kind)):
+            raise _invalid(f"Invalid type {kind!r} for parameter {name!r}.")
+        if any(p.name.lower() == name.lower() for p in params):
+            raise _invalid(f"Parameter {name!r} is given more than once.")
+        params.append(Parameter(name, value, kind))
+    return params

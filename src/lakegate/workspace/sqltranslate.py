@@ -1,0 +1,403 @@
+"""Databricks SQL -> DuckDB: sqlglot translation, real parameter binding, SHOW/DESCRIBE/USE,
+catalog names, and Databricks type names for DuckDB types.
+
+Parameters are never pasted into SQL text: every `:name` marker becomes a DuckDB `$name`
+placeholder (wrapped in a CAST when the parameter has a type) and the value is bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+# sqlglot warns on every statement it hands over unparsed; that is expected here, not news.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+# DuckDB refuses these as ATTACH aliases; Databricks' `main` is the usual default catalog.
+RESERVED_CATALOGS = frozenset({"main", "system", "temp", "memory"})
+ALIAS_SUFFIX = "__uc"
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PARAM_TYPE = re.compile(r"^\s*([A-Za-z_]+)\s*(\(\s*\d+\s*(,\s*\d+\s*)?\))?\s*$")
+PARAM_TYPES = frozenset(
+    {"STRING", "VARCHAR", "CHAR", "INT", "INTEGER", "BIGINT", "LONG", "SMALLINT", "SHORT"}
+    | {"TINYINT", "BYTE", "FLOAT", "REAL", "DOUBLE", "DECIMAL", "DEC", "NUMERIC", "BOOLEAN"}
+    | {"DATE", "TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "BINARY", "VOID"}
+)
+
+
+class SqlError(Exception):
+    """A statement failure: `error_code` from Databricks' ServiceErrorCode, plus SQLSTATE."""
+
+    def __init__(
+        self, message: str, *, error_code: str = "BAD_REQUEST", sql_state: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_code = error_code
+        self.sql_state = sql_state
+
+
+@dataclass
+class Parameter:
+    """One `{name, value, type}` of the request, already validated."""
+
+    name: str
+    value: str | None
+    type: str | None = None
+
+
+@dataclass
+class Plan:
+    """What the engine runs for one statement."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+    statement_type: str = "OTHER"
+    # "query" runs `sql`; "use" only checks names; "describe" maps DuckDB types afterwards;
+    # "create_catalog"/"drop_catalog" attach/detach a database file.
+    kind: str = "query"
+    target: tuple[str, ...] = ()
+    if_exists: bool = False
+    rename: dict[str, str] = field(default_factory=dict)
+
+
+def duck_catalog(name: str) -> str:
+    """The DuckDB database alias of a Unity Catalog catalog."""
+    return name + ALIAS_SUFFIX if name.lower() in RESERVED_CATALOGS else name
+
+
+def uc_catalog(alias: str) -> str:
+    return alias.removesuffix(ALIAS_SUFFIX) if alias.endswith(ALIAS_SUFFIX) else alias
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user: str) -> Plan:
+    """Translate one Databricks SQL statement for DuckDB, binding `params`."""
+    meta = _meta(text.strip().rstrip(";").strip(), catalog, schema)
+    if meta is not None:
+        return meta
+    try:
+        trees = [t for t in sqlglot.parse(text, read="databricks") if t is not None]
+    except ParseError as exc:
+        raise SqlError(
+            f"[PARSE_SYNTAX_ERROR] Syntax error: {_first_line(str(exc)).rstrip('.')}. "
+            "SQLSTATE: 42601",
+            sql_state="42601",
+        ) from None
+    if len(trees) != 1:
+        raise SqlError(
+            "[PARSE_SYNTAX_ERROR] Exactly one SQL statement is allowed per request, got "
+            f"{len(trees)}. SQLSTATE: 42601",
+            sql_state="42601",
+        )
+    tree = trees[0]
+    if isinstance(tree, exp.Command):
+        # sqlglot could not model it: hand DuckDB the text (markers cannot be bound then).
+        if re.search(r"(?<![:\w]):[A-Za-z_]", text):
+            raise SqlError("[UNSUPPORTED_FEATURE] Parameters are not supported in this statement.")
+        return Plan(sql=text, statement_type=_statement_type(tree))
+    bound = _bind(tree, params)
+    tree = tree.transform(lambda node: _rewrite(node, catalog, schema, user))
+    statement_type = _statement_type(tree)
+    # DuckDB reports DML as a `Count` column; Databricks calls it num_affected_rows.
+    dml = isinstance(tree, exp.Insert | exp.Update | exp.Delete)
+    rename = {"Count": "num_affected_rows"} if dml else {}
+    return Plan(
+        sql=tree.sql(dialect="duckdb"),
+        params=bound,
+        statement_type=statement_type,
+        rename=rename,
+    )
+
+
+def _bind(tree: exp.Expression, params: list[Parameter]) -> dict[str, Any]:
+    given = {p.name.lower(): p for p in params}
+    bound: dict[str, Any] = {}
+    for node in list(tree.find_all(exp.Placeholder)):
+        name = node.name
+        if not name:
+            raise SqlError(
+                "[UNSUPPORTED_FEATURE] Positional parameters (?) are not supported by the "
+                "Statement Execution API; use named markers like :name.",
+                sql_state="0A000",
+            )
+        param = given.get(name.lower())
+        if param is None:
+            raise SqlError(
+                f"[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {name}. Please, fix "
+                "`args` and provide a mapping of the parameter to a SQL literal. SQLSTATE: 42P02",
+                sql_state="42P02",
+            )
+        key = param.name.lower()
+        bound[key] = param.value
+        marker: exp.Expression = exp.Placeholder(this=key)
+        if param.type and param.type.upper() not in ("STRING", "VARCHAR"):
+            marker = exp.Cast(this=marker, to=_param_type(param.type))
+        node.replace(marker)
+    return bound
+
+
+def _param_type(text: str) -> exp.DataType:
+    spelled = {"LONG": "BIGINT", "SHORT": "SMALLINT", "BYTE": "TINYINT"}
+    match = PARAM_TYPE.match(text)
+    base = match.group(1).upper() if match else ""
+    return exp.DataType.build(
+        spelled.get(base, base) + (match.group(2) or "" if match else ""), dialect="databricks"
+    )
+
+
+def check_param_type(text: str) -> bool:
+    """Whether `text` is a parameter type this API accepts (validated before any binding)."""
+    match = PARAM_TYPE.match(text)
+    return bool(match) and match.group(1).upper() in PARAM_TYPES
+
+
+def _rewrite(node: exp.Expression, catalog: str, schema: str, user: str) -> exp.Expression:
+    if isinstance(node, exp.Table) and node.args.get("catalog") is not None:
+        part = node.args["catalog"]
+        node.set("catalog", exp.to_identifier(duck_catalog(part.name), quoted=True))
+    elif isinstance(node, exp.CurrentCatalog | exp.CurrentSchema | exp.CurrentDatabase):
+        value = catalog if isinstance(node, exp.CurrentCatalog) else schema
+        name = "current_catalog()" if isinstance(node, exp.CurrentCatalog) else "current_schema()"
+        return _named(node, exp.Literal.string(value), name)
+    elif isinstance(node, exp.CurrentUser):
+        return _named(node, exp.Literal.string(user), "current_user()")
+    return node
+
+
+def _named(node: exp.Expression, value: exp.Expression, name: str) -> exp.Expression:
+    """`value`, keeping Databricks' column name when it is a bare SELECT item."""
+    if isinstance(node.parent, exp.Select) and node.arg_key == "expressions":
+        return exp.alias_(value, name, quoted=True)
+    return value
+
+
+def _statement_type(tree: exp.Expression) -> str:
+    kinds = {
+        exp.Select: "SELECT",
+        exp.Union: "SELECT",
+        exp.Insert: "INSERT",
+        exp.Update: "UPDATE",
+        exp.Delete: "DELETE",
+        exp.Create: "CREATE",
+        exp.Drop: "DROP",
+        exp.Alter: "ALTER",
+        exp.Merge: "MERGE",
+        exp.Describe: "DESCRIBE",
+    }
+    for kind, name in kinds.items():
+        if isinstance(tree, kind):
+            return name
+    return "OTHER"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "invalid statement"
+
+
+# -- SHOW / DESCRIBE / USE / CREATE CATALOG --------------------------------------------------
+
+_IDENT = r"(?:`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)"
+_QNAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT})*"
+_LIKE = r"""(?:\s+(?:LIKE\s+)?(?P<q>['"])(?P<pattern>.*?)(?P=q))?"""
+_META = [
+    ("show_catalogs", re.compile(rf"^SHOW\s+CATALOGS{_LIKE}$", re.I)),
+    (
+        "show_schemas",
+        re.compile(
+            rf"^SHOW\s+(?:SCHEMAS|DATABASES)(?:\s+(?:IN|FROM)\s+(?P<name>{_IDENT}))?{_LIKE}$", re.I
+        ),
+    ),
+    (
+        "show_tables",
+        re.compile(rf"^SHOW\s+TABLES(?:\s+(?:IN|FROM)\s+(?P<name>{_QNAME}))?{_LIKE}$", re.I),
+    ),
+    (
+        "describe",
+        re.compile(rf"^(?:DESCRIBE|DESC)\s+(?:TABLE\s+)?(?:EXTENDED\s+)?(?P<name>{_QNAME})$", re.I),
+    ),
+    (
+        "use",
+        re.compile(rf"^USE\s+(?:(?P<what>CATALOG|SCHEMA|DATABASE)\s+)?(?P<name>{_QNAME})$", re.I),
+    ),
+    (
+        "create_catalog",
+        re.compile(
+            rf"^CREATE\s+CATALOG\s+(?P<exists>IF\s+NOT\s+EXISTS\s+)?(?P<name>{_IDENT})$", re.I
+        ),
+    ),
+    (
+        "drop_catalog",
+        re.compile(
+            rf"^DROP\s+CATALOG\s+(?P<exists>IF\s+EXISTS\s+)?(?P<name>{_IDENT})(?:\s+CASCADE)?$",
+            re.I,
+        ),
+    ),
+]
+_VISIBLE_SCHEMA = (
+    "(s.schema_name NOT IN ('main', 'pg_catalog') OR EXISTS (SELECT 1 FROM duckdb_tables() t "
+    "WHERE t.database_name = s.database_name AND t.schema_name = s.schema_name))"
+)
+
+
+def split_name(text: str) -> list[str]:
+    parts = re.findall(_IDENT, text)
+    return [p[1:-1] if p.startswith("`") else p.lower() for p in parts]
+
+
+def _pattern(raw: str | None) -> str:
+    """Databricks' SHOW ... LIKE pattern (`*` any, `|` alternatives) as a regular expression."""
+    if raw is None:
+        return ".*"
+    options = [re.escape(p.strip()).replace(r"\*", ".*") for p in raw.split("|")]
+    return "(?i)(" + "|".join(options) + ")"
+
+
+def _meta(text: str, catalog: str, schema: str) -> Plan | None:
+    for kind, pattern in _META:
+        match = pattern.match(text)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        name = split_name(groups.get("name") or "")
+        regex = _pattern(groups.get("pattern"))
+        if kind == "show_catalogs":
+            sql = (
+                "SELECT regexp_replace(database_name, '__uc$', '') AS catalog "
+                "FROM duckdb_databases() WHERE NOT internal AND database_name <> 'memory' "
+                "AND regexp_full_match(regexp_replace(database_name, '__uc$', ''), $p) ORDER BY 1"
+            )
+            return Plan(sql, {"p": regex}, "SHOW")
+        if kind == "show_schemas":
+            cat = name[0] if name else catalog
+            sql = (
+                "SELECT s.schema_name AS databaseName FROM duckdb_schemas() s "
+                f"WHERE s.database_name = $c AND {_VISIBLE_SCHEMA} "
+                "AND regexp_full_match(s.schema_name, $p) ORDER BY 1"
+            )
+            return Plan(sql, {"c": duck_catalog(cat), "p": regex}, "SHOW", target=(cat,))
+        if kind == "show_tables":
+            cat, sch = (
+                (name[-2], name[-1]) if len(name) >= 2 else (catalog, name[0] if name else schema)
+            )
+            sql = (
+                "SELECT schema_name AS database, table_name AS tableName, false AS isTemporary "
+                "FROM (SELECT database_name, schema_name, table_name FROM duckdb_tables() "
+                "UNION ALL SELECT database_name, schema_name, view_name FROM duckdb_views() "
+                "WHERE NOT internal) WHERE database_name = $c AND schema_name = $s "
+                "AND regexp_full_match(table_name, $p) ORDER BY 2"
+            )
+            params = {"c": duck_catalog(cat), "s": sch, "p": regex}
+            return Plan(sql, params, "SHOW", target=(cat, sch))
+        if kind == "describe":
+            parts = [catalog, schema][: max(0, 3 - len(name))] + name
+            sql = (
+                "SELECT column_name AS col_name, data_type, comment FROM duckdb_columns() "
+                "WHERE database_name = $c AND schema_name = $s AND table_name = $t "
+                "ORDER BY column_index"
+            )
+            params = {"c": duck_catalog(parts[0]), "s": parts[1], "t": parts[2]}
+            return Plan(sql, params, "DESCRIBE", kind="describe", target=tuple(parts))
+        if kind == "use":
+            what = (groups.get("what") or "").upper()
+            if what == "CATALOG":
+                target = (name[0], "default")
+            elif len(name) >= 2:
+                target = (name[-2], name[-1])
+            else:
+                target = (catalog, name[0])
+            return Plan("", {}, "USE", kind="use", target=target)
+        return Plan(
+            "",
+            {},
+            "CREATE" if kind == "create_catalog" else "DROP",
+            kind=kind,
+            target=(name[0],),
+            if_exists=bool(groups.get("exists")),
+        )
+    return None
+
+
+# -- Databricks type names -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A column's type as Databricks reports it."""
+
+    type_name: str  # ColumnInfoTypeName: INT, LONG, STRING, DECIMAL, ARRAY, ...
+    type_text: str  # the SQL spelling: INT, BIGINT, DECIMAL(18,2), ARRAY<STRING>, ...
+    precision: int | None = None
+    scale: int | None = None
+
+
+_SCALARS: dict[str, tuple[str, str]] = {
+    # sqlglot DataType name -> (type_name, type_text)
+    "BOOLEAN": ("BOOLEAN", "BOOLEAN"),
+    "TINYINT": ("BYTE", "TINYINT"),
+    "UTINYINT": ("SHORT", "SMALLINT"),
+    "SMALLINT": ("SHORT", "SMALLINT"),
+    "USMALLINT": ("INT", "INT"),
+    "INT": ("INT", "INT"),
+    "UINT": ("LONG", "BIGINT"),
+    "BIGINT": ("LONG", "BIGINT"),
+    "FLOAT": ("FLOAT", "FLOAT"),
+    "DOUBLE": ("DOUBLE", "DOUBLE"),
+    "DATE": ("DATE", "DATE"),
+    "TIMESTAMPTZ": ("TIMESTAMP", "TIMESTAMP"),
+    "TIMESTAMPLTZ": ("TIMESTAMP", "TIMESTAMP"),
+    "TIMESTAMP": ("TIMESTAMP", "TIMESTAMP_NTZ"),
+    "TIMESTAMPNTZ": ("TIMESTAMP", "TIMESTAMP_NTZ"),
+    "VARBINARY": ("BINARY", "BINARY"),
+    "BLOB": ("BINARY", "BINARY"),
+    "INTERVAL": ("INTERVAL", "INTERVAL"),
+    "NULL": ("NULL", "VOID"),
+}
+_WIDE_INTEGERS = {"UBIGINT": 20, "INT128": 38, "UINT128": 38}
+
+
+def column_type(duck_type: str) -> ColumnType:
+    """Databricks' name for a DuckDB type string (`DECIMAL(18,3)`, `INTEGER[]`, `STRUCT(...)`)."""
+    if duck_type.strip('"').upper() == "NULL":
+        return ColumnType("NULL", "VOID")
+    try:
+        parsed = exp.DataType.build(duck_type, dialect="duckdb")
+    except (ParseError, ValueError):
+        return ColumnType("STRING", "STRING")
+    return _from_datatype(parsed)
+
+
+def _from_datatype(dtype: exp.DataType) -> ColumnType:
+    name = dtype.this.name
+    inner = [e for e in dtype.expressions if isinstance(e, exp.DataType | exp.ColumnDef)]
+    if name == "DECIMAL":
+        sizes = [int(e.name) for e in dtype.expressions if isinstance(e, exp.DataTypeParam)]
+        precision, scale = [*sizes, 18, 3][:2] if sizes else (18, 3)
+        return ColumnType("DECIMAL", f"DECIMAL({precision},{scale})", precision, scale)
+    if name in _WIDE_INTEGERS:
+        precision = _WIDE_INTEGERS[name]
+        return ColumnType("DECIMAL", f"DECIMAL({precision},0)", precision, 0)
+    if name in ("ARRAY", "LIST") and inner:
+        return ColumnType("ARRAY", f"ARRAY<{_text(inner[0])}>")
+    if name == "MAP" and len(inner) == 2:
+        return ColumnType("MAP", f"MAP<{_text(inner[0])}, {_text(inner[1])}>")
+    if name == "STRUCT":
+        fields = ", ".join(
+            f"{f.name}: {_text(f.args['kind'])}" for f in inner if f.args.get("kind")
+        )
+        return ColumnType("STRUCT", f"STRUCT<{fields}>")
+    type_name, type_text = _SCALARS.get(name, ("STRING", "STRING"))
+    return ColumnType(type_name, type_text)
+
+
+def _text(node: exp.Expression) -> str:
+    return _from_datatype(node).type_text if isinstance(node, exp.DataType) else "STRING"

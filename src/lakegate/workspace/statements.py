@@ -1,0 +1,371 @@
+"""Statement Execution API 2.0 over DuckDB: submit, wait or poll, cancel, fetch chunks.
+
+A statement is an asyncio task that waits for its warehouse, then runs in one of the engine's
+worker threads. Every statement is recorded in the state store; a restart turns the ones that
+were still running into FAILED and finished ones into CLOSED (results live in memory only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from lakegate.workspace import history
+from lakegate.workspace.http import ApiError, fail, json_body, not_found
+from lakegate.workspace.identity import Principal
+from lakegate.workspace.links import MEDIA_TYPES, STORAGE, ResultLinks, storage_error, stream
+from lakegate.workspace.results import ResultSet, collect
+from lakegate.workspace.sqlengine import (
+    DEFAULT_CATALOG,
+    DEFAULT_SCHEMA,
+    Execution,
+    Interrupted,
+    SqlEngine,
+)
+from lakegate.workspace.sqlrequest import validated
+from lakegate.workspace.sqltranslate import Parameter, SqlError, plan
+
+if TYPE_CHECKING:
+    from lakegate.workspace.app import WorkspaceState
+
+log = logging.getLogger(__name__)
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "CLOSED"})
+MAX_RESULT_BYTES = 2 * 1024**3  # results kept in memory; the oldest are CLOSED beyond this
+BASE = "/api/2.0/sql/statements"
+
+
+@dataclass
+class Statement:
+    """One submitted statement; the persisted fields come first."""
+
+    id: str
+    principal_id: str
+    principal_name: str
+    warehouse_id: str
+    text: str
+    catalog: str
+    schema: str
+    disposition: str
+    format: str
+    row_limit: int | None
+    byte_limit: int | None
+    state: str = "PENDING"
+    error: dict[str, str] | None = None
+    statement_type: str = "OTHER"
+    rows: int = 0
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    ended: float | None = None
+    source: str = "Databricks SQL Statement Execution API"
+
+    def __post_init__(self) -> None:
+        self.result: ResultSet | None = None
+        self.execution = Execution()
+        self.done = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.queued = False  # handed to the engine: from then on only the engine ends it
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class StatementService:
+    """Every statement of the workspace, the DuckDB engine, and signed result links."""
+
+    def __init__(self, ws: WorkspaceState) -> None:
+        self.ws = ws
+        self.engine = SqlEngine(ws.settings.data_dir)
+        self.link_ttl_s = 900.0
+        self.result_ttl_s = 3600.0
+        self.links = ResultLinks(ws.host)
+        self.items: dict[str, Statement] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        for ident, body in ws.store.all("statement"):
+            stmt = Statement(**body)
+            stmt.done.set()
+            self.items[ident] = stmt
+            if stmt.state in ("CLOSED", "FAILED", "CANCELED"):
+                continue
+            if stmt.state == "SUCCEEDED":
+                stmt.state = "CLOSED"  # results do not survive a restart
+            else:
+                stmt.state, stmt.ended = "FAILED", stmt.ended or time.time()
+                stmt.error = {
+                    "error_code": "INTERNAL_ERROR",
+                    "message": "The statement was interrupted because the workspace restarted.",
+                }
+            self.save(stmt)
+
+    def save(self, stmt: Statement) -> None:
+        self.ws.store.put("statement", stmt.id, stmt.record())
+
+    def close(self) -> None:
+        for stmt in self.items.values():
+            if stmt.state not in TERMINAL:
+                stmt.execution.interrupt()
+        self.engine.close()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def submit(
+        self, principal: Principal, body: dict[str, Any], params: list[Parameter]
+    ) -> Statement:
+        self.expire()
+        stmt = Statement(
+            id=_statement_id(),
+            principal_id=principal.id,
+            principal_name=principal.application_id,
+            warehouse_id=body["warehouse_id"],
+            text=body["statement"],
+            catalog=body.get("catalog") or DEFAULT_CATALOG,
+            schema=body.get("schema") or DEFAULT_SCHEMA,
+            disposition=body.get("disposition") or "INLINE",
+            format=body.get("format") or "JSON_ARRAY",
+            row_limit=body.get("row_limit"),
+            byte_limit=body.get("byte_limit"),
+        )
+        self.items[stmt.id] = stmt
+        self.save(stmt)
+        stmt.task = asyncio.create_task(self._run(stmt, params))
+        return stmt
+
+    async def _run(self, stmt: Statement, params: list[Parameter]) -> None:
+        try:
+            await self.ws.warehouses.ensure_running(stmt.warehouse_id)
+            if stmt.execution.cancelled.is_set():
+                raise Interrupted
+            loop = asyncio.get_running_loop()
+            stmt.queued = True
+            stmt.result = await loop.run_in_executor(self.engine.executor, self._work, stmt, params)
+            stmt.rows = stmt.result.total_rows
+            self._finish(stmt, "SUCCEEDED")
+        except Interrupted:
+            self._finish(stmt, "CANCELED")
+        except SqlError as exc:
+            self._finish(stmt, "FAILED", exc.error_code, exc.message, exc.sql_state)
+        except ApiError as exc:  # the warehouse was deleted or never started
+            self._finish(stmt, "FAILED", "BAD_REQUEST", exc.message)
+        except asyncio.CancelledError:
+            if not stmt.execution.cancelled.is_set():
+                raise  # the server is stopping: the next start marks it FAILED
+            self._finish(stmt, "CANCELED")
+        except Exception as exc:
+            log.exception("statement %s crashed", stmt.id)
+            self._finish(stmt, "FAILED", "INTERNAL_ERROR", f"Internal error: {type(exc).__name__}")
+
+    def _work(self, stmt: Statement, params: list[Parameter]) -> ResultSet:
+        """In a worker thread: translate, execute, encode."""
+        if stmt.execution.cancelled.is_set():
+            raise Interrupted  # canceled while it waited for a connection
+        stmt.state, stmt.started = "RUNNING", time.time()
+        self.save(stmt)
+        translated = plan(
+            stmt.text, params, catalog=stmt.catalog, schema=stmt.schema, user=stmt.principal_name
+        )
+        stmt.statement_type = translated.statement_type
+        with self.engine.execute(
+            stmt.execution, translated, catalog=stmt.catalog, schema=stmt.schema
+        ) as output:
+            return collect(
+                output,
+                format=stmt.format,
+                inline=stmt.disposition == "INLINE",
+                row_limit=stmt.row_limit,
+                byte_limit=stmt.byte_limit,
+                stopped=stmt.execution.cancelled.is_set,
+            )
+
+    def _finish(
+        self, stmt: Statement, state: str, code: str = "", message: str = "", sql_state: str = ""
+    ) -> None:
+        stmt.state, stmt.ended = state, time.time()
+        if state == "CANCELED":
+            stmt.result = None
+        if code:
+            stmt.error = {"error_code": code, "message": message}
+            if sql_state:
+                stmt.error["sql_state"] = sql_state
+        self.save(stmt)
+        stmt.done.set()
+
+    async def wait(self, stmt: Statement, timeout_s: float) -> None:
+        if timeout_s > 0 and not stmt.done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stmt.done.wait(), timeout_s)
+
+    def cancel(self, stmt: Statement) -> None:
+        """Interrupt DuckDB (repeatedly, until the statement ends) or stop waiting."""
+        if stmt.state in TERMINAL:
+            return
+        stmt.execution.interrupt()
+        if not stmt.queued and stmt.task:
+            stmt.task.cancel()  # still waiting for its warehouse to start
+        task = asyncio.create_task(self._keep_interrupting(stmt))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _keep_interrupting(self, stmt: Statement) -> None:
+        # An interrupt that lands between taking a connection and starting the query is lost.
+        for _ in range(200):
+            await self.wait(stmt, 0.05)
+            if stmt.done.is_set():
+                return
+            stmt.execution.interrupt()
+
+    def expire(self) -> None:
+        now, kept = time.time(), 0
+        live = [s for s in self.items.values() if s.result is not None]
+        for stmt in sorted(live, key=lambda s: s.ended or 0, reverse=True):
+            kept += stmt.result.total_bytes if stmt.result else 0
+            if now - (stmt.ended or now) > self.result_ttl_s or kept > MAX_RESULT_BYTES:
+                stmt.result, stmt.state = None, "CLOSED"
+                self.save(stmt)
+
+    def get(self, ident: str, principal: Principal) -> Statement:
+        stmt = self.items.get(ident)
+        if stmt is None or not (principal.is_admin or stmt.principal_id == principal.id):
+            raise not_found("Statement", ident)
+        self.expire()
+        return stmt
+
+    # -- responses ---------------------------------------------------------------------------
+
+    def response(self, stmt: Statement) -> Response:
+        status: dict[str, Any] = {"state": stmt.state}
+        if stmt.error:
+            status["error"] = {k: stmt.error[k] for k in ("error_code", "message")}
+            if "sql_state" in stmt.error:
+                status["sql_state"] = stmt.error["sql_state"]
+        body: dict[str, Any] = {"statement_id": stmt.id, "status": status}
+        if stmt.state != "SUCCEEDED" or stmt.result is None:
+            return JSONResponse(body)
+        body["manifest"] = stmt.result.manifest()
+        if not stmt.result.chunks:
+            return JSONResponse(body)
+        return _json_with(body, "result", self.chunk_body(stmt, 0))
+
+    def chunk_body(self, stmt: Statement, index: int) -> bytes:
+        """The `result` object of chunk `index`, as JSON bytes (INLINE data embedded verbatim)."""
+        assert stmt.result is not None
+        chunk = stmt.result.chunks[index]
+        nxt: dict[str, Any] = {}
+        if index + 1 < len(stmt.result.chunks):
+            nxt = {
+                "next_chunk_index": index + 1,
+                "next_chunk_internal_link": f"{BASE}/{stmt.id}/result/chunks/{index + 1}",
+            }
+        if stmt.disposition == "EXTERNAL_LINKS":
+            expires = time.time() + self.link_ttl_s
+            link = {
+                **chunk.describe(),
+                "external_link": self.links.url(stmt.id, index, expires),
+                "expiration": _iso(expires),
+                **nxt,
+            }
+            return json.dumps({"external_links": [link]}).encode()
+        meta = json.dumps({**chunk.describe(), **nxt})
+        return f'{meta[:-1]},"data_array":'.encode() + chunk.data + b"}"
+
+
+def _json_with(body: dict[str, Any], key: str, raw: bytes) -> Response:
+    text = json.dumps(body).encode()
+    return Response(text[:-1] + f',"{key}":'.encode() + raw + b"}", media_type="application/json")
+
+
+def _statement_id() -> str:
+    return "01f0" + str(uuid.uuid4())[4:]
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# -- routes ----------------------------------------------------------------------------------
+
+
+def service(ws: WorkspaceState) -> StatementService:
+    """The workspace's statement service, created on first use (shared with catalog and jobs)."""
+    svc = getattr(ws, "sql_statements", None)
+    if svc is None:
+        svc = StatementService(ws)
+        ws.sql_statements = svc  # type: ignore[attr-defined]
+        ws.closers.append(svc.close)
+    return svc
+
+
+def routes(ws: WorkspaceState) -> list[BaseRoute]:
+    svc = service(ws)
+
+    async def caller(request: Request) -> Principal:
+        return await ws.identity.authenticate(request, scope="sql")
+
+    async def execute(request: Request) -> Response:
+        principal = await caller(request)
+        body, params, wait_s, on_timeout = validated(await json_body(request))
+        warehouse_id = body["warehouse_id"]
+        ws.warehouses.live(warehouse_id)
+        ws.permissions.check(principal, "warehouses", warehouse_id, "CAN_USE")
+        stmt = svc.submit(principal, body, params)
+        await svc.wait(stmt, wait_s)
+        if wait_s > 0 and on_timeout == "CANCEL" and not stmt.done.is_set():
+            svc.cancel(stmt)
+            await svc.wait(stmt, 10)
+        return svc.response(stmt)
+
+    async def get(request: Request) -> Response:
+        principal = await caller(request)
+        return svc.response(svc.get(request.path_params["id"], principal))
+
+    async def cancel(request: Request) -> Response:
+        principal = await caller(request)
+        svc.cancel(svc.get(request.path_params["id"], principal))
+        return JSONResponse({})
+
+    async def chunk(request: Request) -> Response:
+        principal = await caller(request)
+        stmt = svc.get(request.path_params["id"], principal)
+        index = request.path_params["n"]
+        if stmt.state != "SUCCEEDED" or stmt.result is None:
+            raise fail(
+                "INVALID_STATE" if stmt.state != "CLOSED" else "RESOURCE_DOES_NOT_EXIST",
+                f"Statement {stmt.id} has no result to fetch: its state is {stmt.state}.",
+            )
+        if not 0 <= index < len(stmt.result.chunks):
+            raise fail(
+                "INVALID_PARAMETER_VALUE",
+                f"chunk_index {index} is out of range: the result has "
+                f"{len(stmt.result.chunks)} chunk(s).",
+            )
+        return Response(svc.chunk_body(stmt, index), media_type="application/json")
+
+    async def download(request: Request) -> Response:
+        """An external link, answered like a presigned cloud-storage URL would be."""
+        ident, index = request.path_params["id"], request.path_params["n"]
+        refused = svc.links.refusal(request, ident, index)
+        if refused is not None:
+            return refused
+        stmt = svc.items.get(ident)
+        svc.expire()
+        if stmt is None or stmt.result is None or index >= len(stmt.result.chunks):
+            return storage_error(404, "NoSuchKey", "The specified key does not exist.")
+        return stream(stmt.result.chunks[index], MEDIA_TYPES[stmt.format])
+
+    return [
+        Route(BASE, execute, methods=["POST"]),
+        Route(BASE + "/{id}", get, methods=["GET"]),
+        Route(BASE + "/{id}/cancel", cancel, methods=["POST"]),
+        Route(BASE + "/{id}/result/chunks/{n:int}", chunk, methods=["GET"]),
+        Route(STORAGE + "/{id}/chunks/{n:int}", download, methods=["GET"]),
+        *history.routes(ws, svc),
+    ]

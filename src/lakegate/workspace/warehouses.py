@@ -1,0 +1,342 @@
+"""SQL warehouses: state machine with configurable delays, and `/api/2.0/sql/warehouses`.
+
+States advance lazily (on read) from stored deadlines, so no background task is needed and a
+warehouse that was STARTING when the server stopped is RUNNING after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from lakegate.workspace.http import empty, fail, field, int_param, json_body, not_found
+from lakegate.workspace.identity import Principal
+from lakegate.workspace.permissions import ObjectType
+from lakegate.workspace.store import Store
+
+if TYPE_CHECKING:
+    from lakegate.workspace.app import WorkspaceState
+
+LEVELS = ("CAN_USE", "CAN_MONITOR", "CAN_MANAGE", "IS_OWNER")
+CLUSTER_SIZES = (
+    "2X-Small",
+    "X-Small",
+    "Small",
+    "Medium",
+    "Large",
+    "X-Large",
+    "2X-Large",
+    "3X-Large",
+    "4X-Large",
+)
+DEFAULT_DELAYS = {"starting": 1.0, "stopping": 0.5, "deleting": 0.5}
+_NEXT = {"STARTING": "RUNNING", "STOPPING": "STOPPED", "DELETING": "DELETED"}
+_EDITABLE: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "cluster_size": str,
+    "min_num_clusters": int,
+    "max_num_clusters": int,
+    "auto_stop_mins": int,
+    "warehouse_type": str,
+    "enable_serverless_compute": bool,
+    "enable_photon": bool,
+    "tags": dict,
+    "spot_instance_policy": str,
+    "channel": dict,
+}
+
+
+def delays_from(value: float | dict[str, float] | None = None) -> dict[str, float]:
+    """`warehouse_delays`: one number for every transition, or per transition name."""
+    if value is None:
+        return dict(DEFAULT_DELAYS)
+    if isinstance(value, int | float):
+        return dict.fromkeys(DEFAULT_DELAYS, float(value))
+    unknown = set(value) - set(DEFAULT_DELAYS)
+    if unknown:
+        raise ValueError(
+            f"unknown warehouse delay(s) {sorted(unknown)}; use {list(DEFAULT_DELAYS)}"
+        )
+    return {**DEFAULT_DELAYS, **{k: float(v) for k, v in value.items()}}
+
+
+class Warehouses:
+    """The workspace's SQL warehouses, in memory and written through to the store."""
+
+    def __init__(self, store: Store, delays: dict[str, float], host: str) -> None:
+        self.store = store
+        self.delays = delays
+        self.host = host  # the workspace URL, for odbc_params / jdbc_url
+        url = urlsplit(host)  # parsed once: urlsplit's properties are slow on the hot path
+        self._endpoint = (
+            url.scheme,
+            url.hostname,
+            url.port or (443 if url.scheme == "https" else 80),
+        )
+        self._items: dict[str, dict[str, Any]] = dict(store.all("warehouse"))
+        self._last_used: dict[str, float] = {}
+
+    def object_type(self) -> ObjectType:
+        return ObjectType("warehouses", "/sql/warehouses/", LEVELS, self.exists)
+
+    def exists(self, warehouse_id: str) -> bool:
+        item = self._items.get(warehouse_id)
+        return item is not None and self._advance(item)["state"] != "DELETED"
+
+    def create(self, config: dict[str, Any], creator: str, *, state: str = "STARTING") -> str:
+        name = config["name"]
+        if any(w["name"] == name and w["state"] != "DELETED" for w in self._items.values()):
+            raise fail("RESOURCE_ALREADY_EXISTS", f"A SQL warehouse named {name!r} already exists.")
+        warehouse_id = secrets.token_hex(8)
+        item = {
+            "id": warehouse_id,
+            "name": name,
+            "cluster_size": "Small",
+            "min_num_clusters": 1,
+            "max_num_clusters": 1,
+            "auto_stop_mins": 120,
+            "warehouse_type": "PRO",
+            "enable_serverless_compute": False,
+            "enable_photon": True,
+            "spot_instance_policy": "COST_OPTIMIZED",
+            "channel": {"name": "CHANNEL_NAME_CURRENT"},
+            "tags": {},
+            **{k: v for k, v in config.items() if k != "name"},
+            "creator_name": creator,
+            "state": "STOPPED",
+            "until": 0.0,
+        }
+        self._items[warehouse_id] = item
+        self._move(item, state)
+        return warehouse_id
+
+    def get(self, warehouse_id: str) -> dict[str, Any]:
+        """The warehouse as Databricks' `GetWarehouseResponse` (also for a DELETED one)."""
+        item = self._items.get(warehouse_id)
+        if item is None:
+            raise not_found("Warehouse", warehouse_id)
+        return self._view(self._advance(item))
+
+    def live(self, warehouse_id: str) -> dict[str, Any]:
+        item = self._items.get(warehouse_id)
+        if item is None or self._advance(item)["state"] in ("DELETING", "DELETED"):
+            raise not_found("Warehouse", warehouse_id)
+        return item
+
+    def ids(self) -> list[str]:
+        return [i for i in self._items if self.exists(i)]
+
+    def start(self, warehouse_id: str) -> None:
+        item = self.live(warehouse_id)
+        if item["state"] == "STOPPING":
+            # Databricks queues the start behind the stop; the delay covers both.
+            item["state"] = "STOPPED"
+        if item["state"] == "STOPPED":
+            self._move(item, "STARTING")
+        self._last_used[warehouse_id] = time.time()
+
+    def stop(self, warehouse_id: str) -> None:
+        item = self.live(warehouse_id)
+        if item["state"] in ("RUNNING", "STARTING"):
+            self._move(item, "STOPPING")
+
+    def delete(self, warehouse_id: str) -> None:
+        self._move(self.live(warehouse_id), "DELETING")
+
+    def edit(self, warehouse_id: str, config: dict[str, Any]) -> None:
+        item = self.live(warehouse_id)
+        name = config.get("name")
+        if name and any(
+            w["name"] == name and w["id"] != warehouse_id and w["state"] != "DELETED"
+            for w in self._items.values()
+        ):
+            raise fail("RESOURCE_ALREADY_EXISTS", f"A SQL warehouse named {name!r} already exists.")
+        item.update(config)
+        self.store.put("warehouse", warehouse_id, item)
+
+    async def ensure_running(self, warehouse_id: str, timeout_s: float = 60.0) -> dict[str, Any]:
+        """Wait until the warehouse is RUNNING, starting it if it is stopped."""
+        deadline = time.monotonic() + timeout_s
+        self.start(warehouse_id)
+        while (item := self.live(warehouse_id))["state"] != "RUNNING":
+            if item["state"] in ("STOPPED", "STOPPING"):
+                self.start(warehouse_id)  # someone stopped it meanwhile
+            if time.monotonic() > deadline:
+                raise fail("TEMPORARILY_UNAVAILABLE", f"Warehouse {warehouse_id} did not start.")
+            await asyncio.sleep(min(0.05, max(0.005, item["until"] - time.time())))
+        self._last_used[warehouse_id] = time.time()
+        return self._view(item)
+
+    def _move(self, item: dict[str, Any], state: str) -> None:
+        item["state"] = state
+        delay = {"STARTING": "starting", "STOPPING": "stopping", "DELETING": "deleting"}.get(state)
+        item["until"] = time.time() + self.delays[delay] if delay else 0.0
+        if state == "RUNNING":
+            self._last_used[item["id"]] = time.time()
+        self.store.put("warehouse", item["id"], item)
+
+    def _advance(self, item: dict[str, Any]) -> dict[str, Any]:
+        now = time.time()
+        state = item["state"]
+        if state in _NEXT and now >= item["until"]:
+            self._move(item, _NEXT[state])
+        elif state == "RUNNING" and item["auto_stop_mins"] > 0:
+            idle = now - self._last_used.setdefault(item["id"], now)
+            if idle > item["auto_stop_mins"] * 60:
+                self._move(item, "STOPPED")
+        return item
+
+    def _view(self, item: dict[str, Any]) -> dict[str, Any]:
+        scheme, hostname, port = self._endpoint
+        path = f"/sql/1.0/warehouses/{item['id']}"
+        running = item["state"] == "RUNNING"
+        view = {k: v for k, v in item.items() if k != "until"}
+        view.update(
+            num_clusters=item["min_num_clusters"] if running else 0,
+            num_active_sessions=0,
+            odbc_params={
+                "hostname": hostname,
+                "path": path,
+                "protocol": scheme,
+                "port": port,
+            },
+            jdbc_url=(
+                f"jdbc:databricks://{hostname}:{port}/default;transportMode=http;"
+                f"ssl={int(scheme == 'https')};AuthMech=3;httpPath={path};"
+            ),
+            health={"status": "HEALTHY"} if item["state"] != "DELETED" else {},
+        )
+        return view
+
+
+def _validated(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    config = {k: field(body, k, kind) for k, kind in _EDITABLE.items() if body.get(k) is not None}
+    if creating and not config.get("name"):
+        raise fail("INVALID_PARAMETER_VALUE", "Missing required field: name")
+    if "name" in config and not config["name"].strip():
+        raise fail("INVALID_PARAMETER_VALUE", "Warehouse name must not be empty.")
+    if "cluster_size" in config and config["cluster_size"] not in CLUSTER_SIZES:
+        raise fail(
+            "INVALID_PARAMETER_VALUE",
+            f"cluster_size {config['cluster_size']!r} is not valid; use one of "
+            f"{', '.join(CLUSTER_SIZES)}.",
+        )
+    if config.get("warehouse_type", "PRO") not in ("PRO", "CLASSIC", "TYPE_UNSPECIFIED"):
+        raise fail("INVALID_PARAMETER_VALUE", "warehouse_type must be PRO or CLASSIC.")
+    low, high = config.get("min_num_clusters", 1), config.get("max_num_clusters", 1)
+    if not 1 <= low <= high <= 40:
+        raise fail(
+            "INVALID_PARAMETER_VALUE",
+            "Need 1 <= min_num_clusters <= max_num_clusters <= 40.",
+        )
+    stop = config.get("auto_stop_mins")
+    if stop is not None and stop != 0 and stop < 1:
+        raise fail("INVALID_PARAMETER_VALUE", "auto_stop_mins must be 0 (never) or positive.")
+    return config
+
+
+def _page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _offset(token: str) -> int:
+    try:
+        kind, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        if kind == "offset" and int(value) >= 0:
+            return int(value)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise fail("INVALID_PARAMETER_VALUE", "page_token is not valid; pass the one a list returned.")
+
+
+def routes(ws: WorkspaceState) -> list[BaseRoute]:
+    """The SQL warehouses API; every route accepts tokens with the `sql` scope."""
+    warehouses, permissions = ws.warehouses, ws.permissions
+
+    async def caller(request: Request) -> Principal:
+        return await ws.identity.authenticate(request, scope="sql")
+
+    def can_manage(principal: Principal, warehouse_id: str) -> bool:
+        return principal.is_admin or permissions.allows(
+            principal, "warehouses", warehouse_id, "CAN_MANAGE"
+        )
+
+    async def listing(request: Request) -> Response:
+        principal = await caller(request)
+        page_size = int_param(request, "page_size", default=0, high=1000)
+        token = request.query_params.get("page_token")
+        start = _offset(token) if token else 0
+        # Databricks lists only the warehouses the caller can manage.
+        visible = [i for i in warehouses.ids() if can_manage(principal, i)]
+        end = start + page_size if page_size else len(visible)
+        out: dict[str, Any] = {"warehouses": [warehouses.get(i) for i in visible[start:end]]}
+        if end < len(visible):
+            out["next_page_token"] = _page_token(end)
+        return JSONResponse(out)
+
+    async def create(request: Request) -> Response:
+        principal = await caller(request)
+        config = _validated(await json_body(request), creating=True)
+        if not principal.is_admin:
+            raise fail("PERMISSION_DENIED", "Only workspace admins can create SQL warehouses.")
+        warehouse_id = warehouses.create(config, principal.application_id)
+        permissions.grant(
+            "warehouses",
+            warehouse_id,
+            "service_principal_name",
+            principal.application_id,
+            "IS_OWNER",
+        )
+        return JSONResponse({"id": warehouse_id})
+
+    async def one(request: Request) -> Response:
+        principal = await caller(request)
+        warehouse_id = request.path_params["id"]
+        if request.method == "GET":
+            view = warehouses.get(warehouse_id)
+            if view["state"] != "DELETED":
+                permissions.check(principal, "warehouses", warehouse_id, "CAN_USE")
+            return JSONResponse(view)
+        warehouses.live(warehouse_id)
+        permissions.check(principal, "warehouses", warehouse_id, "CAN_MANAGE")
+        warehouses.delete(warehouse_id)
+        return empty()
+
+    async def edit(request: Request) -> Response:
+        principal = await caller(request)
+        warehouse_id = request.path_params["id"]
+        body = await json_body(request)
+        warehouses.live(warehouse_id)
+        permissions.check(principal, "warehouses", warehouse_id, "CAN_MANAGE")
+        warehouses.edit(warehouse_id, _validated(body, creating=False))
+        return empty()
+
+    async def action(request: Request) -> Response:
+        principal = await caller(request)
+        warehouse_id = request.path_params["id"]
+        warehouses.live(warehouse_id)
+        if request.url.path.endswith("/start"):
+            permissions.check(principal, "warehouses", warehouse_id, "CAN_USE")
+            warehouses.start(warehouse_id)
+        else:
+            permissions.check(principal, "warehouses", warehouse_id, "CAN_MANAGE")
+            warehouses.stop(warehouse_id)
+        return empty()
+
+    base = "/api/2.0/sql/warehouses"
+    return [
+        Route(base, listing, methods=["GET"]),
+        Route(base, create, methods=["POST"]),
+        Route(base + "/{id}", one, methods=["GET", "DELETE"]),
+        Route(base + "/{id}/edit", edit, methods=["POST"]),
+        Route(base + "/{id}/start", action, methods=["POST"]),
+        Route(base + "/{id}/stop", action, methods=["POST"]),
+    ]

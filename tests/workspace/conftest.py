@@ -1,0 +1,34 @@
+"""Fixtures for the local workspace tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from workspace_http import TokenGetter, bearer, fetch_token
+
+from lakegate.workspace import LocalWorkspace
+
+
+@pytest.fixture
+def token() -> TokenGetter:
+    """`token(ws, client_id=None, client_secret=None, *, scope=..., account=False)`."""
+    return fetch_token
+
+
+@pytest.fixture
+def admin(workspace: LocalWorkspace) -> Iterator[httpx.Client]:
+    """An httpx client on the session workspace with the admin's workspace token."""
+    headers = bearer(fetch_token(workspace))
+    with httpx.Client(base_url=workspace.host, headers=headers, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def account_admin(workspace: LocalWorkspace) -> Iterator[httpx.Client]:
+    """An httpx client on the account host, at `/api/2.0/accounts/{account_id}`."""
+    headers = bearer(fetch_token(workspace, account=True))
+    base = f"{workspace.account_host}/api/2.0/accounts/{workspace.account_id}"
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        yield client

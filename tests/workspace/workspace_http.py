@@ -1,0 +1,40 @@
+"""Helpers for the local workspace tests: tokens over the real token endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from lakegate.workspace import LocalWorkspace
+
+TokenGetter = Callable[..., str]
+
+
+def fetch_token(
+    ws: LocalWorkspace,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    *,
+    scope: str = "all-apis",
+    account: bool = False,
+) -> str:
+    """A client-credentials access token (the admin's by default)."""
+    client_id = client_id or ws.credentials["client_id"]
+    client_secret = client_secret or ws.credentials["client_secret"]
+    url = (
+        f"{ws.account_host}/oidc/accounts/{ws.account_id}/v1/token"
+        if account
+        else f"{ws.host}/oidc/v1/token"
+    )
+    response = httpx.post(
+        url,
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=(client_id, client_secret),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
