@@ -1,0 +1,389 @@
+"""The gateway: render an action, authenticate, send, retry what is safe, map the response.
+
+One httpx.AsyncClient and one authenticator per connector, created on first use and shared by
+every concurrent call. Every front (CLI, copilot server, Studio) calls actions through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jmespath
+
+from lakegate._exchange import Exchange, Runtime, Trace, exchange
+from lakegate.auth import build_authenticator
+from lakegate.errors import LakegateError, NotFoundError
+from lakegate.project import Action, Connector, Project, load_project
+from lakegate.render import render, resolve_inputs, url_for
+from lakegate.results import ActionResult, RequestSummary, decode_body, status_error
+from lakegate.secrets import SecretStore
+
+__all__ = [
+    "DEFAULT_BUDGET_S",
+    "DEFAULT_MAX_BYTES",
+    "ActionContext",
+    "ActionResult",
+    "Gateway",
+    "RequestSummary",
+    "handler",
+    "handlers",
+]
+
+DEFAULT_BUDGET_S = 60.0
+DEFAULT_MAX_BYTES = 1024 * 1024
+_HANDLER_MAX_BYTES = 64 * 1024 * 1024  # what a code handler may read in one response
+
+Progress = Callable[[float, float | None, str], Awaitable[None]]
+Handler = Callable[["ActionContext", dict[str, Any]], Awaitable[Any]]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def handler(name: str) -> Callable[[Handler], Handler]:
+    """Register a code handler for actions declaring `handler: name`."""
+
+    def register(fn: Handler) -> Handler:
+        _HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+def handlers() -> dict[str, Handler]:
+    """Every registered code handler, by name."""
+    return dict(_HANDLERS)
+
+
+@dataclass
+class ActionContext:
+    """What a code handler gets: the call's connector, action, inputs, caller and deadline."""
+
+    gateway: Gateway
+    connector: Connector
+    action: Action
+    inputs: dict[str, Any]
+    caller: dict[str, Any] | None = None
+    progress: Progress | None = None
+    deadline: float = field(default_factory=lambda: time.monotonic() + DEFAULT_BUDGET_S)
+    _trace: Trace = field(default_factory=Trace, repr=False)
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | list[tuple[str, Any]] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+        timeout_s: float | None = None,
+        auth: bool = True,
+    ) -> httpx.Response:
+        """One request on the connector (auth, refresh, safe retries, guards); any status."""
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "OPTIONS")
+        found = await self.gateway._send(
+            self.connector,
+            method,
+            url_for(self.connector, path),
+            params=_pairs(params),
+            headers=dict(headers or {}),
+            json_body=json,
+            has_body=json is not None,
+            idempotent=idempotent,
+            timeout_s=timeout_s or self.action.timeout_s,
+            auth=auth,
+            deadline=self.deadline,
+            max_bytes=_HANDLER_MAX_BYTES,
+            trace=self._trace,
+        )
+        return found.response()
+
+    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Like `send`, but the decoded JSON; HTTPStatusError on a non-2xx answer."""
+        response = await self.send(method, path, **kwargs)
+        body = decode_body(response.content, response.headers.get("content-type", ""), False)
+        if not response.is_success:
+            raise status_error(response.status_code, response.reason_phrase, body)
+        return body
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """A plain client WITHOUT credentials (for presigned external links)."""
+        return self.gateway._plain_http()
+
+
+class Gateway:
+    """Calls a project's actions. Use as `async with Gateway.from_file(path) as gw:`."""
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        secret_store: SecretStore | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        budget_s: float = DEFAULT_BUDGET_S,
+        max_response_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.project = project
+        self.secret_store = secret_store or SecretStore(project.state_dir)
+        self.budget_s = budget_s
+        self.max_response_bytes = max_response_bytes
+        self._transport = transport
+        self._runtimes: dict[str, Runtime] = {}
+        self._plain: httpx.AsyncClient | None = None
+        self._token_http: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return f"Gateway(project={str(self.project.path)!r})"
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> Gateway:
+        """A gateway over the project file at `path`."""
+        return cls(load_project(path), **kwargs)
+
+    async def __aenter__(self) -> Gateway:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close every connection and token source."""
+        runtimes, self._runtimes = list(self._runtimes.values()), {}
+        for runtime in runtimes:
+            await runtime.authenticator.aclose()
+            await runtime.client.aclose()
+        for client in (self._plain, self._token_http):
+            if client is not None:
+                await client.aclose()
+        self._plain = self._token_http = None
+
+    def connector(self, name: str) -> Connector:
+        return self.project.connector(name)
+
+    def actions(self) -> list[Action]:
+        """The project's actions, in file order."""
+        return list(self.project.actions.values())
+
+    def runtime(self, connector: str | Connector) -> Runtime:
+        """The connector's client and authenticator (created on first use)."""
+        conn = self.connector(connector) if isinstance(connector, str) else connector
+        found = self._runtimes.get(conn.name)
+        if found is None or found.connector is not conn:
+            found = self._runtimes[conn.name] = Runtime.create(
+                conn, build_authenticator(conn, self.secret_store, self._tokens()), self._transport
+            )
+        return found
+
+    async def call(
+        self,
+        name: str,
+        inputs: dict[str, Any] | None = None,
+        *,
+        caller: dict[str, Any] | None = None,
+        progress: Progress | None = None,
+        deadline_s: float | None = None,
+    ) -> ActionResult:
+        """Call an action. Failures come back as `ok=False` with `error`, never raised."""
+        started = time.monotonic()
+        deadline = started + min(deadline_s or self.budget_s, self.budget_s)
+        result = ActionResult(ok=False, action=name)
+        trace = Trace()
+        try:
+            action = self.project.action(name)
+            connector = self.connector(action.connector)
+            values = resolve_inputs(action, connector, dict(inputs or {}))
+            if action.handler:
+                ctx = ActionContext(self, connector, action, values, caller, progress, deadline)
+                ctx._trace = trace
+                await self._run_handler(result, ctx)
+            else:
+                await self._run_http(result, connector, action, values, deadline, trace)
+        except LakegateError as exc:
+            result.ok, result.error = False, exc
+        except TimeoutError:
+            from lakegate.errors import TransportError
+
+            result.ok = False
+            result.error = TransportError(
+                f"Action {name!r} did not finish within its deadline.",
+                code="request.timeout",
+                hint="Raise `timeout_s` on the action, or narrow the request.",
+            )
+        result.status = trace.status
+        result.request = trace.summary
+        result.attempts = trace.attempts
+        result.truncated = trace.truncated
+        result.token_from_cache = trace.token_from_cache
+        result.client_auth_used = trace.client_auth_used
+        result.elapsed_ms = (time.monotonic() - started) * 1000
+        return result
+
+    async def test(
+        self, name: str, inputs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> ActionResult:
+        """The Test button: `call` with each missing input taken from its `example`."""
+        given = dict(inputs or {})
+        action = self.project.actions.get(name)
+        if action is not None:
+            for key, spec in action.inputs.items():
+                if given.get(key) is None and spec.example is not None:
+                    given[key] = spec.example
+        return await self.call(name, given, **kwargs)
+
+    async def _run_http(
+        self,
+        result: ActionResult,
+        connector: Connector,
+        action: Action,
+        values: dict[str, Any],
+        deadline: float,
+        trace: Trace,
+    ) -> None:
+        pagination, raw, page_token = action.pagination, None, None
+        while True:
+            page_values = dict(values)
+            request = render(connector, action, page_values)
+            if page_token is not None and pagination is not None:
+                _set_page_token(request, pagination.request_param, page_token)
+            found = await self._send(
+                connector,
+                request.method,
+                request.url,
+                params=request.params,
+                headers=request.headers,
+                json_body=request.json,
+                has_body=request.has_body,
+                idempotent=action.is_idempotent,
+                timeout_s=action.timeout_s,
+                auth=True,
+                deadline=deadline,
+                max_bytes=self.max_response_bytes,
+                trace=trace,
+            )
+            body = decode_body(found.body, found.headers.get("content-type", ""), found.truncated)
+            if not 200 <= found.status < 300:
+                raise status_error(found.status, found.reason, body)
+            result.pages += 1
+            raw = body if raw is None else _merge_pages(raw, body, pagination)
+            page_token = _next_token(body, pagination) if pagination else None
+            if not page_token or found.truncated or result.pages >= pagination.max_pages:
+                break
+        result.raw = raw
+        result.data = _project(action, raw)
+        result.ok = True
+
+    async def _run_handler(self, result: ActionResult, ctx: ActionContext) -> None:
+        action = ctx.action
+        fn = _HANDLERS.get(action.handler or "")
+        if fn is None:
+            _load_builtin_handlers(action.handler or "")
+            fn = _HANDLERS.get(action.handler or "")
+        if fn is None:
+            raise NotFoundError(
+                f"Action {action.name!r} uses handler {action.handler!r}, which is not registered.",
+                hint=f"Registered handlers: {', '.join(sorted(_HANDLERS)) or 'none'}.",
+            )
+        remaining = max(ctx.deadline - time.monotonic(), 0)
+        raw = await asyncio.wait_for(fn(ctx, ctx.inputs), remaining)
+        result.raw = raw
+        result.data = _project(action, raw)
+        result.ok = True
+
+    async def _send(self, connector: Connector, method: str, url: str, **kwargs: Any) -> Exchange:
+        runtime = self.runtime(connector)
+        return await exchange(runtime, method, url, plain=self._plain_http, **kwargs)
+
+    def _plain_http(self) -> httpx.AsyncClient:
+        if self._plain is None:
+            self._plain = _client(self._transport)
+        return self._plain
+
+    def _tokens(self) -> httpx.AsyncClient:
+        if self._token_http is None:
+            self._token_http = _client(self._transport)
+        return self._token_http
+
+
+def _client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    from lakegate._exchange import LIMITS, user_agent
+
+    return httpx.AsyncClient(
+        transport=transport,
+        limits=LIMITS,
+        follow_redirects=False,
+        headers={"User-Agent": user_agent(None)},
+    )
+
+
+def _project(action: Action, raw: Any) -> Any:
+    if action.output is None or raw is None or isinstance(raw, str):
+        return raw
+    return jmespath.search(action.output, raw)
+
+
+def _pairs(params: dict[str, Any] | list[tuple[str, Any]] | None) -> list[tuple[str, str]]:
+    if not params:
+        return []
+    items = params.items() if isinstance(params, dict) else params
+    out: list[tuple[str, str]] = []
+    for key, value in items:
+        if value is None:
+            continue
+        for item in value if isinstance(value, list | tuple) else [value]:
+            out.append((key, "true" if item is True else "false" if item is False else str(item)))
+    return out
+
+
+def _set_page_token(request: Any, param: str, token: str) -> None:
+    if request.method in ("GET", "HEAD", "DELETE") or not isinstance(request.json, dict):
+        request.params = [(k, v) for k, v in request.params if k != param] + [(param, token)]
+    else:
+        request.json = {**request.json, param: token}
+
+
+def _next_token(body: Any, pagination: Any) -> str | None:
+    if not isinstance(body, dict):
+        return None
+    token = body.get(pagination.response_field)
+    return str(token) if token not in (None, "") else None
+
+
+def _merge_pages(merged: Any, page: Any, pagination: Any) -> Any:
+    """Lists of the next page appended to the first page's lists; other keys from the last page."""
+    if not isinstance(merged, dict) or not isinstance(page, dict):
+        return merged
+    out = dict(merged)
+    for key, value in page.items():
+        mergeable = pagination.items is None or key == pagination.items
+        if mergeable and isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = out[key] + value
+        elif not (mergeable and isinstance(value, list)) or key not in out:
+            out[key] = value
+    if pagination.response_field not in page:
+        out.pop(pagination.response_field, None)
+    return out
+
+
+def _load_builtin_handlers(name: str) -> None:
+    """Import the pack that may define `name` (`databricks.execute_sql` -> lakegate.databricks)."""
+    import importlib
+    import re
+
+    pack = name.split(".", 1)[0]
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", pack):
+        return
+    for module in (f"lakegate.{pack}", f"lakegate.{pack}.handlers", f"lakegate.{pack}.statements"):
+        if name in _HANDLERS:
+            return
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue

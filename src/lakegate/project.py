@@ -1,0 +1,436 @@
+"""The project file, `lakegate.yaml`: pydantic models of connectors, actions and copilot policy.
+
+Loading keeps the ruamel.yaml document, so saving keeps comments and key order; saves are
+atomic. Validation problems become one ConfigError naming file, line, field, problem and fix.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import jmespath
+import jmespath.exceptions
+from pydantic import BaseModel, Field, model_validator
+
+from lakegate._projectfile import ProjectDocument
+from lakegate.authconfig import (
+    NAME_PATTERN,
+    ApiKeyAuth,
+    AuthConfig,
+    BasicAuth,
+    BearerAuth,
+    Name,
+    NoAuth,
+    OAuth2Auth,
+    ProjectModel,
+    check_http_url,
+    config_problem,
+)
+from lakegate.errors import ConfigError, NotFoundError
+
+__all__ = [
+    "NAME_PATTERN",
+    "PLACEHOLDER",
+    "Action",
+    "ApiKeyAuth",
+    "Audit",
+    "AuthConfig",
+    "BasicAuth",
+    "BearerAuth",
+    "Caps",
+    "Connector",
+    "CopilotPolicy",
+    "Input",
+    "NoAuth",
+    "OAuth2Auth",
+    "Pagination",
+    "Pinned",
+    "Project",
+    "load_project",
+]
+
+INPUT_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$")
+# `{{name}}` in a path, query, header or body template.
+PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+# --- connectors and actions ---------------------------------------------------------------------
+
+
+class Connector(ProjectModel):
+    """A base URL plus how to authenticate to it."""
+
+    name: Name
+    description: str = ""
+    base_url: str
+    auth: AuthConfig = Field(default_factory=NoAuth)
+    read_only: bool = False
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    user_agent_extra: str | None = None
+
+    @model_validator(mode="after")
+    def _url(self) -> Connector:
+        check_http_url(self.base_url, "base_url")
+        if self.base_url.endswith("/"):
+            self.__dict__["base_url"] = self.base_url.rstrip("/")
+        return self
+
+
+InputType = Literal["string", "integer", "number", "boolean", "array", "object"]
+
+
+class Input(ProjectModel):
+    """One typed input of an action; together they form the JSON Schema a copilot sees."""
+
+    type: InputType = "string"
+    required: bool = False
+    enum: list[Any] | None = None
+    default: Any = None
+    example: Any = None
+    description: str = ""
+
+    def schema(self) -> dict[str, Any]:
+        """This input as a JSON Schema 2020-12 property."""
+        out: dict[str, Any] = {"type": self.type}
+        if self.description:
+            out["description"] = self.description
+        if self.enum is not None:
+            out["enum"] = list(self.enum)
+        if self.default is not None:
+            out["default"] = self.default
+        if self.example is not None:
+            out["examples"] = [self.example]
+        return out
+
+
+class Pagination(ProjectModel):
+    """Token pagination: send `request_param`, read the next token from `response_field`."""
+
+    request_param: str = "page_token"
+    response_field: str = "next_page_token"
+    items: str | None = None  # the list field to merge; None merges every top-level list
+    max_pages: int = Field(default=10, ge=1, le=1000)
+
+
+class Action(ProjectModel):
+    """A declared request on a connector (or a registered code handler)."""
+
+    name: Name
+    connector: Name
+    description: str = ""
+    method: str = "GET"
+    path: str | None = None
+    query: dict[str, Any] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    inputs: dict[str, Input] = Field(default_factory=dict)
+    output: str | None = None
+    risk: Literal["read", "write", "destructive"] | None = None
+    idempotent: bool | None = None
+    timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    pagination: Pagination | None = None
+    handler: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Action:
+        method = self.method.upper()
+        if method not in METHODS:
+            raise config_problem(
+                f"method {self.method!r} is not known", f"use one of {', '.join(METHODS)}", "method"
+            )
+        self.__dict__["method"] = method
+        if self.risk is None:
+            self.__dict__["risk"] = "read" if method in READ_METHODS else "write"
+        if self.handler is None and self.path is None:
+            raise config_problem(
+                "the action has neither `path` nor `handler`", "add `path: /api/...`", "path"
+            )
+        if self.path is not None and not self.path.startswith("/"):
+            raise config_problem(
+                f"path {self.path!r} must start with '/'",
+                "write the path relative to the connector's base_url, e.g. /api/2.0/sql/warehouses",
+                "path",
+            )
+        for name in self.inputs:
+            if not INPUT_NAME.match(name):
+                raise config_problem(
+                    f"input name {name!r} is not allowed", "use letters, digits and '_'", "inputs"
+                )
+        unknown = sorted(set(self.placeholders()) - set(self.inputs))
+        if unknown:
+            raise config_problem(
+                f"the templates use {', '.join('{{' + n + '}}' for n in unknown)} but "
+                "`inputs` does not declare it",
+                "declare each under `inputs:` (e.g. `id: {type: string, required: true}`)",
+                "inputs",
+            )
+        if self.output is not None:
+            try:
+                jmespath.compile(self.output)
+            except jmespath.exceptions.JMESPathError as exc:
+                raise config_problem(
+                    f"output is not a JMESPath expression ({exc})", "fix `output`", "output"
+                ) from None
+        return self
+
+    def placeholders(self) -> list[str]:
+        """Names used as `{{name}}` in path, query, headers and body."""
+        found: list[str] = []
+        _collect(self.path, found)
+        _collect(self.query, found)
+        _collect(self.headers, found)
+        _collect(self.body, found)
+        return found
+
+    def input_schema(self, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The inputs as JSON Schema 2020-12 (inputs with a connector default are optional)."""
+        defaults = defaults or {}
+        required = [n for n, i in self.inputs.items() if i.required and n not in defaults]
+        return {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "properties": {name: spec.schema() for name, spec in self.inputs.items()},
+            "required": required,
+            "additionalProperties": False,
+        }
+
+    @property
+    def is_idempotent(self) -> bool:
+        """Safe to resend: GET/HEAD/OPTIONS, or declared `idempotent: true`."""
+        if self.idempotent is not None:
+            return self.idempotent
+        return self.method in READ_METHODS
+
+
+def _collect(template: Any, found: list[str]) -> None:
+    if isinstance(template, str):
+        found.extend(PLACEHOLDER.findall(template))
+    elif isinstance(template, dict):
+        for key, value in template.items():
+            _collect(key, found)
+            _collect(value, found)
+    elif isinstance(template, list):
+        for value in template:
+            _collect(value, found)
+
+
+# --- copilot policy (MCP owns the semantics) ------------------------------------------------------
+
+
+class Pinned(ProjectModel):
+    warehouse_id: str | None = None
+    catalogs: list[str] = Field(default_factory=list)
+    schemas: list[str] = Field(default_factory=list)
+
+
+class Caps(ProjectModel):
+    max_rows: int = Field(default=200, ge=1)
+    max_bytes: int = Field(default=65536, ge=1024)
+    deadline_s: float = Field(default=45, gt=0)
+
+
+class Audit(ProjectModel):
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+
+class CopilotPolicy(ProjectModel):
+    """What the copilot may call (`copilot:` in lakegate.yaml)."""
+
+    profile: Literal["readonly", "operator", "admin"] = "readonly"
+    tools: list[str] | None = None
+    allow_writes: bool = False
+    pinned: Pinned = Field(default_factory=Pinned)
+    caps: Caps = Field(default_factory=Caps)
+    audit: Audit = Field(default_factory=Audit)
+
+
+class ProjectFile(ProjectModel):
+    """The whole file, as validated."""
+
+    version: int = 1
+    connectors: dict[str, Connector] = Field(default_factory=dict)
+    actions: dict[str, Action] = Field(default_factory=dict)
+    copilot: CopilotPolicy = Field(default_factory=CopilotPolicy)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_from_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for section in ("connectors", "actions"):
+                entries = data.get(section)
+                if isinstance(entries, dict):
+                    data[section] = {
+                        key: {**value, "name": key} if isinstance(value, dict) else value
+                        for key, value in entries.items()
+                    }
+        return data
+
+
+# --- the project --------------------------------------------------------------------------------
+
+
+class Project:
+    """A loaded `lakegate.yaml`: models to read and edit, and a document that saves faithfully."""
+
+    def __init__(self, path: Path, document: ProjectDocument, parsed: ProjectFile) -> None:
+        self.path = path
+        self._document = document
+        self.connectors: dict[str, Connector] = dict(parsed.connectors)
+        self.actions: dict[str, Action] = dict(parsed.actions)
+        self.copilot: CopilotPolicy = parsed.copilot
+        document.remember(self._sections())
+
+    def __repr__(self) -> str:
+        return (
+            f"Project(path={str(self.path)!r}, connectors={sorted(self.connectors)}, "
+            f"actions={sorted(self.actions)})"
+        )
+
+    @classmethod
+    def new(cls, path: str | Path) -> Project:
+        """An empty project at `path` (not written until `save()`)."""
+        path = Path(path)
+        return cls(path, ProjectDocument.empty(path), ProjectFile())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Project:
+        """Read and validate `path`."""
+        path = Path(path)
+        document = ProjectDocument.read(path)
+        parsed = document.validate(ProjectFile)
+        project = cls(path, document, parsed)
+        project._check_references()
+        return project
+
+    @property
+    def state_dir(self) -> Path:
+        """The `.lakegate/` folder beside the project file (secrets, audit, caches)."""
+        return self.path.resolve().parent / ".lakegate"
+
+    def connector(self, name: str) -> Connector:
+        """The connector called `name`, or NotFoundError."""
+        try:
+            return self.connectors[name]
+        except KeyError:
+            raise NotFoundError(
+                f"There is no connector {name!r} in {self.path.name}.",
+                hint=_known("connector", name, self.connectors),
+            ) from None
+
+    def action(self, name: str) -> Action:
+        """The action called `name`, or NotFoundError."""
+        try:
+            return self.actions[name]
+        except KeyError:
+            raise NotFoundError(
+                f"There is no action {name!r} in {self.path.name}.",
+                hint=_known("action", name, self.actions),
+            ) from None
+
+    def set_connector(self, name: str, connector: Connector) -> None:
+        """Add or replace a connector (its `name` becomes `name`)."""
+        self.connectors[name] = connector.model_copy(update={"name": _valid_name(name)})
+
+    def remove_connector(self, name: str) -> None:
+        """Remove a connector no action uses."""
+        self.connector(name)
+        users = sorted(a.name for a in self.actions.values() if a.connector == name)
+        if users:
+            raise ConfigError(
+                f"Connector {name!r} is used by action(s) {', '.join(users)}.",
+                code="config.in_use",
+                hint="Remove those actions first (`lakegate action remove NAME`).",
+            )
+        del self.connectors[name]
+
+    def set_action(self, name: str, action: Action) -> None:
+        """Add or replace an action; its connector must exist."""
+        if action.connector not in self.connectors:
+            raise NotFoundError(
+                f"Action {name!r} names connector {action.connector!r}, which does not exist.",
+                hint=_known("connector", action.connector, self.connectors),
+            )
+        self.actions[name] = action.model_copy(update={"name": _valid_name(name)})
+
+    def remove_action(self, name: str) -> None:
+        """Remove an action."""
+        self.action(name)
+        del self.actions[name]
+
+    def set_copilot(self, policy: CopilotPolicy) -> None:
+        """Replace the copilot policy."""
+        self.copilot = policy
+
+    def save(self) -> None:
+        """Write the file atomically, keeping comments and the order of untouched keys."""
+        self._check_references()
+        self._document.write(self.path, self._sections())
+        self._document.remember(self._sections())
+
+    def to_yaml(self) -> str:
+        """The file as it would be saved."""
+        return self._document.render(self._sections())
+
+    def _sections(self) -> dict[str, Any]:
+        return {
+            "connectors": {n: _dump(c) for n, c in self.connectors.items()},
+            "actions": {n: _dump(a) for n, a in self.actions.items()},
+            "copilot": _dump(self.copilot),
+        }
+
+    def _check_references(self) -> None:
+        for action in self.actions.values():
+            if action.connector not in self.connectors:
+                line = self._document.line_of(("actions", action.name, "connector"))
+                where = f"{self.path.name}:{line}: " if line else ""
+                raise ConfigError(
+                    f"{where}actions.{action.name}.connector: there is no connector "
+                    f"{action.connector!r}.",
+                    hint=_known("connector", action.connector, self.connectors),
+                    details={"file": str(self.path), "line": line},
+                )
+
+
+def load_project(path: str | Path) -> Project:
+    """Read and validate a `lakegate.yaml`."""
+    return Project.load(path)
+
+
+def _dump(model: BaseModel) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(slim, full): the model without defaults (what a new entry shows), and in full."""
+    full = model.model_dump(mode="json", exclude={"name"})
+    slim = model.model_dump(mode="json", exclude={"name"}, exclude_defaults=True)
+    # Always show what kind of auth and input this is, even when it is the default kind.
+    if "auth" in full:
+        slim["auth"] = {"type": full["auth"]["type"], **slim.get("auth", {})}
+    if "path" in full and full.get("path") is not None:
+        slim = {"connector": full["connector"], "method": full["method"], **slim}
+    for name, spec in full.get("inputs", {}).items():
+        slim.setdefault("inputs", {})[name] = {"type": spec["type"], **slim["inputs"].get(name, {})}
+    return slim, full
+
+
+def _valid_name(name: str) -> str:
+    if not NAME_PATTERN.match(name or ""):
+        raise ConfigError(
+            f"{name!r} is not a valid name.",
+            code="config.invalid_name",
+            hint="Use 2-64 letters, digits or '_', starting with a letter (e.g. list_warehouses).",
+        )
+    return name
+
+
+def _known(kind: str, name: str, known: dict[str, Any]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    if close:
+        return f"Did you mean {close[0]!r}? See `lakegate {kind} list`."
+    if known:
+        return f"Known {kind}s: {', '.join(sorted(known))}."
+    return f"Add one with `lakegate {kind} add`."

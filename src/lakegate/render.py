@@ -1,0 +1,280 @@
+"""Action + inputs -> request: input validation, `{{name}}` templates, encoding and URL guards.
+
+Values are placed, never parsed: a path value is percent-encoded as one segment, a query value
+goes through httpx's encoder, a header value may not contain a line break. `check_url` then
+verifies the final URL against the connector as defense in depth.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from jsonschema import Draft202012Validator
+
+from lakegate.errors import GuardError, InputError
+from lakegate.project import PLACEHOLDER, Action, Connector
+from lakegate.secrets import redact
+
+__all__ = ["RenderedRequest", "check_url", "render", "resolve_inputs", "url_for"]
+
+_ABSENT = object()
+_EXACT = re.compile(r"^\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}$")
+_LINE_BREAK = re.compile(r"[\r\n\x00]")
+
+
+@dataclass
+class RenderedRequest:
+    """A request ready to send: absolute URL, query params, headers, optional JSON body."""
+
+    method: str
+    url: str
+    params: list[tuple[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    has_body: bool = False
+
+
+def resolve_inputs(action: Action, connector: Connector, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Inputs completed with connector `defaults`, then the action's defaults, and validated."""
+    if not inputs and not action.inputs:
+        return {}
+    unknown = sorted(set(inputs) - set(action.inputs))
+    if unknown:
+        allowed = ", ".join(sorted(action.inputs)) or "none"
+        raise InputError(
+            f"Action {action.name!r} has no input {', '.join(map(repr, unknown))}.",
+            hint=f"Inputs it declares: {allowed}.",
+        )
+    values: dict[str, Any] = {}
+    for name, spec in action.inputs.items():
+        if inputs.get(name) is not None:
+            values[name] = _coerce(spec.type, inputs[name], name)
+        elif connector.defaults.get(name) is not None:
+            values[name] = _coerce(spec.type, connector.defaults[name], name)
+        elif spec.default is not None:
+            values[name] = spec.default
+    problems = sorted(
+        _validator(action).iter_errors(values), key=lambda e: [str(p) for p in e.absolute_path]
+    )
+    if problems:
+        lines = []
+        for err in problems:
+            where = ".".join(str(p) for p in err.absolute_path)
+            lines.append(f"{where}: {err.message}" if where else err.message)
+        raise InputError(
+            redact(f"Invalid inputs for {action.name!r}: " + "; ".join(lines) + "."),
+            details={"errors": [redact(line) for line in lines]},
+        )
+    return values
+
+
+def render(connector: Connector, action: Action, values: dict[str, Any]) -> RenderedRequest:
+    """The request `action` makes with validated `values`."""
+    if not action.inputs:
+        # No inputs, nothing to place: the request is the same every time (a copy, it is mutable).
+        key = (id(connector), id(action))
+        cached = _STATIC.get(key)
+        if cached is None or cached[0] is not connector or cached[1] is not action:
+            if len(_STATIC) > 4096:
+                _STATIC.clear()
+            cached = _STATIC[key] = (connector, action, _render(connector, action, values))
+        found = cached[2]
+        return RenderedRequest(
+            found.method, found.url, list(found.params), dict(found.headers),
+            copy.deepcopy(found.json), found.has_body,
+        )  # fmt: skip
+    return _render(connector, action, values)
+
+
+_STATIC: dict[tuple[int, int], tuple[Connector, Action, RenderedRequest]] = {}
+
+
+def _render(connector: Connector, action: Action, values: dict[str, Any]) -> RenderedRequest:
+    path = "/".join(_segment(seg, values) for seg in (action.path or "/").split("/"))
+    params: list[tuple[str, str]] = []
+    for key, template in action.query.items():
+        value = _fill(template, values)
+        if value is _ABSENT or value is None:
+            continue  # an absent query parameter is dropped, not sent empty
+        for item in value if isinstance(value, list) else [value]:
+            params.append((key, _text(item)))
+    headers: dict[str, str] = {}
+    for key, template in action.headers.items():
+        value = _fill(template, values)
+        if value is _ABSENT or value is None:
+            continue
+        text = _text(value)
+        if _LINE_BREAK.search(text) or _LINE_BREAK.search(key):
+            raise GuardError(
+                f"Header {key!r} of action {action.name!r} would contain a line break.",
+                hint="Header values may not contain CR, LF or NUL; fix the input.",
+            )
+        headers[key] = text
+    body = _fill(action.body, values) if action.body is not None else _ABSENT
+    url = url_for(connector, path)
+    return RenderedRequest(
+        method=action.method,
+        url=url,
+        params=params,
+        headers=headers,
+        json=None if body is _ABSENT else body,
+        has_body=body is not _ABSENT,
+    )
+
+
+def url_for(connector: Connector, path: str) -> str:
+    """`path` (relative to the base URL, or an absolute URL on it) as a checked absolute URL."""
+    if path.startswith(("http://", "https://")):
+        url = path
+    else:
+        if not path.startswith("/"):
+            path = "/" + path
+        url = connector.base_url + path
+    check_url(connector, url)
+    return url
+
+
+def check_url(connector: Connector, url: str) -> None:
+    """Refuse a URL that leaves the connector: other scheme, host or port, or base path."""
+    if _LINE_BREAK.search(url) or "\\" in url:
+        raise _guard(connector, "the URL contains a line break or backslash")
+    base, final = _split(connector.base_url), urlsplit(url)
+    if (final.scheme, final.hostname, _port(final)) != (base.scheme, base.hostname, _port(base)):
+        raise _guard(connector, f"the URL would leave {base.scheme}://{base.netloc}")
+    if final.username is not None or final.password is not None or "@" in final.netloc:
+        raise _guard(connector, "the URL would carry credentials in its host part")
+    segments = final.path.split("/")
+    for segment in segments:
+        if unquote(unquote(segment)) in (".", ".."):
+            raise _guard(connector, "the path contains a '.' or '..' segment")
+    base_path = base.path.rstrip("/")
+    if base_path and not (final.path == base_path or final.path.startswith(base_path + "/")):
+        raise _guard(connector, f"the path would leave the base path {base_path}")
+
+
+@lru_cache(maxsize=256)
+def _split(url: str) -> Any:
+    return urlsplit(url)
+
+
+def _guard(connector: Connector, why: str) -> GuardError:
+    return GuardError(f"Request blocked for connector {connector.name!r}: {why}.")
+
+
+def _port(parts: Any) -> int | None:
+    try:
+        return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return -1  # an unparsable port never matches
+
+
+def _segment(template: str, values: dict[str, Any]) -> str:
+    """One path segment: each value percent-encoded whole, so '/', '?', '#', '@' stay data."""
+    missing: list[str] = []
+
+    def place(match: re.Match[str]) -> str:
+        value = values.get(match.group(1))
+        if value is None:
+            missing.append(match.group(1))
+            return ""
+        return quote(_text(value), safe="")
+
+    segment = PLACEHOLDER.sub(place, template)
+    if missing:
+        raise InputError(
+            f"The path needs input {', '.join(map(repr, missing))}.",
+            hint="Pass it, or give it a `default` (or a connector default).",
+        )
+    if template != segment and (segment in ("", ".", "..") or unquote(segment) in (".", "..")):
+        raise GuardError(
+            "A path input would make an empty, '.' or '..' segment.",
+            hint="Inputs may not leave the connector's base path; pass a plain identifier.",
+        )
+    return segment
+
+
+def _fill(template: Any, values: dict[str, Any]) -> Any:
+    """Typed substitution: an exact `{{name}}` keeps the value's type; text is interpolated."""
+    if isinstance(template, str):
+        exact = _EXACT.match(template)
+        if exact:
+            value = values.get(exact.group(1))
+            return _ABSENT if value is None else value
+        absent = False
+
+        def place(match: re.Match[str]) -> str:
+            nonlocal absent
+            value = values.get(match.group(1))
+            if value is None:
+                absent = True
+                return ""
+            return _text(value)
+
+        text = PLACEHOLDER.sub(place, template)
+        return _ABSENT if absent else text
+    if isinstance(template, dict):
+        out = {}
+        for key, item in template.items():
+            value = _fill(item, values)
+            if value is not _ABSENT:
+                out[key] = value
+        return out
+    if isinstance(template, list):
+        return [v for v in (_fill(item, values) for item in template) if v is not _ABSENT]
+    return template
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _coerce(kind: str, value: Any, name: str) -> Any:
+    """Text from a command line (`-i limit=5`) becomes the declared type; typed values pass."""
+    if not isinstance(value, str) or kind == "string":
+        return value
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+        if kind == "boolean":
+            lowered = value.strip().lower()
+            if lowered in ("true", "1", "yes", "on"):
+                return True
+            if lowered in ("false", "0", "no", "off"):
+                return False
+            raise ValueError(value)
+        return json.loads(value)  # array, object
+    except ValueError:
+        raise InputError(
+            redact(f"Input {name!r} should be {_article(kind)} {kind}, not {value!r}."),
+            hint="Arrays and objects are written as JSON, e.g. -i ids='[1,2]'.",
+        ) from None
+
+
+def _article(kind: str) -> str:
+    return "an" if kind[0] in "aeiou" else "a"
+
+
+_VALIDATORS: dict[int, tuple[Action, Draft202012Validator]] = {}
+
+
+def _validator(action: Action) -> Draft202012Validator:
+    """The compiled schema of `action` (cached per action object: they are validated once)."""
+    found = _VALIDATORS.get(id(action))
+    if found is None or found[0] is not action:
+        if len(_VALIDATORS) > 4096:
+            _VALIDATORS.clear()
+        # Defaults are already applied: validate against the schema without connector defaults.
+        found = _VALIDATORS[id(action)] = (action, Draft202012Validator(action.input_schema()))
+    return found[1]

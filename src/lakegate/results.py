@@ -1,0 +1,187 @@
+"""What a call returns: ActionResult and its redacted RequestSummary, and how responses become data
+and errors (Databricks `error_code`/`message` first, HTTP status second)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from lakegate.errors import HTTPStatusError, LakegateError
+from lakegate.secrets import redact, redact_data
+
+__all__ = ["ActionResult", "RequestSummary", "decode_body", "status_error"]
+
+# Headers whose value is a credential whatever it looks like.
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
+
+
+@dataclass
+class RequestSummary:
+    """The request as sent, safe to show: credentials replaced by `***`."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, method: str, url: str, headers: dict[str, str], secret_names: set[str]
+    ) -> RequestSummary:
+        shown = {}
+        for key, value in headers.items():
+            if key.lower() in _SECRET_HEADERS or key in secret_names:
+                scheme = value.split(" ", 1)[0] if " " in value else ""
+                shown[key] = f"{scheme} ***".strip()
+            else:
+                shown[key] = redact(value)
+        if "?" in url and secret_names:
+            parts = urlsplit(url)
+            pairs = parse_qsl(parts.query, True)
+            query = [(k, "***" if k in secret_names else v) for k, v in pairs]
+            url = urlunsplit(parts._replace(query=urlencode(query, safe="*")))
+        return cls(method, redact(url), shown)
+
+    @property
+    def line(self) -> str:
+        """`GET https://host/path?query`."""
+        return f"{self.method} {self.url}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "url": self.url, "headers": dict(self.headers)}
+
+
+@dataclass
+class ActionResult:
+    """The outcome of one action call; `error` is set exactly when `ok` is False."""
+
+    ok: bool
+    action: str = ""
+    status: int | None = None
+    data: Any = None
+    raw: Any = None
+    error: LakegateError | None = None
+    elapsed_ms: float = 0.0
+    truncated: bool = False
+    request: RequestSummary | None = None
+    attempts: int = 0
+    token_from_cache: bool | None = None
+    client_auth_used: str | None = None
+    pages: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, redacted data for `--json`, tool results and audit lines."""
+        return {
+            "ok": self.ok,
+            "action": self.action,
+            "status": self.status,
+            "data": redact_data(self.data),
+            "error": redact_data(self.error.to_dict()) if self.error else None,
+            "elapsed_ms": round(self.elapsed_ms, 3),
+            "truncated": self.truncated,
+            "request": self.request.to_dict() if self.request else None,
+            "attempts": self.attempts,
+            "token_from_cache": self.token_from_cache,
+            "client_auth_used": self.client_auth_used,
+            "pages": self.pages,
+        }
+
+    def __repr__(self) -> str:
+        state = "ok" if self.ok else f"error={self.error!r}"
+        return redact(
+            f"ActionResult({self.action!r}, {state}, status={self.status}, "
+            f"elapsed_ms={self.elapsed_ms:.1f}, attempts={self.attempts})"
+        )
+
+
+def decode_body(content: bytes, content_type: str, truncated: bool) -> Any:
+    """JSON as data, XML as JSON-like data, anything else as text (truncated bodies as text)."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    text = content.decode(_charset(content_type), errors="replace")
+    if truncated or not content:
+        return text if content else None
+    if kind == "application/json" or kind.endswith("+json"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    if kind in ("application/xml", "text/xml") or kind.endswith("+xml"):
+        import xmltodict
+
+        try:
+            return xmltodict.parse(text)
+        except Exception:  # not XML after all: keep the text
+            return text
+    if kind == "" and text[:1] in "{[":
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _charset(content_type: str) -> str:
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            return value.strip('"') or "utf-8"
+    return "utf-8"
+
+
+_CODE_HINTS = {
+    "PERMISSION_DENIED": "The service principal lacks a permission: grant it (e.g. CAN_USE on "
+    "the warehouse) or use another principal.",
+    "RESOURCE_DOES_NOT_EXIST": "Check the id or name in the inputs.",
+    "NOT_FOUND": "Check the id or name in the inputs.",
+    "INVALID_PARAMETER_VALUE": "Fix the inputs: the server rejected a value.",
+    "BAD_REQUEST": "Fix the inputs: the server rejected the request.",
+    "INVALID_STATE": "The resource is not in a state that allows this; check it and retry.",
+    "RESOURCE_ALREADY_EXISTS": "Use another name, or update the existing resource.",
+    "REQUEST_LIMIT_EXCEEDED": "Rate limited: slow down and try again later.",
+    "TEMPORARILY_UNAVAILABLE": "The service is briefly unavailable; try again.",
+    "UNAUTHENTICATED": "The credentials were rejected: check them with `lakegate doctor`.",
+}
+_STATUS_HINTS = {
+    400: "Fix the inputs: the server rejected the request.",
+    401: "The credentials were rejected: check them with `lakegate doctor`.",
+    403: "The principal is not allowed to do this: grant the permission or use another one.",
+    404: "Check the action's path and the ids in the inputs.",
+    409: "The resource changed or already exists; check its state.",
+    429: "Rate limited: slow down and try again later.",
+}
+
+
+def status_error(status: int, reason: str, body: Any) -> HTTPStatusError:
+    """An error for a non-2xx answer: Databricks' own `error_code` and `message`, verbatim."""
+    error_code = message = None
+    if isinstance(body, dict):
+        error_code = body.get("error_code") or (
+            body.get("error") if isinstance(body.get("error"), str) else None
+        )
+        message = body.get("message") or body.get("error_description") or body.get("detail")
+    if error_code or message:
+        text = ": ".join(str(p) for p in (error_code, message) if p)
+    else:
+        snippet = body if isinstance(body, str) else json.dumps(body) if body else ""
+        text = f"HTTP {status} {reason}".strip() + (f": {snippet[:500]}" if snippet else "")
+    hint = (
+        _CODE_HINTS.get(str(error_code or ""))
+        or _STATUS_HINTS.get(status)
+        or ("The server failed; try again later." if status >= 500 else "")
+    )
+    details: dict[str, Any] = {}
+    if error_code:
+        details["error_code"] = redact(str(error_code))
+    if message:
+        details["message"] = redact(str(message))
+    return HTTPStatusError(redact(text), hint=hint, status=status, details=details)
+
+
+def response_reason(response: httpx.Response) -> str:
+    try:
+        return response.reason_phrase
+    except Exception:
+        return ""

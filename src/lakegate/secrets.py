@@ -1,0 +1,245 @@
+"""Secret references (`${env:NAME}`, `${secret:NAME}`), the local secret store, and redaction.
+
+A secret is write-only: it is resolved at the moment a request needs it, registered with the
+redactor, and every front passes what it prints, logs or returns through `redact`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import tempfile
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+from lakegate.errors import SecretError
+
+__all__ = [
+    "REFERENCE_PATTERN",
+    "SecretStore",
+    "is_reference",
+    "parse_reference",
+    "redact",
+    "redact_data",
+    "register_secret",
+    "resolve",
+]
+
+REFERENCE_PATTERN = re.compile(r"^\$\{(env|secret):([A-Za-z_][A-Za-z0-9_.\-]{0,127})\}$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
+_REDACTED = "***"
+# Values this short are too likely to occur in ordinary text to be replaced blindly.
+_MIN_SECRET_LEN = 4
+# Tokens rotate forever in a long-running server; old ones stay redacted for a long while.
+_MAX_REGISTERED = 4096
+
+
+def is_reference(value: object) -> bool:
+    """True when `value` is a `${env:NAME}` or `${secret:NAME}` reference."""
+    return isinstance(value, str) and REFERENCE_PATTERN.match(value) is not None
+
+
+def parse_reference(ref: str) -> tuple[str, str]:
+    """Split a reference into (kind, name): `${env:X}` -> ("env", "X")."""
+    match = REFERENCE_PATTERN.match(ref)
+    if match is None:
+        raise SecretError(
+            "This value is not a secret reference.",
+            code="config.secret_reference",
+            hint="Write `${env:VARIABLE}` or `${secret:NAME}` (stored with `lakegate secret set`).",
+        )
+    return match.group(1), match.group(2)
+
+
+def resolve(ref: str, store: SecretStore | None) -> str:
+    """The secret behind `ref`, registered with the redactor; SecretError when it is missing."""
+    kind, name = parse_reference(ref)
+    if kind == "env":
+        value = os.environ.get(name)
+        if not value:
+            raise SecretError(
+                f"The environment variable {name} ({ref}) is not set.",
+                hint=f"Export it first (`export {name}=...`), or store the value with "
+                f"`lakegate secret set {name}` and write `${{secret:{name}}}` instead.",
+                details={"reference": ref},
+            )
+    else:
+        value = store.get(name) if store is not None else None
+        if not value:
+            raise SecretError(
+                f"The secret {name} ({ref}) is not in the local secret store.",
+                hint=f"Store it with `lakegate secret set {name}` (stdin or a hidden prompt).",
+                details={"reference": ref},
+            )
+    register_secret(value)
+    return value
+
+
+class _Redactor:
+    """Every registered secret, and one compiled pattern that replaces them all."""
+
+    def __init__(self) -> None:
+        self._values: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pattern: re.Pattern[str] | None = None
+
+    def register(self, value: str) -> None:
+        if not isinstance(value, str) or len(value) < _MIN_SECRET_LEN:
+            return
+        # Secrets travel URL-encoded in forms and query strings too.
+        forms = {value, quote(value, safe=""), quote_plus(value)}
+        with self._lock:
+            changed = False
+            for form in forms:
+                if form in self._values:
+                    self._values.move_to_end(form)
+                else:
+                    self._values[form] = None
+                    changed = True
+            while len(self._values) > _MAX_REGISTERED:
+                self._values.popitem(last=False)
+            if changed:
+                self._pattern = None
+
+    def redact(self, text: str) -> str:
+        pattern = self._pattern
+        if pattern is None:
+            with self._lock:
+                if not self._values:
+                    return text
+                # Longest first, so a secret containing another is replaced whole.
+                ordered = sorted(self._values, key=len, reverse=True)
+                pattern = self._pattern = re.compile("|".join(map(re.escape, ordered)))
+        return pattern.sub(_REDACTED, text)
+
+
+_redactor = _Redactor()
+
+
+def register_secret(value: str) -> None:
+    """Remember `value` so that `redact` replaces it everywhere from now on."""
+    _redactor.register(value)
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret and token replaced by `***`."""
+    if not isinstance(text, str):
+        text = str(text)
+    return _redactor.redact(text)
+
+
+def redact_data(value: Any) -> Any:
+    """A copy of JSON-like data with every string passed through `redact`."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): redact_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v) for v in value]
+    return value
+
+
+class SecretStore:
+    """The local secret store: `.lakegate/secrets.json`, mode 0600, written atomically."""
+
+    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+        self.state_dir = Path(state_dir)
+        self.path = self.state_dir / "secrets.json"
+
+    def __repr__(self) -> str:
+        return f"SecretStore(path={str(self.path)!r})"
+
+    def get(self, name: str) -> str | None:
+        """The stored value, or None."""
+        value = self._read().get(name)
+        if value is not None:
+            register_secret(value)
+        return value
+
+    def set(self, name: str, value: str) -> None:
+        """Store `value` under `name` (replacing any previous value)."""
+        _check_name(name)
+        if not isinstance(value, str) or not value:
+            raise SecretError(
+                f"The value for secret {name} is empty.",
+                code="config.secret_empty",
+                hint="Pipe the value on stdin or type it at the hidden prompt.",
+            )
+        register_secret(value)
+        data = self._read()
+        data[name] = value
+        self._write(data)
+
+    def remove(self, name: str) -> bool:
+        """Forget `name`; False when it was not stored."""
+        data = self._read()
+        if name not in data:
+            return False
+        del data[name]
+        self._write(data)
+        return True
+
+    def names(self) -> list[str]:
+        """Stored secret names, sorted (never the values)."""
+        return sorted(self._read())
+
+    def _read(self) -> dict[str, str]:
+        try:
+            mode = self.path.stat().st_mode
+        except FileNotFoundError:
+            return {}
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise SecretError(
+                f"The secret store {self.path} is readable by other users "
+                f"(mode {stat.S_IMODE(mode):o}); lakegate refuses to read it.",
+                code="config.secret_store_insecure",
+                hint=f"Restrict it with `chmod 600 {self.path}`, then rotate any secret in it.",
+            )
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError) as exc:
+            raise SecretError(
+                f"The secret store {self.path} cannot be read ({type(exc).__name__}).",
+                code="config.secret_store_invalid",
+                hint="Remove the file and store the secrets again with `lakegate secret set`.",
+            ) from None
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise SecretError(
+                f"The secret store {self.path} is not a JSON object of strings.",
+                code="config.secret_store_invalid",
+                hint="Remove the file and store the secrets again with `lakegate secret set`.",
+            )
+        for value in data.values():
+            register_secret(value)
+        return data
+
+    def _write(self, data: dict[str, str]) -> None:
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        payload = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        # mkstemp creates the file 0600: the secret is never readable by others, not even briefly.
+        fd, tmp = tempfile.mkstemp(dir=self.state_dir, prefix=".secrets.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name or ""):
+        raise SecretError(
+            f"{name!r} is not a valid secret name.",
+            code="config.secret_name",
+            hint="Use letters, digits, '_', '.' or '-', starting with a letter or '_' "
+            "(for example DATABRICKS_CLIENT_SECRET).",
+        )
