@@ -11,6 +11,11 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def print_error(exc: LakegateError) -> None:
-    err_console.print(f"[bold red]error[/] [dim]{exc.code}[/]: {exc.message}", markup=True)
+    from rich.markup import escape
+
+    from lakegate.secrets import redact
+
+    message, hint = escape(redact(exc.message)), escape(redact(exc.hint))
+    err_console.print(f"[bold red]error[/] [dim]{exc.code}[/]: {message}", markup=True)
     if exc.hint:
-        err_console.print(f"[yellow]hint[/]: {exc.hint}")
+        err_console.print(f"[yellow]hint[/]: {hint}")

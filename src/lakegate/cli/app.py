@@ -39,13 +39,30 @@ def _root(
 
 # Command groups register themselves; the import order is the order of `--help`.
 from lakegate.cli import (  # noqa: E402
+    audit_cmds,
+    databricks_cmds,
     demo,
+    doctor_cmd,
     project_cmds,
     run_cmds,
+    serve_cmds,
+    studio_cmd,
+    tools_cmds,
     workspace_cmds,
 )
 
-for _module in (demo, project_cmds, run_cmds, workspace_cmds):
+for _module in (
+    demo,
+    project_cmds,
+    run_cmds,
+    databricks_cmds,
+    doctor_cmd,
+    workspace_cmds,
+    serve_cmds,
+    tools_cmds,
+    audit_cmds,
+    studio_cmd,
+):
     _module.register(app)
 
 

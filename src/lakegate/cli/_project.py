@@ -1,0 +1,183 @@
+"""What the project-editing commands share: open and save the project, build models from flags,
+read a secret from stdin or a hidden prompt, and print (always redacted) JSON, YAML and warnings."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.json import JSON
+from rich.markup import escape
+
+from lakegate.cli import _context, _output
+from lakegate.errors import ConfigError
+from lakegate.project import Project, load_project
+from lakegate.secrets import SecretStore, redact, redact_data, register_secret
+
+Model = TypeVar("Model", bound=BaseModel)
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def usage(message: str, hint: str) -> ConfigError:
+    """A mistake in the command's arguments (exit 2)."""
+    return ConfigError(message, code="config.usage", hint=hint)
+
+
+def open_project() -> Project:
+    """The project named by --project / LAKEGATE_PROJECT / ./lakegate.yaml."""
+    return load_project(_context.project_path())
+
+
+def state_dir() -> Path:
+    """The `.lakegate/` folder beside the project file, whether or not the file exists yet."""
+    return _context.project_path().resolve().parent / ".lakegate"
+
+
+def secret_store() -> SecretStore:
+    return SecretStore(state_dir())
+
+
+def build(model: type[Model], flags: dict[str, str], what: str, **fields: Any) -> Model:
+    """`model(**fields)`, with validation problems told in terms of the command's flags."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        lines, fixes = [], []
+        for err in exc.errors():
+            ctx = err.get("ctx") or {}
+            loc = [str(p) for p in err["loc"] if p not in ("function-after",)]
+            key = ctx.get("at") or (loc[-1] if loc else "")
+            flag = flags.get(key, f"`{key}`" if key else "")
+            problem = ctx.get("problem") or err["msg"]
+            if err["type"] == "missing":
+                problem, fix = f"{flag} is required", f"add {flag}"
+            else:
+                fix = ctx.get("fix", "")
+                if fix.startswith("add `") and key in flags:  # the model's fix speaks YAML
+                    fix = f"add {flag}"
+            lines.append(f"{problem} ({flag})" if flag and flag not in problem else problem)
+            if fix:
+                fixes.append(fix)
+        raise ConfigError(
+            redact(f"The {what} is not valid: " + "; ".join(lines) + "."),
+            hint=redact("; ".join(fixes) or "See `--help` for the flags."),
+        ) from None
+
+
+def env_reference(flag: str, variable: str) -> str:
+    """`${env:VARIABLE}` for a `--...-env VARIABLE` flag; refuses what looks like a secret."""
+    if not _ENV_NAME.match(variable) or (
+        variable not in os.environ and _looks_like_secret(variable)
+    ):
+        register_secret(variable)  # it may well be the secret: never show it anywhere
+        raise usage(
+            f"{flag} takes the NAME of an environment variable, and this does not look like one.",
+            f"Export the secret and pass its name: export MY_SECRET=...; {flag} MY_SECRET. "
+            "If you pasted the secret itself, rotate it.",
+        )
+    if variable not in os.environ:
+        warn(f"{variable} is not set in this shell; export it before `lakegate test`.")
+    return f"${{env:{variable}}}"
+
+
+def _looks_like_secret(text: str) -> bool:
+    # Variable names are words; secrets (e.g. Databricks `dose...`) mix lower case and digits.
+    return len(text) >= 16 and any(c.islower() for c in text) and any(c.isdigit() for c in text)
+
+
+def read_secret(prompt: str) -> str:
+    """A secret from stdin when it is piped, else from a hidden prompt; never echoed."""
+    if sys.stdin is not None and not sys.stdin.isatty():
+        value = sys.stdin.read().rstrip("\r\n")
+    else:
+        value = typer.prompt(prompt, hide_input=True, confirmation_prompt=False, err=True)
+    if not value:
+        raise usage(
+            "The secret value is empty.",
+            'Pipe it on stdin (`printf %s "$SECRET" | lakegate ...`) or type it at the prompt.',
+        )
+    register_secret(value)
+    return value
+
+
+def key_values(pairs: list[str], flag: str) -> dict[str, str]:
+    """`["a=1", "b=x=y"]` -> `{"a": "1", "b": "x=y"}` for repeatable KEY=VALUE flags."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise usage(f"{flag} expects KEY=VALUE, got {redact(pair)!r}.", f"e.g. {flag} a=b")
+        out[key.strip()] = value
+    return out
+
+
+def header_pairs(lines: list[str], flag: str) -> dict[str, str]:
+    """`["Accept: application/json"]` -> `{"Accept": "application/json"}`."""
+    out: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip() or any(c in line for c in "\r\n"):
+            raise usage(
+                f"{flag} expects 'Name: value', got {redact(line)!r}.",
+                f"e.g. {flag} 'Accept: application/json'",
+            )
+        out[name.strip()] = value.strip()
+    return out
+
+
+def json_value(text: str, flag: str) -> Any:
+    """JSON from the argument, or from a file when it is `@path`."""
+    source = text
+    if text.startswith("@"):
+        try:
+            source = Path(text[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            message = f"{flag}: cannot read {text[1:]} ({exc.strerror})."
+            raise usage(message, "Check the path.") from None
+    try:
+        return json.loads(source)
+    except ValueError as exc:
+        raise usage(
+            f"{flag} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}).",
+            f'Quote it for the shell: {flag} \'{{"key": "value"}}\', or use {flag} @file.json.',
+        ) from None
+
+
+def warn(message: str) -> None:
+    _output.err_console.print(f"[yellow]warning[/]: {escape(redact(message))}", markup=True)
+
+
+def say(message: str) -> None:
+    """A line for a person, with rich markup; redacted."""
+    _output.console.print(redact(message))
+
+
+def print_json(data: Any) -> None:
+    """JSON on stdout: coloured on a terminal, exact and unwrapped otherwise (for machines)."""
+    text = json.dumps(redact_data(data), indent=2, ensure_ascii=False, default=str)
+    if _output.console.is_terminal:
+        _output.console.print(JSON(text))
+    else:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
+def print_yaml(data: Any) -> None:
+    """A small mapping as YAML (for `show`), redacted."""
+    from io import StringIO
+
+    from ruamel.yaml import YAML
+
+    out = StringIO()
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.dump(redact_data(data), out)
+    sys.stdout.write(out.getvalue())
+    sys.stdout.flush()

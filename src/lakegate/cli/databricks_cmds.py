@@ -1,0 +1,345 @@
+"""`lakegate databricks connect|setup|query`: the Databricks pack from the command line.
+
+Secrets never pass on the command line: `--client-secret-env VAR` writes `${env:VAR}`,
+`--client-secret-stdin` stores the value and writes `${secret:NAME}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from lakegate.cli import _context, _output
+from lakegate.cli._project import env_reference, read_secret, say, secret_store, usage, warn
+from lakegate.errors import ConfigError
+from lakegate.project import Project, load_project
+
+if TYPE_CHECKING:
+    from lakegate.databricks.export import ExportResult
+
+databricks_app = typer.Typer(
+    help="The Databricks pack: connect a workspace, set up a service principal, export SQL.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `databricks` group, and the pack's steps to `lakegate demo`."""
+    from lakegate.cli import demo
+    from lakegate.databricks.demo_steps import add_to
+
+    app.add_typer(databricks_app, name="databricks")
+    add_to(demo)
+
+
+def _project_or_new() -> tuple[Project, bool]:
+    path = _context.project_path()
+    if path.exists():
+        return load_project(path), False
+    return Project.new(path), True
+
+
+def _client_secret(
+    name: str, env: str | None, stdin: bool, profile_secret: str | None
+) -> tuple[str, str]:
+    """(reference, where it came from) for the client secret."""
+    if env and stdin:
+        raise usage(
+            "Give --client-secret-env or --client-secret-stdin, not both.", "Keep one of them."
+        )
+    if env:
+        return env_reference("--client-secret-env", env), f"${{env:{env}}}"
+    secret_name = f"{name}_client_secret"
+    if stdin or profile_secret:
+        value = profile_secret if profile_secret and not stdin else read_secret("Client secret")
+        secret_store().set(secret_name, value)
+        return f"${{secret:{secret_name}}}", f"the secret store (${{secret:{secret_name}}})"
+    if os.environ.get("DATABRICKS_CLIENT_SECRET"):
+        return "${env:DATABRICKS_CLIENT_SECRET}", "${env:DATABRICKS_CLIENT_SECRET}"
+    raise usage(
+        "No client secret given.",
+        "Pass --client-secret-env VAR (an exported variable's name), --client-secret-stdin, "
+        "--profile NAME, or export DATABRICKS_CLIENT_SECRET.",
+    )
+
+
+@databricks_app.command("connect")
+def connect_cmd(
+    host: str | None = typer.Option(
+        None, "--host", help="Workspace URL (default: the profile's, else $DATABRICKS_HOST)."
+    ),
+    client_id: str | None = typer.Option(
+        None, "--client-id", help="The service principal's application (client) id."
+    ),
+    client_secret_env: str | None = typer.Option(
+        None, "--client-secret-env", metavar="VAR", help="Environment variable with the secret."
+    ),
+    client_secret_stdin: bool = typer.Option(
+        False, "--client-secret-stdin", help="Read the secret from stdin into the secret store."
+    ),
+    profile: str | None = typer.Option(
+        None, "--profile", help="Read host, client id and secret from ~/.databrickscfg."
+    ),
+    name: str = typer.Option("databricks", "--name", help="The connector's name."),
+    warehouse_id: str | None = typer.Option(
+        None, "--warehouse-id", help="Default warehouse (else the first RUNNING one listed)."
+    ),
+    allow_writes: bool = typer.Option(
+        False, "--allow-writes", help="Let execute_sql run writes (read-only by default)."
+    ),
+    azure_tenant: str | None = typer.Option(
+        None, "--azure-tenant", help="Use a Microsoft Entra ID service principal of this tenant."
+    ),
+    token_url: str | None = typer.Option(
+        None, "--token-url", help="Token endpoint (default: discovered from the workspace)."
+    ),
+    no_test: bool = typer.Option(False, "--no-test", help="Do not run Test on list_warehouses."),
+) -> None:
+    """Connect a Databricks workspace: connector, the pack's actions, a default warehouse, Test.
+
+    The connector uses OAuth2 client credentials (scope `sql all-apis`), is read-only unless
+    --allow-writes, and its token URL is discovered from the workspace.
+
+    Examples:
+
+        export DATABRICKS_CLIENT_SECRET=...
+        lakegate databricks connect --host https://dbc-1234.cloud.databricks.com \\
+            --client-id 5f0c... --client-secret-env DATABRICKS_CLIENT_SECRET
+        lakegate databricks connect --profile my-sp
+    """
+    from lakegate.databricks.connect import connect, read_profile
+
+    found = read_profile(profile) if profile else None
+    host = host or (found.host if found else None) or os.environ.get("DATABRICKS_HOST")
+    client_id = (
+        client_id or (found.client_id if found else None) or os.environ.get("DATABRICKS_CLIENT_ID")
+    )
+    azure_tenant = azure_tenant or (found.azure_tenant_id if found else None)
+    if not host:
+        raise usage("No workspace URL.", "Pass --host https://<workspace> or set DATABRICKS_HOST.")
+    if not client_id:
+        raise usage("No client id.", "Pass --client-id ID or set DATABRICKS_CLIENT_ID.")
+    secret_ref, secret_source = _client_secret(
+        name, client_secret_env, client_secret_stdin, found.client_secret if found else None
+    )
+    project, created = _project_or_new()
+    if created:
+        say(f"Creating {project.path.name}.")
+    report = asyncio.run(
+        connect(
+            project,
+            host=host,
+            client_id=client_id,
+            client_secret=secret_ref,
+            name=name,
+            warehouse_id=warehouse_id,
+            allow_writes=allow_writes,
+            azure_tenant=azure_tenant,
+            token_url=token_url,
+            run_test=not no_test,
+        )
+    )
+    conn = report.connector
+    mode = "read-only" if conn.read_only else "[yellow]writes allowed[/]"
+    say(f"[green]✓[/] Connector [bold]{escape(name)}[/] -> {escape(conn.base_url)} ({mode})")
+    say(f"  OAuth2 client credentials, scope '{escape(conn.auth.scope or '')}', secret from "
+        f"{escape(secret_source)}")  # fmt: skip
+    say(f"  token URL {escape(report.token_url)} ({report.token_url_source})")
+    say(f"[green]✓[/] {len(report.actions)} actions: {escape(', '.join(report.actions))}")
+    if report.warehouse_id:
+        say(f"[green]✓[/] Default warehouse {escape(report.warehouse_id)} "
+            f"({report.warehouse_source})")  # fmt: skip
+    elif not no_test:
+        warn("No warehouse pinned: none is visible. Pass --warehouse-id, or see `lakegate doctor`.")
+    test = report.test
+    if test is None:
+        return
+    if not test.ok:
+        _output.err_console.print("[red]✗[/] Test list_warehouses failed")
+        if test.error is not None:
+            _output.print_error(test.error)
+        warn(f"Run `lakegate doctor {name}` for a step-by-step diagnosis.")
+        raise typer.Exit(1)
+    rows = test.data or []
+    say(f"[green]✓[/] Test list_warehouses: {test.status} OK in {test.elapsed_ms:.0f} ms, "
+        f"{len(rows)} warehouse(s)")  # fmt: skip
+    if rows:
+        table = Table("id", "name", "state", "size", title_justify="left")
+        for row in rows:
+            table.add_row(*(escape(str(row.get(k, ""))) for k in ("id", "name", "state", "size")))
+        _output.console.print(table)
+
+
+@databricks_app.command("setup")
+def setup_cmd(
+    account_host: str = typer.Option(
+        ..., "--account-host", envvar="DATABRICKS_ACCOUNT_HOST", help="The account console URL."
+    ),
+    account_id: str = typer.Option(..., "--account-id", envvar="DATABRICKS_ACCOUNT_ID"),
+    workspace_id: str = typer.Option(..., "--workspace-id", help="The workspace to assign to."),
+    display_name: str = typer.Option(..., "--name", help="The service principal's name."),
+    host: str | None = typer.Option(
+        None, "--host", envvar="DATABRICKS_HOST", help="Workspace URL (for the grant and connect)."
+    ),
+    admin_client_id: str = typer.Option(
+        ..., "--admin-client-id", help="An account admin service principal's client id."
+    ),
+    admin_secret_env: str | None = typer.Option(
+        None, "--admin-secret-env", metavar="VAR", help="Variable holding the admin's secret."
+    ),
+    admin_secret_stdin: bool = typer.Option(
+        False, "--admin-secret-stdin", help="Read the admin's secret from stdin."
+    ),
+    grant_warehouse: str | None = typer.Option(
+        None, "--grant-warehouse", metavar="ID", help="Grant CAN_USE on this warehouse."
+    ),
+    show_secret: bool = typer.Option(
+        False, "--show-secret", help="Print the new OAuth secret (once; it is stored anyway)."
+    ),
+    connector_name: str = typer.Option("databricks", "--connector-name"),
+    allow_writes: bool = typer.Option(False, "--allow-writes"),
+    no_connect: bool = typer.Option(False, "--no-connect", help="Stop before `connect`."),
+) -> None:
+    """Create (or find) a service principal with an OAuth secret, assign it, then connect.
+
+    Uses an account admin's OAuth M2M credentials. The new secret goes straight into the local
+    secret store. Re-running finds the principal by name and keeps a secret that still works.
+
+    Example:
+
+        export ADMIN_SECRET=...
+        lakegate databricks setup --account-host https://accounts.cloud.databricks.com \\
+            --account-id A --workspace-id 123 --name lakegate-copilot \\
+            --host https://dbc-1234.cloud.databricks.com \\
+            --admin-client-id ID --admin-secret-env ADMIN_SECRET --grant-warehouse abc123
+    """
+    from lakegate.databricks.connect import connect
+    from lakegate.databricks.setup import AccountAdmin, setup_service_principal
+    from lakegate.secrets import register_secret
+
+    if admin_secret_env:
+        admin_secret = os.environ.get(admin_secret_env, "")
+        if not admin_secret:
+            raise usage(f"{admin_secret_env} is not set.", f"export {admin_secret_env}=...")
+        register_secret(admin_secret)
+    elif admin_secret_stdin:
+        admin_secret = read_secret("Admin client secret")
+    else:
+        raise usage("No admin secret.", "Pass --admin-secret-env VAR or --admin-secret-stdin.")
+    project, created = _project_or_new()
+    admin = AccountAdmin(account_host, account_id, admin_client_id, admin_secret)
+    secret_name = f"{connector_name}_client_secret"
+    report = asyncio.run(
+        setup_service_principal(
+            admin,
+            workspace_id=workspace_id,
+            display_name=display_name,
+            secret_store=secret_store(),
+            secret_name=secret_name,
+            workspace_host=host,
+            grant_warehouse=grant_warehouse,
+        )
+    )
+    for step in report.steps:
+        say(f"[green]✓[/] {escape(step)}")
+    if show_secret and report.secret_value:
+        # Deliberately unredacted: the person asked to see it once.
+        _output.console.print(f"  secret: {report.secret_value}", markup=False)
+    if no_connect:
+        return
+    if not host:
+        raise usage("`connect` needs the workspace URL.", "Pass --host (or --no-connect).")
+    if created:
+        say(f"Creating {project.path.name}.")
+    connected = asyncio.run(
+        connect(
+            project,
+            host=host,
+            client_id=report.application_id,
+            client_secret=f"${{secret:{secret_name}}}",
+            name=connector_name,
+            warehouse_id=grant_warehouse,
+            allow_writes=allow_writes,
+        )
+    )
+    test = connected.test
+    state = "OK" if test and test.ok else "failed"
+    say(f"[green]✓[/] Connected as {escape(connector_name)}; Test list_warehouses {state}")
+    if test is not None and not test.ok:
+        if test.error is not None:
+            _output.print_error(test.error)
+        raise typer.Exit(1)
+
+
+@databricks_app.command("query")
+def query_cmd(
+    statement: str = typer.Argument(..., metavar="SQL", help="One SQL statement."),
+    out: Path = typer.Option(..., "--out", "-o", help="FILE.parquet, FILE.csv or FILE.arrow."),
+    warehouse_id: str | None = typer.Option(None, "--warehouse-id"),
+    connector: str = typer.Option("databricks", "--connector", "-c"),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=32),
+) -> None:
+    """Export a query's whole result to Parquet, CSV or Arrow, fast and with bounded memory.
+
+    Example:
+
+        lakegate databricks query "SELECT * FROM samples.nyctaxi.trips" --out trips.parquet
+    """
+    from lakegate.databricks.export import FORMATS
+
+    if out.suffix.lower() not in FORMATS:
+        raise ConfigError(
+            f"Cannot tell the export format of {out.name!r}.",
+            code="config.usage",
+            hint="End --out in .parquet, .csv or .arrow.",
+        )
+    result = asyncio.run(_export(statement, out, warehouse_id, connector, concurrency))
+    mb = result.bytes_downloaded / 1e6
+    say(
+        f"[green]✓[/] {result.rows:,} rows -> {escape(str(result.path))} ({result.format}) in "
+        f"{result.seconds:.1f} s; {result.chunks} chunk(s), {mb:.1f} MB downloaded "
+        f"({mb / max(result.seconds, 1e-9):.1f} MB/s)"
+    )
+
+
+async def _export(
+    statement: str, out: Path, warehouse_id: str | None, connector: str, n: int
+) -> ExportResult:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lakegate.cli._project import open_project
+    from lakegate.databricks.export import ExportProgress, export_query
+    from lakegate.gateway import Gateway
+
+    project = open_project()
+    columns = (
+        TextColumn("[bold]export[/]"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]} rows"),
+        TextColumn("{task.fields[speed]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=_output.err_console, transient=True) as progress:
+        task = progress.add_task("export", total=None, rows="0", speed="")
+
+        def show(p: ExportProgress) -> None:
+            speed = p.bytes / 1e6 / max(p.elapsed_s, 1e-9)
+            progress.update(
+                task,
+                completed=p.chunks,
+                total=p.total_chunks or None,
+                rows=f"{p.rows:,}" + (f"/{p.total_rows:,}" if p.total_rows else ""),
+                speed=f"{speed:.1f} MB/s",
+            )
+
+        async with Gateway(project) as gw:
+            return await export_query(
+                gw, connector, statement, out, warehouse_id=warehouse_id, concurrency=n,
+                on_progress=show,
+            )  # fmt: skip

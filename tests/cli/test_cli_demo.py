@@ -1,0 +1,92 @@
+"""`lakegate demo` runs the seed flow end to end on an embedded workspace, quickly."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Cli
+from lakegate.cli import demo
+
+
+def test_demo_as_a_subprocess_exits_0_and_shows_the_warehouses() -> None:
+    started = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-m", "lakegate", "demo"], capture_output=True, text=True, timeout=60
+    )
+    elapsed = time.monotonic() - started
+    assert out.returncode == 0, out.stderr
+    assert "Starter Warehouse" in out.stdout
+    assert out.stdout.count("✓") == len(demo.STEPS)
+    assert "lakegate databricks connect" in out.stdout
+    assert "Traceback" not in out.stderr
+    assert elapsed < 10
+
+
+def test_demo_in_process_prints_no_secret_or_token(cli: Cli) -> None:
+    run = cli("demo")  # the runner asserts no registered secret/token appears in the output
+    assert run.code == 0, run.output
+    assert "${secret:databricks_client_secret}" in run.stdout
+    assert "client_secret: ${secret:databricks_client_secret}" in run.stdout  # the saved yaml
+    assert "Starter Warehouse" in run.stdout
+
+
+def test_a_failing_step_reports_and_exits_1(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(run: demo.DemoRun) -> str:
+        """Break on purpose."""
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(demo, "STEPS", [*demo.STEPS[:2], broken, *demo.STEPS[2:]])
+    run = cli("demo")
+    assert run.code == 1
+    assert "✗ Break on purpose failed" in run.stderr and "boom" in run.stderr
+    assert run.stdout.count("✓") == 2
+
+
+def test_steps_can_be_appended(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def count_warehouses(run: demo.DemoRun) -> str:
+        """Count the warehouses."""
+        result = await run.gateway.call("list_warehouses", {})
+        return f"{len(result.data)} warehouses seen by an appended step"
+
+    monkeypatch.setattr(demo, "STEPS", [*demo.STEPS, count_warehouses])
+    run = cli("demo")
+    assert run.code == 0
+    assert "2 warehouses seen by an appended step" in run.stdout
+
+
+def test_keep_leaves_a_usable_project_until_ctrl_c() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lakegate", "demo", "--keep"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        project = None
+        deadline = time.monotonic() + 20
+        while project is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if "export LAKEGATE_PROJECT=" in line:
+                project = line.split("=", 1)[1].strip()
+        assert project, "the demo never said where its project is"
+        called = subprocess.run(
+            [sys.executable, "-m", "lakegate", "--project", project, "call", "list_warehouses"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert called.returncode == 0, called.stderr
+        assert "Starter Warehouse" in called.stdout
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert "Stopped." in rest
+    assert not Path(project).exists()  # the throwaway project is cleaned up
