@@ -1,0 +1,79 @@
+"""The pack's part of `lakegate demo`: connect the pack, answer a question in SQL, refuse a DROP."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from lakegate.errors import ReadOnlyError
+
+__all__ = ["add_to", "answer_question", "connect_pack", "refuse_drop"]
+
+QUESTION = "Which pickup zip codes have the most taxi trips, and what is their average fare?"
+SQL = (
+    "SELECT pickup_zip, count(*) AS trips, round(avg(fare_amount), 2) AS avg_fare "
+    "FROM samples.nyctaxi.trips GROUP BY pickup_zip ORDER BY trips DESC LIMIT 5"
+)
+
+
+async def connect_pack(run: Any) -> str:
+    """Connect the Databricks pack."""
+    from lakegate.databricks.connect import connect
+
+    auth = run.project.connectors["databricks"].auth
+    report = await connect(
+        run.project,
+        host=run.workspace.host,
+        client_id=auth.client_id,
+        client_secret=auth.client_secret,
+        name="databricks",
+    )
+    if report.test is None or not report.test.ok:
+        raise report.test.error if report.test and report.test.error else RuntimeError("Test")
+    return (
+        f"databricks connect: {len(report.actions)} pack actions, read-only connector, "
+        f"token URL via {report.token_url_source}, default warehouse {report.warehouse_id}"
+    )
+
+
+async def answer_question(run: Any) -> str:
+    """Answer a question with execute_sql."""
+    result = await run.gateway.call("execute_sql", {"statement": SQL})
+    if not result.ok:
+        raise result.error
+    data = result.data
+    lines = data["rows"].splitlines()
+    table = Table(*lines[0].split("\t"), title=QUESTION, title_justify="left")
+    for line in lines[1:]:
+        table.add_row(*(escape(cell) for cell in line.split("\t")))
+    run.show(table)
+    return (
+        f"execute_sql on samples.nyctaxi.trips: {data['row_count']} rows as a compact table "
+        f"in {result.elapsed_ms:.0f} ms (statement {data['statement_id'][:12]}...)"
+    )
+
+
+async def refuse_drop(run: Any) -> str:
+    """Refuse a DROP TABLE on the read-only connector."""
+    result = await run.gateway.call(
+        "execute_sql", {"statement": "DROP TABLE samples.nyctaxi.trips"}
+    )
+    if result.ok or not isinstance(result.error, ReadOnlyError):
+        raise RuntimeError("the read-only guard let DROP TABLE through")
+    return f"DROP TABLE refused before reaching the workspace: {result.error.message}"
+
+
+def add_to(demo: ModuleType) -> None:
+    """Insert the pack's steps after the seed's Test (idempotent)."""
+    steps = demo.STEPS
+    if connect_pack in steps:
+        return
+    at = steps.index(demo.test_list_warehouses) + 1 if demo.test_list_warehouses in steps else None
+    for offset, step in enumerate((connect_pack, answer_question, refuse_drop)):
+        if at is None:
+            steps.append(step)
+        else:
+            steps.insert(at + offset, step)

@@ -1,0 +1,171 @@
+"""`lakegate doctor`: a step-by-step diagnosis of a connector, each failure with cause and fix.
+
+base URL -> TCP/TLS reach -> OIDC discovery -> token (both client-auth modes) -> scopes ->
+list_warehouses -> visibility -> SELECT 1 -> secret expiry. Connectors that are not Databricks
+get the generic steps (base URL, reach, credentials, one read action).
+
+    steps = await diagnose(project, "databricks")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from lakegate.databricks.doctor_checks import Checks, Failed
+from lakegate.project import Connector, OAuth2Auth, Project
+from lakegate.secrets import SecretStore
+
+__all__ = ["Step", "diagnose"]
+
+_REACH_TIMEOUT_S = 5.0
+
+
+@dataclass
+class Step:
+    """One diagnosis step: passed, failed (with cause and fix) or skipped."""
+
+    name: str
+    status: str  # "passed", "failed" or "skipped"
+    ms: float = 0.0
+    detail: str = ""
+    cause: str = ""
+    fix: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "ok": self.ok,
+            "ms": round(self.ms, 1),
+            "detail": self.detail,
+            "cause": self.cause,
+            "fix": self.fix,
+        }
+
+
+async def diagnose(
+    project: Project,
+    connector_name: str,
+    *,
+    secret_store: SecretStore | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    account_host: str | None = None,
+) -> list[Step]:
+    """Diagnose `connector_name` step by step; stops at the first failure (the rest skipped)."""
+    connector = project.connector(connector_name)
+    store = secret_store or SecretStore(project.state_dir)
+    async with httpx.AsyncClient(transport=transport, timeout=30.0) as http:
+        checks = Checks(project, connector, store, http, account_host)
+        plan: list[tuple[str, Callable[[], Awaitable[str]]]] = [
+            ("base URL is https (or loopback)", lambda: _base_url(connector)),
+            ("TCP/TLS reach", lambda: _reach(connector, transport)),
+        ]
+        databricks = await checks.is_databricks()
+        if databricks:
+            plan += [
+                ("OIDC discovery", checks.discovery),
+                ("token request", checks.token),
+                ("granted scopes", checks.scopes),
+                ("list_warehouses", checks.list_warehouses),
+                ("warehouse visibility", checks.visibility),
+                ("SELECT 1 on the pinned warehouse", checks.select_one),
+                ("secret expiry", checks.secret_expiry),
+            ]
+        else:
+            plan += [
+                ("credentials" if not isinstance(connector.auth, OAuth2Auth) else "token request",
+                 checks.credentials),
+                ("a read action", checks.read_action),
+            ]  # fmt: skip
+        return await _run(plan)
+
+
+async def _run(plan: list[tuple[str, Callable[[], Awaitable[str]]]]) -> list[Step]:
+    steps: list[Step] = []
+    failed = False
+    for name, check in plan:
+        if failed:
+            steps.append(Step(name, "skipped", detail="skipped: an earlier step failed"))
+            continue
+        started = time.monotonic()
+        try:
+            detail = await check()
+            status = "skipped" if detail.startswith("skipped") else "passed"
+            steps.append(Step(name, status, _ms(started), detail=detail))
+        except Failed as exc:
+            failed = True
+            steps.append(Step(name, "failed", _ms(started), exc.detail, exc.cause, exc.fix))
+    return steps
+
+
+def _ms(started: float) -> float:
+    return (time.monotonic() - started) * 1000
+
+
+async def _base_url(connector: Connector) -> str:
+    parts = urlsplit(connector.base_url)
+    if parts.scheme == "https":
+        return f"{parts.scheme}://{parts.netloc}"
+    if _loopback(parts.hostname or ""):
+        return f"{parts.netloc} is loopback: plain http is acceptable here"
+    raise Failed(
+        "The base URL uses plain http on a non-loopback host: tokens would cross the network "
+        "unencrypted.",
+        "Use https:// in base_url (Databricks workspaces are always https).",
+        connector.base_url,
+    )
+
+
+async def _reach(connector: Connector, transport: httpx.AsyncBaseTransport | None) -> str:
+    parts = urlsplit(connector.base_url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if transport is not None:
+        return "skipped: a custom transport is in use"
+    context = ssl.create_default_context() if parts.scheme == "https" else None
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                host, port, ssl=context, server_hostname=host if context else None
+            ),
+            _REACH_TIMEOUT_S,
+        )
+    except ssl.SSLError as exc:
+        raise Failed(
+            f"TLS with {host}:{port} failed ({exc.reason or exc}).",
+            "A proxy may intercept TLS: set SSL_CERT_FILE to its CA bundle, or check the host.",
+        ) from None
+    except TimeoutError:
+        raise Failed(
+            f"No answer from {host}:{port} within {_REACH_TIMEOUT_S:.0f} s.",
+            "Check VPN, firewall or proxy settings, and the workspace's IP access list.",
+        ) from None
+    except OSError as exc:
+        raise Failed(
+            f"Cannot connect to {host}:{port} ({exc.strerror or exc}).",
+            "Check the host name in base_url (DNS) and that this machine can reach it.",
+        ) from None
+    writer.close()
+    return f"{host}:{port} reachable" + (" over TLS" if context else "")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,262 @@
+"""`databricks setup` as a library: service principal, OAuth secret, workspace assignment, grant.
+
+An account admin's client credentials get an account token (OAuth M2M against the account's
+token endpoint). Re-running is safe: the principal is found by display name, and a stored
+secret that still works is kept instead of creating another one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from lakegate.databricks.connect import discover_token_url, normalize_host
+from lakegate.errors import AuthError, RemoteError
+from lakegate.results import decode_body, status_error
+from lakegate.secrets import SecretStore, redact, register_secret
+
+__all__ = ["AccountAdmin", "SetupReport", "setup_service_principal"]
+
+_TIMEOUT_S = 30.0
+
+
+@dataclass
+class AccountAdmin:
+    """Where the account API is and the admin credentials to call it with."""
+
+    account_host: str
+    account_id: str
+    client_id: str
+    client_secret: str
+
+    def __repr__(self) -> str:
+        return f"AccountAdmin(account_host={self.account_host!r}, account_id={self.account_id!r})"
+
+
+@dataclass
+class SetupReport:
+    """What setup found or did, step by step (never the secret itself)."""
+
+    principal_id: str = ""
+    application_id: str = ""
+    display_name: str = ""
+    created_principal: bool = False
+    created_secret: bool = False
+    secret_name: str = ""
+    secret_value: str | None = field(default=None, repr=False)  # only for --show-secret
+    assigned: bool = False
+    granted_warehouse: str | None = None
+    steps: list[str] = field(default_factory=list)
+
+
+async def setup_service_principal(
+    admin: AccountAdmin,
+    *,
+    workspace_id: str,
+    display_name: str,
+    secret_store: SecretStore,
+    secret_name: str,
+    workspace_host: str | None = None,
+    grant_warehouse: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> SetupReport:
+    """Create (or find) the principal, its secret, its workspace assignment and grant."""
+    report = SetupReport(display_name=display_name, secret_name=secret_name)
+    account_host = normalize_host(admin.account_host)
+    base = f"{account_host}/api/2.0/accounts/{admin.account_id}"
+    async with httpx.AsyncClient(transport=transport, timeout=_TIMEOUT_S) as http:
+        token = await _account_token(http, admin, account_host)
+        headers = {"Authorization": f"Bearer {token}"}
+
+        principal = await _find_principal(http, base, headers, display_name)
+        if principal is None:
+            principal = await _call(
+                http,
+                "POST",
+                f"{base}/scim/v2/ServicePrincipals",
+                headers,
+                {"displayName": display_name, "active": True},
+            )
+            report.created_principal = True
+        report.principal_id = str(principal["id"])
+        report.application_id = str(principal.get("applicationId") or "")
+        report.steps.append(
+            f"{'Created' if report.created_principal else 'Found'} service principal "
+            f"{display_name!r} (application id {report.application_id})"
+        )
+
+        await _call(
+            http,
+            "PUT",
+            f"{base}/workspaces/{workspace_id}/permissionassignments/principals/"
+            f"{report.principal_id}",
+            headers,
+            {"permissions": ["USER"]},
+        )
+        report.assigned = True
+        report.steps.append(f"Assigned it to workspace {workspace_id} (USER)")
+
+        kept = secret_store.get(secret_name)
+        reuse = bool(
+            kept
+            and not report.created_principal
+            and workspace_host
+            and await _secret_works(http, workspace_host, report.application_id, kept)
+        )
+        if reuse:
+            report.steps.append(f"Kept its working OAuth secret ${{secret:{secret_name}}}")
+        else:
+            created = await _call(
+                http,
+                "POST",
+                f"{base}/servicePrincipals/{report.principal_id}/credentials/secrets",
+                headers,
+                {},
+            )
+            value = str(created.get("secret") or "")
+            if not value:
+                raise RemoteError("The account API created a secret but did not return it.")
+            register_secret(value)
+            secret_store.set(secret_name, value)
+            report.created_secret, report.secret_value = True, value
+            report.steps.append(
+                f"Created an OAuth secret, stored as ${{secret:{secret_name}}} (mode 0600)"
+            )
+
+        if grant_warehouse:
+            if not workspace_host:
+                raise RemoteError(
+                    "Granting a warehouse needs the workspace URL.", hint="Pass --host."
+                )
+            await _grant_warehouse(http, admin, workspace_host, grant_warehouse, report)
+    return report
+
+
+async def _account_token(http: httpx.AsyncClient, admin: AccountAdmin, host: str) -> str:
+    """OAuth M2M against the account's token endpoint (scope all-apis)."""
+    token_url, _ = await discover_token_url(host, http)
+    if token_url.endswith("/oidc/v1/token"):  # no discovery: the account endpoint's usual place
+        token_url = f"{host}/oidc/accounts/{admin.account_id}/v1/token"
+    return await _client_credentials(http, token_url, admin.client_id, admin.client_secret)
+
+
+async def _client_credentials(
+    http: httpx.AsyncClient, token_url: str, client_id: str, client_secret: str
+) -> str:
+    register_secret(client_secret)
+    try:
+        response = await http.post(
+            token_url,
+            data={
+                "grant_type": "client_credentials",
+                "scope": "all-apis",
+                "client_id": client_id,
+                "client_secret": client_secret,
+            },
+        )
+    except httpx.HTTPError as exc:
+        raise AuthError(
+            f"Could not reach the token endpoint {token_url} ({type(exc).__name__}).",
+            code="auth.token_failed",
+            hint="Check --account-host (e.g. https://accounts.cloud.databricks.com).",
+        ) from None
+    body = decode_body(response.content, response.headers.get("content-type", ""), False)
+    if not response.is_success or not isinstance(body, dict) or "access_token" not in body:
+        detail = ""
+        if isinstance(body, dict):
+            detail = body.get("error_description") or body.get("error") or ""
+        raise AuthError(
+            redact(f"{token_url} refused the credentials ({detail or response.status_code})."),
+            code="auth.token_failed",
+            hint="Use an account admin service principal's client id and OAuth secret "
+            "(--admin-client-id, --admin-secret-env).",
+        )
+    token = str(body["access_token"])
+    register_secret(token)
+    return token
+
+
+async def _find_principal(
+    http: httpx.AsyncClient, base: str, headers: dict[str, str], name: str
+) -> dict[str, Any] | None:
+    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+    found = await _call(
+        http,
+        "GET",
+        f"{base}/scim/v2/ServicePrincipals",
+        headers,
+        params={"filter": f'displayName eq "{escaped}"'},
+    )
+    for item in found.get("Resources") or []:
+        if item.get("displayName") == name:
+            return item
+    return None
+
+
+async def _secret_works(
+    http: httpx.AsyncClient, workspace_host: str, client_id: str, secret: str
+) -> bool:
+    host = normalize_host(workspace_host)
+    token_url, _ = await discover_token_url(host, http)
+    try:
+        await _client_credentials(http, token_url, client_id, secret)
+    except AuthError:
+        return False
+    return True
+
+
+async def _grant_warehouse(
+    http: httpx.AsyncClient,
+    admin: AccountAdmin,
+    workspace_host: str,
+    warehouse_id: str,
+    report: SetupReport,
+) -> None:
+    """CAN_USE for the principal, with the admin's workspace token."""
+    host = normalize_host(workspace_host)
+    token_url, _ = await discover_token_url(host, http)
+    token = await _client_credentials(http, token_url, admin.client_id, admin.client_secret)
+    await _call(
+        http,
+        "PATCH",
+        f"{host}/api/2.0/permissions/warehouses/{warehouse_id}",
+        {"Authorization": f"Bearer {token}"},
+        {
+            "access_control_list": [
+                {"service_principal_name": report.application_id, "permission_level": "CAN_USE"}
+            ]
+        },
+    )
+    report.granted_warehouse = warehouse_id
+    report.steps.append(f"Granted CAN_USE on warehouse {warehouse_id}")
+
+
+async def _call(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: Any = None,
+    *,
+    params: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    try:
+        response = await http.request(
+            method,
+            url,
+            headers=headers,
+            params=params,
+            json=body,
+        )
+    except httpx.HTTPError as exc:
+        raise RemoteError(
+            f"{method} {url} failed ({type(exc).__name__}).",
+            code="remote.unreachable",
+            hint="Check the host and your network.",
+        ) from None
+    data = decode_body(response.content, response.headers.get("content-type", ""), False)
+    if not response.is_success:
+        raise status_error(response.status_code, response.reason_phrase, data)
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,139 @@
+"""`lakegate doctor`: each broken setup is named with its cause and its fix."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from lakegate.cli.app import app
+from lakegate.databricks.doctor import Step, diagnose
+from lakegate.project import Connector, Project
+from lakegate.workspace import LocalWorkspace
+
+from .conftest import ProjectOn
+
+
+def by_name(steps: list[Step]) -> dict[str, Step]:
+    return {s.name: s for s in steps}
+
+
+def failed(steps: list[Step]) -> Step:
+    bad = [s for s in steps if s.status == "failed"]
+    assert len(bad) == 1, [s.to_dict() for s in steps]
+    after = steps[steps.index(bad[0]) + 1 :]
+    assert all(s.status == "skipped" for s in after)
+    return bad[0]
+
+
+async def test_healthy_connector_passes_every_step(
+    workspace: LocalWorkspace, project_on: ProjectOn
+) -> None:
+    project = await project_on(workspace)
+    steps = await diagnose(project, "databricks", account_host=workspace.account_host)
+    assert [s.name for s in steps] == [
+        "base URL is https (or loopback)",
+        "TCP/TLS reach",
+        "OIDC discovery",
+        "token request",
+        "granted scopes",
+        "list_warehouses",
+        "warehouse visibility",
+        "SELECT 1 on the pinned warehouse",
+        "secret expiry",
+    ]
+    assert all(s.status == "passed" for s in steps), [s.to_dict() for s in steps]
+    named = by_name(steps)
+    assert "request_body: works; basic_header: works" in named["token request"].detail
+    assert "expires" in named["secret expiry"].detail
+    assert all(s.ms >= 0 for s in steps)
+
+
+async def test_wrong_secret(workspace: LocalWorkspace, project_on: ProjectOn) -> None:
+    project = await project_on(workspace, client_secret="dose-wrong-secret-0000000000")
+    step = failed(await diagnose(project, "databricks", account_host=workspace.account_host))
+    assert step.name == "token request"
+    assert "secret is wrong or expired" in step.cause
+    assert "new OAuth secret" in step.fix
+    assert "dose-wrong" not in step.cause + step.fix + step.detail
+
+
+async def test_unassigned_principal(workspace: LocalWorkspace, project_on: ProjectOn) -> None:
+    sp = workspace.create_service_principal("doctor-unassigned", assign=False)
+    project = await project_on(
+        workspace, client_id=sp["client_id"], client_secret=sp["client_secret"]
+    )
+    step = failed(await diagnose(project, "databricks", account_host=workspace.account_host))
+    assert step.name == "token request"
+    assert "not assigned to this workspace" in step.cause
+    assert "Assign it" in step.fix
+    # Without the account host, doctor cannot tell the two apart, and says both.
+    unsure = failed(await diagnose(project, "databricks"))
+    assert "not assigned" in unsure.cause and "secret is wrong" in unsure.cause
+
+
+async def test_wrong_token_url(workspace: LocalWorkspace, project_on: ProjectOn) -> None:
+    project = await project_on(
+        workspace, token_url=f"{workspace.host}/oidc/v2/token", run_test=False
+    )
+    step = failed(await diagnose(project, "databricks"))
+    assert step.name == "OIDC discovery"
+    assert "/oidc/v2/token" in step.cause
+    assert f"token_url: {workspace.host}/oidc/v1/token" in step.fix
+
+
+async def test_principal_without_warehouse_permission(
+    workspace: LocalWorkspace, project_on: ProjectOn
+) -> None:
+    sp = workspace.create_service_principal("doctor-no-warehouse")
+    project = await project_on(
+        workspace, client_id=sp["client_id"], client_secret=sp["client_secret"]
+    )
+    step = failed(await diagnose(project, "databricks"))
+    assert step.name == "warehouse visibility"
+    assert "the service principal has CAN_MANAGE on no warehouse" in step.cause
+    assert "--warehouse-id" in step.fix
+    # With a warehouse pinned, the SELECT 1 says which permission is missing.
+    pinned = await project_on(
+        workspace,
+        client_id=sp["client_id"],
+        client_secret=sp["client_secret"],
+        warehouse_id=(await project_on(workspace))
+        .connectors["databricks"]
+        .defaults["warehouse_id"],
+    )
+    step = failed(await diagnose(pinned, "databricks"))
+    assert step.name == "SELECT 1 on the pinned warehouse"
+    assert "CAN_USE" in step.fix
+
+
+def test_generic_connector_and_cli_exit_codes(
+    workspace: LocalWorkspace, project_on: ProjectOn, tmp_path: Path
+) -> None:
+    healthy = asyncio.run(project_on(workspace))
+    ok = CliRunner().invoke(app, ["-p", str(healthy.path), "doctor", "--json"])
+    assert ok.exit_code == 0, ok.output
+    report = json.loads(ok.output)
+    assert report["ok"] is True and len(report["steps"]) == 9
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    project = Project.new(tmp_path / "generic.yaml")
+    project.set_connector("billing", Connector(name="billing", base_url=f"http://127.0.0.1:{port}"))
+    project.save()
+    down = CliRunner().invoke(app, ["-p", str(project.path), "doctor", "billing"])
+    assert down.exit_code == 1
+    assert "TCP/TLS reach" in down.output and "cause" in down.output
+    assert "credentials" in down.output  # the generic plan, skipped after the failure
+
+
+def test_doctor_blocks_plain_http_to_a_remote_host(tmp_path: Path) -> None:
+    project = Project.new(tmp_path / "l.yaml")
+    project.set_connector("api", Connector(name="api", base_url="http://example.com"))
+    steps = asyncio.run(diagnose(project, "api"))
+    step = failed(steps)
+    assert step.name == "base URL is https (or loopback)" and "https://" in step.fix

@@ -1,0 +1,104 @@
+"""A statement is canceled on the server when the deadline passes or the caller goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from typing import Any
+
+from lakegate.gateway import Gateway
+from lakegate.project import Action, Project
+from lakegate.workspace import LocalWorkspace
+
+from .conftest import ProjectOn
+
+# ~2.5 billion hashes: far longer than any deadline below, and interruptible.
+SLOW = (
+    "SELECT sum(hash(a.fare_amount, b.trip_distance)) AS h /* {marker} */ "
+    "FROM samples.nyctaxi.trips a CROSS JOIN samples.nyctaxi.trips b"
+)
+
+
+def with_history(project: Project) -> Project:
+    project.set_action(
+        "history",
+        Action(
+            name="history",
+            connector="databricks",
+            path="/api/2.0/sql/history/queries",
+            query={"max_results": 1000},
+        ),
+    )
+    return project
+
+
+async def history_of(gw: Gateway, marker: str) -> dict[str, Any] | None:
+    result = await gw.call("history", {})
+    assert result.ok, result.error
+    found = [q for q in result.data["res"] if marker in q["query_text"]]
+    return found[0] if found else None
+
+
+async def wait_for_status(gw: Gateway, marker: str, status: str, within_s: float) -> dict:
+    deadline = time.monotonic() + within_s
+    while True:
+        query = await history_of(gw, marker)
+        if (query and query["status"] == status) or time.monotonic() > deadline:
+            assert query is not None and query["status"] == status, query
+            return query
+        await asyncio.sleep(0.05)
+
+
+async def test_deadline_cancels_the_statement_on_the_server(
+    workspace: LocalWorkspace, project_on: ProjectOn
+) -> None:
+    project = with_history(await project_on(workspace))
+    marker = uuid.uuid4().hex
+    async with Gateway(project) as gw:
+        started = time.monotonic()
+        result = await gw.call(
+            "execute_sql", {"statement": SLOW.format(marker=marker), "deadline_s": 1.5}
+        )
+        elapsed = time.monotonic() - started
+        assert not result.ok
+        assert result.error.code == "remote.statement_deadline"
+        assert "canceled" in result.error.message and result.error.hint
+        assert 1.4 < elapsed < 4, elapsed
+        statement_id = result.error.details["statement_id"]
+        query = await wait_for_status(gw, marker, "CANCELED", within_s=10)
+        assert query["query_id"] == statement_id
+        state = await gw.call("get_statement", {"statement_id": statement_id})
+    assert state.data["state"] == "CANCELED"
+
+
+async def test_server_side_wait_cancels_at_a_deadline_within_reach(
+    workspace: LocalWorkspace, project_on: ProjectOn
+) -> None:
+    """With 6 s left, the one server-side wait ends at the deadline with on_wait_timeout=CANCEL."""
+    project = with_history(await project_on(workspace))
+    marker = uuid.uuid4().hex
+    async with Gateway(project) as gw:
+        result = await gw.call(
+            "execute_sql", {"statement": SLOW.format(marker=marker), "deadline_s": 6.5}
+        )
+        assert not result.ok and result.error.code == "remote.statement_deadline"
+        await wait_for_status(gw, marker, "CANCELED", within_s=10)
+
+
+async def test_caller_going_away_cancels_the_statement(
+    workspace: LocalWorkspace, project_on: ProjectOn
+) -> None:
+    project = with_history(await project_on(workspace))
+    marker = uuid.uuid4().hex
+    async with Gateway(project) as gw:
+        call = asyncio.create_task(
+            gw.call("execute_sql", {"statement": SLOW.format(marker=marker)})
+        )
+        await wait_for_status(gw, marker, "RUNNING", within_s=10)
+        call.cancel()  # the copilot hung up
+        with contextlib.suppress(asyncio.CancelledError):
+            await call
+        # Caught during the server-side wait (5 s): the cancel follows the submit's answer.
+        await wait_for_status(gw, marker, "CANCELED", within_s=15)
