@@ -1,0 +1,1 @@
+"""The copilot server: actions as MCP tools, the copilot policy, and the audit log."""

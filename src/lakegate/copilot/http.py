@@ -1,0 +1,170 @@
+"""The MCP server over streamable HTTP, locked down: bearer token, loopback, Host/Origin checks.
+
+A copilot's HTTP endpoint is a door into the data platform, so every request needs the token,
+a non-loopback bind needs `--allow-remote`, and Host/Origin are checked against DNS rebinding.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import os
+import secrets as pysecrets
+from typing import Any
+
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from lakegate.copilot.audit import AuditLog, now_iso
+from lakegate.errors import ConfigError
+from lakegate.secrets import SecretStore, register_secret, resolve
+
+__all__ = ["TOKEN_ENV", "TOKEN_SECRET", "BearerGuard", "check_bind", "http_app", "server_token"]
+
+log = logging.getLogger("lakegate.copilot.http")
+
+TOKEN_ENV = "LAKEGATE_MCP_TOKEN"  # noqa: S105 - a variable's name
+TOKEN_SECRET = "lakegate_mcp_token"  # noqa: S105 - the secret's name in the store, not a value
+LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, *, allow_remote: bool) -> None:
+    """Refuse a non-loopback bind unless the operator said --allow-remote."""
+    if is_loopback(host):
+        return
+    if not allow_remote:
+        raise ConfigError(
+            f"Refusing to serve MCP on {host}: it is not a loopback address, so other machines "
+            "could reach your data platform through it.",
+            code="config.remote_bind",
+            hint="Bind 127.0.0.1 (the default), or pass --allow-remote and keep the bearer token "
+            "secret (put TLS in front of it).",
+        )
+
+
+def server_token(store: SecretStore, ref: str | None = None) -> tuple[str, bool]:
+    """The bearer token and whether it was generated now (stored in the secret store).
+
+    `ref` is a `${env:...}`/`${secret:...}` reference; default: $LAKEGATE_MCP_TOKEN, else the
+    store's `lakegate_mcp_token`, else a new random token saved there.
+    """
+    if ref:
+        return resolve(ref, store), False
+    from_env = os.environ.get(TOKEN_ENV)
+    if from_env:
+        register_secret(from_env)
+        return from_env, False
+    stored = store.get(TOKEN_SECRET)
+    if stored:
+        return stored, False
+    token = pysecrets.token_urlsafe(32)
+    store.set(TOKEN_SECRET, token)
+    return token, True
+
+
+class BearerGuard:
+    """ASGI middleware: `Authorization: Bearer <token>` or 401 (logged and audited)."""
+
+    def __init__(self, app: ASGIApp, token: str, audit: AuditLog | None = None) -> None:
+        self.app = app
+        self._token = token.encode()
+        self.audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = b""
+        for key, value in scope.get("headers", []):
+            if key == b"authorization":
+                given = value
+                break
+        scheme, _, token = given.partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self._token):
+            await self.app(scope, receive, send)
+            return
+        self._record(scope, bool(given))
+        body = (
+            b'{"error":"unauthorized","message":"Send Authorization: Bearer <token>; '
+            b'see lakegate serve --print-config."}'
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer realm="lakegate"'),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _record(self, scope: Scope, had_header: bool) -> None:
+        client = scope.get("client") or ("?", 0)
+        reason = "wrong token" if had_header else "no Authorization header"
+        log.warning(
+            "401 %s %s from %s: %s", scope.get("method"), scope.get("path"), client[0], reason
+        )
+        if self.audit is not None:
+            try:
+                self.audit.write(
+                    {
+                        "ts": now_iso(),
+                        "event": "http.unauthorized",
+                        "outcome": "unauthorized",
+                        "remote": client[0],
+                        "method": scope.get("method"),
+                        "path": scope.get("path"),
+                        "reason": reason,
+                        "status": 401,
+                    }
+                )
+            except OSError:
+                log.exception("could not write the audit log")
+
+
+def security_settings(
+    host: str, port: int, extra_hosts: list[str] | None = None
+) -> TransportSecuritySettings:
+    """Host/Origin allow lists: loopback names on any port, plus the bind address itself."""
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    for name in [host, *(extra_hosts or [])]:
+        if is_loopback(name):
+            continue
+        shown = f"[{name}]" if ":" in name and not name.startswith("[") else name
+        hosts += [f"{shown}:{port}", shown] if port else [f"{shown}:*"]
+        origins += [f"http://{shown}:{port}", f"https://{shown}:{port}", f"https://{shown}"]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+def http_app(
+    copilot: Any,
+    *,
+    token: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    extra_hosts: list[str] | None = None,
+) -> ASGIApp:
+    """The ASGI app serving `copilot` (a CopilotServer) at `/mcp`, behind the bearer guard."""
+    app = copilot.server.streamable_http_app(
+        streamable_http_path="/mcp",
+        transport_security=security_settings(host, port, extra_hosts),
+        host=host,
+    )
+    return BearerGuard(app, token, copilot.audit)

@@ -1,0 +1,90 @@
+"""Reach a real `lakegate serve` process with the official MCP client, over stdio or HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import mcp_types as types
+from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+CLIENT = types.Implementation(name="pytest-copilot", version="1.2.3")
+READY = re.compile(r"listening on (http://\S+/mcp)")
+
+
+def serve_args(project: Path, *extra: str) -> list[str]:
+    return ["-m", "lakegate", "--project", str(project), "serve", *extra]
+
+
+@contextlib.asynccontextmanager
+async def stdio_session(project: Path, **session: Any) -> AsyncIterator[ClientSession]:
+    """An initialized ClientSession talking to `python -m lakegate serve` over its stdin/stdout."""
+    params = StdioServerParameters(command=sys.executable, args=serve_args(project))
+    with open(os.devnull, "w") as errlog:  # the server's stderr logs are not the test's output
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write, client_info=CLIENT, **session) as client,
+        ):
+            await client.initialize()
+            yield client
+
+
+@contextlib.contextmanager
+def http_server(project: Path, token: str, *extra: str) -> Iterator[str]:
+    """`lakegate serve --http --port 0` in a subprocess; yields its /mcp URL."""
+    env = {**os.environ, "LAKEGATE_MCP_TOKEN": token}
+    proc = subprocess.Popen(
+        [sys.executable, *serve_args(project, "--http", "--port", "0", *extra)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        seen = []
+        assert proc.stderr is not None
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line and proc.poll() is not None:
+                raise AssertionError(f"lakegate serve --http exited: {''.join(seen)}")
+            seen.append(line)
+            found = READY.search(line)
+            if found:
+                yield found.group(1)
+                return
+        raise AssertionError("lakegate serve --http did not start in 30 s")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def http_session(url: str, token: str, **session: Any) -> AsyncIterator[ClientSession]:
+    """An initialized ClientSession over streamable HTTP with the bearer token."""
+    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+    async with (
+        http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write, client_info=CLIENT, **session) as client,
+    ):
+        await client.initialize()
+        yield client
+
+
+def text_of(result: types.CallToolResult) -> str:
+    return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))

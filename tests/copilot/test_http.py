@@ -1,0 +1,112 @@
+"""`lakegate serve --http`: bearer token, loopback only, Host checks, the MCP client over HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ._clients import http_server, http_session, serve_args, text_of
+from .conftest import build_project
+
+TOKEN = "test-token-0123456789abcdef"
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "curl", "version": "0"},
+    },
+}
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def served(workspace: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("http")
+    project = build_project(workspace, folder)
+    with http_server(project.path, TOKEN) as url:
+        yield url, project.state_dir
+
+
+def _records(state_dir: Path) -> list[dict[str, Any]]:
+    text = (state_dir / "audit.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+async def test_mcp_client_with_the_token_lists_and_calls_tools(
+    served: tuple[str, Path], workspace: Any
+) -> None:
+    url, state_dir = served
+    async with http_session(url, TOKEN) as client:
+        names = [t.name for t in (await client.list_tools()).tools]
+        result = await client.call_tool("list_warehouses", {"max_rows": 1})
+    assert names == ["list_warehouses"]
+    assert not result.is_error, text_of(result)
+    assert len(result.structured_content["result"]) == 1
+    assert result.structured_content["truncated"] is True  # the workspace has two warehouses
+    record = [r for r in _records(state_dir) if r.get("tool") == "list_warehouses"][-1]
+    assert record["client"]["name"] == "pytest-copilot" and record["truncated"] is True
+    assert record["session"]  # streamable HTTP sessions have an id
+    assert workspace.credentials["client_secret"] not in (state_dir / "audit.jsonl").read_text()
+
+
+@pytest.mark.parametrize("auth", [None, "Bearer wrong-token", f"Basic {TOKEN}"])
+def test_requests_without_the_token_get_401_and_are_logged(
+    served: tuple[str, Path], auth: str | None
+) -> None:
+    url, state_dir = served
+    headers = dict(HEADERS) | ({"Authorization": auth} if auth else {})
+    response = httpx.post(url, json=INIT, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert TOKEN not in response.text
+    last = _records(state_dir)[-1]
+    assert last["event"] == "http.unauthorized" and last["status"] == 401
+    assert TOKEN not in json.dumps(last)
+
+
+def test_a_foreign_host_header_is_refused_even_with_the_token(served: tuple[str, Path]) -> None:
+    url, _ = served
+    headers = HEADERS | {"Authorization": f"Bearer {TOKEN}", "Host": "evil.example.com"}
+    assert httpx.post(url, json=INIT, headers=headers).status_code == 421
+    origin = HEADERS | {"Authorization": f"Bearer {TOKEN}", "Origin": "http://evil.example.com"}
+    assert httpx.post(url, json=INIT, headers=origin).status_code == 403
+    ok = httpx.post(url, json=INIT, headers=HEADERS | {"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200
+
+
+def test_non_loopback_bind_is_refused_without_allow_remote(tmp_path: Path) -> None:
+    (tmp_path / "lakegate.yaml").write_text("connectors: {}\nactions: {}\n")
+    out = subprocess.run(
+        [sys.executable, *serve_args(tmp_path / "lakegate.yaml", "--http", "--host", "0.0.0.0")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "config.remote_bind" in out.stderr and "--allow-remote" in out.stderr
+    assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+def test_a_token_is_generated_once_and_kept_in_the_secret_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakegate.copilot.http import TOKEN_ENV, TOKEN_SECRET, server_token
+    from lakegate.secrets import SecretStore
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    store = SecretStore(tmp_path / ".lakegate")
+    token, created = server_token(store)
+    again, created_again = server_token(store)
+    assert created and not created_again and token == again and len(token) >= 32
+    assert store.get(TOKEN_SECRET) == token
+    assert (store.path.stat().st_mode & 0o777) == 0o600

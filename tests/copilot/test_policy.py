@@ -1,0 +1,223 @@
+"""The copilot policy decides which tools exist, what their schemas say and what a call may do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lakegate.copilot.policy import check_sql_scope, plan_tool, plan_tools, prepare_call
+from lakegate.errors import InputError, PolicyError
+from lakegate.project import Action, Connector, CopilotPolicy, Input, Project
+
+
+def _project(tmp_path: Path, **policy: object) -> Project:
+    project = Project.new(tmp_path / "lakegate.yaml")
+    project.set_connector("dbx", Connector(name="dbx", base_url="https://dbc.example.com"))
+    project.set_action(
+        "list_warehouses",
+        Action(name="list_warehouses", connector="dbx", path="/api/2.0/sql/warehouses"),
+    )
+    project.set_action(
+        "start_warehouse",
+        Action(
+            name="start_warehouse",
+            connector="dbx",
+            method="POST",
+            path="/api/2.0/sql/warehouses/{{warehouse_id}}/start",
+            inputs={"warehouse_id": Input(required=True)},
+        ),
+    )
+    project.set_action(
+        "delete_warehouse",
+        Action(
+            name="delete_warehouse",
+            connector="dbx",
+            method="DELETE",
+            path="/api/2.0/sql/warehouses/{{warehouse_id}}",
+            inputs={"warehouse_id": Input(required=True)},
+            risk="destructive",
+        ),
+    )
+    project.set_action(
+        "execute_sql",
+        Action(
+            name="execute_sql",
+            connector="dbx",
+            method="POST",
+            path="/api/2.0/sql/statements",
+            body={
+                "statement": "{{statement}}",
+                "warehouse_id": "{{warehouse_id}}",
+                "catalog": "{{catalog}}",
+                "schema": "{{schema}}",
+                "row_limit": "{{row_limit}}",
+            },
+            inputs={
+                "statement": Input(required=True),
+                "warehouse_id": Input(required=True),
+                "catalog": Input(),
+                "schema": Input(),
+                "row_limit": Input(type="integer", default=10000),
+            },
+            risk="read",
+        ),
+    )
+    project.set_copilot(CopilotPolicy(**policy))
+    return project
+
+
+def _exposed(project: Project) -> set[str]:
+    return {p.name for p in plan_tools(project) if p.exposed}
+
+
+def test_readonly_is_the_default_and_exposes_only_read_tools(tmp_path: Path) -> None:
+    assert _exposed(_project(tmp_path)) == {"list_warehouses", "execute_sql"}
+
+
+def test_operator_adds_write_tools_but_not_destructive_ones(tmp_path: Path) -> None:
+    exposed = _exposed(_project(tmp_path, profile="operator"))
+    assert exposed == {"list_warehouses", "execute_sql", "start_warehouse"}
+
+
+def test_allow_writes_on_readonly_adds_write_tools(tmp_path: Path) -> None:
+    assert "start_warehouse" in _exposed(_project(tmp_path, allow_writes=True))
+
+
+def test_admin_exposes_destructive_tools_with_a_confirm_argument(tmp_path: Path) -> None:
+    project = _project(tmp_path, profile="admin")
+    plan = {p.name: p for p in plan_tools(project)}["delete_warehouse"]
+    assert plan.exposed and plan.confirm_required
+    assert plan.input_schema["properties"]["confirm"]["type"] == "boolean"
+
+
+def test_allow_list_narrows_but_never_widens_past_writes(tmp_path: Path) -> None:
+    project = _project(tmp_path, tools=["list_warehouses", "start_warehouse"])
+    plans = {p.name: p for p in plan_tools(project)}
+    assert _exposed(project) == {"list_warehouses"}
+    assert "writes" in plans["start_warehouse"].reason
+    assert plans["execute_sql"].reason == "not in copilot.tools"
+
+
+def test_destructive_call_without_confirm_is_refused(tmp_path: Path) -> None:
+    project = _project(tmp_path, profile="admin")
+    plan = plan_tool(project.copilot, project.actions["delete_warehouse"])
+    with pytest.raises(PolicyError) as info:
+        prepare_call(plan, project.copilot, {"warehouse_id": "w1"})
+    assert info.value.code == "policy.confirm_required"
+    call = prepare_call(plan, project.copilot, {"warehouse_id": "w1", "confirm": True})
+    assert call.inputs == {"warehouse_id": "w1"}  # confirm is the server's, not the action's
+
+
+def test_calling_a_hidden_tool_is_a_policy_refusal(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    plan = plan_tool(project.copilot, project.actions["start_warehouse"])
+    with pytest.raises(PolicyError) as info:
+        prepare_call(plan, project.copilot, {"warehouse_id": "w1"})
+    assert info.value.code == "policy.not_exposed"
+
+
+def test_pinned_warehouse_is_removed_from_the_schema_and_forced(tmp_path: Path) -> None:
+    project = _project(tmp_path, pinned={"warehouse_id": "pinned1"})
+    plan = plan_tool(project.copilot, project.actions["execute_sql"])
+    assert "warehouse_id" not in plan.input_schema["properties"]
+    assert "warehouse_id" not in plan.input_schema.get("required", [])
+    call = prepare_call(plan, project.copilot, {"statement": "SELECT 1"})
+    assert call.inputs["warehouse_id"] == "pinned1"
+    with pytest.raises(PolicyError) as info:
+        prepare_call(plan, project.copilot, {"statement": "SELECT 1", "warehouse_id": "other"})
+    assert info.value.code == "policy.pinned"
+
+
+def test_several_allowed_catalogs_become_an_enum(tmp_path: Path) -> None:
+    project = _project(tmp_path, pinned={"catalogs": ["main", "samples"]})
+    plan = plan_tool(project.copilot, project.actions["execute_sql"])
+    assert plan.input_schema["properties"]["catalog"]["enum"] == ["main", "samples"]
+    with pytest.raises(InputError):
+        prepare_call(
+            plan, project.copilot, {"statement": "SELECT 1", "warehouse_id": "w", "catalog": "prod"}
+        )
+
+
+def test_sql_naming_another_catalog_is_refused(tmp_path: Path) -> None:
+    project = _project(tmp_path, pinned={"catalogs": ["samples"], "schemas": ["samples.nyctaxi"]})
+    plan = plan_tool(project.copilot, project.actions["execute_sql"])
+    ok = prepare_call(
+        plan, project.copilot, {"statement": "SELECT * FROM trips LIMIT 3", "warehouse_id": "w"}
+    )
+    assert ok.inputs["catalog"] == "samples" and ok.inputs["schema"] == "nyctaxi"
+    for sql in (
+        "SELECT * FROM prod.sales.orders",
+        "SELECT * FROM samples.other.t",
+        "WITH x AS (SELECT * FROM prod.a.b) SELECT * FROM x",
+        "SELECT * FROM trips JOIN prod.sales.orders o ON true",
+        "USE CATALOG prod",
+    ):
+        with pytest.raises(PolicyError) as info:
+            prepare_call(plan, project.copilot, {"statement": sql, "warehouse_id": "w"})
+        assert info.value.code == "policy.scope", sql
+
+
+def test_cte_names_are_not_tables(tmp_path: Path) -> None:
+    check_sql_scope(
+        "WITH t AS (SELECT 1 AS a) SELECT * FROM t",
+        catalogs=["main"],
+        schemas=[],
+        default_catalog=None,
+    )
+
+
+def test_unqualified_table_without_a_pinned_catalog_is_refused() -> None:
+    with pytest.raises(PolicyError) as info:
+        check_sql_scope("SELECT * FROM t", catalogs=["a", "b"], schemas=[])
+    assert "catalog" in info.value.hint
+
+
+def test_caps_can_be_lowered_but_not_raised(tmp_path: Path) -> None:
+    project = _project(tmp_path, caps={"max_rows": 50, "max_bytes": 4096, "deadline_s": 10})
+    plan = plan_tool(project.copilot, project.actions["list_warehouses"])
+    props = plan.input_schema["properties"]
+    assert props["max_rows"]["maximum"] == 50 and props["deadline_s"]["maximum"] == 10
+    call = prepare_call(plan, project.copilot, {"max_rows": 5, "deadline_s": 2})
+    assert (call.max_rows, call.max_bytes, call.deadline_s) == (5, 4096, 2)
+    assert call.inputs == {}  # caps are the server's arguments, never sent to the API
+    with pytest.raises(InputError) as info:
+        prepare_call(plan, project.copilot, {"max_rows": 500})
+    assert "max_rows" in info.value.message
+
+
+def test_an_action_row_limit_input_is_bounded_by_the_cap(tmp_path: Path) -> None:
+    project = _project(tmp_path, caps={"max_rows": 50})
+    plan = plan_tool(project.copilot, project.actions["execute_sql"])
+    prop = plan.input_schema["properties"]["row_limit"]
+    assert prop["maximum"] == 50 and prop["default"] == 50
+    assert "max_rows" not in plan.input_schema["properties"]  # row_limit already says it
+    call = prepare_call(plan, project.copilot, {"statement": "SELECT 1", "warehouse_id": "w"})
+    assert call.inputs["row_limit"] == 50 and call.max_rows == 50
+    call = prepare_call(
+        plan, project.copilot, {"statement": "SELECT 1", "warehouse_id": "w", "row_limit": 7}
+    )
+    assert call.max_rows == 7
+
+
+def test_bad_arguments_name_the_field_and_the_problem(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    plan = plan_tool(project.copilot, project.actions["execute_sql"])
+    with pytest.raises(InputError) as info:
+        prepare_call(plan, project.copilot, {"statement": 42, "warehouse_id": "w"})
+    assert "statement" in info.value.message and "string" in info.value.message
+    with pytest.raises(InputError) as info:
+        prepare_call(plan, project.copilot, {"warehouse_id": "w"})
+    assert "statement" in info.value.message
+    with pytest.raises(InputError):
+        prepare_call(plan, project.copilot, {"statement": "x", "warehouse_id": "w", "nope": 1})
+
+
+def test_connector_defaults_make_inputs_optional(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    project.set_connector(
+        "dbx",
+        Connector(name="dbx", base_url="https://dbc.example.com", defaults={"warehouse_id": "w0"}),
+    )
+    plan = {p.name: p for p in plan_tools(project)}["execute_sql"]
+    assert plan.input_schema["required"] == ["statement"]

@@ -1,0 +1,130 @@
+"""SQL through the copilot: answers, handles for slow statements, cancel, progress, disconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+
+import anyio
+import pytest
+
+from lakegate.gateway import Gateway
+from lakegate.project import Project
+
+from ._clients import http_server, http_session, stdio_session, text_of
+from .conftest import SLOW_SQL
+
+
+async def statement_state(project: Project, statement_id: str, want: str, within: float) -> str:
+    """Poll the workspace for the statement's state until it is `want` or time runs out."""
+    deadline = time.monotonic() + within
+    async with Gateway(project) as gw:
+        while True:
+            result = await gw.call("statement_status", {"statement_id": statement_id})
+            assert result.ok, result.error
+            if result.data == want or time.monotonic() > deadline:
+                return str(result.data)
+            await asyncio.sleep(0.1)
+
+
+async def test_sql_tools_are_listed_and_execute_sql_answers(sql_project: Project) -> None:
+    async with stdio_session(sql_project.path) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        result = await client.call_tool("execute_sql", {"statement": "SELECT 1 AS one"})
+    assert {"execute_sql", "get_statement", "fetch_rows", "cancel_statement"} <= set(tools)
+    assert "stop_warehouse" not in tools and "run_job" not in tools  # destructive / write
+    sql = tools["execute_sql"]
+    assert sql.annotations is not None and sql.annotations.read_only_hint is True
+    assert sql.input_schema["properties"]["max_rows"]["maximum"] == 200
+    assert "statement_id" in (sql.description or "")
+    assert not result.is_error, text_of(result)
+    assert result.structured_content["rows"] == "one\n1"
+    assert result.structured_content["state"] == "SUCCEEDED"
+
+
+async def test_a_slow_statement_answers_with_a_handle_then_cancel_ends_it(
+    sql_project: Project,
+) -> None:
+    progress: list[str] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
+    async with stdio_session(sql_project.path) as client:
+        started = time.monotonic()
+        handle = await client.call_tool(
+            "execute_sql", {"statement": SLOW_SQL, "deadline_s": 2}, progress_callback=on_progress
+        )
+        waited = time.monotonic() - started
+        assert not handle.is_error, text_of(handle)
+        sid = handle.structured_content["statement_id"]
+        assert handle.structured_content["state"] in ("PENDING", "RUNNING")
+        still = await client.call_tool("get_statement", {"statement_id": sid})
+        assert still.structured_content["state"] == "RUNNING"
+        cancel = await client.call_tool("cancel_statement", {"statement_id": sid})
+        assert not cancel.is_error, text_of(cancel)
+        after = await client.call_tool("get_statement", {"statement_id": sid})
+        other = await client.call_tool("cancel_statement", {"statement_id": "not-ours"})
+    assert 0.5 < waited < 5  # answered by its deadline, long before the statement would end
+    assert any(sid in m and "RUNNING" in m for m in progress)
+    assert await statement_state(sql_project, sid, "CANCELED", 10) == "CANCELED"
+    assert "CANCELED" in text_of(after).upper()  # get_statement tells the model it ended
+    assert other.is_error and "policy.not_yours" in text_of(other)
+    records = [
+        json.loads(line)
+        for line in (sql_project.state_dir / "audit.jsonl").read_text().splitlines()
+    ]
+    first = next(r for r in records if r["tool"] == "execute_sql")
+    assert first["statement_id"] == sid and first["outcome"] == "ok"
+
+
+async def test_a_handle_abandoned_by_its_client_is_canceled(sql_project: Project) -> None:
+    async with stdio_session(sql_project.path) as client:
+        handle = await client.call_tool("execute_sql", {"statement": SLOW_SQL, "deadline_s": 1})
+        sid = handle.structured_content["statement_id"]
+    # The client closed the pipe without canceling: the server cancels what it handed out.
+    assert await statement_state(sql_project, sid, "CANCELED", 15) == "CANCELED"
+
+
+async def test_a_call_canceled_by_the_client_cancels_its_statement(sql_project: Project) -> None:
+    seen: list[str] = []
+    running = anyio.Event()
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        found = re.search(r"statement (\S+) RUNNING", message or "")
+        if found:
+            seen.append(found.group(1))
+            running.set()
+
+    async with stdio_session(sql_project.path) as client:
+        async with anyio.create_task_group() as group:
+
+            async def call() -> None:
+                await client.call_tool(
+                    "execute_sql",
+                    {"statement": SLOW_SQL, "deadline_s": 6},
+                    progress_callback=on_progress,
+                )
+
+            group.start_soon(call)
+            with anyio.fail_after(20):
+                await running.wait()
+            group.cancel_scope.cancel()  # the MCP client sends notifications/cancelled
+        assert await statement_state(sql_project, seen[0], "CANCELED", 15) == "CANCELED"
+        records = (sql_project.state_dir / "audit.jsonl").read_text()
+    assert '"outcome":"cancelled"' in records
+
+
+@pytest.mark.parametrize("transport", ["http"])
+async def test_closing_an_http_session_cancels_its_handles(
+    sql_project: Project, transport: str
+) -> None:
+    token = "sql-token-0123456789abcdef"
+    with http_server(sql_project.path, token) as url:
+        async with http_session(url, token) as client:
+            handle = await client.call_tool("execute_sql", {"statement": SLOW_SQL, "deadline_s": 1})
+            sid = handle.structured_content["statement_id"]
+        # The client ended its session (DELETE); the server is still up.
+        assert await statement_state(sql_project, sid, "CANCELED", 15) == "CANCELED"

@@ -1,0 +1,49 @@
+"""stdio keeps stdout for the protocol: stray prints go to stderr, long lines stay whole."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    import mcp_types as types
+    from mcp.shared.message import SessionMessage
+    from lakegate.copilot.stdio import fast_stdio_server
+
+    async def main():
+        async with fast_stdio_server() as (read, write):
+            print("stray print")                 # must not reach the protocol stream
+            os.write(1, b"stray fd write\\n")    # nor a raw write on fd 1
+            async for message in read:
+                request = message.message
+                reply = types.JSONRPCResponse(
+                    jsonrpc="2.0", id=request.id, result={"echo": request.params}
+                )
+                await write.send(SessionMessage(reply))
+                break
+            await write.aclose()  # as the server does when it is done: ends the writer
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_only_protocol_lines_reach_stdout() -> None:
+    big = "x" * 200_000  # longer than asyncio's default line limit
+    request = {"jsonrpc": "2.0", "id": 7, "method": "ping", "params": {"big": big}}
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        input=json.dumps(request) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 1
+    assert json.loads(lines[0]) == {"jsonrpc": "2.0", "id": 7, "result": {"echo": {"big": big}}}
+    assert "stray print" in out.stderr and "stray fd write" in out.stderr
