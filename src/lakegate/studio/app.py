@@ -1,0 +1,147 @@
+"""The Studio application: pages over one project file, behind the login gate.
+
+Every request reads `lakegate.yaml` afresh (the CLI or an editor may have changed it) and every
+save goes through `Project.save()`; requests are sent only by the Gateway.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from lakegate.errors import LakegateError, NotFoundError
+from lakegate.project import Project, load_project
+from lakegate.secrets import SecretStore, redact
+from lakegate.studio import security
+from lakegate.studio.jsonview import json_html
+from lakegate.studio.security import Gate, GateMiddleware
+
+__all__ = ["Studio", "create_app"]
+
+HERE = Path(__file__).parent
+REFUSALS = {
+    400: ("Wrong address", "The Studio answers only on loopback (127.0.0.1 or localhost)."),
+    401: (
+        "Sign in with your link",
+        "Open the Studio with the link printed by `lakegate studio` (it carries a one-time "
+        "login token). Run `lakegate studio` again for a new link.",
+    ),
+    403: (
+        "Request refused",
+        "This request did not carry the page's security token. Reload the page and try again.",
+    ),
+}
+
+
+class Studio:
+    """The project the Studio edits, its secret store, login gate and templates."""
+
+    def __init__(self, project_path: str | Path) -> None:
+        self.project_path = Path(project_path).resolve()
+        self.gate = Gate()
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True
+        )
+        self.templates = Jinja2Templates(env=env)
+        self.templates.env.globals["json_html"] = json_html
+        self.templates.env.filters["redact"] = redact
+
+    def __repr__(self) -> str:
+        return f"Studio(project={str(self.project_path)!r})"
+
+    def project(self) -> Project:
+        """The project as it is on disk now (an empty one if the file does not exist yet)."""
+        if self.project_path.exists():
+            return load_project(self.project_path)
+        return Project.new(self.project_path)
+
+    def secret_store(self) -> SecretStore:
+        return SecretStore(self.project_path.parent / ".lakegate")
+
+    def page(
+        self, request: Request, template: str, context: dict[str, Any], status: int = 200
+    ) -> HTMLResponse:
+        """A rendered page; the session's CSRF token and the project path are always there."""
+        full = {
+            **security.context(request),
+            "project_path": str(self.project_path),
+            "nav": request.url.path,
+            **context,
+        }
+        return self.templates.TemplateResponse(request, template, full, status_code=status)
+
+    def refuse(self, request: Request, status: int) -> Response:
+        title, text = REFUSALS[status]
+        return self.templates.TemplateResponse(
+            request,
+            "refused.html",
+            {"title": title, "text": text, "status": status, "csrf_token": ""},
+            status_code=status,
+        )
+
+
+def done(request: Request, url: str) -> Response:
+    """After a save: a redirect, which htmx turns into a full navigation."""
+    if request.headers.get("hx-request"):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def create_app(project_path: str | Path, studio: Studio | None = None) -> Starlette:
+    """The Studio's ASGI app for the project at `project_path`."""
+    from lakegate.studio import actions, connectors, copilot
+
+    studio = studio or Studio(project_path)
+
+    async def login(request: Request) -> Response:
+        session = studio.gate.redeem(request.query_params.get("token", ""))
+        if session is None:
+            if request.state.session is not None:  # already signed in: the link was reused
+                return RedirectResponse("/", status_code=303)
+            return studio.refuse(request, 401)
+        response = RedirectResponse("/", status_code=303)
+        secure = request.url.scheme == "https"
+        response.headers["set-cookie"] = security.cookie_header(session, secure=secure)
+        return response
+
+    async def index(request: Request) -> Response:
+        project = studio.project()
+        return studio.page(
+            request,
+            "index.html",
+            {
+                "connectors": list(project.connectors.values()),
+                "actions": list(project.actions.values()),
+                "saved": request.query_params.get("saved"),
+            },
+        )
+
+    async def failed(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LakegateError)
+        return studio.page(
+            request,
+            "problem.html",
+            {"message": redact(exc.message), "hint": redact(exc.hint), "code": exc.code},
+            status=404 if isinstance(exc, NotFoundError) else 409,
+        )
+
+    routes: list[BaseRoute] = [
+        Route("/", index),
+        Route("/login", login),
+        *connectors.routes(studio),
+        *actions.routes(studio),
+        *copilot.routes(studio),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={LakegateError: failed})
+    app.state.studio = studio
+    app.add_middleware(GateMiddleware, gate=studio.gate, refuse=studio.refuse)
+    return app

@@ -1,0 +1,96 @@
+"""Connector pages: the form whose fields follow the auth type and grant, the Databricks shortcut,
+write-only secrets, and Save through `Project.save()`."""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from lakegate.project import Connector
+from lakegate.studio.app import Studio, done
+from lakegate.studio.connector_form import AUTH_TYPES, CLIENT_AUTH, GRANT_TYPES, ConnectorDraft
+from lakegate.studio.forms import check_name
+from lakegate.studio.security import Session, csrf_protected
+
+__all__ = ["routes"]
+
+RESERVED = {"new"}  # would hide behind /connectors/new
+
+
+def routes(studio: Studio) -> list[BaseRoute]:
+    def render(
+        request: Request, draft: ConnectorDraft, existing: Connector | None, status: int = 200
+    ) -> Response:
+        project = studio.project()
+        session: Session = request.state.session
+        users = sorted(a.name for a in project.actions.values() if a.connector == draft.name)
+        return studio.page(
+            request,
+            "connector.html",
+            {
+                "draft": draft,
+                "is_new": existing is None,
+                "slots": draft.slots(existing, studio.secret_store(), session),
+                "auth_types": AUTH_TYPES,
+                "grant_types": GRANT_TYPES,
+                "client_auths": CLIENT_AUTH,
+                "users": users if existing is not None else [],
+                "saved": request.query_params.get("saved"),
+            },
+            status,
+        )
+
+    async def new_form(request: Request) -> Response:
+        return render(request, ConnectorDraft(), None)
+
+    async def edit_form(request: Request) -> Response:
+        existing = studio.project().connector(request.path_params["name"])
+        return render(request, ConnectorDraft.from_connector(existing), existing)
+
+    async def submit(request: Request, form: FormData) -> Response:
+        project = studio.project()
+        original = request.path_params.get("name")
+        existing = project.connector(original) if original else None
+        session: Session = request.state.session
+        draft = ConnectorDraft.from_form(form, session)
+        intent = str(form.get("intent") or "save")
+        if intent == "databricks":
+            draft.apply_databricks()
+        if intent != "save":  # the type, grant or shortcut changed: show the matching fields
+            return render(request, draft, existing)
+
+        name = original or draft.name
+        if existing is None:
+            problem = check_name(draft.name, set(project.connectors) | RESERVED, "connector")
+            if problem:
+                draft.errors["name"] = problem
+        # An invalid name still lets the other fields be checked, under a stand-in name.
+        connector, to_store = draft.build(
+            "draft" if "name" in draft.errors else name, existing, session
+        )
+        if connector is None or draft.errors:
+            return render(request, draft, existing, 422)
+        store = studio.secret_store()
+        for secret_name, value in to_store.items():
+            store.set(secret_name, value)
+        project.set_connector(name, connector)
+        project.save()
+        for key in draft.pending.values():
+            session.pending.pop(key, None)
+        return done(request, f"/connectors/{name}?saved=1")
+
+    async def delete(request: Request, form: FormData) -> Response:
+        project = studio.project()
+        project.remove_connector(request.path_params["name"])
+        project.save()
+        return done(request, "/?saved=removed")
+
+    return [
+        Route("/connectors/new", new_form, methods=["GET"]),
+        Route("/connectors/new", csrf_protected(submit, studio.refuse), methods=["POST"]),
+        Route("/connectors/{name}", edit_form, methods=["GET"]),
+        Route("/connectors/{name}", csrf_protected(submit, studio.refuse), methods=["POST"]),
+        Route("/connectors/{name}/delete", csrf_protected(delete, studio.refuse), methods=["POST"]),
+    ]

@@ -1,0 +1,131 @@
+"""Who may use the Studio: the one-time login link, the session cookie, CSRF on every state
+change, loopback Host names only, and strict headers on every response."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from starlette.routing import Route
+
+from .conftest import RunningStudio
+
+PAGES = ["/", "/connectors/new", "/actions/new", "/copilot"]
+
+
+def post_routes(studio: RunningStudio) -> list[Route]:
+    return [r for r in studio.server.app.routes if isinstance(r, Route) and "POST" in r.methods]
+
+
+def concrete(path: str) -> str:
+    return path.replace("{name}", "anything")
+
+
+def test_requests_without_a_session_are_refused(studio: RunningStudio) -> None:
+    with httpx.Client(base_url=studio.url) as client:
+        for path in PAGES:
+            response = client.get(path)
+            assert response.status_code == 401, path
+            assert "Sign in with your link" in response.text
+            assert "lakegate studio" in response.text
+        for route in post_routes(studio):
+            response = client.post(concrete(route.path), data={"name": "x"})
+            assert response.status_code == 401, route.path
+        # A made-up session cookie is no session.
+        client.cookies.set("lakegate_studio", "forged")
+        assert client.get("/").status_code == 401
+        # The static assets (no data in them) are public, so the refusal page is styled.
+        assert client.get("/static/studio.css").status_code == 200
+    assert not studio.project.exists()
+
+
+def test_the_login_link_works_once_and_sets_a_strict_cookie(studio: RunningStudio) -> None:
+    link = studio.login_url()
+    with httpx.Client() as client:
+        response = client.get(link)
+        assert response.status_code == 303 and response.headers["location"] == "/"
+        cookie = response.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+        assert "Secure" not in cookie  # plain-http loopback: a Secure cookie would never return
+        assert client.get(f"{studio.url}/").status_code == 200
+    with httpx.Client() as stranger:
+        assert stranger.get(link).status_code == 401  # spent
+        assert stranger.get(f"{studio.url}/login?token=guess").status_code == 401
+        assert stranger.get(f"{studio.url}/login").status_code == 401
+
+
+def test_every_state_change_needs_the_csrf_token(studio: RunningStudio) -> None:
+    client = studio.client()
+    token = studio.csrf(client)
+    routes = post_routes(studio)
+    assert {r.path for r in routes} >= {
+        "/connectors/new",
+        "/connectors/{name}",
+        "/connectors/{name}/delete",
+        "/actions/new",
+        "/actions/{name}",
+        "/actions/{name}/delete",
+        "/copilot",
+    }
+    for route in routes:
+        assert getattr(route.endpoint, "csrf_protected", False), route.path
+        path = concrete(route.path)
+        data = {"name": "shop", "base_url": "https://shop.example.com", "auth_type": "none"}
+        assert client.post(path, data=data).status_code == 403, path
+        assert client.post(path, data={**data, "csrf_token": "wrong"}).status_code == 403
+        wrong_header = {"X-CSRF-Token": "wrong"}
+        assert client.post(path, data=data, headers=wrong_header).status_code == 403
+    # Another site (or another local port) posting with the right token is refused too.
+    foreign = {"Origin": "http://127.0.0.1:1"}
+    response = client.post(
+        "/copilot", data={"csrf_token": token, "profile": "admin"}, headers=foreign
+    )
+    assert response.status_code == 403
+    assert not studio.project.exists()
+    # With the token (as a field, or as the header htmx sends) the same requests go through.
+    response = client.post("/copilot", data={"csrf_token": token, "profile": "operator"})
+    assert response.status_code == 303
+    assert "profile: operator" in studio.project.read_text()
+    response = client.post("/copilot", data={"profile": "admin"}, headers={"X-CSRF-Token": token})
+    assert response.status_code == 303
+    assert "profile: admin" in studio.project.read_text()
+
+
+def test_only_loopback_host_names_are_served(studio: RunningStudio) -> None:
+    client = studio.client()
+    assert client.get("/", headers={"Host": f"localhost:{studio.server.port}"}).status_code == 200
+    # DNS rebinding: a page on evil.example resolving to 127.0.0.1 must get nothing.
+    response = client.get("/", headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    assert "connectors" not in response.text.lower().split("<main>")[-1]
+
+
+def test_strict_headers_and_no_inline_code(studio: RunningStudio) -> None:
+    client = studio.client()
+    for path in PAGES:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp and "unsafe" not in csp
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-content-type-options"] == "nosniff"
+    refused = httpx.get(f"{studio.url}/")
+    assert "content-security-policy" in refused.headers
+    for body in studio.html:
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", body), "inline script"
+        assert not re.search(r"<style\b", body), "inline style element"
+        assert not re.search(r"\sstyle=", body), "inline style attribute"
+        assert not re.search(r"\son[a-z]+=", body), "inline event handler"
+
+
+def test_unknown_names_and_a_broken_project_file_are_explained(studio: RunningStudio) -> None:
+    client = studio.client()
+    missing = client.get("/connectors/nope")
+    assert missing.status_code == 404 and "There is no connector" in missing.text
+    studio.project.write_text("connectors:\n  db:\n    base_url: ftp://x\n")
+    broken = client.get("/")
+    assert broken.status_code == 409
+    assert "base_url" in broken.text and "Traceback" not in broken.text
