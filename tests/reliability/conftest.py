@@ -1,0 +1,134 @@
+"""Helpers for the reliability suite: projects on a local workspace, the access log, leak scans."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from lakegate.databricks.connect import connect
+from lakegate.project import Action, Input, Project
+from lakegate.secrets import SecretStore
+from lakegate.workspace import LocalWorkspace
+
+TOKEN_LIKE = re.compile(r"[A-Za-z0-9_\-]{40,}")
+READY = re.compile(r"listening on (http://\S+/mcp)")
+MCP_TOKEN = "mcp-bearer-for-the-test-0123456789"
+
+
+async def pack_project(
+    folder: Path, ws: LocalWorkspace, *, allow_writes: bool = False, secret: str | None = None
+) -> Project:
+    """A project connected to `ws` with `connect()` (the pack), its secret in the store."""
+    folder.mkdir(parents=True, exist_ok=True)
+    project = Project.new(folder / "lakegate.yaml")
+    SecretStore(project.state_dir).set("db_secret", secret or ws.credentials["client_secret"])
+    await connect(
+        project,
+        host=ws.host,
+        client_id=ws.credentials["client_id"],
+        client_secret="${secret:db_secret}",
+        allow_writes=allow_writes,
+        warehouse_id=sorted(ws.call(lambda: ws.state.warehouses.ids()))[0],  # type: ignore[union-attr]
+        run_test=False,
+    )
+    return project
+
+
+def add_job_actions(project: Project) -> Project:
+    """`create_job` beside the pack (the pack only runs jobs), saved."""
+    project.set_action(
+        "create_job",
+        Action(
+            name="create_job",
+            connector="databricks",
+            method="POST",
+            path="/api/2.2/jobs/create",
+            body={"name": "{{name}}", "tasks": "{{tasks}}"},
+            inputs={"name": Input(type="string"), "tasks": Input(type="array")},
+        ),
+    )
+    project.save()
+    return project
+
+
+def admin_token(ws: LocalWorkspace) -> str:
+    """A token for the workspace admin, fetched directly (used only to inspect state)."""
+    creds = ws.credentials
+    for _ in range(20):  # the token endpoint may be under injected faults
+        response = httpx.post(
+            f"{ws.host}/oidc/v1/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": creds["client_id"],
+                "client_secret": creds["client_secret"],
+                "scope": "all-apis",
+            },
+        )
+        if response.status_code == 200:
+            return str(response.json()["access_token"])
+    raise AssertionError(f"no admin token: {response.status_code} {response.text}")
+
+
+def access_log(ws: LocalWorkspace) -> list[dict[str, Any]]:
+    """Every request the workspace has served so far."""
+    if not ws.requests_log.exists():
+        return []
+    return [json.loads(line) for line in ws.requests_log.read_text().splitlines() if line]
+
+
+def issued_token_digests(ws: LocalWorkspace) -> set[str]:
+    """SHA-256 digests of every token the workspace has issued and still knows."""
+    assert ws.state is not None
+    return set(ws.call(lambda: set(ws.state.identity._grants)))
+
+
+def leaked_tokens(text: str, digests: set[str]) -> list[str]:
+    """Token-like strings in `text` whose digest is an issued token's (shown shortened)."""
+    found = []
+    for candidate in TOKEN_LIKE.findall(text):
+        # A token may sit inside a longer run of URL-safe characters; try every 64-char window.
+        for start in range(0, max(1, len(candidate) - 63)):
+            piece = candidate[start : start + 64]
+            if hashlib.sha256(piece.encode()).hexdigest() in digests:
+                found.append(piece[:6] + "...")
+    return found
+
+
+@contextlib.contextmanager
+def http_server(project: Path, errlog: Path) -> Iterator[tuple[str, int]]:
+    """`lakegate serve --http --port 0`; yields its /mcp URL and pid; stderr goes to `errlog`."""
+    with errlog.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lakegate", "--project", str(project), "serve", "--http",
+             "--port", "0"],
+            stdin=subprocess.DEVNULL, stdout=err, stderr=err, text=True,
+            env={**os.environ, "LAKEGATE_MCP_TOKEN": MCP_TOKEN},
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                found = READY.search(errlog.read_text())
+                if found:
+                    yield found.group(1), proc.pid
+                    return
+                assert proc.poll() is None, errlog.read_text()
+                time.sleep(0.05)
+            raise AssertionError("lakegate serve --http did not start in 30 s")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
