@@ -30,6 +30,7 @@ LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=64, keepali
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # 8 retries: at a 20% fault rate a call still fails 1 time in 3 million (4 gave 1 in 4,000);
 # the time budget (`budget_s`, the call deadline) bounds the waiting whatever the count.
+MAX_REAUTHS = 3
 MAX_RETRIES = 8
 MAX_REDIRECTS = 5
 BACKOFF_BASE_S = 0.2
@@ -128,7 +129,7 @@ async def exchange(
     """Send until there is an answer worth returning, within `deadline` (monotonic seconds)."""
     connector, authenticator = runtime.connector, runtime.authenticator
     attempts = retries = redirects = 0
-    reauthenticated = False
+    reauths = 0
     client, credentialed = runtime.client, auth
     while True:
         attempts += 1
@@ -211,11 +212,13 @@ async def exchange(
         if (
             credentialed
             and authenticator.refreshable
-            and not reauthenticated
+            # Once per call; again only when the rejected token came from the cache (it may
+            # have expired during a long call), never for a token fetched just now.
+            and (reauths == 0 or (credential.from_cache and reauths < MAX_REAUTHS))
             and _token_rejected(status, response.headers, body)
         ):
             authenticator.reject(credential)
-            reauthenticated = True
+            reauths += 1
             continue
         if idempotent and status in RETRY_STATUSES and retries < MAX_RETRIES:
             delay = _retry_after(response.headers.get("retry-after"))

@@ -40,7 +40,9 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+# Module scope: the sync Playwright API keeps an event loop running on the main thread while it
+# is open, which would break the async tests of other folders collected after this one.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """One headless Chromium for the session (Playwright gives it a fresh temporary profile);
     each test opens its own context, so cookies never carry over."""
