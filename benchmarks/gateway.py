@@ -14,50 +14,23 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from _common import served_workspace
 from lakegate.gateway import Gateway
 from lakegate.project import Action, Connector, OAuth2Auth, Project
 
 CONCURRENCY = 32
 LIST_PATH = "/api/2.0/sql/warehouses"
-
-
-@contextmanager
-def served_workspace(token_ttl: int = 3600) -> Iterator[dict[str, Any]]:
-    """`lakegate workspace serve` in a subprocess (so its CPU is not the client's GIL)."""
-    state = Path(tempfile.mkdtemp(prefix="lg-bench-"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lakegate", "workspace", "serve", "--port", "0",
-         "--state-dir", str(state), "--token-ttl", str(token_ttl)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        creds = state / "credentials.json"
-        deadline = time.monotonic() + 30
-        while not creds.exists() or not creds.read_text().strip():
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("the local workspace did not start")
-            time.sleep(0.05)
-        time.sleep(0.1)
-        info = json.loads(creds.read_text())
-        info["requests_log"] = state / "requests.jsonl"
-        yield info
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def project_for(info: dict[str, Any]) -> Project:

@@ -12,7 +12,6 @@ python benchmarks/mcp_server.py [--quick]   (not mcp.py: that name would shadow 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import statistics
@@ -32,6 +31,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+from _common import served_workspace as served_info
 from lakegate.gateway import Gateway
 from lakegate.project import Action, Connector, OAuth2Auth, Project
 from lakegate.secrets import SecretStore
@@ -43,26 +43,8 @@ CLIENT = types.Implementation(name="lakegate-bench", version="1")
 @contextmanager
 def served_workspace() -> Iterator[SimpleNamespace]:
     """`lakegate workspace serve` in a subprocess, so its CPU is not the client's GIL."""
-    state = Path(tempfile.mkdtemp(prefix="lg-mcp-bench-"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lakegate", "workspace", "serve", "--port", "0",
-         "--state-dir", str(state)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        creds = state / "credentials.json"
-        deadline = time.monotonic() + 30
-        while not creds.exists() or not creds.read_text().strip():
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("the local workspace did not start")
-            time.sleep(0.05)
-        time.sleep(0.1)
-        info = json.loads(creds.read_text())
+    with served_info() as info:
         yield SimpleNamespace(host=info["host"], credentials=info)
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def make_project(ws: SimpleNamespace) -> Project:
