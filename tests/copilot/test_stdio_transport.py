@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -32,6 +33,11 @@ SCRIPT = textwrap.dedent(
 )
 
 
+def _clean_env() -> dict[str, str]:
+    """The environment without the PYTHON* settings (PYTHONUNBUFFERED hid a bug): a new user's."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+
+
 def test_only_protocol_lines_reach_stdout() -> None:
     big = "x" * 200_000  # longer than asyncio's default line limit
     request = {"jsonrpc": "2.0", "id": 7, "method": "ping", "params": {"big": big}}
@@ -41,6 +47,7 @@ def test_only_protocol_lines_reach_stdout() -> None:
         capture_output=True,
         text=True,
         timeout=30,
+        env=_clean_env(),
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()

@@ -3,7 +3,8 @@
 The SDK's `stdio_server` reads and writes through worker threads, a few hundred microseconds
 per message on a busy machine. This hands it stream objects on asyncio pipe transports instead,
 and, like the SDK, points fd 0 at /dev/null and fd 1 at stderr while serving, so a stray print
-(ours or a library's) can never corrupt the protocol stream.
+(ours or a library's) can never corrupt the protocol stream. `sys.stdout` itself is pointed at
+stderr too: a print buffered in it would otherwise reach the real stdout once fd 1 is restored.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ async def fast_stdio_server() -> AsyncIterator[tuple[Any, Any]]:
     stdout is not a pipe, socket or character device (a regular file, say)."""
     loop = asyncio.get_running_loop()
     sys.stdout.flush()
+    real_stdout, sys.stdout = sys.stdout, sys.stderr
     devnull = os.open(os.devnull, os.O_RDONLY)
     private_in = _divert(0, devnull)
     private_out = _divert(1, 2)
@@ -93,6 +95,10 @@ async def fast_stdio_server() -> AsyncIterator[tuple[Any, Any]]:
             yield streams
         writer.close()
     finally:
+        # Whatever was printed while serving leaves now, to stderr, before fd 1 is stdout again.
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        sys.stdout = real_stdout
         with contextlib.suppress(OSError):
             os.dup2(private_in, 0)
         with contextlib.suppress(OSError):
