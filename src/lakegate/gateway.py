@@ -21,7 +21,14 @@ from lakegate.auth import build_authenticator
 from lakegate.errors import LakegateError, NotFoundError
 from lakegate.project import Action, Connector, Project, load_project
 from lakegate.render import render, resolve_inputs, url_for
-from lakegate.results import ActionResult, RequestSummary, decode_body, status_error
+from lakegate.results import (
+    ActionResult,
+    RequestSummary,
+    decode_body,
+    response_cap,
+    status_error,
+    too_large_error,
+)
 from lakegate.secrets import SecretStore
 
 __all__ = [
@@ -103,6 +110,8 @@ class ActionContext:
             max_bytes=_HANDLER_MAX_BYTES,
             trace=self._trace,
         )
+        if found.truncated and 200 <= found.status < 300:  # never hand on cut-off data
+            raise too_large_error(self.action.name, _HANDLER_MAX_BYTES, None)
         return found.response()
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -265,12 +274,15 @@ class Gateway:
                 timeout_s=action.timeout_s,
                 auth=True,
                 deadline=deadline,
-                max_bytes=self.max_response_bytes,
+                max_bytes=response_cap(action, connector, self.max_response_bytes),
                 trace=trace,
             )
             body = decode_body(found.body, found.headers.get("content-type", ""), found.truncated)
             if not 200 <= found.status < 300:
                 raise status_error(found.status, found.reason, body)
+            if found.truncated:
+                cap = response_cap(action, connector, self.max_response_bytes)
+                raise too_large_error(action.name, cap, found.headers.get("content-length"))
             result.pages += 1
             raw = body if raw is None else _merge_pages(raw, body, pagination)
             page_token = _next_token(body, pagination) if pagination else None

@@ -56,6 +56,7 @@ INPUT_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$")
 PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
+MAX_RESPONSE_CAP = 1024 * 1024 * 1024  # 1 GiB: the most `max_response_bytes` may allow
 
 
 # --- connectors and actions ---------------------------------------------------------------------
@@ -71,6 +72,8 @@ class Connector(ProjectModel):
     read_only: bool = False
     defaults: dict[str, Any] = Field(default_factory=dict)
     user_agent_extra: str | None = None
+    # The largest response body read for this connector's actions (default: the gateway's 1 MiB).
+    max_response_bytes: int | None = Field(default=None, ge=1024, le=MAX_RESPONSE_CAP)
 
     @model_validator(mode="after")
     def _url(self) -> Connector:
@@ -134,6 +137,8 @@ class Action(ProjectModel):
     timeout_s: float = Field(default=30.0, gt=0, le=3600)
     pagination: Pagination | None = None
     handler: str | None = None
+    # The largest response body read for this action; overrides the connector's setting.
+    max_response_bytes: int | None = Field(default=None, ge=1024, le=MAX_RESPONSE_CAP)
 
     @model_validator(mode="after")
     def _consistent(self) -> Action:

@@ -10,10 +10,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from lakegate.errors import HTTPStatusError, LakegateError
+from lakegate.errors import HTTPStatusError, LakegateError, RemoteError
 from lakegate.secrets import redact, redact_data
 
-__all__ = ["ActionResult", "RequestSummary", "decode_body", "status_error"]
+__all__ = [
+    "ActionResult",
+    "RequestSummary",
+    "decode_body",
+    "response_cap",
+    "status_error",
+    "too_large_error",
+]
 
 # Headers whose value is a credential whatever it looks like.
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
@@ -121,6 +128,34 @@ def decode_body(content: bytes, content_type: str, truncated: bool) -> Any:
         except ValueError:
             return text
     return text
+
+
+def response_cap(action: Any, connector: Any, default: int) -> int:
+    """The most response bytes one call may read: the action's setting, the connector's, or
+    the gateway's default."""
+    return action.max_response_bytes or connector.max_response_bytes or default
+
+
+def too_large_error(action: str, cap: int, content_length: str | None) -> RemoteError:
+    """A response over the cap: the call fails, rather than returning cut-off, invalid data."""
+    size = f"{int(content_length):,} bytes" if (content_length or "").isdigit() else ""
+    told = f"is {size}, over" if size else "is over"
+    return RemoteError(
+        f"The response of {action!r} {told} the {cap:,}-byte cap, so it was not read; "
+        "cut-off data would not be valid.",
+        code="remote.response_too_large",
+        hint=f"Ask for less (filters, a smaller page size or limit), or raise the cap: set "
+        f"`max_response_bytes` on the action (or its connector) in lakegate.yaml, e.g. "
+        f"`max_response_bytes: {_next_power(int(content_length) if size else cap * 4)}`.",
+        details={
+            "max_response_bytes": cap,
+            **({"content_length": int(content_length)} if size else {}),
+        },
+    )
+
+
+def _next_power(n: int) -> int:
+    return 1 << (n - 1).bit_length()
 
 
 def _charset(content_type: str) -> str:

@@ -163,7 +163,9 @@ async def test_xml_cap_pagination_and_output(tmp_path: Path, api: ApiServer) -> 
         pages = await gw.call("pages")
         two = await gw.call("two_pages")
     assert xml.data == ["1", "2"]
-    assert big.ok and big.truncated and len(big.data) == 1024 * 1024
+    # Over the 1 MiB cap: a clear failure, never `ok` with cut-off data.
+    assert not big.ok and big.data is None and big.error.code == "remote.response_too_large"
+    assert "2,097,152 bytes" in big.error.message and "max_response_bytes" in big.error.hint
     assert pages.data == [0, 1, 2, 3, 4, 5, 6, 7] and pages.pages == 4
     assert "next_page_token" not in pages.raw
     assert two.raw["items"] == [0, 1, 2, 3] and two.raw["next_page_token"] == "2"
