@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from lakegate.cli import main
 from lakegate.copilot.audit import AuditLog, call_record
-from lakegate.project import Project
+from lakegate.project import Connector, Project
 
 
 def lakegate(project: Path, *args: str) -> tuple[int, str, str]:
@@ -75,20 +75,160 @@ def test_tools_list_says_why_a_tool_is_hidden(project_factory: Callable[..., Pro
     assert "does not allow writes" in out and "only profile admin" in out
 
 
-@pytest.mark.parametrize("client", ["claude", "vscode", "cursor"])
-def test_print_config_gives_a_snippet_to_paste(tmp_path: Path, client: str) -> None:
-    project = tmp_path / "lakegate.yaml"
-    code, out, err = lakegate(project, "serve", "--print-config", client)
-    assert code == 0
+def _env_project(folder: Path) -> Path:
+    """A project whose connector reads its secret from ${env:LG_PC_SECRET}, as the README's does."""
+    project = Project.new(folder / "lakegate.yaml")
+    project.set_connector(
+        "databricks",
+        Connector.model_validate(
+            {
+                "name": "databricks",
+                "base_url": "https://dbc-1.cloud.databricks.com",
+                "auth": {
+                    "type": "oauth2",
+                    "client_id": "abc",
+                    "client_secret": "${env:LG_PC_SECRET}",
+                    "token_url": "https://dbc-1.cloud.databricks.com/oidc/v1/token",
+                },
+            }
+        ),
+    )
+    project.save()
+    return project.path
+
+
+def _entry(out: str) -> dict:
     snippet = json.loads(out)
-    servers = snippet.get("mcpServers") or snippet["servers"]
-    entry = servers["lakegate"]
+    return (snippet.get("mcpServers") or snippet["servers"])["lakegate"]
+
+
+PC_VALUE = "pc-secret-value-9f8e7d6c5b4a"
+
+
+@pytest.mark.parametrize(
+    ("client", "env_value"),
+    [
+        ("claude", "<the value of LG_PC_SECRET>"),  # Claude Desktop expands nothing: fill it in
+        ("claude-desktop", "<the value of LG_PC_SECRET>"),
+        ("claude-code", "${LG_PC_SECRET}"),
+        ("vscode", "${input:lg-pc-secret}"),
+        ("cursor", "${env:LG_PC_SECRET}"),
+    ],
+)
+def test_print_config_names_the_env_the_server_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str, env_value: str
+) -> None:
+    monkeypatch.setenv("LG_PC_SECRET", PC_VALUE)
+    project = _env_project(tmp_path)
+    code, out, err = lakegate(project, "serve", "--print-config", client)
+    assert code == 0, err
+    entry = _entry(out)
     assert entry["args"][-3:] == ["--project", str(project.resolve()), "serve"]
-    assert "Paste this into" in err
-    code, out, _ = lakegate(project, "serve", "--http", "--port", "9000", "--print-config", client)
-    entry = (json.loads(out).get("mcpServers") or json.loads(out)["servers"])["lakegate"]
-    assert entry["url"] == "http://127.0.0.1:9000/mcp"
-    assert entry["headers"]["Authorization"].startswith("Bearer ${")  # a variable, never a token
+    assert entry["env"] == {"LG_PC_SECRET": env_value}  # the name, never the value
+    assert PC_VALUE not in out + err
+    assert "Paste this into" in err and "LG_PC_SECRET" in err  # what to fill, and how
+    if client == "vscode":
+        prompt = json.loads(out)["inputs"][0]
+        assert prompt["id"] == "lg-pc-secret" and prompt["password"] is True
+
+
+def test_print_config_without_env_references_has_no_env_block(tmp_path: Path) -> None:
+    code, out, _ = lakegate(tmp_path / "lakegate.yaml", "serve", "--print-config", "claude-code")
+    assert code == 0 and "env" not in _entry(out)
+
+
+def test_print_config_warns_when_the_shell_lacks_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LG_PC_SECRET", raising=False)
+    project = _env_project(tmp_path)
+    code, _, err = lakegate(project, "serve", "--http", "--print-config", "cursor")
+    assert code == 0 and "warning" in err
+    assert "LG_PC_SECRET is not set in this shell" in " ".join(err.split())
+
+
+def test_print_config_over_http_matches_each_clients_format(tmp_path: Path) -> None:
+    project = tmp_path / "lakegate.yaml"
+    http = ("serve", "--http", "--port", "9000", "--print-config")
+    url = "http://127.0.0.1:9000/mcp"
+
+    code, out, err = lakegate(project, *http, "claude")
+    desktop = _entry(out)  # Claude Desktop's file starts stdio servers: a bridge to the URL
+    assert code == 0 and "url" not in desktop
+    assert desktop["command"] == "npx" and desktop["args"][1:3] == ["mcp-remote", url]
+    assert desktop["env"] == {"LAKEGATE_AUTH_HEADER": "Bearer <token>"}
+    assert "--show-token" in err
+
+    code, out, err = lakegate(project, *http, "claude-code")
+    assert _entry(out) == {
+        "type": "http",
+        "url": url,
+        "headers": {"Authorization": "Bearer ${LAKEGATE_MCP_TOKEN}"},
+    }
+    assert ".mcp.json" in err
+
+    code, out, err = lakegate(project, *http, "vscode")
+    assert _entry(out)["headers"] == {"Authorization": "Bearer ${input:lakegate-token}"}
+    assert "asks for the token" in err and "export" not in err  # the note matches the prompt
+
+    code, out, err = lakegate(project, *http, "cursor")
+    assert _entry(out)["headers"] == {"Authorization": "Bearer ${env:LAKEGATE_MCP_TOKEN}"}
+    assert "Export LAKEGATE_MCP_TOKEN" in err
+
+
+def test_serve_http_defaults_to_a_port_the_readme_does_not_use(tmp_path: Path) -> None:
+    code, out, _ = lakegate(tmp_path / "lakegate.yaml", "serve", "--http", "--print-config",
+                            "claude-code")  # fmt: skip
+    port = int(_entry(out)["url"].rsplit(":", 1)[1].split("/")[0])
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert code == 0 and f"--port {port}" not in readme and f":{port}" not in readme
+    assert "--port 8765" in readme  # the workspace's port, which serve must not take
+
+
+def test_a_busy_port_generates_no_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.delenv("LAKEGATE_MCP_TOKEN", raising=False)
+    project = tmp_path / "lakegate.yaml"
+    assert lakegate(project, "init")[0] == 0
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = str(busy.getsockname()[1])
+        code, _, err = lakegate(project, "serve", "--http", "--port", port)
+    assert code == 2 and "Cannot bind" in err
+    assert not (tmp_path / ".lakegate" / "secrets.json").exists()  # nothing to lose
+    code, out, err = lakegate(project, "serve", "--show-token")
+    assert code == 2 and out == "" and "--rotate-token" in err
+
+
+def test_show_and_rotate_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lakegate.secrets import SecretStore
+
+    monkeypatch.delenv("LAKEGATE_MCP_TOKEN", raising=False)
+    project = tmp_path / "lakegate.yaml"
+    assert lakegate(project, "init")[0] == 0
+    code, first, _ = lakegate(project, "serve", "--rotate-token")
+    token = first.strip()
+    assert code == 0 and len(token) >= 32
+    assert SecretStore(tmp_path / ".lakegate").get("lakegate_mcp_token") == token
+    assert lakegate(project, "serve", "--show-token")[1].strip() == token
+    code, second, _ = lakegate(project, "serve", "--rotate-token")
+    assert code == 0 and second.strip() not in ("", token)
+    assert lakegate(project, "serve", "--show-token")[1].strip() == second.strip()
+
+
+def test_a_short_token_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "lakegate.yaml"
+    assert lakegate(project, "init")[0] == 0
+    monkeypatch.setenv("LAKEGATE_MCP_TOKEN", "abcde")
+    code, out, err = lakegate(project, "serve", "--show-token")
+    assert code == 2 and "config.weak_token" in err and "abcde" not in out + err
+    code, _, err = lakegate(project, "serve", "--http", "--port", "0")
+    assert code == 2 and "config.weak_token" in err
+    monkeypatch.setenv("LAKEGATE_MCP_TOKEN", "x" * 32)
+    code, out, _ = lakegate(project, "serve", "--show-token")
+    assert code == 0 and out.strip() == "x" * 32
 
 
 def test_audit_tail_and_stats_read_the_log(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from ._clients import http_server, http_session, serve_args, text_of
 from .conftest import build_project
 
-TOKEN = "test-token-0123456789abcdef"
+TOKEN = "test-token-0123456789abcdef-0123456789"  # tokens under 32 characters are refused
 INIT = {
     "jsonrpc": "2.0",
     "id": 1,

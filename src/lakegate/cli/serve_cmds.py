@@ -17,9 +17,9 @@ from typing import Any
 import typer
 
 from lakegate.cli import _context
-from lakegate.cli._project import open_project, usage
+from lakegate.cli._project import open_project, usage, warn
 
-CONFIG_CLIENTS = ("claude", "vscode", "cursor")
+DEFAULT_HTTP_PORT = 8770  # not the README's `workspace serve --port 8765`, nor the Studio's 8787
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +35,9 @@ def register(app: typer.Typer) -> None:
 def serve(
     http: bool = typer.Option(False, "--http", help="Serve MCP streamable HTTP instead of stdio."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (with --http)."),
-    port: int = typer.Option(8765, "--port", help="Port (with --http; 0 = any free one)."),
+    port: int = typer.Option(
+        DEFAULT_HTTP_PORT, "--port", help="Port (with --http; 0 = any free one)."
+    ),
     allow_remote: bool = typer.Option(
         False, "--allow-remote", help="Allow binding a non-loopback address (with --http)."
     ),
@@ -49,11 +51,20 @@ def serve(
         help="The bearer token as ${env:NAME} or ${secret:NAME} (default: $LAKEGATE_MCP_TOKEN, "
         "else the secret store's lakegate_mcp_token, generated on first run).",
     ),
+    show_token: bool = typer.Option(
+        False, "--show-token", help="Print the bearer token `serve --http` uses, and exit."
+    ),
+    rotate_token: bool = typer.Option(
+        False,
+        "--rotate-token",
+        help="Replace the stored bearer token with a new random one, print it, and exit.",
+    ),
     print_config: str | None = typer.Option(
         None,
         "--print-config",
         metavar="CLIENT",
-        help="Print the configuration snippet for claude, vscode or cursor, and exit.",
+        help="Print the configuration snippet for claude-desktop (or claude), claude-code, "
+        "vscode or cursor, and exit.",
     ),
 ) -> None:
     """Serve the project's actions as MCP tools to a copilot (Claude, VS Code, Cursor, ...).
@@ -64,11 +75,15 @@ def serve(
     Examples:
 
         lakegate serve                          # stdio: the copilot starts this command
-        lakegate serve --print-config claude    # the snippet to paste into the client
-        lakegate serve --http --port 8765       # http://127.0.0.1:8765/mcp, bearer token
+        lakegate serve --print-config claude-code   # the snippet to paste into the client
+        lakegate serve --http                   # http://127.0.0.1:8770/mcp, bearer token
+        lakegate serve --show-token             # the token for the client's configuration
     """
     if print_config is not None:
         _print_config(print_config, http=http, host=host, port=port)
+        return
+    if show_token or rotate_token:
+        _token_command(token_ref, rotate=rotate_token)
         return
     logging.basicConfig(
         stream=sys.stderr, level=logging.WARNING, format="lakegate %(levelname)s %(message)s"
@@ -119,8 +134,12 @@ async def _serve_http(
     from lakegate.secrets import SecretStore
 
     store = SecretStore(project.state_dir)
-    token, created = server_token(store, token_ref)
-    sock = _bind(host, port)
+    sock = _bind(host, port)  # first: a token generated for a port we cannot bind would be lost
+    try:
+        token, created = server_token(store, token_ref)
+    except BaseException:
+        sock.close()
+        raise
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     async with Gateway(project, secret_store=store) as gateway:
@@ -136,10 +155,10 @@ async def _serve_http(
             flush=True,
         )
         if created:
-            # Shown once, deliberately unredacted: the operator must copy it into the client.
+            # Deliberately unredacted: the operator must copy it into the client.
             print(
-                f"A bearer token was generated and stored as ${{secret:{TOKEN_SECRET}}}. "
-                f"It is shown only this once:\n\n    {token}\n",
+                f"A bearer token was generated and stored as ${{secret:{TOKEN_SECRET}}}:\n\n"
+                f"    {token}\n\n`lakegate serve --show-token` prints it again.",
                 file=err,
                 flush=True,
             )
@@ -149,62 +168,63 @@ async def _serve_http(
             await copilot.cancel_abandoned()
 
 
+def _token_command(token_ref: str | None, *, rotate: bool) -> None:
+    """`--show-token` / `--rotate-token`: the token itself on stdout, for the client's config."""
+    import os
+    import secrets as pysecrets
+
+    from lakegate.copilot.http import TOKEN_ENV, TOKEN_SECRET, server_token
+    from lakegate.secrets import SecretStore
+
+    store = SecretStore(open_project().state_dir)
+    if rotate:
+        token = pysecrets.token_urlsafe(32)
+        store.set(TOKEN_SECRET, token)
+        print(f"Stored a new bearer token as ${{secret:{TOKEN_SECRET}}}; a running `serve "
+              "--http` keeps the old one until it restarts.", file=sys.stderr)  # fmt: skip
+        if os.environ.get(TOKEN_ENV) and not token_ref:
+            warn(f"${TOKEN_ENV} is set in this shell and wins over the stored token; unset it.")
+    elif token_ref or os.environ.get(TOKEN_ENV) or store.get(TOKEN_SECRET):
+        token, _ = server_token(store, token_ref)
+    else:
+        raise usage(
+            "There is no MCP bearer token yet.",
+            "`lakegate serve --http` generates one on its first start, or run "
+            "`lakegate serve --rotate-token`.",
+        )
+    sys.stdout.write(token + "\n")  # asked for by name: printed as it is
+    sys.stdout.flush()
+
+
 def _command() -> list[str]:
     found = shutil.which("lakegate")
     return [found] if found else [sys.executable, "-m", "lakegate"]
 
 
 def _print_config(client: str, *, http: bool, host: str, port: int) -> None:
-    if client not in CONFIG_CLIENTS:
+    import os
+
+    from lakegate.copilot.clientconfig import CLIENTS, client_snippet, env_names, resolve_client
+
+    key = resolve_client(client)
+    if key is None:
         raise usage(
-            f"--print-config takes one of {', '.join(CONFIG_CLIENTS)}, not {client!r}.",
-            "e.g. lakegate serve --print-config claude",
+            f"--print-config takes one of {', '.join(CLIENTS)} (or claude), not {client!r}.",
+            "e.g. lakegate serve --print-config claude-code",
         )
-    project_file = str(Path(_context.project_path()).resolve())
-    command, *prefix = _command()
-    args = [*prefix, "--project", project_file, "serve"]
-    url = f"http://{host}:{port}/mcp"
-    if client == "vscode":
-        if http:
-            snippet: dict[str, Any] = {
-                "inputs": [
-                    {
-                        "type": "promptString",
-                        "id": "lakegate-token",
-                        "description": "lakegate MCP bearer token",
-                        "password": True,
-                    }
-                ],
-                "servers": {
-                    "lakegate": {
-                        "type": "http",
-                        "url": url,
-                        "headers": {"Authorization": "Bearer ${input:lakegate-token}"},
-                    }
-                },
-            }
-        else:
-            snippet = {"servers": {"lakegate": {"type": "stdio", "command": command, "args": args}}}
-        where = ".vscode/mcp.json in your workspace"
-    else:
-        if http:
-            variable = (
-                "${LAKEGATE_MCP_TOKEN}" if client == "claude" else "${env:LAKEGATE_MCP_TOKEN}"
-            )
-            entry: dict[str, Any] = {"url": url, "headers": {"Authorization": f"Bearer {variable}"}}
-            if client == "claude":
-                entry = {"type": "http", **entry}
-        else:
-            entry = {"command": command, "args": args}
-        snippet = {"mcpServers": {"lakegate": entry}}
-        where = (
-            "claude_desktop_config.json (Claude Desktop) or .mcp.json (Claude Code)"
-            if client == "claude"
-            else "~/.cursor/mcp.json (or .cursor/mcp.json in a project)"
-        )
-    sys.stdout.write(json.dumps(snippet, indent=2) + "\n")
+    project_path = Path(_context.project_path()).resolve()
+    env = env_names(open_project()) if project_path.exists() else []
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/mcp" if http else None
+    command = [*_command(), "--project", str(project_path), "serve"]
+    snippet = client_snippet(key, command=command, env=env, url=url)
+    sys.stdout.write(json.dumps(snippet.config, indent=2) + "\n")
     sys.stdout.flush()
-    note = f"Paste this into {where}."
-    if http:
-        note += " Export LAKEGATE_MCP_TOKEN with the token `lakegate serve --http` uses."
-    print(note, file=sys.stderr)
+    print(f"Paste this into {snippet.where} ({snippet.title}).", file=sys.stderr)
+    for note in snippet.notes:
+        print(f"Then: {note}", file=sys.stderr)
+    unset = [name for name in env if name not in os.environ]
+    if unset and (http or key in ("claude-code", "cursor")):
+        # Those read this shell's environment (or the HTTP server runs in it).
+        when = "before `lakegate serve --http`" if http else f"before starting {snippet.title}"
+        warn(f"{', '.join(unset)} is not set in this shell: export it {when}.")

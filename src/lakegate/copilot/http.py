@@ -60,17 +60,33 @@ def server_token(store: SecretStore, ref: str | None = None) -> tuple[str, bool]
     store's `lakegate_mcp_token`, else a new random token saved there.
     """
     if ref:
-        return resolve(ref, store), False
+        return _strong(resolve(ref, store), ref), False
     from_env = os.environ.get(TOKEN_ENV)
     if from_env:
         register_secret(from_env)
-        return from_env, False
+        return _strong(from_env, f"${TOKEN_ENV}"), False
     stored = store.get(TOKEN_SECRET)
     if stored:
         return stored, False
     token = pysecrets.token_urlsafe(32)
     store.set(TOKEN_SECRET, token)
     return token, True
+
+
+MIN_TOKEN_CHARS = 32
+
+
+def _strong(token: str, source: str) -> str:
+    """Refuse a bearer token short enough to guess: it guards a door into the data platform."""
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"The MCP bearer token from {source} has {len(token)} characters; at least "
+            f"{MIN_TOKEN_CHARS} are needed.",
+            code="config.weak_token",
+            hint="Unset it to use the generated one (`lakegate serve --show-token`), or make a "
+            'long random one: python3 -c "import secrets; print(secrets.token_urlsafe(32))".',
+        )
+    return token
 
 
 class BearerGuard:
