@@ -160,6 +160,16 @@ class Action(ProjectModel):
                 "write the path relative to the connector's base_url, e.g. /api/2.0/sql/warehouses",
                 "path",
             )
+        if self.path is not None:
+            from lakegate.render import path_problem  # the call-time rules (render imports us)
+
+            problem = path_problem(self.path)
+            if problem:
+                raise config_problem(
+                    f"path {self.path!r} is not safe: {problem}",
+                    "write a plain path under the base_url, e.g. /api/2.0/sql/warehouses",
+                    "path",
+                )
         for name in self.inputs:
             if not INPUT_NAME.match(name):
                 raise config_problem(

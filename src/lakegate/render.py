@@ -21,7 +21,7 @@ from lakegate.errors import GuardError, InputError
 from lakegate.project import PLACEHOLDER, Action, Connector
 from lakegate.secrets import redact
 
-__all__ = ["RenderedRequest", "check_url", "render", "resolve_inputs", "url_for"]
+__all__ = ["RenderedRequest", "check_url", "path_problem", "render", "resolve_inputs", "url_for"]
 
 _ABSENT = object()
 _EXACT = re.compile(r"^\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}$")
@@ -149,13 +149,29 @@ def check_url(connector: Connector, url: str) -> None:
         raise _guard(connector, f"the URL would leave {base.scheme}://{base.netloc}")
     if final.username is not None or final.password is not None or "@" in final.netloc:
         raise _guard(connector, "the URL would carry credentials in its host part")
-    segments = final.path.split("/")
-    for segment in segments:
-        if unquote(unquote(segment)) in (".", ".."):
-            raise _guard(connector, "the path contains a '.' or '..' segment")
+    if any(_dot_segment(segment) for segment in final.path.split("/")):
+        raise _guard(connector, "the path contains a '.' or '..' segment")
     base_path = base.path.rstrip("/")
     if base_path and not (final.path == base_path or final.path.startswith(base_path + "/")):
         raise _guard(connector, f"the path would leave the base path {base_path}")
+
+
+def path_problem(path: str) -> str | None:
+    """What makes an action's path template unsafe, by the rules `check_url` applies at call
+    time: run when an action is saved or loaded, so a bad path never waits for its first call."""
+    static = PLACEHOLDER.sub("x", path)
+    if static.startswith("//"):
+        return "it starts with '//', which would name another host"
+    if _LINE_BREAK.search(static) or "\\" in static:
+        return "it contains a line break or backslash"
+    if any(_dot_segment(segment) for segment in static.split("?", 1)[0].split("/")):
+        return "it contains a '.' or '..' segment (also when written %2e%2e), which leaves the path"
+    return None
+
+
+def _dot_segment(segment: str) -> bool:
+    # Decoded twice: a server may decode `%252e%252e` once more on its way to a file system.
+    return unquote(unquote(segment)) in (".", "..")
 
 
 @lru_cache(maxsize=256)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
+
 from conftest import Cli
+from lakegate.errors import ConfigError
+from lakegate.project import load_project
 
 # ~1.9 MB of inline rows: over the default 1 MiB response cap.
 BIG_SQL = "SELECT * FROM range(200000)"
@@ -58,3 +62,41 @@ def test_the_cap_is_a_setting_per_action_and_per_connector(seeded: Callable[...,
         text.replace("  databricks:\n", "  databricks:\n    max_response_bytes: 4194304\n", 1)
     )
     assert json.loads(cli("call", "big_rows").stdout) == 200000
+
+
+UNSAFE_PATHS = ["/api/2.0/../../oidc/v1/token", "/api/2.0/%2e%2e/x", "//127.0.0.2:9/steal"]
+
+
+@pytest.mark.parametrize("path", UNSAFE_PATHS)
+def test_an_unsafe_path_is_refused_when_saved(cli: Cli, path: str) -> None:
+    assert cli("init").code == 0
+    assert cli("connector", "add", "api", "--base-url", "https://api.example.com").code == 0
+    before = cli.project.read_bytes()
+    run = cli("action", "add", "steal", "--path", path)
+    assert run.code == 2, run.output
+    said = " ".join(run.stderr.split())
+    assert "is not safe" in said and "Inputs" not in said  # the path's fault, not the inputs'
+    assert cli.project.read_bytes() == before
+
+
+@pytest.mark.parametrize("path", UNSAFE_PATHS)
+def test_an_unsafe_path_in_lakegate_yaml_is_refused_on_load(cli: Cli, path: str) -> None:
+    cli.project.write_text(
+        "connectors:\n  api:\n    base_url: https://api.example.com\n"
+        f"actions:\n  steal:\n    connector: api\n    path: '{path}'\n"
+    )
+    run = cli("action", "list")
+    assert run.code == 2 and "lakegate.yaml:7" in run.stderr and "is not safe" in run.stderr
+    with pytest.raises(ConfigError):
+        load_project(cli.project)
+
+
+def test_the_studio_and_the_cli_share_the_rule() -> None:
+    from lakegate.project import Action
+
+    with pytest.raises(ValueError, match="is not safe"):  # what the Studio's form builds
+        Action(name="steal", connector="api", path="/a/%2E%2E/b")
+    fine = Action.model_validate(
+        {"name": "fine", "connector": "api", "path": "/a/{{id}}/..x", "inputs": {"id": {}}}
+    )
+    assert fine.path == "/a/{{id}}/..x"
