@@ -12,34 +12,35 @@ import asyncio
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
-import httpx
-
+from lakegate._transport import Response, SendError, Transport, encode_url, json_body
 from lakegate.auth import Authenticator, Credential
 from lakegate.errors import GuardError, InputError, TransportError
 from lakegate.project import ApiKeyAuth, Connector
 from lakegate.render import check_url
 from lakegate.results import RequestSummary
 
-LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=64, keepalive_expiry=30)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # 8 retries: at a 20% fault rate a call still fails 1 time in 3 million (4 gave 1 in 4,000);
 # the time budget (`budget_s`, the call deadline) bounds the waiting whatever the count.
 MAX_REAUTHS = 3
 MAX_RETRIES = 8
 MAX_REDIRECTS = 5
+MAX_URL_CHARS = 65536  # as httpx refused: a longer URL is an input problem, not a request
 BACKOFF_BASE_S = 0.2
 BACKOFF_CAP_S = 8.0
 _INVALID_TOKEN = re.compile(
     r"invalid[ _](access[ _])?token|token[ _](is[ _])?(invalid|expired)|expired[ _]token",
     re.IGNORECASE,
 )
-_DROP_ON_REBUILD = {"content-encoding", "content-length", "transfer-encoding"}
+# RFC 9110 field names are tokens; values are visible ASCII, space and tab (h11's rule).
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 def user_agent(extra: str | None) -> str:
@@ -50,30 +51,23 @@ def user_agent(extra: str | None) -> str:
 
 @dataclass
 class Runtime:
-    """A connector's HTTP client, authenticator and the names whose values are credentials."""
+    """A connector's transport, authenticator, User-Agent and the names holding credentials."""
 
     connector: Connector
-    client: httpx.AsyncClient
+    transport: Transport
     authenticator: Authenticator
     secret_names: set[str]
+    user_agent: str
 
     @classmethod
     def create(
-        cls,
-        connector: Connector,
-        authenticator: Authenticator,
-        transport: httpx.AsyncBaseTransport | None,
+        cls, connector: Connector, authenticator: Authenticator, transport: Transport
     ) -> Runtime:
-        client = httpx.AsyncClient(
-            transport=transport,
-            limits=LIMITS,
-            follow_redirects=False,  # redirects are followed here, deciding about credentials
-            headers={"User-Agent": user_agent(connector.user_agent_extra)},
-        )
         names: set[str] = set()
         if isinstance(connector.auth, ApiKeyAuth):
             names.add(connector.auth.header or connector.auth.query_param or "")
-        return cls(connector, client, authenticator, names)
+        agent = user_agent(connector.user_agent_extra)
+        return cls(connector, transport, authenticator, names, agent)
 
 
 @dataclass
@@ -94,19 +88,21 @@ class Exchange:
 
     status: int
     reason: str
-    headers: httpx.Headers
+    headers: Mapping[str, str]
     body: bytes
     truncated: bool
     attempts: int
     token_from_cache: bool | None
     client_auth_used: str | None
     summary: RequestSummary
-    request: httpx.Request
+    url: str
 
-    def response(self) -> httpx.Response:
-        """As an httpx.Response with the body already decoded."""
-        headers = [(k, v) for k, v in self.headers.multi_items() if k not in _DROP_ON_REBUILD]
-        return httpx.Response(self.status, headers=headers, content=self.body, request=self.request)
+    def response(self) -> Response:
+        """As a Response (status_code, headers, content, json())."""
+        from lakegate._transport import Reply
+
+        reply = Reply(self.status, self.reason, self.headers, self.body, self.truncated)
+        return Response(reply, self.url)
 
 
 async def exchange(
@@ -114,7 +110,6 @@ async def exchange(
     method: str,
     url: str,
     *,
-    plain: Callable[[], httpx.AsyncClient],
     params: list[tuple[str, str]],
     headers: dict[str, str],
     json_body: Any,
@@ -130,7 +125,9 @@ async def exchange(
     connector, authenticator = runtime.connector, runtime.authenticator
     attempts = retries = redirects = 0
     reauths = 0
-    client, credentialed = runtime.client, auth
+    credentialed = auth
+    body = _body(connector, json_body) if has_body else None
+    _check_headers(connector, headers)
     while True:
         attempts += 1
         trace.attempts += 1
@@ -141,51 +138,45 @@ async def exchange(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise _timeout(connector, method, url)
-        try:
-            request = client.build_request(
-                method,
-                url,
-                params=[*params, *credential.params.items()] or None,
-                headers={**headers, **credential.headers},
-                json=json_body if has_body else None,
-                timeout=min(timeout_s, remaining),
-            )
-        except (httpx.InvalidURL, UnicodeEncodeError) as exc:
-            # httpx refuses URLs over 64 kB and non-ASCII header values: an input problem.
+        full_url = encode_url(url, [*params, *credential.params.items()])
+        if len(full_url) > MAX_URL_CHARS:
             raise InputError(
-                f"The request of {connector.name!r} cannot be built: {type(exc).__name__}"
-                + (" (URL too long)." if isinstance(exc, httpx.InvalidURL) else "."),
-                hint="Shorten the inputs placed in the path or query, and keep header values "
-                "ASCII.",
-            ) from None
+                f"The request of {connector.name!r} cannot be built: the URL is "
+                f"{len(full_url):,} characters long.",
+                hint="Shorten the inputs placed in the path or query.",
+            )
+        sent = {"User-Agent": runtime.user_agent, **headers, **credential.headers}
+        if body is not None:
+            sent.setdefault("Content-Type", "application/json")
         summary = trace.summary = RequestSummary.of(
-            method, str(request.url), {**headers, **credential.headers}, runtime.secret_names
+            method, full_url, {**headers, **credential.headers}, runtime.secret_names
         )
         try:
-            response, body, truncated = await _read(client, request, max_bytes)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # Nothing reached the server: safe to resend whatever the method.
-            if retries < MAX_RETRIES and await _pause(_backoff(retries), deadline):
-                retries += 1
-                continue
-            raise _transport(connector, exc, summary, "request.connect_failed") from None
-        except httpx.TimeoutException as exc:
-            raise _timeout(connector, method, url, exc) from None
-        except httpx.LocalProtocolError as exc:
-            # h11 refused to write the request (e.g. a blank or illegal header value): nothing
-            # was sent, and resending the same request cannot help.
-            raise InputError(
-                f"The request of {connector.name!r} cannot be sent: {exc}.",
-                hint="Check the inputs placed in headers: no blank or control-character values.",
-            ) from None
-        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+            reply = await runtime.transport.send(
+                method, full_url, sent, body, min(timeout_s, remaining), max_bytes
+            )
+        except SendError as exc:
+            if exc.kind == "connect":
+                # Nothing reached the server: safe to resend whatever the method.
+                if retries < MAX_RETRIES and await _pause(_backoff(retries), deadline):
+                    retries += 1
+                    continue
+                raise _transport(connector, exc, summary, "request.connect_failed") from None
+            if exc.kind == "timeout":
+                raise _timeout(connector, method, url, exc) from None
+            if exc.kind == "invalid":
+                # Refused before sending (an illegal URL or header): resending cannot help.
+                raise InputError(
+                    f"The request of {connector.name!r} cannot be sent ({exc.cause_name}).",
+                    hint="Check the inputs placed in the path, query and headers.",
+                ) from None
             # The request may have reached the server: only an idempotent call is resent.
             if idempotent and retries < MAX_RETRIES and await _pause(_backoff(retries), deadline):
                 retries += 1
                 continue
             raise _transport(connector, exc, summary, "request.connection_lost") from None
-        status = response.status_code
-        if status in (301, 302, 303, 307, 308) and "location" in response.headers:
+        status = reply.status
+        if status in (301, 302, 303, 307, 308) and "location" in reply.headers:
             if redirects >= MAX_REDIRECTS:
                 raise TransportError(
                     f"Too many redirects from {summary.url}.",
@@ -193,7 +184,7 @@ async def exchange(
                     hint="Check the connector's base_url.",
                 )
             redirects += 1
-            target = urljoin(str(request.url), response.headers["location"])
+            target = urljoin(full_url, reply.headers["location"])
             try:
                 check_url(connector, target)
                 same_origin = True
@@ -203,11 +194,11 @@ async def exchange(
                 pass  # never replay a body to another origin: return the redirect as the answer
             else:
                 if status == 303 or (status in (301, 302) and method == "POST"):
-                    method, has_body, json_body = "GET", False, None
+                    method, body = "GET", None
                 url, params = target, []
                 if not same_origin:
                     # Credentials stay with the connector's origin.
-                    client, credentialed, headers = plain(), False, {}
+                    credentialed, headers = False, {}
                 continue
         if (
             credentialed
@@ -215,51 +206,53 @@ async def exchange(
             # Once per call; again only when the rejected token came from the cache (it may
             # have expired during a long call), never for a token fetched just now.
             and (reauths == 0 or (credential.from_cache and reauths < MAX_REAUTHS))
-            and _token_rejected(status, response.headers, body)
+            and _token_rejected(status, reply.headers, reply.body)
         ):
             authenticator.reject(credential)
             reauths += 1
             continue
         if idempotent and status in RETRY_STATUSES and retries < MAX_RETRIES:
-            delay = _retry_after(response.headers.get("retry-after"))
+            delay = _retry_after(reply.headers.get("retry-after"))
             if await _pause(delay if delay is not None else _backoff(retries), deadline):
                 retries += 1
                 continue
-        trace.status, trace.truncated = status, trace.truncated or truncated
+        trace.status, trace.truncated = status, trace.truncated or reply.truncated
         return Exchange(
             status=status,
-            reason=response.reason_phrase,
-            headers=response.headers,
-            body=body,
-            truncated=truncated,
+            reason=reply.reason,
+            headers=reply.headers,
+            body=reply.body,
+            truncated=reply.truncated,
             attempts=attempts,
             token_from_cache=credential.from_cache,
             client_auth_used=authenticator.client_auth_used,
             summary=summary,
-            request=request,
+            url=full_url,
         )
 
 
-async def _read(
-    client: httpx.AsyncClient, request: httpx.Request, max_bytes: int | None
-) -> tuple[httpx.Response, bytes, bool]:
-    response = await client.send(request, stream=True)
-    chunks: list[bytes] = []
-    size, truncated = 0, False
+def _body(connector: Connector, value: Any) -> bytes:
     try:
-        async for chunk in response.aiter_bytes():
-            if max_bytes is not None and size + len(chunk) > max_bytes:
-                chunks.append(chunk[: max_bytes - size])
-                truncated = True
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    finally:
-        await response.aclose()
-    return response, b"".join(chunks), truncated
+        return json_body(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"The JSON body of {connector.name!r} cannot be written: {exc}.",
+            hint="Use JSON values only (no NaN or infinity).",
+        ) from None
 
 
-def _token_rejected(status: int, headers: httpx.Headers, body: bytes) -> bool:
+def _check_headers(connector: Connector, headers: dict[str, str]) -> None:
+    """Refuse what h11 refused for httpx: illegal names, control or non-ASCII characters."""
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name) or not _HEADER_VALUE.fullmatch(value):
+            raise InputError(
+                f"The request of {connector.name!r} cannot be sent: header {name!r} has an "
+                "illegal name or value.",
+                hint="Check the inputs placed in headers: ASCII only, no control characters.",
+            )
+
+
+def _token_rejected(status: int, headers: Mapping[str, str], body: bytes) -> bool:
     """401, or a 403 that says the token itself is invalid or expired (as Databricks does)."""
     if status == 401:
         return True
@@ -302,11 +295,11 @@ async def _pause(delay: float, deadline: float) -> bool:
 
 
 def _transport(
-    connector: Connector, exc: Exception, summary: RequestSummary, code: str
+    connector: Connector, exc: SendError, summary: RequestSummary, code: str
 ) -> TransportError:
     what = "could not connect to" if code == "request.connect_failed" else "lost the connection to"
     return TransportError(
-        f"lakegate {what} {connector.base_url} ({type(exc).__name__}) for {summary.line}.",
+        f"lakegate {what} {connector.base_url} ({exc.cause_name}) for {summary.line}.",
         code=code,
         hint=(
             "Check that the base URL is right and the host is reachable from here."
@@ -317,11 +310,11 @@ def _transport(
 
 
 def _timeout(
-    connector: Connector, method: str, url: str, exc: Exception | None = None
+    connector: Connector, method: str, url: str, exc: SendError | None = None
 ) -> TransportError:
     return TransportError(
         f"{method} on {connector.name!r} timed out"
-        + (f" ({type(exc).__name__})." if exc else " (the call's time budget ran out)."),
+        + (f" ({exc.cause_name})." if exc else " (the call's time budget ran out)."),
         code="request.timeout",
         hint="Raise the action's `timeout_s`, or check that the server is healthy.",
     )

@@ -9,14 +9,15 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from lakegate.errors import ConfigError
 from lakegate.project import AuthConfig, Connector
 from lakegate.secrets import SecretStore, register_secret, resolve
 from lakegate.tokens import Token, TokenSource
+
+if TYPE_CHECKING:
+    from lakegate._transport import HttpClient
 
 __all__ = [
     "AuthEnvironment",
@@ -117,7 +118,7 @@ class AuthEnvironment:
 
     connector: Connector
     secret_store: SecretStore | None
-    token_http: httpx.AsyncClient
+    token_http: HttpClient
 
     def secret(self, ref: str) -> str:
         return resolve(ref, self.secret_store)
@@ -152,7 +153,7 @@ def strategies() -> dict[str, Strategy]:
 
 
 def build_authenticator(
-    connector: Connector, secret_store: SecretStore | None, token_http: httpx.AsyncClient
+    connector: Connector, secret_store: SecretStore | None, token_http: HttpClient
 ) -> Authenticator:
     """The authenticator for a connector's `auth`."""
     config: AuthConfig = connector.auth

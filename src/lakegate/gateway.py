@@ -1,7 +1,8 @@
 """The gateway: render an action, authenticate, send, retry what is safe, map the response.
 
-One httpx.AsyncClient and one authenticator per connector, created on first use and shared by
-every concurrent call. Every front (CLI, copilot server, Studio) calls actions through here.
+One transport (a keep-alive pool, `_transport.py`) per gateway and one authenticator per
+connector, created on first use and shared by every concurrent call. Every front (CLI, copilot
+server, Studio) calls actions through here.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jmespath
 
-from lakegate._exchange import Exchange, Runtime, Trace, exchange
+from lakegate._exchange import Exchange, Runtime, Trace, exchange, user_agent
+from lakegate._transport import HttpClient, Response, Transport, to_transport
 from lakegate.auth import build_authenticator
 from lakegate.errors import LakegateError, NotFoundError
 from lakegate.project import Action, Connector, Project, load_project
@@ -90,7 +91,7 @@ class ActionContext:
         idempotent: bool | None = None,
         timeout_s: float | None = None,
         auth: bool = True,
-    ) -> httpx.Response:
+    ) -> Response:
         """One request on the connector (auth, refresh, safe retries, guards); any status."""
         method = method.upper()
         if idempotent is None:
@@ -123,7 +124,7 @@ class ActionContext:
         return body
 
     @property
-    def http(self) -> httpx.AsyncClient:
+    def http(self) -> HttpClient:
         """A plain client WITHOUT credentials (for presigned external links)."""
         return self.gateway._plain_http()
 
@@ -136,7 +137,7 @@ class Gateway:
         project: Project,
         *,
         secret_store: SecretStore | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | Any = None,
         budget_s: float = DEFAULT_BUDGET_S,
         max_response_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
@@ -144,10 +145,10 @@ class Gateway:
         self.secret_store = secret_store or SecretStore(project.state_dir)
         self.budget_s = budget_s
         self.max_response_bytes = max_response_bytes
-        self._transport = transport
+        self._given_transport = transport  # None (aiohttp), an httpx transport, or a Transport
+        self._transport: Transport | None = None
         self._runtimes: dict[str, Runtime] = {}
-        self._plain: httpx.AsyncClient | None = None
-        self._token_http: httpx.AsyncClient | None = None
+        self._plain: HttpClient | None = None
 
     def __repr__(self) -> str:
         return f"Gateway(project={str(self.project.path)!r})"
@@ -168,11 +169,16 @@ class Gateway:
         runtimes, self._runtimes = list(self._runtimes.values()), {}
         for runtime in runtimes:
             await runtime.authenticator.aclose()
-            await runtime.client.aclose()
-        for client in (self._plain, self._token_http):
-            if client is not None:
-                await client.aclose()
-        self._plain = self._token_http = None
+        transport, self._transport, self._plain = self._transport, None, None
+        if transport is not None:
+            await transport.aclose()
+
+    @property
+    def transport(self) -> Transport:
+        """The HTTP transport every request of this gateway goes through (tokens too)."""
+        if self._transport is None:
+            self._transport = to_transport(self._given_transport)
+        return self._transport
 
     def connector(self, name: str) -> Connector:
         return self.project.connector(name)
@@ -186,9 +192,8 @@ class Gateway:
         conn = self.connector(connector) if isinstance(connector, str) else connector
         found = self._runtimes.get(conn.name)
         if found is None or found.connector is not conn:
-            found = self._runtimes[conn.name] = Runtime.create(
-                conn, build_authenticator(conn, self.secret_store, self._tokens()), self._transport
-            )
+            auth = build_authenticator(conn, self.secret_store, self._plain_http())
+            found = self._runtimes[conn.name] = Runtime.create(conn, auth, self.transport)
         return found
 
     async def call(
@@ -311,28 +316,13 @@ class Gateway:
 
     async def _send(self, connector: Connector, method: str, url: str, **kwargs: Any) -> Exchange:
         runtime = self.runtime(connector)
-        return await exchange(runtime, method, url, plain=self._plain_http, **kwargs)
+        return await exchange(runtime, method, url, **kwargs)
 
-    def _plain_http(self) -> httpx.AsyncClient:
+    def _plain_http(self) -> HttpClient:
+        """A client without credentials on the gateway's transport (tokens, presigned links)."""
         if self._plain is None:
-            self._plain = _client(self._transport)
+            self._plain = HttpClient(self.transport, headers={"User-Agent": user_agent(None)})
         return self._plain
-
-    def _tokens(self) -> httpx.AsyncClient:
-        if self._token_http is None:
-            self._token_http = _client(self._transport)
-        return self._token_http
-
-
-def _client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
-    from lakegate._exchange import LIMITS, user_agent
-
-    return httpx.AsyncClient(
-        transport=transport,
-        limits=LIMITS,
-        follow_redirects=False,
-        headers={"User-Agent": user_agent(None)},
-    )
 
 
 def _project(action: Action, raw: Any) -> Any:

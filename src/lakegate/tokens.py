@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
+from lakegate._transport import HttpClient, Response, SendError
 from lakegate.errors import TokenError
 from lakegate.project import OAuth2Auth
 from lakegate.secrets import is_reference, redact, register_secret
@@ -74,7 +73,7 @@ class TokenSource:
     def __init__(
         self,
         config: OAuth2Auth,
-        http: httpx.AsyncClient,
+        http: HttpClient,
         secret: Callable[[str], str],
         *,
         name: str = "",
@@ -200,7 +199,7 @@ class TokenSource:
 
     async def _post_retrying(
         self, form: dict[str, str], headers: dict[str, str], method: str
-    ) -> httpx.Response:
+    ) -> Response:
         """`_post`, retried on transient answers and lost connections (a token POST is safe)."""
         for retry in range(_TOKEN_RETRIES + 1):
             last = retry == _TOKEN_RETRIES
@@ -208,8 +207,9 @@ class TokenSource:
                 response = await self._post(form, headers, method)
             except TokenError as exc:
                 # A timeout already waited long enough; a rotated refresh token may already be
-                # spent server-side. (`from None` hides the httpx error but keeps __context__.)
-                timed_out = isinstance(exc.__context__, httpx.TimeoutException)
+                # spent server-side. (`from None` hides the send error but keeps __context__.)
+                cause = exc.__context__
+                timed_out = isinstance(cause, SendError) and cause.kind == "timeout"
                 if last or timed_out or self.config.grant_type == "refresh_token":
                     raise
                 await asyncio.sleep(random.uniform(0, _TOKEN_BACKOFF_S * 2**retry))
@@ -225,7 +225,7 @@ class TokenSource:
             )
         raise AssertionError("unreachable")  # the loop returns or raises on its last turn
 
-    async def _post(self, form: dict[str, str], headers: dict[str, str], method: str) -> Any:
+    async def _post(self, form: dict[str, str], headers: dict[str, str], method: str) -> Response:
         cfg = self.config
         form, headers = dict(form), dict(headers)
         secret = self._secret(cfg.client_secret) if cfg.client_secret else None
@@ -245,15 +245,14 @@ class TokenSource:
             return await self._http.post(
                 cfg.token_url, data=form, headers=headers, timeout=_TOKEN_TIMEOUT_S
             )
-        except httpx.TimeoutException as exc:
-            raise self._unreachable("timed out", exc) from None
-        except httpx.HTTPError as exc:
-            raise self._unreachable("could not be reached", exc) from None
+        except SendError as exc:
+            what = "timed out" if exc.kind == "timeout" else "could not be reached"
+            raise self._unreachable(what, exc) from None
 
-    def _unreachable(self, what: str, exc: Exception) -> TokenError:
+    def _unreachable(self, what: str, exc: SendError) -> TokenError:
         host = urlsplit(self.config.token_url).netloc
         return TokenError(
-            f"The token endpoint {self.config.token_url} {what} ({type(exc).__name__}).",
+            f"The token endpoint {self.config.token_url} {what} ({exc.cause_name}).",
             hint=f"Check that the host {host} in `token_url` is right and reachable from here.",
             details={"token_url": self.config.token_url},
         )
@@ -301,7 +300,7 @@ class TokenSource:
         )
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(response: Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:

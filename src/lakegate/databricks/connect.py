@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
+from lakegate._transport import HttpClient, SendError
 from lakegate.databricks.pack import install_pack
 from lakegate.errors import ConfigError
 from lakegate.project import Connector, OAuth2Auth, Project
@@ -105,7 +104,7 @@ def read_profile(name: str, path: str | Path | None = None) -> Profile:
     )
 
 
-async def discover_token_url(host: str, http: httpx.AsyncClient) -> tuple[str, str]:
+async def discover_token_url(host: str, http: HttpClient | Any) -> tuple[str, str]:
     """(token URL, how it was found) for a workspace or account host."""
     try:
         response = await http.get(
@@ -115,7 +114,7 @@ async def discover_token_url(host: str, http: httpx.AsyncClient) -> tuple[str, s
             oidc = (response.json() or {}).get("oidc_endpoint")
             if isinstance(oidc, str) and oidc.startswith(("http://", "https://")):
                 return oidc.rstrip("/") + "/v1/token", "databricks-config"
-    except (httpx.HTTPError, ValueError):
+    except (SendError, ValueError):
         pass
     try:
         response = await http.get(
@@ -125,7 +124,7 @@ async def discover_token_url(host: str, http: httpx.AsyncClient) -> tuple[str, s
             endpoint = (response.json() or {}).get("token_endpoint")
             if isinstance(endpoint, str) and endpoint.startswith(("http://", "https://")):
                 return endpoint, "oidc-discovery"
-    except (httpx.HTTPError, ValueError):
+    except (SendError, ValueError):
         pass
     return f"{host}/oidc/v1/token", "fallback"
 
@@ -184,7 +183,7 @@ async def connect(
         token_url = f"https://login.microsoftonline.com/{azure_tenant}/oauth2/v2.0/token"
         source = "azure"
     else:
-        async with httpx.AsyncClient(follow_redirects=False) as http:
+        async with HttpClient() as http:
             token_url, source = await discover_token_url(host, http)
     connector = databricks_connector(
         name,

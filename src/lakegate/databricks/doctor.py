@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
+from lakegate._transport import HttpClient
 from lakegate.databricks.doctor_checks import Checks, Failed
 from lakegate.project import Connector, OAuth2Auth, Project
 from lakegate.secrets import SecretStore
@@ -61,13 +60,13 @@ async def diagnose(
     connector_name: str,
     *,
     secret_store: SecretStore | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: Any = None,
     account_host: str | None = None,
 ) -> list[Step]:
     """Diagnose `connector_name` step by step; stops at the first failure (the rest skipped)."""
     connector = project.connector(connector_name)
     store = secret_store or SecretStore(project.state_dir)
-    async with httpx.AsyncClient(transport=transport, timeout=30.0) as http:
+    async with HttpClient(transport, timeout=30.0) as http:
         checks = Checks(project, connector, store, http, account_host)
         plan: list[tuple[str, Callable[[], Awaitable[str]]]] = [
             ("base URL is https (or loopback)", lambda: _base_url(connector)),
@@ -129,7 +128,7 @@ async def _base_url(connector: Connector) -> str:
     )
 
 
-async def _reach(connector: Connector, transport: httpx.AsyncBaseTransport | None) -> str:
+async def _reach(connector: Connector, transport: Any) -> str:
     parts = urlsplit(connector.base_url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
+from lakegate._transport import HttpClient, Response, SendError
 from lakegate.databricks.connect import AZURE_DATABRICKS_SCOPE
 from lakegate.errors import LakegateError
 from lakegate.project import ApiKeyAuth, BasicAuth, BearerAuth, Connector, OAuth2Auth, Project
@@ -44,7 +44,7 @@ class Checks:
         project: Project,
         connector: Connector,
         store: SecretStore,
-        http: httpx.AsyncClient,
+        http: HttpClient,
         account_host: str | None,
     ) -> None:
         self.project, self.connector, self.store, self.http = project, connector, store, http
@@ -64,7 +64,7 @@ class Checks:
             if response.is_success and isinstance(response.json(), dict):
                 self.config = response.json()
                 return True
-        except (httpx.HTTPError, ValueError):
+        except (SendError, ValueError):
             pass
         host = urlsplit(self.host).hostname or ""
         return host.endswith(("databricks.com", "azuredatabricks.net", "databricks.azure.cn"))
@@ -223,7 +223,7 @@ class Checks:
                 f"{base}/servicePrincipals/{resources[0]['id']}/credentials/secrets",
                 headers=headers,
             )
-        except (httpx.HTTPError, Failed, KeyError):
+        except (SendError, Failed, KeyError):
             return "skipped: the secret's expiry is not readable with this principal"
         expiries = [
             datetime.fromisoformat(str(s["expire_time"]).replace("Z", "+00:00"))
@@ -295,19 +295,17 @@ class Checks:
         if auth.scope:
             form["scope"] = auth.scope
         headers = dict(auth.extra_token_headers)
-        basic = None
         if mode == "request_body":
             form.update(client_id=auth.client_id or "", client_secret=secret)
         else:
-            basic = httpx.BasicAuth(auth.client_id or "", secret)
+            pair = base64.b64encode(f"{auth.client_id or ''}:{secret}".encode()).decode("ascii")
+            register_secret(pair)
+            headers["Authorization"] = f"Basic {pair}"
         try:
-            response = await self.http.post(
-                url or auth.token_url, data=form, headers=headers, auth=basic
-            )
-        except httpx.HTTPError as exc:
+            response = await self.http.post(url or auth.token_url, data=form, headers=headers)
+        except SendError as exc:
             raise Failed(
-                f"The token endpoint {url or auth.token_url} is unreachable "
-                f"({type(exc).__name__}).",
+                f"The token endpoint {url or auth.token_url} is unreachable ({exc.cause_name}).",
                 "Check `token_url` (for Databricks: https://<workspace>/oidc/v1/token).",
             ) from None
         return response.status_code, _json(response) or response.text[:200]
@@ -381,16 +379,16 @@ class Checks:
             return False
         return True
 
-    async def _api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _api(self, method: str, path: str, **kwargs: Any) -> Response:
         headers = {"Authorization": f"Bearer {self.access_token}"}
         try:
             return await self.http.request(method, f"{self.host}{path}", headers=headers, **kwargs)
-        except httpx.HTTPError as exc:
+        except SendError as exc:
             raise Failed(
-                f"{method} {path} failed ({type(exc).__name__}).", "Check the workspace's health."
+                f"{method} {path} failed ({exc.cause_name}).", "Check the workspace's health."
             ) from None
 
-    def _api_failure(self, response: httpx.Response, doing: str) -> Failed:
+    def _api_failure(self, response: Response, doing: str) -> Failed:
         body = _json(response)
         message = _message(body) or f"HTTP {response.status_code}"
         if "not assigned" in message:
@@ -413,7 +411,7 @@ def _is_entra(auth: OAuth2Auth) -> bool:
     return (urlsplit(auth.token_url).hostname or "").endswith("login.microsoftonline.com")
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(response: Response) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError:

@@ -20,9 +20,9 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pyarrow as pa
 
+from lakegate._transport import SendError
 from lakegate.databricks.statements import (
     STATEMENTS,
     StatementRunner,
@@ -210,7 +210,7 @@ class _Export:
                 link = await self._link(index)
             try:
                 status, data = await self._download(link)
-            except httpx.HTTPError as exc:  # retried with a fresh link
+            except SendError as exc:  # retried with a fresh link
                 last = exc
                 continue
             if status in _EXPIRED_STATUSES:
@@ -239,8 +239,8 @@ class _Export:
             headers=dict(link.get("http_headers") or {}),
             timeout=_DOWNLOAD_TIMEOUT_S,
         ) as response:
-            if response.is_success:
-                async for part in response.aiter_bytes():
+            if 200 <= response.status < 300:
+                async for part in response.chunks():
                     end = size + len(part)
                     if end <= expected:
                         data[size:end] = part
@@ -250,7 +250,7 @@ class _Export:
                     size = end
             if size < len(data):
                 del data[size:]
-            return response.status_code, data
+            return response.status, data
 
     async def _link(self, index: int) -> dict[str, Any]:
         found = await self.ctx.json(

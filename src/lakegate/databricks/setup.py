@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
+from lakegate._transport import HttpClient, SendError
 from lakegate.databricks.connect import discover_token_url, normalize_host
 from lakegate.errors import AuthError, RemoteError
 from lakegate.results import decode_body, status_error
@@ -60,13 +59,13 @@ async def setup_service_principal(
     secret_name: str,
     workspace_host: str | None = None,
     grant_warehouse: str | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: Any = None,
 ) -> SetupReport:
     """Create (or find) the principal, its secret, its workspace assignment and grant."""
     report = SetupReport(display_name=display_name, secret_name=secret_name)
     account_host = normalize_host(admin.account_host)
     base = f"{account_host}/api/2.0/accounts/{admin.account_id}"
-    async with httpx.AsyncClient(transport=transport, timeout=_TIMEOUT_S) as http:
+    async with HttpClient(transport, timeout=_TIMEOUT_S) as http:
         token = await _account_token(http, admin, account_host)
         headers = {"Authorization": f"Bearer {token}"}
 
@@ -134,7 +133,7 @@ async def setup_service_principal(
     return report
 
 
-async def _account_token(http: httpx.AsyncClient, admin: AccountAdmin, host: str) -> str:
+async def _account_token(http: HttpClient, admin: AccountAdmin, host: str) -> str:
     """OAuth M2M against the account's token endpoint (scope all-apis)."""
     token_url, _ = await discover_token_url(host, http)
     if token_url.endswith("/oidc/v1/token"):  # no discovery: the account endpoint's usual place
@@ -143,7 +142,7 @@ async def _account_token(http: httpx.AsyncClient, admin: AccountAdmin, host: str
 
 
 async def _client_credentials(
-    http: httpx.AsyncClient, token_url: str, client_id: str, client_secret: str
+    http: HttpClient, token_url: str, client_id: str, client_secret: str
 ) -> str:
     register_secret(client_secret)
     try:
@@ -156,9 +155,9 @@ async def _client_credentials(
                 "client_secret": client_secret,
             },
         )
-    except httpx.HTTPError as exc:
+    except SendError as exc:
         raise AuthError(
-            f"Could not reach the token endpoint {token_url} ({type(exc).__name__}).",
+            f"Could not reach the token endpoint {token_url} ({exc.cause_name}).",
             code="auth.token_failed",
             hint="Check --account-host (e.g. https://accounts.cloud.databricks.com).",
         ) from None
@@ -179,7 +178,7 @@ async def _client_credentials(
 
 
 async def _find_principal(
-    http: httpx.AsyncClient, base: str, headers: dict[str, str], name: str
+    http: HttpClient, base: str, headers: dict[str, str], name: str
 ) -> dict[str, Any] | None:
     escaped = name.replace("\\", "\\\\").replace('"', '\\"')
     found = await _call(
@@ -196,7 +195,7 @@ async def _find_principal(
 
 
 async def _secret_works(
-    http: httpx.AsyncClient, workspace_host: str, client_id: str, secret: str
+    http: HttpClient, workspace_host: str, client_id: str, secret: str
 ) -> bool:
     host = normalize_host(workspace_host)
     token_url, _ = await discover_token_url(host, http)
@@ -208,7 +207,7 @@ async def _secret_works(
 
 
 async def _grant_warehouse(
-    http: httpx.AsyncClient,
+    http: HttpClient,
     admin: AccountAdmin,
     workspace_host: str,
     warehouse_id: str,
@@ -234,7 +233,7 @@ async def _grant_warehouse(
 
 
 async def _call(
-    http: httpx.AsyncClient,
+    http: HttpClient,
     method: str,
     url: str,
     headers: dict[str, str],
@@ -250,9 +249,9 @@ async def _call(
             params=params,
             json=body,
         )
-    except httpx.HTTPError as exc:
+    except SendError as exc:
         raise RemoteError(
-            f"{method} {url} failed ({type(exc).__name__}).",
+            f"{method} {url} failed ({exc.cause_name}).",
             code="remote.unreachable",
             hint="Check the host and your network.",
         ) from None
