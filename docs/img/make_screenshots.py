@@ -57,6 +57,7 @@ def main() -> None:
             "List the SQL warehouses this service principal can manage."
         )
         page.locator("#f-path").fill("/api/2.0/sql/warehouses")
+        page.get_by_role("tab", name="Output").click()
         page.locator("#f-output").fill("warehouses[].{id: id, name: name, state: state}")
         page.locator("#test-button").click()
         expect(page.locator("#test-status")).to_have_text("200", timeout=15_000)

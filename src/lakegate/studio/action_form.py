@@ -7,16 +7,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+import jmespath
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from lakegate.curl import parse_curl
 from lakegate.errors import ConfigError
-from lakegate.project import Action, Connector, Input
+from lakegate.project import METHODS, Action, Connector, Input
+from lakegate.studio.connection import form_terms
 from lakegate.studio.forms import field_errors
 
-__all__ = ["INPUT_TYPES", "ActionDraft", "InputRow"]
+__all__ = ["INPUT_TYPES", "LABELS", "ActionDraft", "InputRow"]
 
 INPUT_TYPES = ("string", "integer", "number", "boolean", "array", "object")
 RISKS = (("", "Automatic (from the method)"), ("read", "read"), ("write", "write"),
@@ -24,6 +27,15 @@ RISKS = (("", "Automatic (from the method)"), ("read", "read"), ("write", "write
 TABLES = ("query", "headers", "inputs")
 _FIELDS = {"name", "description", "connector", "method", "path", "body", "output", "risk",
            "query", "headers", "inputs", "curl"}  # fmt: skip
+# form field -> (its label, the id the error summary links to)
+LABELS = {
+    "name": ("Name", "f-name"), "connector": ("Connector", "f-connector"),
+    "description": ("Description", "f-description"), "method": ("Method", "f-method"),
+    "path": ("Path", "f-path"), "curl": ("Import cURL", "f-curl"),
+    "query": ("Params", "tab-params"), "headers": ("Headers", "tab-headers"),
+    "body": ("Body", "f-body"), "inputs": ("Inputs", "tab-inputs"),
+    "output": ("Output projection", "f-output"), "risk": ("Risk", "f-risk"),
+}  # fmt: skip
 
 
 @dataclass
@@ -52,6 +64,7 @@ class ActionDraft:
     inputs: list[InputRow] = field(default_factory=list)
     curl: str = ""
     test_values: dict[str, str] = field(default_factory=dict)
+    confirmed: bool = False  # the user agreed to send a write request from the Test panel
     blank: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 1))
     errors: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -110,6 +123,7 @@ class ActionDraft:
                 for key, value in form.multi_items()
                 if key.startswith("test__")
             },
+            confirmed=form.get("confirm_write") == "1",
         )
         intent = str(form.get("intent") or "")
         if intent.startswith("add_") and intent[4:] in TABLES:
@@ -126,7 +140,8 @@ class ActionDraft:
         return out
 
     def build(self, name: str, existing: Action | None) -> Action | None:
-        """The action this draft describes, or None with `errors` filled in."""
+        """The action this draft describes, or None with `errors` filled in: all of them at once,
+        so one save shows every field to fix."""
         fields: dict[str, Any] = {
             "name": name,
             "connector": self.connector,
@@ -138,6 +153,7 @@ class ActionDraft:
             "output": self.output or None,
             "risk": self.risk or None,
         }
+        handler = existing.handler if existing is not None else None
         if existing is not None:  # what the editor does not show is kept as it was
             for key in ("idempotent", "timeout_s", "pagination", "handler"):
                 fields[key] = getattr(existing, key)
@@ -151,40 +167,67 @@ class ActionDraft:
         fields["inputs"] = self._inputs(existing)
         if not self.connector:
             self.errors["connector"] = "Choose a connector (create one first if the list is empty)."
-        if self.errors:
-            return None
+        if self.method not in METHODS:
+            self.errors["method"] = f"Choose one of {', '.join(METHODS)}."
+        if handler is None and not self.path:
+            self.errors["path"] = "Required: the request's path, e.g. /api/2.0/sql/warehouses."
+        elif self.path and not self.path.startswith("/"):
+            self.errors["path"] = "Start the path with / (it is relative to the base URL)."
+        if self.output:
+            try:
+                jmespath.compile(self.output)
+            except jmespath.exceptions.JMESPathError as exc:
+                self.errors["output"] = f"Not a JMESPath expression ({exc})."
+        # The model's own checks (placeholders without an input, ...) on what is valid so far.
+        probe = {
+            **fields,
+            "connector": self.connector or "probe",
+            "method": self.method if "method" not in self.errors else "GET",
+            "path": fields["path"] if "path" not in self.errors else (None if handler else "/"),
+            "output": None if "output" in self.errors else fields["output"],
+        }
         try:
-            return Action(**fields)
+            action = Action(**probe)
         except ValidationError as exc:
             for key, message in field_errors(exc, _FIELDS).items():
                 self.errors.setdefault(key, message)
             return None
+        return None if self.errors else action
+
+    def is_write(self) -> bool:
+        """A Test of this request may change something: it asks first."""
+        risk = self.risk or ("read" if self.method in ("GET", "HEAD", "OPTIONS") else "write")
+        return risk != "read"
 
     def import_curl(self, connectors: dict[str, Connector]) -> None:
-        """Fill method, path, query, headers and body from the pasted curl command."""
+        """Fill method, path, query, headers and body from the pasted curl command: all of it,
+        or on any problem nothing (the pasted text stays, with the error)."""
         try:
             parsed = parse_curl(self.curl)
         except ConfigError as exc:
-            self.errors["curl"] = f"{exc.message} {exc.hint}"
+            self.errors["curl"] = form_terms(f"{exc.message} {exc.hint}")
             return
-        connector = connectors.get(self.connector) or next(
-            (c for c in connectors.values() if c.base_url.startswith(parsed.base_url)), None
-        )
-        self.method, self.path = parsed.method, parsed.path
-        if connector is not None:
-            self.connector = connector.name
-            try:
-                self.path = parsed.path_for(connector.base_url, connector.name)
-            except ConfigError as exc:
-                self.errors["curl"] = f"{exc.message} {exc.hint}"
-        else:
-            self.notes.append(
-                f"No connector has the base URL {parsed.base_url}: create one, then choose it."
+        same_host = [c for c in connectors.values() if _origin(c.base_url) == parsed.base_url]
+        chosen = connectors.get(self.connector)
+        connector = chosen if chosen in same_host else (same_host[0] if same_host else None)
+        if connector is None:
+            self.errors["curl"] = (
+                f"No connector has the base URL {parsed.base_url}: nothing was imported. Create "
+                "a connector for it first (Connectors & actions > New connector), or paste a "
+                "command for " + (", ".join(c.base_url for c in connectors.values()) or "it") + "."
             )
+            return
+        try:
+            path = parsed.path_for(connector.base_url, connector.name)
+        except ConfigError as exc:
+            self.errors["curl"] = form_terms(f"{exc.message} {exc.hint}")
+            return
+        self.connector, self.method, self.path = connector.name, parsed.method, path
         self.query = [(k, _text(v)) for k, v in parsed.query.items()]
         self.headers = list(parsed.headers.items())
         if parsed.body is not None:
             self.body = json.dumps(parsed.body, indent=2)
+        self.notes.append(f"Imported {parsed.method} {path} on {connector.name}.")
         self.notes.extend(parsed.warnings)
         self.curl = ""  # consumed; and it may carry a credential that must not come back
 
@@ -211,6 +254,11 @@ class ActionDraft:
             except (ValueError, ValidationError) as exc:
                 self.errors["inputs"] = f"Input {row.name!r}: {exc}"
         return out
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _pairs(names: list[Any], values: list[Any]) -> list[tuple[str, str]]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-import inspect
+import json
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -11,12 +10,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from lakegate.databricks.doctor import diagnose
 from lakegate.errors import AuthError, HTTPStatusError, LakegateError, TransportError
 from lakegate.gateway import Gateway
 from lakegate.project import METHODS, Action, Project
-from lakegate.secrets import redact
-from lakegate.studio.action_form import INPUT_TYPES, RISKS, ActionDraft
+from lakegate.secrets import redact, redact_data
+from lakegate.studio.action_form import INPUT_TYPES, LABELS, RISKS, ActionDraft
 from lakegate.studio.app import Studio, done
+from lakegate.studio.connection import form_terms, step_view
 from lakegate.studio.forms import check_name
 from lakegate.studio.security import csrf_protected
 
@@ -33,6 +34,7 @@ def routes(studio: Studio) -> list[BaseRoute]:
         existing: Action | None,
         test: dict[str, Any] | None = None,
         status: int = 200,
+        intent: str = "",
     ) -> Response:
         project = studio.project()
         base = project.connectors.get(draft.connector)
@@ -50,6 +52,8 @@ def routes(studio: Studio) -> list[BaseRoute]:
                 "handler": existing.handler if existing else None,
                 "test": test,
                 "saved": request.query_params.get("saved"),
+                "intent": intent,
+                "labels": LABELS,
             },
             status,
         )
@@ -73,12 +77,14 @@ def routes(studio: Studio) -> list[BaseRoute]:
         intent = str(form.get("intent") or "save")
         if intent == "import_curl":
             draft.import_curl(project.connectors)
-            return render(request, draft, existing, status=422 if draft.errors else 200)
-        if intent == "test":
+            status = 422 if draft.errors else 200
+            return render(request, draft, existing, status=status, intent=intent)
+        if intent in ("test", "test_write"):  # test_write: the user confirmed a write
+            draft.confirmed = draft.confirmed or intent == "test_write"
             test = await run_test(project, draft, original, existing)
-            return render(request, draft, existing, test)
+            return render(request, draft, existing, test, intent=intent)
         if intent != "save":  # a table grew a row: show it
-            return render(request, draft, existing)
+            return render(request, draft, existing, intent=intent)
 
         name = original or draft.name
         if existing is None:
@@ -87,7 +93,7 @@ def routes(studio: Studio) -> list[BaseRoute]:
                 draft.errors["name"] = problem
         action = draft.build(name if not draft.errors.get("name") else DRAFT_NAME, existing)
         if action is None or draft.errors:
-            return render(request, draft, existing, status=422)
+            return render(request, draft, existing, status=422, intent="save")
         project.set_action(name, action)
         project.save()
         return done(request, f"/actions/{name}?saved=1")
@@ -110,19 +116,40 @@ def routes(studio: Studio) -> list[BaseRoute]:
 async def run_test(
     project: Project, draft: ActionDraft, original: str | None, existing: Action | None
 ) -> dict[str, Any]:
-    """Call the action as it stands in the form (unsaved) through the Gateway."""
+    """Call the action as it stands in the form (unsaved) through the Gateway; a write is sent
+    only once the user confirmed it."""
     name = original or (draft.name if check_name(draft.name, set(), "action") is None else "")
     name = name or DRAFT_NAME
     action = draft.build(name, existing)
     if action is None:
         return {"invalid": True}
+    if action.risk != "read" and not draft.confirmed:
+        connector = project.connectors.get(action.connector)
+        return {"confirm": True, "action": action, "host": connector.base_url if connector else ""}
     project.set_action(name, action)  # in memory only: a Test never writes the file
     async with Gateway(project) as gateway:
         result = await gateway.test(name, draft.test_inputs())
-    panel: dict[str, Any] = {"result": result, "summary": result.to_dict()}
+    summary = result.to_dict()
+    if result.error is not None:
+        summary["error"]["hint"] = form_terms(result.error.hint) if result.error.hint else ""
+    raw = redact_data(result.raw)
+    text = raw if isinstance(raw, str) else json.dumps(raw, indent=2, ensure_ascii=False)
+    panel: dict[str, Any] = {
+        "result": result,
+        "summary": summary,
+        "raw": raw,
+        "raw_text": redact(text) if result.raw is not None else "",
+        "size": _size(len(text.encode())) if result.raw is not None else "",
+    }
     if not result.ok and _worth_a_diagnosis(result.error):
-        panel["diagnosis"] = await diagnose(project, action.connector)
+        panel["diagnosis"] = await _diagnosis(project, action.connector)
     return panel
+
+
+def _size(count: int) -> str:
+    if count < 1024:
+        return f"{count} B"
+    return f"{count / 1024:.1f} KB" if count < 1024 * 1024 else f"{count / 1048576:.1f} MB"
 
 
 def _worth_a_diagnosis(error: LakegateError | None) -> bool:
@@ -132,45 +159,10 @@ def _worth_a_diagnosis(error: LakegateError | None) -> bool:
     return isinstance(error, HTTPStatusError) and error.status in (401, 403)
 
 
-async def diagnose(project: Project, connector: str) -> dict[str, Any] | None:
-    """PACK's doctor on the connector, as plain steps; None when the doctor is not available."""
+async def _diagnosis(project: Project, connector: str) -> dict[str, Any]:
+    """The doctor's steps on the connector, as the page shows them."""
     try:
-        doctor = importlib.import_module("lakegate.databricks.doctor")
-    except ImportError:
-        return None
-    try:
-        report = doctor.diagnose(project, connector)
-        if inspect.isawaitable(report):
-            report = await report
+        steps = await diagnose(project, connector)
     except LakegateError as exc:
-        return {"steps": [], "error": redact(exc.message), "hint": redact(exc.hint)}
-    return {"steps": [_step(s) for s in _steps(report)]}
-
-
-def _steps(report: Any) -> list[Any]:
-    if isinstance(report, dict):
-        return list(report.get("steps", []))
-    if isinstance(report, list | tuple):
-        return list(report)
-    return list(getattr(report, "steps", []) or [])
-
-
-def _step(step: Any) -> dict[str, Any]:
-    """One doctor step, whatever its shape (dataclass or dict), as redacted text."""
-    data = step if isinstance(step, dict) else getattr(step, "__dict__", {})
-    if hasattr(step, "to_dict"):
-        data = step.to_dict()
-
-    def pick(*keys: str) -> Any:
-        return next((data[k] for k in keys if data.get(k) not in (None, "")), None)
-
-    ok = pick("ok", "passed")
-    if ok is None:
-        ok = str(pick("status", "outcome") or "").lower() in ("ok", "pass", "passed")
-    return {
-        "name": redact(str(pick("name", "title", "step") or "step")),
-        "ok": bool(ok),
-        "detail": redact(str(pick("detail", "message", "cause") or "")),
-        "hint": redact(str(pick("hint", "fix") or "")),
-        "elapsed_ms": pick("elapsed_ms", "ms"),
-    }
+        return {"steps": [], "error": redact(exc.message), "hint": form_terms(exc.hint)}
+    return {"steps": [step_view(step) for step in steps]}

@@ -11,8 +11,9 @@ from typing import Any
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -32,13 +33,20 @@ REFUSALS = {
     401: (
         "Sign in with your link",
         "Open the Studio with the link printed by `lakegate studio` (it carries a one-time "
-        "login token). Run `lakegate studio` again for a new link.",
-    ),
-    403: (
-        "Request refused",
-        "This request did not carry the page's security token. Reload the page and try again.",
+        "login token). If your session ended (the Studio restarted, or its cookie was cleared), "
+        "run `lakegate studio` again for a new link.",
     ),
 }
+REASONS_403 = {
+    "missing": "The form arrived without the page's security token (it may have been sent "
+    "from another page or tool).",
+    "stale": "The form carried the security token of an earlier session: the Studio restarted "
+    "or you signed in again since the page was opened.",
+    "origin": "The form was sent by another site or another local port, not by this Studio's "
+    "own page, so it was not trusted.",
+}
+# Never shown back on a refusal page: write-only values, and pasted commands that may hold one.
+UNECHOED = {"csrf_token", "client_secret", "refresh_token", "password", "key", "token", "curl"}
 
 
 class Studio:
@@ -78,14 +86,53 @@ class Studio:
         }
         return self.templates.TemplateResponse(request, template, full, status_code=status)
 
-    def refuse(self, request: Request, status: int) -> Response:
-        title, text = REFUSALS[status]
-        return self.templates.TemplateResponse(
+    def refuse(
+        self, request: Request, status: int, *, reason: str = "", form: FormData | None = None
+    ) -> Response:
+        """The refusal page: what failed, what was sent (secrets left out), and the way back."""
+        if status == 403:
+            title, text = "Not saved: the request was refused", REASONS_403.get(reason, "")
+        else:
+            title, text = REFUSALS[status]
+        kept = [
+            (key, str(value))
+            for key, value in (form.multi_items() if form is not None else [])
+            if key not in UNECHOED and not key.startswith("pending_") and str(value).strip()
+        ]
+        session = getattr(request.state, "session", None)
+        response = self.templates.TemplateResponse(
             request,
             "refused.html",
-            {"title": title, "text": text, "status": status, "csrf_token": ""},
+            {
+                "title": title,
+                "text": text,
+                "status": status,
+                "reason": reason,
+                "kept": kept,
+                "dropped": any(k in UNECHOED - {"csrf_token"} for k, _ in form.multi_items())
+                if form is not None
+                else False,
+                # Sending again is offered only for our own page's stale or missing token: the
+                # user sees every value first. A foreign origin's request is never replayed.
+                "resend": status == 403 and reason in ("missing", "stale") and session is not None,
+                "action": request.url.path,
+                "back": _back(request.url.path),
+                "csrf_token": session.csrf if session and status != 401 else "",
+                "signed_in": session is not None,
+                "nav": request.url.path,
+                "project_path": str(self.project_path),
+            },
             status_code=status,
         )
+        response.headers["x-lakegate-refusal"] = reason or str(status)
+        return response
+
+
+def _back(path: str) -> str:
+    """The page a refused form came from."""
+    if path.endswith("/delete"):
+        return path.removesuffix("/delete")
+    return path if path.startswith(("/connectors/", "/actions/", "/copilot")) else "/"
 
 
 def done(request: Request, url: str) -> Response:
@@ -124,6 +171,11 @@ def create_app(project_path: str | Path, studio: Studio | None = None) -> Starle
             },
         )
 
+    async def session_token(request: Request) -> Response:
+        """The signed-in session's CSRF token: a page opened before a restart picks up the new
+        session with it (same-origin only: no CORS, and the Host check stops rebinding)."""
+        return JSONResponse({"csrf_token": request.state.session.csrf})
+
     async def failed(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LakegateError)
         return studio.page(
@@ -136,6 +188,7 @@ def create_app(project_path: str | Path, studio: Studio | None = None) -> Starle
     routes: list[BaseRoute] = [
         Route("/", index),
         Route("/login", login),
+        Route("/session", session_token),
         *connectors.routes(studio),
         *actions.routes(studio),
         *copilot.routes(studio),

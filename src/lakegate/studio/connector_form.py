@@ -18,8 +18,9 @@ from lakegate.project import Connector
 from lakegate.secrets import SecretStore, is_reference, parse_reference, register_secret
 from lakegate.studio.forms import field_errors
 from lakegate.studio.security import Session
+from lakegate.studio.shortcut import workspace_url
 
-__all__ = ["AUTH_TYPES", "ConnectorDraft", "SecretSlot"]
+__all__ = ["AUTH_TYPES", "LABELS", "ConnectorDraft", "SecretSlot"]
 
 AUTH_TYPES = (
     ("oauth2", "OAuth 2.0"),
@@ -44,6 +45,25 @@ SECRET_LABELS = {
     "password": "Password",
     "key": "API key",
     "token": "Token",
+}
+# form field -> (its label, the id the error summary links to)
+LABELS = {
+    "name": ("Name", "f-name"),
+    "description": ("Description", "f-description"),
+    "base_url": ("Base URL", "f-base_url"),
+    "databricks_host": ("Databricks workspace URL", "f-databricks_host"),
+    "auth_type": ("Auth type", "f-auth_type"),
+    "grant_type": ("Grant type", "f-grant_type"),
+    "token_url": ("Token URL", "f-token_url"),
+    "client_id": ("Client ID", "f-client_id"),
+    "scope": ("Scope", "f-scope"),
+    "client_auth": ("Client authentication", "f-client_auth"),
+    "username": ("Username", "f-username"),
+    "header": ("Header", "f-header"),
+    "query_param": ("Query parameter", "f-query_param"),
+    "pattern": ("Value pattern", "f-pattern"),
+    "extra_token_params": ("Extra token request parameters", "f-extra_token_params"),
+    **{key: (label, f"f-{key}") for key, label in SECRET_LABELS.items()},
 }
 _PLAIN = (
     "description", "base_url", "grant_type", "token_url", "client_id", "scope", "client_auth",
@@ -89,6 +109,7 @@ class ConnectorDraft:
     databricks_host: str = ""
     pending: dict[str, str] = field(default_factory=dict)  # secret field -> session draft key
     errors: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_connector(cls, connector: Connector) -> ConnectorDraft:
@@ -135,21 +156,48 @@ class ConnectorDraft:
                 draft.pending[secret] = key
         return draft
 
+    def databricks_pending(self) -> bool:
+        """A workspace URL was typed in the shortcut and not applied yet."""
+        url, _, problem = workspace_url(self.databricks_host)
+        return bool(self.databricks_host.strip()) and (bool(problem) or url != self.base_url)
+
     def apply_databricks(self) -> None:
-        """The Databricks shortcut: everything the seed guide fills in, from the workspace host."""
-        host = self.databricks_host.strip().rstrip("/")
-        if not host:
-            self.errors["databricks_host"] = (
-                "Type the workspace URL, e.g. https://dbc-1234.cloud.databricks.com."
-            )
+        """The Databricks shortcut: everything the seed guide fills in, from the workspace URL.
+
+        A value the user typed that the shortcut changes is named in a note, never replaced
+        silently."""
+        url, workspace_id, problem = workspace_url(self.databricks_host)
+        if problem:
+            self.errors["databricks_host"] = problem
             return
-        if "://" not in host:
-            host = f"https://{host}"
-        self.base_url, self.token_url = host, f"{host}/oidc/v1/token"
-        self.auth_type, self.grant_type = "oauth2", "client_credentials"
-        self.scope, self.client_auth = "sql all-apis", "request_body"
+        self.databricks_host = url
+        wanted = {
+            "base_url": url,
+            "token_url": f"{url}/oidc/v1/token",
+            "auth_type": "oauth2",
+            "grant_type": "client_credentials",
+            "scope": "sql all-apis",
+            "client_auth": "request_body",
+        }
+        defaults = ConnectorDraft()
+        replaced = [
+            f"{LABELS[key][0]} (was “{getattr(self, key)}”)"
+            for key, value in wanted.items()
+            if getattr(self, key) not in ("", getattr(defaults, key), value)
+        ]
+        for key, value in wanted.items():
+            setattr(self, key, value)
         if not self.description:
-            self.description = "Databricks workspace"
+            self.description = "Databricks workspace" + (f" {workspace_id}" if workspace_id else "")
+        note = (
+            f"Filled for Databricks from {url}: Base URL, Token URL, Scope and "
+            "Client authentication."
+        )
+        if workspace_id:
+            note += f" The ?o={workspace_id} part is the Azure workspace id, not needed in URLs."
+        if replaced:
+            note += " Replaced what you had typed: " + "; ".join(replaced) + "."
+        self.notes.append(note)
 
     def hidden_fields(self) -> dict[str, str]:
         """Typed values the chosen auth type does not show, carried along so none is lost."""

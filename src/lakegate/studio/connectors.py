@@ -10,7 +10,14 @@ from starlette.routing import BaseRoute, Route
 
 from lakegate.project import Connector
 from lakegate.studio.app import Studio, done
-from lakegate.studio.connector_form import AUTH_TYPES, CLIENT_AUTH, GRANT_TYPES, ConnectorDraft
+from lakegate.studio.connection import ConnectionCheck, check_connection
+from lakegate.studio.connector_form import (
+    AUTH_TYPES,
+    CLIENT_AUTH,
+    GRANT_TYPES,
+    LABELS,
+    ConnectorDraft,
+)
 from lakegate.studio.forms import check_name
 from lakegate.studio.security import Session, csrf_protected
 
@@ -21,7 +28,13 @@ RESERVED = {"new"}  # would hide behind /connectors/new
 
 def routes(studio: Studio) -> list[BaseRoute]:
     def render(
-        request: Request, draft: ConnectorDraft, existing: Connector | None, status: int = 200
+        request: Request,
+        draft: ConnectorDraft,
+        existing: Connector | None,
+        status: int = 200,
+        *,
+        intent: str = "",
+        connection: ConnectionCheck | None = None,
     ) -> Response:
         project = studio.project()
         session: Session = request.state.session
@@ -38,6 +51,10 @@ def routes(studio: Studio) -> list[BaseRoute]:
                 "client_auths": CLIENT_AUTH,
                 "users": users if existing is not None else [],
                 "saved": request.query_params.get("saved"),
+                "intent": intent,
+                "labels": LABELS,
+                "auth_label": _auth_label(existing),
+                "connection": connection,
             },
             status,
         )
@@ -56,10 +73,14 @@ def routes(studio: Studio) -> list[BaseRoute]:
         session: Session = request.state.session
         draft = ConnectorDraft.from_form(form, session)
         intent = str(form.get("intent") or "save")
+        if intent == "enter":  # Enter in a field: Fill if a Databricks URL waits to be applied
+            intent = "databricks" if draft.databricks_pending() else "save"
         if intent == "databricks":
             draft.apply_databricks()
-        if intent != "save":  # the type, grant or shortcut changed: show the matching fields
-            return render(request, draft, existing)
+            status = 422 if draft.errors else 200
+            return render(request, draft, existing, status, intent=intent)
+        if intent != "save":  # the type or grant changed: show the matching fields
+            return render(request, draft, existing, intent=intent)
 
         name = original or draft.name
         if existing is None:
@@ -71,7 +92,7 @@ def routes(studio: Studio) -> list[BaseRoute]:
             "draft" if "name" in draft.errors else name, existing, session
         )
         if connector is None or draft.errors:
-            return render(request, draft, existing, 422)
+            return render(request, draft, existing, 422, intent="save")
         store = studio.secret_store()
         for secret_name, value in to_store.items():
             store.set(secret_name, value)
@@ -80,6 +101,13 @@ def routes(studio: Studio) -> list[BaseRoute]:
         for key in draft.pending.values():
             session.pending.pop(key, None)
         return done(request, f"/connectors/{name}?saved=1")
+
+    async def test_connection(request: Request, form: FormData) -> Response:
+        project = studio.project()
+        existing = project.connector(request.path_params["name"])
+        connection = await check_connection(project, existing.name)
+        draft = ConnectorDraft.from_connector(existing)
+        return render(request, draft, existing, connection=connection)
 
     async def delete(request: Request, form: FormData) -> Response:
         project = studio.project()
@@ -93,4 +121,19 @@ def routes(studio: Studio) -> list[BaseRoute]:
         Route("/connectors/{name}", edit_form, methods=["GET"]),
         Route("/connectors/{name}", csrf_protected(submit, studio.refuse), methods=["POST"]),
         Route("/connectors/{name}/delete", csrf_protected(delete, studio.refuse), methods=["POST"]),
+        Route(
+            "/connectors/{name}/test",
+            csrf_protected(test_connection, studio.refuse),
+            methods=["POST"],
+        ),
     ]
+
+
+def _auth_label(connector: Connector | None) -> str:
+    if connector is None:
+        return ""
+    auth = connector.auth
+    text = dict(AUTH_TYPES).get(auth.type, auth.type)
+    if auth.type == "oauth2":
+        text += f", {dict(GRANT_TYPES).get(auth.grant_type, auth.grant_type).lower()}"
+    return text

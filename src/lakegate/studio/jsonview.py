@@ -16,7 +16,7 @@ from lakegate.secrets import redact
 __all__ = ["json_html"]
 
 MAX_ITEMS = 200
-OPEN_DEPTH = 2  # objects and arrays this shallow start unfolded
+OPEN_DEPTH = 12  # expanded by default: a response is read, not explored; deeper ones fold
 
 
 def json_html(value: Any) -> Markup:

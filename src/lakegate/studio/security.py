@@ -4,6 +4,12 @@ The Studio edits a project and can read its secrets' effects, so it trusts nothi
 only loopback Host names (no DNS rebinding), only requests carrying a session made from the
 one-time link printed by `lakegate studio`, and only state changes carrying the session's CSRF
 token. Every response forbids framing, inline scripts and caching.
+
+CSRF design: the token (form field or `X-CSRF-Token` header) is what proves a request came from
+our page; the cookie is `SameSite=Strict`, so no other site's request carries a session at all.
+`Referrer-Policy: same-origin` keeps the login token out of any other site's Referer while letting
+Chromium send our own `Origin` on a form post; `Origin: null` (privacy settings, some browsers'
+plain form posts) is accepted with a valid token, and a foreign Origin is refused even with one.
 """
 
 from __future__ import annotations
@@ -50,10 +56,14 @@ SECURITY_HEADERS = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
-    # The login link carries a token: never let it travel in a Referer.
-    (b"referrer-policy", b"no-referrer"),
+    # The login link carries a token: never let it travel to another site in a Referer. Not
+    # `no-referrer`: with it Chromium sends `Origin: null` on our own form posts.
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+
+# refuse(request, status, *, reason="", form=None): the refusal page for a request.
+Refuse = Callable[..., Response]
 
 
 @dataclass
@@ -152,9 +162,7 @@ def _cookie(scope: Scope) -> str | None:
 class GateMiddleware:
     """Refuses foreign Host names and requests without a session; adds the security headers."""
 
-    def __init__(
-        self, app: ASGIApp, gate: Gate, refuse: Callable[[Request, int], Response]
-    ) -> None:
+    def __init__(self, app: ASGIApp, gate: Gate, refuse: Refuse) -> None:
         self.app = app
         self.gate = gate
         self.refuse = refuse
@@ -182,7 +190,10 @@ class GateMiddleware:
         session = self.gate.session(_cookie(scope))
         scope.setdefault("state", {})["session"] = session
         if session is None and not path.startswith(PUBLIC_PREFIXES):
-            await self.refuse(request, 401)(scope, receive, send_with_headers)
+            form = None
+            if scope.get("method") == "POST":  # the refusal page shows what was sent
+                form = await Request(scope, receive).form()
+            await self.refuse(request, 401, form=form)(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
 
@@ -190,23 +201,33 @@ class GateMiddleware:
 Endpoint = Callable[[Request, FormData], Awaitable[Response]]
 
 
-def csrf_protected(
-    endpoint: Endpoint, refuse: Callable[[Request, int], Response]
-) -> Callable[[Request], Awaitable[Response]]:
+def csrf_problem(request: Request, session: Session, form: FormData) -> str | None:
+    """Why a state change is refused ("missing", "stale" or "origin"), or None when it may go on."""
+    given = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
+    if not isinstance(given, str) or not given:
+        return "missing"
+    if not hmac.compare_digest(given, session.csrf):
+        return "stale"
+    # A browser sends Origin on POST: it must be this very server, not another local port.
+    # "null" carries no origin at all (privacy settings): the token and the Strict cookie decide.
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if origin and origin not in ("null", own):
+        return "origin"
+    return None
+
+
+def csrf_protected(endpoint: Endpoint, refuse: Refuse) -> Callable[[Request], Awaitable[Response]]:
     """Wrap a state-changing endpoint: the session's CSRF token (field or header) is required."""
 
     async def checked(request: Request) -> Response:
         session: Session | None = request.state.session
-        if session is None:
-            return refuse(request, 401)
         form = await request.form()
-        given = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
-        if not isinstance(given, str) or not hmac.compare_digest(given, session.csrf):
-            return refuse(request, 403)
-        # Browsers send Origin on POST: it must be this very server, not another local port.
-        origin = request.headers.get("origin")
-        if origin and origin != f"{request.url.scheme}://{request.headers.get('host', '')}":
-            return refuse(request, 403)
+        if session is None:
+            return refuse(request, 401, form=form)
+        problem = csrf_problem(request, session, form)
+        if problem is not None:
+            return refuse(request, 403, reason=problem, form=form)
         return await endpoint(request, form)
 
     checked.__name__ = getattr(endpoint, "__name__", "checked")

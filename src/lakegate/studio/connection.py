@@ -1,0 +1,162 @@
+"""Test connection on a connector page and the Copilot page's warehouse list: one cheap call
+through the Gateway (which gets the token), the doctor's diagnosis when it fails, and every
+message in the form's terms rather than the CLI's or the YAML's."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from lakegate.databricks.doctor import Step, diagnose
+from lakegate.errors import LakegateError
+from lakegate.gateway import Gateway
+from lakegate.project import Action, Connector, OAuth2Auth, Project
+from lakegate.secrets import redact
+
+__all__ = [
+    "ConnectionCheck",
+    "check_connection",
+    "form_terms",
+    "is_databricks",
+    "step_view",
+    "warehouses",
+]
+
+PROBE = "studio_connection_probe"  # an in-memory action: never saved
+WAREHOUSES = "/api/2.0/sql/warehouses"
+PROBE_BUDGET_S = 10.0  # a page waits for these calls: an unreachable host must not hang it
+
+# What the CLI and the YAML call a thing -> (the form's label, the field's id on the page).
+FIELDS = {
+    "base_url": ("Base URL", "f-base_url"),
+    "token_url": ("Token URL", "f-token_url"),
+    "client_id": ("Client ID", "f-client_id"),
+    "client_secret": ("Client secret", "f-client_secret"),
+    "client_auth": ("Client authentication", "f-client_auth"),
+    "scope": ("Scope", "f-scope"),
+    "timeout_s": ("the action's timeout", ""),
+}
+_PHRASES = [  # (pattern on the escaped text, replacement), most specific first
+    (r"try `client_auth: auto`", "set Client authentication to “Auto (try body, then header)”"),
+    (r"`client_auth: auto`", "Client authentication “Auto (try body, then header)”"),
+    (
+        r"(store it )?with `lakegate secret set( [A-Za-z_]+)?`( \([^)]*\))?",
+        "by typing it in the connector's secret field (it goes to the local secret store)",
+    ),
+    (r"`lakegate secret set( [A-Za-z_]+)?`", "the connector's secret field"),
+    (r"\(--auth ([a-z_0-9]+)\)", r"(Auth type: \1)"),
+    (
+        r"e\.g\. lakegate connector add NAME --base-url (\S+) --auth \.\.\.",
+        r"e.g. a new connector with Base URL \1",
+    ),
+    (r"lakegate connector add NAME --base-url (\S+)[^.]*", r"a new connector with Base URL \1"),
+    (r" in lakegate\.yaml", ""),
+    (r"under the connector's `auth:`", "in the connector's Authentication fields"),
+]
+
+
+def form_terms(text: str) -> Markup:
+    """`text` escaped, with CLI and YAML wording replaced by the form's, field names linked."""
+    out = str(escape(redact(text)))
+    for pattern, replacement in _PHRASES:
+        out = re.sub(pattern, replacement, out)
+    for key, (label, anchor) in FIELDS.items():
+        link = f'<a href="#{anchor}">{label}</a>' if anchor else label
+        out = re.sub(rf"`?\b{key}\b`?", link, out)
+    return Markup(out)  # noqa: S704 - built from escaped text and fixed markup only
+
+
+@dataclass
+class ConnectionCheck:
+    """What Test connection found."""
+
+    ok: bool
+    summary: str
+    error: str = ""
+    hint: Markup | str = ""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+def is_databricks(connector: Connector) -> bool:
+    """The Databricks REST API is there: a workspace host, or its OIDC token endpoint."""
+    auth = connector.auth
+    token_url = auth.token_url if isinstance(auth, OAuth2Auth) else ""
+    return "databricks" in connector.base_url or token_url.endswith("/oidc/v1/token")
+
+
+def _probe(project: Project, connector: Connector) -> Action:
+    """The cheapest read to prove the credentials work."""
+    if is_databricks(connector):
+        count = "length(warehouses || `[]`)"
+        return Action(name=PROBE, connector=connector.name, path=WAREHOUSES, output=count)
+    for action in project.actions.values():
+        required = any(i.required and i.default is None for i in action.inputs.values())
+        mine = action.connector == connector.name and action.risk == "read"
+        if mine and action.path and not required:
+            return action.model_copy(update={"name": PROBE})
+    return Action(name=PROBE, connector=connector.name, path="/")
+
+
+async def check_connection(project: Project, name: str) -> ConnectionCheck:
+    """Token + one cheap call through the Gateway; on failure, the doctor's diagnosis."""
+    connector = project.connector(name)
+    probe = _probe(project, connector)
+    project.set_action(PROBE, probe)  # in memory only: a check never writes the file
+    async with Gateway(project, budget_s=PROBE_BUDGET_S) as gateway:
+        result = await gateway.test(PROBE, {})
+    request = f"{probe.method} {probe.path}"
+    if result.ok:
+        token = " token obtained," if isinstance(connector.auth, OAuth2Auth) else ""
+        summary = (
+            f"{request} answered {result.status} in {result.elapsed_ms:.0f} ms;{token} "
+            "the credentials work."
+        )
+        if probe.path == WAREHOUSES:
+            summary += f" {result.data} SQL warehouse(s) visible."
+        return ConnectionCheck(True, summary)
+    error = result.error
+    check = ConnectionCheck(
+        False,
+        f"{request}: " + (f"status {result.status}" if result.status else "no answer"),
+        error=redact(error.message) if error else "",
+        hint=form_terms(error.hint) if error and error.hint else "",
+    )
+    try:
+        steps = await diagnose(project, name)
+    except LakegateError as exc:
+        check.steps = [{"name": "diagnosis", "status": "failed", "detail": "",
+                        "cause": redact(exc.message), "fix": form_terms(exc.hint)}]  # fmt: skip
+        return check
+    check.steps = [step_view(step) for step in steps]
+    return check
+
+
+def step_view(step: Step) -> dict[str, Any]:
+    return {
+        "name": step.name,
+        "status": step.status,
+        "detail": redact(step.detail),
+        "cause": redact(step.cause),
+        "fix": form_terms(step.fix) if step.fix else "",
+    }
+
+
+async def warehouses(project: Project) -> tuple[list[dict[str, Any]], str]:
+    """The SQL warehouses of the project's first Databricks connector, or ([], why not)."""
+    found = next((c for c in project.connectors.values() if is_databricks(c)), None)
+    if found is None:
+        return [], "No Databricks connector yet: type the warehouse id."
+    project.set_action(
+        PROBE,
+        Action(name=PROBE, connector=found.name, path=WAREHOUSES,
+               output="warehouses[].{id: id, name: name, state: state}"),
+    )  # fmt: skip
+    async with Gateway(project, budget_s=PROBE_BUDGET_S) as gateway:
+        result = await gateway.test(PROBE, {})
+    if not result.ok or not isinstance(result.data, list):
+        message = redact(result.error.message) if result.error else "no list came back"
+        return [], f"Could not list the warehouses of {found.name} ({message}): type the id."
+    return [w for w in result.data if isinstance(w, dict) and w.get("id")], ""
