@@ -9,7 +9,6 @@ from html import unescape
 from typing import Any
 
 import httpx
-import pytest
 
 from lakegate.copilot.audit import AuditLog, call_record
 from lakegate.project import Action, Connector, Input, OAuth2Auth, Project, load_project
