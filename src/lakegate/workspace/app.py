@@ -18,7 +18,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from lakegate.workspace import accounts, oidc, permissions, scim, warehouses
+from lakegate.workspace import (
+    accounts,
+    mcp_sql,
+    oidc,
+    permissions,
+    scim,
+    ucfunctions,
+    warehouses,
+)
 from lakegate.workspace.accesslog import AccessLog, AccessLogMiddleware
 from lakegate.workspace.faults import FaultInjector, FaultPlan
 from lakegate.workspace.http import ApiError, api_error
@@ -171,6 +179,8 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
         *permissions.routes(ws),
         *scim.routes(ws),
         *feature_routes(ws),
+        *ucfunctions.routes(ws),
+        *mcp_sql.routes(ws),
     ]
     return _wrap(ws, routes, "workspace")
 

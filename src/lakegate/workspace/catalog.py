@@ -40,6 +40,16 @@ SELECT database_name, schema_name, view_name, 'VIEW', comment, view_oid
 FROM duckdb_views() WHERE NOT internal AND database_name = $c AND schema_name = $s
 ORDER BY 3
 """
+_SUMMARIES = f"""
+SELECT schema_name, table_name, 'MANAGED' FROM duckdb_tables()
+WHERE database_name = $c AND schema_name LIKE $sp AND table_name LIKE $tp
+  AND schema_name NOT IN {_HIDDEN}
+UNION ALL
+SELECT schema_name, view_name, 'VIEW' FROM duckdb_views()
+WHERE NOT internal AND database_name = $c AND schema_name LIKE $sp AND view_name LIKE $tp
+  AND schema_name NOT IN {_HIDDEN}
+ORDER BY 1, 2
+"""
 _COLUMNS = """
 SELECT table_name, column_name, data_type, is_nullable, comment, column_index
 FROM duckdb_columns() WHERE database_name = $c AND schema_name = $s
@@ -142,16 +152,37 @@ class CatalogReader:
         return {k: v for k, v in info.items() if v is not None}
 
     def table(self, full_name: str) -> dict[str, Any]:
-        parts = full_name.split(".")
-        if len(parts) != 3 or not all(parts):
-            raise fail(
-                "INVALID_PARAMETER_VALUE",
-                f"'{full_name}' is not a full table name: use catalog.schema.table.",
-            )
+        parts = _table_parts(full_name)
         found = [t for t in self.tables(parts[0], parts[1]) if t["name"] == parts[2]]
         if not found:
             raise _missing("table", full_name)
         return found[0]
+
+    def table_exists(self, full_name: str) -> bool:
+        """Whether the table exists; a missing catalog or schema is a 404, as for `table`."""
+        parts = _table_parts(full_name)
+        self.schema(f"{parts[0]}.{parts[1]}")
+        return any(t["name"] == parts[2] for t in self.tables(parts[0], parts[1]))
+
+    def summaries(self, catalog: str, schema_pattern: str, table_pattern: str) -> list[dict]:
+        """`TableSummary` documents; the patterns are SQL LIKE patterns (empty: all)."""
+        self.catalog(catalog)
+        patterns = {"sp": schema_pattern or "%", "tp": table_pattern or "%"}
+        params = {"c": duck_catalog(catalog), **patterns}
+        return [
+            {"full_name": f"{catalog}.{schema}.{name}", "table_type": kind}
+            for schema, name, kind in self.engine.metadata(_SUMMARIES, params)
+        ]
+
+
+def _table_parts(full_name: str) -> list[str]:
+    parts = full_name.split(".")
+    if len(parts) != 3 or not all(parts):
+        raise fail(
+            "INVALID_PARAMETER_VALUE",
+            f"'{full_name}' is not a full table name: use catalog.schema.table.",
+        )
+    return parts
 
 
 def _column(name: str, data_type: str, nullable: bool, comment: str | None, index: int) -> dict:
@@ -180,7 +211,7 @@ def _column(name: str, data_type: str, nullable: bool, comment: str | None, inde
     return column
 
 
-def _paged(request: Request, items: list[dict[str, Any]], key: str) -> Response:
+def paged(request: Request, items: list[dict[str, Any]], key: str) -> Response:
     limit = int_param(request, "max_results", default=0, high=10_000)
     token = request.query_params.get("page_token")
     start = 0
@@ -196,7 +227,7 @@ def _paged(request: Request, items: list[dict[str, Any]], key: str) -> Response:
     return JSONResponse(body)
 
 
-def _required(request: Request, name: str) -> str:
+def required_param(request: Request, name: str) -> str:
     value = request.query_params.get(name)
     if not value:
         raise fail("INVALID_PARAMETER_VALUE", f"Missing required query parameter: {name}")
@@ -211,7 +242,7 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
 
     async def catalogs(request: Request) -> Response:
         await ws.identity.authenticate(request)
-        return _paged(request, await run(reader.catalogs), "catalogs")
+        return paged(request, await run(reader.catalogs), "catalogs")
 
     async def one_catalog(request: Request) -> Response:
         await ws.identity.authenticate(request)
@@ -219,8 +250,8 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
 
     async def schemas(request: Request) -> Response:
         await ws.identity.authenticate(request)
-        items = await run(reader.schemas, _required(request, "catalog_name"))
-        return _paged(request, items, "schemas")
+        items = await run(reader.schemas, required_param(request, "catalog_name"))
+        return paged(request, items, "schemas")
 
     async def one_schema(request: Request) -> Response:
         await ws.identity.authenticate(request)
@@ -228,13 +259,37 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
 
     async def tables(request: Request) -> Response:
         await ws.identity.authenticate(request)
-        catalog = _required(request, "catalog_name")
-        schema = _required(request, "schema_name")
-        return _paged(request, await run(reader.tables, catalog, schema), "tables")
+        catalog = required_param(request, "catalog_name")
+        schema = required_param(request, "schema_name")
+        return paged(request, await run(reader.tables, catalog, schema), "tables")
 
     async def one_table(request: Request) -> Response:
         await ws.identity.authenticate(request)
         return JSONResponse(await run(reader.table, request.path_params["name"]))
+
+    async def table_exists(request: Request) -> Response:
+        await ws.identity.authenticate(request)
+        found = await run(reader.table_exists, request.path_params["name"])
+        return JSONResponse({"table_exists": found})
+
+    async def summaries(request: Request) -> Response:
+        await ws.identity.authenticate(request)
+        query = request.query_params
+        items = await run(
+            reader.summaries,
+            required_param(request, "catalog_name"),
+            query.get("schema_name_pattern", ""),
+            query.get("table_name_pattern", ""),
+        )
+        return paged(request, items, "tables")
+
+    async def volumes(request: Request) -> Response:
+        """No volumes exist locally; the parent schema must."""
+        await ws.identity.authenticate(request)
+        catalog = required_param(request, "catalog_name")
+        schema = required_param(request, "schema_name")
+        await run(reader.schema, f"{catalog}.{schema}")
+        return paged(request, [], "volumes")
 
     return [
         Route(f"{BASE}/catalogs", catalogs, methods=["GET"]),
@@ -243,4 +298,7 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
         Route(BASE + "/schemas/{name}", one_schema, methods=["GET"]),
         Route(f"{BASE}/tables", tables, methods=["GET"]),
         Route(BASE + "/tables/{name}", one_table, methods=["GET"]),
+        Route(BASE + "/tables/{name}/exists", table_exists, methods=["GET"]),
+        Route(f"{BASE}/table-summaries", summaries, methods=["GET"]),
+        Route(f"{BASE}/volumes", volumes, methods=["GET"]),
     ]
