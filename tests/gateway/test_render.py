@@ -107,9 +107,9 @@ def test_line_breaks_in_headers_are_refused(value: str) -> None:
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
-        ({}, "'item' is a required property"),
+        ({}, "input 'item' is required but was not given"),
         ({"item": "x", "count": "many"}, "should be an integer"),
-        ({"item": "x", "count": 1.5}, "is not of type 'integer'"),
+        ({"item": "x", "count": 1.5}, "input 'count' must be an integer, not 1.5"),
         ({"item": "x", "nope": 1}, "has no input 'nope'"),
     ],
 )
@@ -131,7 +131,7 @@ def test_enum_and_json_schema() -> None:
     }
     assert schema["required"] == ["mode"] and schema["additionalProperties"] is False
     assert act.input_schema({"mode": "a"})["required"] == []  # a connector default fills it
-    with pytest.raises(InputError, match="is not one of"):
+    with pytest.raises(InputError, match="input 'mode' must be one of 'a', 'b', not 'c'"):
         resolve_inputs(act, CONNECTOR, {"mode": "c"})
 
 

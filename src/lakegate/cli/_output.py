@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from lakegate.errors import LakegateError
+from lakegate.errors import ConfigError, GuardError, InputError, LakegateError, PolicyError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -19,3 +19,9 @@ def print_error(exc: LakegateError) -> None:
     err_console.print(f"[bold red]error[/] [dim]{exc.code}[/]: {message}", markup=True)
     if exc.hint:
         err_console.print(f"[yellow]hint[/]: {hint}")
+
+
+def exit_code(error: LakegateError) -> int:
+    """The one contract: 2 for usage, configuration or input (fix the command, the file or the
+    inputs), 1 for what failed remotely or on the way there (the same command may work later)."""
+    return 2 if isinstance(error, ConfigError | InputError | GuardError | PolicyError) else 1

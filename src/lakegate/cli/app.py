@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from lakegate.cli import _context, _output
-from lakegate.errors import ConfigError, LakegateError
+from lakegate.errors import LakegateError
 
 app = typer.Typer(
     name="lakegate",
@@ -80,6 +80,6 @@ def main() -> None:
         app()  # standalone: usage errors print themselves and exit 2
     except LakegateError as exc:
         _output.print_error(exc)
-        sys.exit(2 if isinstance(exc, ConfigError) else 1)
+        sys.exit(_output.exit_code(exc))
     except KeyboardInterrupt:
         sys.exit(130)

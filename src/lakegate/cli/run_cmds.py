@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from http import HTTPStatus
 from pathlib import Path
@@ -17,8 +18,8 @@ import typer
 from rich.markup import escape
 
 from lakegate.cli import _output
-from lakegate.cli._project import open_project, print_json, say, usage
-from lakegate.errors import ConfigError, LakegateError
+from lakegate.cli._project import open_project, print_json, say, usage, warn
+from lakegate.errors import LakegateError
 from lakegate.project import Action, Project
 from lakegate.secrets import SecretStore, redact, redact_data
 
@@ -48,10 +49,11 @@ def test(
     project = open_project()
     values = parse_inputs(project.action(action), inputs)
     result = _run(project, action, values, test=True)
+    empty = _empty_output(project.action(action), result)
     if as_json:
-        print_json(report(result))
+        print_json({**report(result), "warnings": [empty] if empty else []})
     else:
-        _show_test(project, action, result)
+        _show_test(project, action, result, empty)
     _exit_for(result)
 
 
@@ -79,6 +81,9 @@ def call(
         print_json({k: v for k, v in report(result).items() if k in _CALL_KEYS})
     elif result.ok:
         _print_data(result.data)
+    empty = _empty_output(project.action(action), result)
+    if empty:
+        warn(empty)
     _exit_for(result, quiet=as_json)
 
 
@@ -155,7 +160,25 @@ def report(result: Any) -> dict[str, Any]:
     return {**result.to_dict(), "raw": redact_data(result.raw)}
 
 
-def _show_test(project: Project, name: str, result: Any) -> None:
+def _empty_output(action: Action, result: Any) -> str | None:
+    """A warning when the `output` projection found nothing in a response that has data: most
+    often a misspelt field (`warehouse[].name` for `warehouses[].name`)."""
+    if not (result.ok and action.output and result.data is None) or result.raw in (None, ""):
+        return None
+    message = f"The output expression {action.output!r} matched nothing in the response"
+    if isinstance(result.raw, dict):
+        import difflib
+
+        keys = sorted(result.raw)
+        first = re.match(r"[A-Za-z_][A-Za-z0-9_]*", action.output)
+        close = difflib.get_close_matches(first.group(0), keys, n=1) if first else []
+        if close:
+            return f"{message}; did you mean {close[0]!r}? Its top-level keys: {', '.join(keys)}."
+        return f"{message}; its top-level keys: {', '.join(keys) or 'none'}."
+    return f"{message}."
+
+
+def _show_test(project: Project, name: str, result: Any, empty: str | None = None) -> None:
     action = project.action(name)
     say(f"[bold]Test[/] {name} [dim]on connector {action.connector}[/]")
     request = result.request
@@ -184,7 +207,9 @@ def _show_test(project: Project, name: str, result: Any) -> None:
     elif result.ok and result.raw is None and result.data is not None:  # a code handler's result
         say("  [bold]result[/]")
         _print_data(result.data)
-    if result.ok:
+    if result.ok and empty:
+        _output.err_console.print(f"[yellow]! Test passed, but[/] {escape(redact(empty))}")
+    elif result.ok:
         say("[green]✓ Test passed[/]")
     else:
         _output.err_console.print("[red]✗ Test failed[/]")
@@ -214,4 +239,4 @@ def _exit_for(result: Any, *, quiet: bool = False) -> None:
         error = LakegateError(f"The action failed with status {result.status}.")
     if not quiet:
         _output.print_error(error)
-    raise typer.Exit(2 if isinstance(error, ConfigError) else 1)
+    raise typer.Exit(_output.exit_code(error))
