@@ -37,3 +37,43 @@ def served_workspace(token_ttl: int = 3600) -> Iterator[dict[str, Any]]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def spread(values: list[float]) -> str:
+    """`min-max` of a figure's rounds, printed beside its median."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    return f"{low:,.3g}-{high:,.3g}" if abs(high) < 100 else f"{low:,.0f}-{high:,.0f}"
+
+
+def row(
+    benchmark: str,
+    figure: str,
+    value: Any,
+    unit: str,
+    baseline: str = "",
+    base: Any = None,
+    *,
+    goal: str = "",
+    at_most: float | None = None,
+    at_least: float | None = None,
+    value_at_most: float | None = None,
+    met: bool | None = None,
+    spread: str = "",
+    ratio: float | None = None,
+) -> dict[str, Any]:
+    """One line of the table; `met` is worked out from the goal's bound when one is given."""
+    if ratio is None and isinstance(base, int | float) and isinstance(value, int | float) and base:
+        ratio = value / base
+    if met is None and ratio is not None and at_most is not None:
+        met = ratio <= at_most
+    if met is None and ratio is not None and at_least is not None:
+        met = ratio >= at_least
+    if met is None and value_at_most is not None:
+        met = value <= value_at_most
+    return {
+        "benchmark": benchmark, "figure": figure, "value": value, "unit": unit,
+        "spread": spread, "baseline": baseline, "baseline_value": base, "ratio": ratio,
+        "goal": goal, "met": "" if met is None else ("met" if met else "NOT met"),
+    }  # fmt: skip

@@ -35,7 +35,8 @@ def fmt(value: object) -> str:
 
 
 def table(rows: list[dict], markdown: bool) -> str:
-    cols = ["benchmark", "figure", "value", "unit", "baseline", "baseline_value", "ratio", "goal"]
+    cols = ["benchmark", "figure", "value", "unit", "spread", "baseline", "baseline_value", "ratio",
+            "goal", "met"]  # fmt: skip
     cells = [[fmt(r.get(c)) for c in cols] for r in rows]
     if markdown:
         head = "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"

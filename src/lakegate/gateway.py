@@ -8,6 +8,7 @@ server, Studio) calls actions through here.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -328,7 +329,13 @@ class Gateway:
 def _project(action: Action, raw: Any) -> Any:
     if action.output is None or raw is None or isinstance(raw, str):
         return raw
-    return jmespath.search(action.output, raw)
+    return _compiled(action.output).search(raw)
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(expression: str) -> Any:
+    """A parsed JMESPath expression, kept: parsing is a third of a small call's CPU."""
+    return jmespath.compile(expression)
 
 
 def _pairs(params: dict[str, Any] | list[tuple[str, Any]] | None) -> list[tuple[str, str]]:
