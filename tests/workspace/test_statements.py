@@ -252,12 +252,11 @@ def test_databricks_sql_spelling(w: WorkspaceClient, warehouse: str) -> None:
 
     assert ["samples"] in rows("SHOW CATALOGS") and ["main"] in rows("SHOW CATALOGS")
     assert rows("SHOW SCHEMAS IN samples") == [["nyctaxi"], ["tpch"]]
-    assert rows("SHOW TABLES IN samples.tpch") == [
-        ["tpch", "customer", "false"],
-        ["tpch", "orders", "false"],
-    ]
-    described = rows("DESCRIBE TABLE `samples`.`tpch`.`orders`")
-    assert ["o_totalprice", "decimal(18,2)", None] in described
+    tpch = ["customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier"]
+    assert rows("SHOW TABLES IN samples.tpch") == [["tpch", t, "false"] for t in tpch]
+    described = {r[0]: r[1:] for r in rows("DESCRIBE TABLE `samples`.`tpch`.`orders`")}
+    assert described["o_totalprice"][0] == "decimal(18,2)"
+    assert "total price" in described["o_totalprice"][1].lower()
     named = w.statement_execution.execute_statement(
         statement="SELECT current_catalog(), current_schema()",
         warehouse_id=warehouse,

@@ -5,11 +5,15 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from lakegate.cli import _output
 from lakegate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from lakegate.workspace import LocalWorkspace
 
 workspace_app = typer.Typer(
     name="workspace",
@@ -39,6 +43,12 @@ def serve(
         help="A YAML fault plan (429/500/503/reset/delay by path).",
         show_default=False,
     ),
+    samples_scale: float = typer.Option(
+        0.01,
+        "--samples-scale",
+        help="TPC-H scale factor of samples.tpch (0.01: 15,000 orders, ~60,000 line items; "
+        "1: 1.5 million orders, generated in about a minute).",
+    ),
 ) -> None:
     """Serve the local workspace until Ctrl-C.
 
@@ -46,9 +56,16 @@ def serve(
     """
     from lakegate.workspace import LocalWorkspace
     from lakegate.workspace.faults import FaultPlanError
+    from lakegate.workspace.tpch import check_scale
 
     if not 0 <= port <= 65535 or (account_port is not None and not 0 <= account_port <= 65535):
         raise ConfigError("ports must be between 0 and 65535", hint="Pick a free port, e.g. 8765.")
+    try:
+        check_scale(samples_scale)
+    except ValueError as exc:
+        raise ConfigError(
+            f"--samples-scale: {exc}", hint="Use 0.01 (the default) for fast starts."
+        ) from None
     try:
         ws = LocalWorkspace(
             state_dir=state_dir,
@@ -57,6 +74,7 @@ def serve(
             host=host,
             port=port,
             account_port=account_port,
+            samples_scale=samples_scale,
         ).start()
     except FaultPlanError as exc:
         raise ConfigError(
@@ -73,17 +91,40 @@ def serve(
         f"account     {ws.account_host}  (account id {ws.account_id})",
         f"credentials {ws.credentials_path}  (client id {ws.credentials['client_id']})",
         f"access log  {ws.requests_log}",
-        "Ctrl-C to stop.",
     ]
     for line in lines:  # the secret stays in credentials.json (mode 0600), never on screen
         _output.console.print(line, soft_wrap=True, markup=False)
     try:
+        samples = _samples_line(ws, stop)
+        if samples:
+            _output.console.print(samples, soft_wrap=True, markup=False)
+            _output.console.print("Ctrl-C to stop.", markup=False)
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
     finally:
         ws.stop()
+
+
+def _samples_line(ws: LocalWorkspace, stop: threading.Event) -> str:
+    """What the samples are and how long they took, once they are there ("" if stopped)."""
+    from lakegate.workspace.sqltranslate import SqlError
+
+    info = None
+    try:
+        while info is None and not stop.is_set():  # a big scale takes minutes: stay stoppable
+            info = ws.wait_samples(0.2)
+    except SqlError as exc:
+        return f"samples     not available: {exc.message}"
+    if info is None:
+        return ""
+    how = (
+        f"generated in {info.generated_s:.2f} s"
+        if info.generated_s is not None
+        else "reused from the state dir"
+    )
+    return f"samples     samples.tpch at scale {info.scale:g}, {how}"
 
 
 def register(app: typer.Typer) -> None:

@@ -52,6 +52,7 @@ class Settings:
     account_host: str
     token_ttl: int = 3600
     delays: dict[str, float] = field(default_factory=warehouses.delays_from)
+    samples_scale: float = 0.01  # TPC-H scale factor of samples.tpch
 
     @property
     def data_dir(self) -> Path:

@@ -26,6 +26,8 @@ from lakegate.workspace.app import (
     create_workspace_app,
 )
 from lakegate.workspace.faults import TRANSPORT_KEY, FaultPlan, load_plan, parse_plan
+from lakegate.workspace.sampledata import SamplesInfo
+from lakegate.workspace.tpch import DEFAULT_SCALE, check_scale
 from lakegate.workspace.warehouses import delays_from
 
 T = TypeVar("T")
@@ -91,7 +93,9 @@ class LocalWorkspace:
         port: int = 0,
         warehouse_delays: float | dict[str, float] | None = None,
         account_port: int | None = None,
+        samples_scale: float = DEFAULT_SCALE,
     ) -> None:
+        self.samples_scale = check_scale(samples_scale)
         self._own_dir = state_dir is None
         self.state_dir = Path(state_dir) if state_dir is not None else Path()
         self.token_ttl = token_ttl
@@ -151,6 +155,7 @@ class LocalWorkspace:
                 account_host=_url(self._bind_host, sockets[1]),
                 token_ttl=self.token_ttl,
                 delays=self._delays,
+                samples_scale=self.samples_scale,
             )
             self.state = state = WorkspaceState(settings)
             apps = [create_workspace_app(state), create_account_app(state)]
@@ -329,6 +334,17 @@ class LocalWorkspace:
             }
 
         return self.call(create)
+
+    def wait_samples(self, timeout_s: float) -> SamplesInfo | None:
+        """How the `samples` catalog was made (scale, seconds), or None while it is still being
+        generated after `timeout_s`; SqlError if it failed."""
+        from lakegate.workspace.statements import service
+
+        engine = service(self._require_state()).engine
+        if not engine.samples_ready(timeout_s):
+            return None
+        engine.wait_ready(0)
+        return engine.samples
 
     def _require_state(self) -> WorkspaceState:
         if self.state is None:

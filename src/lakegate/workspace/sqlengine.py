@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from lakegate.workspace.sampledata import ensure_samples
+from lakegate.workspace.sampledata import Generation, SamplesInfo, ensure_samples
 from lakegate.workspace.sqltranslate import (
     ALIAS_SUFFIX,
     NAME,
@@ -90,8 +90,13 @@ def default_connections() -> int:
 class SqlEngine:
     """One DuckDB database per workspace; each Unity Catalog catalog is an attached file."""
 
-    def __init__(self, data_dir: Path, *, connections: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, connections: int | None = None, samples_scale: float = 0.01
+    ) -> None:
         self.dir = data_dir / "catalogs"
+        self.samples_scale = samples_scale
+        self.samples: SamplesInfo | None = None  # set once the samples are attached
+        self._generation = Generation()
         self.connections = connections or default_connections()
         self.executor = ThreadPoolExecutor(self.connections, thread_name_prefix="lakegate-sql")
         self._db = duckdb.connect(":memory:")
@@ -112,8 +117,11 @@ class SqlEngine:
                 self._attach(path.stem)
         if not self._attached(DEFAULT_CATALOG):
             self._attach(DEFAULT_CATALOG)
-        # Generating the samples takes ~0.4 s the first time: do it off the start path.
-        threading.Thread(target=self._load_samples, name="lakegate-samples", daemon=True).start()
+        # Generating the samples takes ~0.6 s the first time: do it off the start path.
+        self._loader = threading.Thread(
+            target=self._load_samples, name="lakegate-samples", daemon=True
+        )
+        self._loader.start()
 
     # -- catalogs ----------------------------------------------------------------------------
 
@@ -130,7 +138,9 @@ class SqlEngine:
 
     def _load_samples(self) -> None:
         try:
-            ensure_samples(self.dir / f"{SAMPLES}.duckdb")
+            self.samples = ensure_samples(
+                self.dir / f"{SAMPLES}.duckdb", self.samples_scale, self._generation
+            )
             with self._meta_lock:
                 if not self._closed:
                     self._attach(SAMPLES, read_only=True)
@@ -138,6 +148,10 @@ class SqlEngine:
             self._failure = exc
         finally:
             self._ready.set()
+
+    def samples_ready(self, timeout_s: float) -> bool:
+        """Whether loading the samples has ended (attached, or failed) within `timeout_s`."""
+        return self._ready.wait(timeout_s)
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         if not self._ready.wait(timeout_s) or self._failure is not None:
@@ -256,6 +270,9 @@ class SqlEngine:
     def close(self) -> None:
         """Interrupt whatever still runs, then close every connection and the database."""
         self._closed = True
+        # A process that exits while DuckDB still generates the samples aborts: stop, then wait.
+        self._generation.stop()
+        self._loader.join(timeout=60)
         with self._cursors_lock:
             cursors = list(self._cursors)
         for cursor in cursors:

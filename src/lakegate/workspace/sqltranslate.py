@@ -16,6 +16,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from lakegate.workspace.sqlsemantics import databricks_semantics
+
 # sqlglot warns on every statement it hands over unparsed; that is expected here, not news.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
@@ -106,6 +108,7 @@ def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user:
             raise SqlError("[UNSUPPORTED_FEATURE] Parameters are not supported in this statement.")
         return Plan(sql=text, statement_type=_statement_type(tree))
     bound = _bind(tree, params)
+    tree = databricks_semantics(tree)  # functions DuckDB answers differently (sqlsemantics.py)
     tree = tree.transform(lambda node: _rewrite(node, catalog, schema, user))
     statement_type = _statement_type(tree)
     # DuckDB reports DML as a `Count` column; Databricks calls it num_affected_rows.

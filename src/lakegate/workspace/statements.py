@@ -85,7 +85,7 @@ class StatementService:
 
     def __init__(self, ws: WorkspaceState) -> None:
         self.ws = ws
-        self.engine = SqlEngine(ws.settings.data_dir)
+        self.engine = SqlEngine(ws.settings.data_dir, samples_scale=ws.settings.samples_scale)
         self.link_ttl_s = 900.0
         self.result_ttl_s = 3600.0
         self.links = ResultLinks(ws.host)

@@ -1,0 +1,175 @@
+"""Databricks functions whose DuckDB translation by sqlglot runs but answers differently.
+
+Each rewrite takes a node of a tree parsed with `read="databricks"` and returns the node that
+gives Databricks' answer under DuckDB (same value and, where it shows, the same type). Applied
+by `sqltranslate.plan` before its own rewrites; docs/workspace.md lists them (coverage table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlglot
+from sqlglot import exp
+
+# What sqlglot fills in for `unix_timestamp(x)` without a format: Spark's default pattern.
+_DEFAULT_UNIX_FORMAT = sqlglot.parse_one("unix_timestamp(x)", read="databricks").args.get("format")
+
+# Databricks' trunc/date_trunc unit spellings -> DuckDB's.
+_UNITS = {
+    "YEAR": "year", "YYYY": "year", "YY": "year",
+    "QUARTER": "quarter",
+    "MONTH": "month", "MM": "month", "MON": "month",
+    "WEEK": "week",
+    "DAY": "day", "DD": "day",
+    "HOUR": "hour", "MINUTE": "minute", "SECOND": "second",
+    "MILLISECOND": "millisecond", "MICROSECOND": "microsecond",
+}  # fmt: skip
+_DATETIME_LETTERS = frozenset("yMdHhmsSaEDL")
+
+
+def databricks_semantics(tree: exp.Expression) -> exp.Expression:
+    """`tree` with every such function rewritten, innermost first (rewrites nest)."""
+    for node in reversed(list(tree.walk())):  # breadth-first, reversed: children first
+        new = _rewritten(node)
+        if new is node:
+            continue
+        if node is tree:
+            tree = new
+        else:
+            node.replace(new)
+    return tree
+
+
+def _rewritten(node: exp.Expression) -> exp.Expression:
+    rewrite = _REWRITES.get(type(node))
+    if rewrite is None and isinstance(node, exp.Anonymous):
+        rewrite = _BY_NAME.get(node.name.lower())
+    return rewrite(node) if rewrite is not None else node
+
+
+def _date_add(node: exp.Expression) -> exp.Expression:
+    # date_add(d, n) / date_sub(d, n) answer a DATE; DATE + INTERVAL is a TIMESTAMP in DuckDB.
+    unit = node.args.get("unit")
+    if unit is not None and unit.name.upper() != "DAY":
+        return node
+    days = exp.cast(node.expression, exp.DataType.build("INT"))
+    return exp.Add(this=exp.cast(node.this, exp.DataType.build("DATE")), expression=days)
+
+
+def _percentile(node: exp.Expression) -> exp.Expression:
+    # percentile() interpolates (2.5 for 1..4); DuckDB's quantile() picks a row (2).
+    return exp.Anonymous(this="quantile_cont", expressions=[node.this, node.args["quantile"]])
+
+
+def _format_string(node: exp.Expression) -> exp.Expression:
+    # format_string/printf take printf patterns; DuckDB's format() takes {} patterns.
+    return exp.Anonymous(this="printf", expressions=[node.this, *node.expressions])
+
+
+def _to_char(node: exp.Expression) -> exp.Expression:
+    # to_char(datetime, 'yyyy-MM') formats like date_format; sqlglot drops the pattern.
+    pattern = node.args.get("format")
+    if not isinstance(pattern, exp.Literal) or not _DATETIME_LETTERS & set(pattern.name):
+        return node
+    formatted = sqlglot.parse_one(f"date_format(x, {pattern.sql()})", read="databricks")
+    formatted.find(exp.Column).replace(node.this)  # type: ignore[union-attr]
+    return formatted
+
+
+def _day_of_week(node: exp.Expression) -> exp.Expression:
+    # Databricks numbers Sunday 1 .. Saturday 7; DuckDB Sunday 0 .. Saturday 6.
+    return exp.Paren(this=exp.Add(this=node.copy(), expression=exp.Literal.number(1)))
+
+
+def _unit(unit: exp.Expression | None) -> exp.Expression | None:
+    if unit is None:
+        return None
+    spelled = _UNITS.get(unit.name.upper())
+    return exp.Literal.string(spelled) if spelled else None
+
+
+def _trunc(node: exp.Expression) -> exp.Expression:
+    # trunc(date, 'MM') answers a DATE (NULL for an unknown unit); DuckDB spells units out.
+    unit = _unit(node.args.get("unit"))
+    if unit is None:
+        return exp.Null()
+    truncated = exp.Anonymous(this="date_trunc", expressions=[unit, node.this])
+    return exp.cast(truncated, exp.DataType.build("DATE"))
+
+
+def _timestamp_trunc(node: exp.Expression) -> exp.Expression:
+    # date_trunc('MM', ts): Databricks' short unit names, which DuckDB does not know.
+    unit = _unit(node.args.get("unit"))
+    if unit is None:
+        return exp.Null()
+    return exp.Anonymous(this="date_trunc", expressions=[unit, node.this])
+
+
+def _unix_timestamp(node: exp.Expression) -> exp.Expression:
+    # unix_timestamp(ts) takes a timestamp too; sqlglot only handles strings (strptime).
+    if node.args.get("format") != _DEFAULT_UNIX_FORMAT:
+        return node
+    value = exp.cast(node.this, exp.DataType.build("TIMESTAMP"))
+    return exp.cast(exp.Anonymous(this="epoch", expressions=[value]), exp.DataType.build("BIGINT"))
+
+
+def _bround(node: exp.Anonymous) -> exp.Expression:
+    # HALF_EVEN rounding.
+    digits = node.expressions[1] if len(node.expressions) > 1 else exp.Literal.number(0)
+    return exp.Anonymous(this="round_even", expressions=[node.expressions[0], digits])
+
+
+def _pmod(node: exp.Anonymous) -> exp.Expression:
+    # The positive remainder, which DuckDB has no function for.
+    a, b = node.expressions[:2]
+    remainder = exp.Paren(this=exp.Mod(this=a, expression=b))
+    shifted = exp.Paren(this=exp.Add(this=remainder, expression=b.copy()))
+    return exp.Paren(this=exp.Mod(this=shifted, expression=b.copy()))
+
+
+def _format_number(node: exp.Anonymous) -> exp.Expression:
+    # format_number(x, 2) -> '1,234,567.89'; a pattern as second argument is not translated.
+    if len(node.expressions) != 2 or not node.expressions[1].is_int:
+        return node
+    digits = int(node.expressions[1].name)
+    pattern = exp.Literal.string("{:,." + str(digits) + "f}")
+    return exp.Anonymous(this="format", expressions=[pattern, node.expressions[0]])
+
+
+def _zeroifnull(node: exp.Anonymous) -> exp.Expression:
+    return exp.Coalesce(this=node.expressions[0], expressions=[exp.Literal.number(0)])
+
+
+def _nullifzero(node: exp.Anonymous) -> exp.Expression:
+    return exp.Nullif(this=node.expressions[0], expression=exp.Literal.number(0))
+
+
+def _some(node: exp.Anonymous) -> exp.Expression:
+    # some(cond) is the bool_or aggregate.
+    return exp.Anonymous(this="bool_or", expressions=node.expressions)
+
+
+def _every(node: exp.Anonymous) -> exp.Expression:
+    return exp.Anonymous(this="bool_and", expressions=node.expressions)
+
+
+_REWRITES: dict[type[exp.Expression], Callable[[exp.Expression], exp.Expression]] = {
+    exp.TsOrDsAdd: _date_add,
+    exp.Quantile: _percentile,
+    exp.Format: _format_string,
+    exp.ToChar: _to_char,
+    exp.DayOfWeek: _day_of_week,
+    exp.DateTrunc: _trunc,
+    exp.TimestampTrunc: _timestamp_trunc,
+    exp.StrToUnix: _unix_timestamp,
+}
+_BY_NAME: dict[str, Callable[[exp.Anonymous], exp.Expression]] = {
+    "bround": _bround,
+    "pmod": _pmod,
+    "format_number": _format_number,
+    "zeroifnull": _zeroifnull,
+    "nullifzero": _nullifzero,
+    "some": _some,
+    "every": _every,
+}

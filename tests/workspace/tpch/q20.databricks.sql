@@ -1,0 +1,17 @@
+-- Potential part promotion (nation FRANCE: at scale 0.01 Canada has one supplier, no answer)
+SELECT s_name, s_address
+FROM samples.tpch.supplier, samples.tpch.nation
+WHERE s_suppkey IN (
+    SELECT ps_suppkey FROM samples.tpch.partsupp
+    WHERE ps_partkey IN (SELECT p_partkey FROM samples.tpch.part WHERE startswith(p_name, 'forest'))
+      AND ps_availqty > (
+        SELECT 0.5 * sum(l_quantity) FROM samples.tpch.lineitem
+        WHERE l_partkey = ps_partkey
+          AND l_suppkey = ps_suppkey
+          AND l_shipdate >= DATE'1994-01-01'
+          AND l_shipdate < DATE'1994-01-01' + INTERVAL 1 YEAR
+      )
+  )
+  AND s_nationkey = n_nationkey
+  AND n_name = 'FRANCE'
+ORDER BY s_name
