@@ -24,6 +24,7 @@ from lakegate.workspace import (
     oidc,
     permissions,
     scim,
+    thriftapi,
     ucfunctions,
     warehouses,
 )
@@ -182,6 +183,7 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
         *feature_routes(ws),
         *ucfunctions.routes(ws),
         *mcp_sql.routes(ws),
+        *thriftapi.routes(ws),
     ]
     return _wrap(ws, routes, "workspace")
 

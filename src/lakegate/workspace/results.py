@@ -84,6 +84,7 @@ class ResultSet:
     types: list[ColumnType]
     chunks: list[Chunk] = field(default_factory=list)
     truncated: bool = False
+    schema: pa.Schema | None = None  # the Arrow schema, also when there are no rows
 
     @property
     def total_rows(self) -> int:
@@ -131,7 +132,7 @@ def collect(
 ) -> ResultSet:
     """Read every batch of `output` (up to the limits) and encode it into chunks."""
     target = chunk_bytes or CHUNK_BYTES[format]
-    result = ResultSet(format, output.names, output.types)
+    result = ResultSet(format, output.names, output.types, schema=output.schema)
     pending: list[pa.RecordBatch] = []
     pending_bytes = rows = used = 0
     encoded = 0

@@ -27,6 +27,7 @@ from lakegate.workspace.app import (
 )
 from lakegate.workspace.faults import TRANSPORT_KEY, FaultPlan, load_plan, parse_plan
 from lakegate.workspace.sampledata import SamplesInfo
+from lakegate.workspace.tls import TlsFiles, ensure_tls
 from lakegate.workspace.tpch import DEFAULT_SCALE, check_scale
 from lakegate.workspace.warehouses import delays_from
 
@@ -64,10 +65,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _url(host: str, sock: socket.socket) -> str:
+def _url(host: str, sock: socket.socket, scheme: str = "http") -> str:
     port = sock.getsockname()[1]
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+    return f"{scheme}://[{shown}]:{port}" if ":" in shown else f"{scheme}://{shown}:{port}"
 
 
 def write_private_json(path: Path, data: dict[str, Any]) -> None:
@@ -94,7 +95,10 @@ class LocalWorkspace:
         warehouse_delays: float | dict[str, float] | None = None,
         account_port: int | None = None,
         samples_scale: float = DEFAULT_SCALE,
+        tls: bool = False,
     ) -> None:
+        self.tls = tls  # HTTPS with a certificate from the state dir's own CA (see tls.py)
+        self._tls_files: TlsFiles | None = None
         self.samples_scale = check_scale(samples_scale)
         self._own_dir = state_dir is None
         self.state_dir = Path(state_dir) if state_dir is not None else Path()
@@ -134,6 +138,11 @@ class LocalWorkspace:
         return self.state_dir / "requests.jsonl"
 
     @property
+    def ca_file(self) -> Path | None:
+        """The CA certificate HTTPS clients trust (None when serving plain HTTP)."""
+        return self._tls_files.ca if self._tls_files else None
+
+    @property
     def credentials_path(self) -> Path:
         return self.state_dir / CREDENTIALS_FILE
 
@@ -149,10 +158,13 @@ class LocalWorkspace:
             bind_socket(self._bind_host, self._account_port),
         ]
         try:
+            scheme = "http"
+            if self.tls:
+                self._tls_files, scheme = ensure_tls(self.state_dir, (self._bind_host,)), "https"
             settings = Settings(
                 state_dir=self.state_dir,
-                host=_url(self._bind_host, sockets[0]),
-                account_host=_url(self._bind_host, sockets[1]),
+                host=_url(self._bind_host, sockets[0], scheme),
+                account_host=_url(self._bind_host, sockets[1], scheme),
                 token_ttl=self.token_ttl,
                 delays=self._delays,
                 samples_scale=self.samples_scale,
@@ -199,6 +211,7 @@ class LocalWorkspace:
         await anyio.to_thread.run_sync(self.stop)
 
     def _config(self, app: Any) -> uvicorn.Config:
+        tls = self._tls_files
         return uvicorn.Config(
             app,
             http=ResettableH11Protocol,
@@ -209,6 +222,8 @@ class LocalWorkspace:
             access_log=False,
             server_header=False,
             timeout_graceful_shutdown=2,
+            ssl_certfile=str(tls.cert) if tls else None,
+            ssl_keyfile=str(tls.key) if tls else None,
         )
 
     def _run(self, sockets: list[socket.socket]) -> None:
@@ -265,6 +280,8 @@ class LocalWorkspace:
             "client_id": admin.application_id,
             "client_secret": secret,
         }
+        if self._tls_files is not None:
+            credentials["ca_file"] = str(self._tls_files.ca)
         write_private_json(self.credentials_path, credentials)
         return credentials
 

@@ -1,0 +1,307 @@
+"""The Databricks SQL connector's default (Thrift) backend against `LocalWorkspace(tls=True)`,
+given only what a user gives it: host, port, http_path, OAuth M2M credentials and the CA file."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import httpx
+import pyarrow as pa
+import pytest
+from databricks import sql
+from databricks.sdk.core import Config, oauth_service_principal
+from databricks.sql.client import Connection
+from databricks.sql.exc import RequestError, ServerOperationError
+
+from lakegate.workspace import LocalWorkspace
+
+# -- fixtures (Thrift only; the SEA backend's live in conftest.py) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_workspace() -> Iterator[LocalWorkspace]:
+    with LocalWorkspace(tls=True) as ws:
+        yield ws
+
+
+@pytest.fixture
+def connect(
+    tls_workspace: LocalWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Connection]]:
+    """`connect(**overrides)`: a connection as a user opens one (closed after the test)."""
+    ws = tls_workspace
+    ca = str(ws.ca_file)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca)  # the SDK's token request trusts the CA too
+    opened: list[Connection] = []
+
+    def open_connection(client_id: str = "", client_secret: str = "", **overrides: object):
+        config = Config(
+            host=ws.host,
+            client_id=client_id or ws.credentials["client_id"],
+            client_secret=client_secret or ws.credentials["client_secret"],
+        )
+        host, port = ws.host.removeprefix("https://").rsplit(":", 1)
+        options: dict[str, object] = {
+            "server_hostname": host,
+            "port": int(port),
+            "http_path": http_path(ws),
+            "credentials_provider": lambda: oauth_service_principal(config),
+            "_tls_trusted_ca_file": ca,
+            # The connector's feature-flag lookup ignores `port` and would call host:443.
+            "enable_telemetry": False,
+            **overrides,
+        }
+        connection = sql.connect(**options)
+        opened.append(connection)
+        return connection
+
+    yield open_connection
+    for connection in opened:
+        connection.close()
+
+
+def http_path(ws: LocalWorkspace) -> str:
+    assert ws.state is not None
+    return f"/sql/1.0/warehouses/{ws.state.warehouses.ids()[0]}"
+
+
+def log_lines(ws: LocalWorkspace) -> list[dict]:
+    return [json.loads(line) for line in ws.requests_log.read_text().splitlines()]
+
+
+def downloads(ws: LocalWorkspace) -> int:
+    return sum(1 for line in log_lines(ws) if line["path"].startswith("/storage/statements/"))
+
+
+# -- TLS --------------------------------------------------------------------------------------
+
+
+def test_tls_serves_https_with_a_ca_written_to_the_state_dir(tmp_path: Path) -> None:
+    with LocalWorkspace(state_dir=tmp_path, tls=True) as ws:
+        assert ws.host.startswith("https://127.0.0.1:")
+        assert ws.account_host.startswith("https://")
+        saved = json.loads(ws.credentials_path.read_text())
+        assert saved["ca_file"] == str(ws.ca_file)
+        assert ws.ca_file is not None and ws.ca_file.parent.parent == tmp_path
+        assert (tmp_path / "tls" / "server.key").stat().st_mode & 0o777 == 0o600
+        trusted = ssl.create_default_context(cafile=str(ws.ca_file))
+        for base in (ws.host, ws.host.replace("127.0.0.1", "localhost")):
+            metadata = f"{base}/oidc/.well-known/oauth-authorization-server"
+            assert httpx.get(metadata, verify=trusted).json()["token_endpoint"].startswith("https")
+        account = httpx.get(f"{ws.account_host}/api/2.0/accounts/x/workspaces", verify=trusted)
+        assert account.json()["error_code"]  # a Databricks error body, over verified TLS
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            httpx.get(ws.host, verify=ssl.create_default_context())
+        ca = ws.ca_file.read_bytes()
+    with LocalWorkspace(state_dir=tmp_path, tls=True) as again:
+        assert again.ca_file is not None and again.ca_file.read_bytes() == ca  # still trusted
+
+
+def test_plain_http_stays_the_default() -> None:
+    with LocalWorkspace() as ws:
+        assert ws.host.startswith("http://") and ws.ca_file is None
+        assert "ca_file" not in ws.credentials
+
+
+# -- queries ----------------------------------------------------------------------------------
+
+
+def test_execute_and_fetchall_with_databricks_types(connect: Callable[..., Connection]) -> None:
+    with connect().cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 AS i, CAST(2 AS BIGINT) AS l, 'x' AS s, CAST(1.5 AS DECIMAL(10,2)) AS d, "
+            "DATE'2024-02-29' AS dt, TIMESTAMP'2024-01-02 03:04:05' AS ts, true AS b, "
+            "CAST(NULL AS STRING) AS n, 0.25 AS f"
+        )
+        names_types = [(c[0], c[1]) for c in cursor.description]
+        assert names_types == [
+            ("i", "int"),
+            ("l", "bigint"),
+            ("s", "string"),
+            ("d", "decimal"),
+            ("dt", "date"),
+            ("ts", "timestamp"),
+            ("b", "boolean"),
+            ("n", "string"),
+            ("f", "decimal"),
+        ]
+        assert cursor.description[3][4:6] == (10, 2)
+        (row,) = cursor.fetchall()
+    assert tuple(row)[:8] == (
+        1,
+        2,
+        "x",
+        Decimal("1.50"),
+        datetime.date(2024, 2, 29),
+        datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),  # TIMESTAMP is zoned
+        True,
+        None,
+    )
+
+
+def test_fetchmany_then_fetchall_pages_through_an_inline_result(
+    connect: Callable[..., Connection],
+) -> None:
+    with connect(use_cloud_fetch=False).cursor(arraysize=7_000) as cursor:
+        cursor.execute("SELECT id FROM range(250000) t(id) ORDER BY id")
+        first = cursor.fetchmany(1000)
+        rest = cursor.fetchall()
+    ids = [r.id for r in first + rest]
+    assert ids == list(range(250_000))
+
+
+def test_native_parameters(connect: Callable[..., Connection]) -> None:
+    with connect().cursor() as cursor:
+        cursor.execute(
+            "SELECT :n + 1 AS n, upper(:s) AS s, :d AS d, :missing IS NULL AS null_ok, :p AS p",
+            {
+                "n": 41,
+                "s": "it's",
+                "d": datetime.date(2024, 5, 6),
+                "missing": None,
+                "p": Decimal("2.5"),
+            },
+        )
+        row = cursor.fetchone()
+    assert (row.n, row.s, row.d, row.null_ok) == (42, "IT'S", datetime.date(2024, 5, 6), True)
+    assert Decimal(str(row.p)) == Decimal("2.5")
+
+
+def test_use_moves_the_session_and_errors_are_databricks_shaped(
+    connect: Callable[..., Connection],
+) -> None:
+    with connect().cursor() as cursor:
+        cursor.execute("USE SCHEMA samples.tpch")
+        cursor.execute("SELECT count(*) AS n FROM nation")
+        assert cursor.fetchone().n == 25
+        with pytest.raises(ServerOperationError, match=r"\[TABLE_OR_VIEW_NOT_FOUND\]"):
+            cursor.execute("SELECT * FROM no_such_table")
+        cursor.execute("SELECT 1 AS still_usable")
+        assert cursor.fetchall()[0].still_usable == 1
+
+
+def test_a_million_rows_through_cloudfetch_match_duckdb(
+    tls_workspace: LocalWorkspace, connect: Callable[..., Connection]
+) -> None:
+    query = (
+        "SELECT id, id * 3 AS tripled, 'r' || CAST(id AS {text}) AS label, id % 7 = 0 AS lucky "
+        "FROM range(1000000) t(id) ORDER BY id"
+    )
+    before = downloads(tls_workspace)
+    with connect().cursor() as cursor:
+        cursor.execute(query.format(text="STRING"))
+        got = cursor.fetchall_arrow()
+    expected = duckdb.sql(query.format(text="VARCHAR")).arrow()
+    if isinstance(expected, pa.RecordBatchReader):
+        expected = expected.read_all()
+    assert got.num_rows == expected.num_rows == 1_000_000
+    assert got.column_names == expected.column_names
+    for name in expected.column_names:
+        assert got.column(name).equals(expected.column(name)), name
+    assert downloads(tls_workspace) - before >= 1  # the rows came through result links
+
+
+def test_query_id_is_the_statement_id_in_the_workspace(
+    tls_workspace: LocalWorkspace, connect: Callable[..., Connection]
+) -> None:
+    with connect().cursor() as cursor:
+        cursor.execute("SELECT 7 AS seven")
+        cursor.fetchall()
+        statement_id = cursor.query_id
+    svc = tls_workspace.state.sql_statements  # type: ignore[union-attr]
+    assert svc.items[statement_id].text == "SELECT 7 AS seven"
+
+
+# -- metadata ---------------------------------------------------------------------------------
+
+
+def test_catalogs_schemas_tables_columns(connect: Callable[..., Connection]) -> None:
+    with connect().cursor() as cursor:
+        cursor.execute("CREATE OR REPLACE TABLE main.default.thrift_people (id INT, name STRING)")
+        catalogs = {r.TABLE_CAT for r in cursor.catalogs().fetchall()}
+        assert {"main", "samples"} <= catalogs
+        schemas = cursor.schemas(catalog_name="samples").fetchall()
+        assert ("tpch", "samples") in {(r.TABLE_SCHEM, r.TABLE_CATALOG) for r in schemas}
+        tables = cursor.tables(catalog_name="samples", schema_name="tpch", table_name="n%")
+        assert [(r.TABLE_NAME, r.TABLE_TYPE) for r in tables.fetchall()] == [("nation", "TABLE")]
+        mine = cursor.tables(catalog_name="main", schema_name="default").fetchall()
+        assert "thrift_people" in {r.TABLE_NAME for r in mine}
+        columns = cursor.columns(
+            catalog_name="main", schema_name="default", table_name="thrift_people"
+        ).fetchall()
+    assert [(c.COLUMN_NAME, c.TYPE_NAME, c.ORDINAL_POSITION) for c in columns] == [
+        ("id", "INT", 0),
+        ("name", "STRING", 1),
+    ]
+    assert columns[0].DATA_TYPE == 4 and columns[1].DATA_TYPE == 12
+
+
+# -- cancel and refusals ----------------------------------------------------------------------
+
+
+def test_cancel_stops_a_running_statement(
+    tls_workspace: LocalWorkspace, connect: Callable[..., Connection]
+) -> None:
+    cursor = connect().cursor()
+    cursor.execute_async("SELECT sum(a.x * b.y) FROM range(1000000) a(x), range(1000000) b(y)")
+    statement_id = cursor.query_id
+    svc = tls_workspace.state.sql_statements  # type: ignore[union-attr]
+    deadline = time.monotonic() + 60
+    while svc.items[statement_id].state != "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    cursor.cancel()
+    while cursor.get_query_state().name not in ("CANCELLED", "FAILED", "SUCCEEDED"):
+        assert time.monotonic() < deadline, "the statement did not stop"
+    assert cursor.get_query_state().name == "CANCELLED"
+    assert svc.items[statement_id].state == "CANCELED"
+
+
+def test_a_bad_token_is_refused_with_the_connectors_auth_error(
+    tls_workspace: LocalWorkspace,
+) -> None:
+    ws = tls_workspace
+    host, port = ws.host.removeprefix("https://").rsplit(":", 1)
+    before = len(log_lines(ws))
+    with pytest.raises(RequestError, match="Invalid access token"):
+        sql.connect(
+            server_hostname=host,
+            port=int(port),
+            http_path=http_path(ws),
+            access_token="not-a-real-token",
+            _tls_trusted_ca_file=str(ws.ca_file),
+            enable_telemetry=False,
+        )
+    refused = [line for line in log_lines(ws)[before:] if line["path"].startswith("/sql/1.0/")]
+    assert [line["status"] for line in refused] == [403]  # refused once, not retried
+
+
+def test_a_principal_without_can_use_cannot_open_a_session(
+    tls_workspace: LocalWorkspace, connect: Callable[..., Connection]
+) -> None:
+    stranger = tls_workspace.create_service_principal("thrift-stranger")
+    with pytest.raises(RequestError, match="does not have CAN_USE permission"):
+        connect(stranger["client_id"], stranger["client_secret"])
+
+
+def test_the_thrift_machinery_is_imported_only_when_a_client_calls() -> None:
+    code = (
+        "import sys; from lakegate.workspace import LocalWorkspace\n"
+        "with LocalWorkspace() as ws: pass\n"
+        "print(sorted(m for m in sys.modules if m == 'thrift' or m.startswith('thrift.')))"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=os.environ
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
