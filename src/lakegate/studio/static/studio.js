@@ -115,8 +115,10 @@
     if (xhr && xhr.getResponseHeader("HX-Redirect")) { dirty = false; leaving = true; }
   });
   document.addEventListener("htmx:afterSettle", function (event) {
-    enhance(event.detail.elt || document);
-    var target = event.detail.target || event.detail.elt;
+    enhance(document);
+    // An outerHTML swap replaced the target: find the new element by its id.
+    var old = event.detail.target || event.detail.elt;
+    var target = old && old.id ? document.getElementById(old.id) : old;
     var summary = target && target.querySelector ? target.querySelector(".error-summary, .note-focus") : null;
     if (summary) { focusInto(summary); return; }
     var outcome = target && target.querySelector ? target.querySelector("[data-focus-after-swap]") : null;
@@ -194,7 +196,10 @@
     var box = $("#test-inputs");
     if (!box) { return; }
     var kept = {};
-    $$("input[name^=test__]", box).forEach(function (i) { kept[i.name.slice(6)] = i.value; });
+    // A value the user typed in the panel stays; one that came from the example follows it.
+    $$("input[name^=test__]", box).forEach(function (i) {
+      if (!i.hasAttribute("data-example")) { kept[i.name.slice(6)] = i.value; }
+    });
     var rows = $$("#f-inputs-table tbody tr");
     var declared = [];
     rows.forEach(function (row) {
@@ -231,7 +236,12 @@
       input.name = "test__" + d.name;
       input.autocomplete = "off";
       input.spellcheck = false;
-      input.value = Object.prototype.hasOwnProperty.call(kept, d.name) ? kept[d.name] : d.example;
+      if (Object.prototype.hasOwnProperty.call(kept, d.name)) {
+        input.value = kept[d.name];
+      } else {
+        input.value = d.example;
+        input.setAttribute("data-example", "");
+      }
       if (d.required) { input.required = true; input.setAttribute("aria-required", "true"); }
       wrap.appendChild(label);
       wrap.appendChild(input);
@@ -257,7 +267,7 @@
           panes.forEach(function (p, j) { p.hidden = j !== i; });
           $$(".view-button", bar).forEach(function (x, j) { x.setAttribute("aria-pressed", j === i ? "true" : "false"); });
         });
-        bar.insertBefore(b, bar.firstChild ? bar.lastChild.nextSibling : null);
+        bar.insertBefore(b, $("[data-copy]", bar));
         pane.hidden = i !== 0;
       });
     });
@@ -289,8 +299,8 @@
   }
 
   function enhance(root) {
-    tabs(root === document ? document : (root.parentNode || document));
-    views(root === document ? document : (root.parentNode || document));
+    tabs(root);
+    views(root);
     syncTestInputs();
   }
 
@@ -300,12 +310,16 @@
     var form = el.form || (el.closest && el.closest("form"));
     if (form && form.hasAttribute("data-guard")) { dirty = true; }
     var field = el.closest && el.closest(".has-error");
-    if (field && (el.matches("input, textarea") || el.matches("select"))) {
+    if (field && el.matches("input, textarea, select")) {  // an edited field's error is stale
       field.classList.remove("has-error");
       el.removeAttribute("aria-invalid");
-      var msg = $(".field-error", field);
-      if (msg) { msg.remove(); }
+      $$(".field-error", field).forEach(function (msg) { msg.remove(); });
+      if (el.id) {
+        $$('.error-summary a[href="#' + el.id + '"]').forEach(function (a) { a.closest("li").remove(); });
+        $$(".error-summary").forEach(function (box) { if (!$("li", box)) { box.remove(); } });
+      }
     }
+    if (el.name && el.name.indexOf("test__") === 0) { el.removeAttribute("data-example"); }
     if (el.closest && el.closest("#f-inputs-table")) { syncTestInputs(); }
   });
   document.addEventListener("change", function (event) {

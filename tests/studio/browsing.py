@@ -1,0 +1,103 @@
+"""What the Studio's browser tests share: contexts with and without JavaScript, a seeded
+project, waiting for htmx to settle, the overflow check and the axe-core audit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from lakegate.project import Action, Connector, OAuth2Auth, Project, load_project
+from lakegate.secrets import SecretStore
+from lakegate.workspace import LocalWorkspace
+
+from .conftest import RunningStudio
+
+AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
+# htmx swaps new content in, then wires it up a moment later ("settling"): wait for the end.
+BUSY = ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"
+OUTPUT = "warehouses[].{id: id, name: name, state: state}"
+
+
+@contextmanager
+def signed_in(
+    browser: Browser,
+    studio: RunningStudio,
+    *,
+    js: bool = True,
+    width: int = 1280,
+    height: int = 800,
+    **options: Any,
+) -> Iterator[Page]:
+    """A page signed in through a one-time link, in its own context (own cookies)."""
+    context: BrowserContext = browser.new_context(
+        java_script_enabled=js, viewport={"width": width, "height": height}, **options
+    )
+    try:
+        page = context.new_page()
+        page.goto(studio.login_url())
+        yield page
+    finally:
+        context.close()
+
+
+def settled(page: Page) -> None:
+    expect(page.locator(BUSY)).to_have_count(0)
+
+
+def seed(
+    studio: RunningStudio, ws: LocalWorkspace, *, secret: str | None = None, action: bool = False
+) -> None:
+    """The seed's connector (and its list_warehouses action), written through the project API."""
+    project = (
+        Project.new(studio.project) if not studio.project.exists() else load_project(studio.project)
+    )
+    auth = OAuth2Auth(
+        token_url=f"{ws.host}/oidc/v1/token",
+        client_id=ws.credentials["client_id"],
+        client_secret="${secret:databricks_client_secret}",
+        scope="sql all-apis",
+    )
+    project.set_connector("databricks", Connector(name="databricks", base_url=ws.host, auth=auth))
+    if action:
+        project.set_action(
+            "list_warehouses",
+            Action(
+                name="list_warehouses",
+                connector="databricks",
+                path="/api/2.0/sql/warehouses",
+                output=OUTPUT,
+            ),
+        )
+    project.save()
+    SecretStore(project.state_dir).set(
+        "databricks_client_secret", secret or ws.credentials["client_secret"]
+    )
+
+
+def overflow(page: Page) -> int:
+    """How many CSS pixels the page is wider than its viewport (0 = no horizontal scroll)."""
+    return int(
+        page.evaluate(
+            "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+            " - window.innerWidth"
+        )
+    )
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's WCAG 2.x A and AA findings on the page (contrast, labels, ARIA, ...)."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(AXE)  # through the debugger protocol: the page's CSP does not apply
+    found = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {runOnly: {type: 'tag',
+                values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+            return r.violations.map(v => v.id + ': ' + v.help + ' -> ' +
+                v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
+        }"""
+    )
+    return list(found)
