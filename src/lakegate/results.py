@@ -202,8 +202,15 @@ def status_error(status: int, reason: str, body: Any) -> HTTPStatusError:
     else:
         snippet = body if isinstance(body, str) else json.dumps(body) if body else ""
         text = f"HTTP {status} {reason}".strip() + (f": {snippet[:500]}" if snippet else "")
+    scope_hint = (
+        "The token lacks an OAuth scope this API needs: set `scope: sql all-apis` on the "
+        "connector (and allow it on the service principal's OAuth secret)."
+        if "scope" in str(message or "").lower() and status in (401, 403)
+        else ""
+    )
     hint = (
-        _CODE_HINTS.get(str(error_code or ""))
+        scope_hint
+        or _CODE_HINTS.get(str(error_code or ""))
         or _STATUS_HINTS.get(status)
         or ("The server failed; try again later." if status >= 500 else "")
     )

@@ -268,9 +268,15 @@ class TokenSource:
                 "(Databricks: https://<workspace-host>/oidc/v1/token)."
             )
         elif error in ("invalid_client", "unauthorized_client"):
+            # Only a Databricks token URL (/oidc/...) has principals to assign to a workspace.
+            unassigned = (
+                ", or the service principal is not assigned to this workspace"
+                if "/oidc/" in urlsplit(cfg.token_url).path
+                else ""
+            )
             hint = (
-                "Wrong client id or secret, or the service principal is not assigned to this "
-                "workspace. Check `client_id`, the secret behind `client_secret`"
+                f"Wrong client id or secret{unassigned}. Check `client_id`, the secret behind "
+                "`client_secret`"
                 + (", and try `client_auth: auto`." if cfg.client_auth != "auto" else ".")
             )
         elif error in ("invalid_scope", "access_denied"):

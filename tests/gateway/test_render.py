@@ -210,3 +210,41 @@ async def test_unknown_action_and_bad_inputs_come_back_as_results(
         bad = await gw.call("echo", {"count": "x"})
     assert missing.error.code == "config.not_found"
     assert bad.error.code == "request.invalid_input" and bad.attempts == 0
+
+
+async def test_hints_match_their_cause(
+    tmp_path: Path, api: ApiServer, workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakegate.results import status_error
+
+    monkeypatch.setenv("T_WRONG", "wrong-secret-for-hints")
+    auth = {"type": "oauth2", "client_id": "cid-123", "client_secret": "${env:T_WRONG}"}
+    other = Connector.model_validate(
+        {
+            "name": "svc",
+            "base_url": api.url,
+            "auth": {**auth, "token_url": f"{api.url}/oauth/token"},
+        }
+    )
+    async with Gateway(
+        make_project(tmp_path, other, [action(name="who", path="/api/whoami")])
+    ) as gw:
+        failed = await gw.call("who")
+    assert failed.error.code == "auth.token_failed"
+    assert "assigned" not in failed.error.hint  # no workspace behind a plain OAuth2 API
+    dbx = Connector.model_validate(
+        {"name": "svc", "base_url": workspace.host,
+         "auth": {**auth, "token_url": f"{workspace.host}/oidc/v1/token"}}
+    )  # fmt: skip
+    (tmp_path / "dbx").mkdir()
+    project = make_project(
+        tmp_path / "dbx", dbx, [action(name="wh", path="/api/2.0/sql/warehouses")]
+    )
+    async with Gateway(project) as gw:
+        assert "not assigned to this workspace" in (await gw.call("wh")).error.hint
+
+    body = {"error_code": "PERMISSION_DENIED",
+            "message": "Provided OAuth token does not have required scopes: all-apis"}  # fmt: skip
+    assert "scope: sql all-apis" in status_error(403, "Forbidden", body).hint
+    warehouse = {"error_code": "PERMISSION_DENIED", "message": "User is not allowed to use it"}
+    assert "CAN_USE" in status_error(403, "Forbidden", warehouse).hint

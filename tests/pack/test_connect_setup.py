@@ -205,3 +205,43 @@ def test_setup_shows_the_secret_only_when_asked_and_refuses_a_wrong_admin(
     )
     assert wrong.exit_code != 0
     assert wrong.exception is not None and wrong.exception.code == "auth.token_failed"
+
+
+def test_connect_writes_nothing_unless_it_all_succeeds(
+    workspace: LocalWorkspace, tmp_path: Path
+) -> None:
+    project = tmp_path / "lakegate.yaml"
+    args = ["-p", str(project), "databricks", "connect", "--host", workspace.host,
+            "--client-id", workspace.credentials["client_id"]]  # fmt: skip
+    wrong = {"MY_SECRET": "dose-wrong-secret-4444444444"}
+    failed = CliRunner().invoke(app, [*args, "--client-secret-env", "MY_SECRET"], env=wrong)
+    assert failed.exit_code == 1, failed.output
+    assert not project.exists()  # no connector and 18 actions left behind
+    assert "No warehouse pinned" not in failed.output and "Nothing was written" in failed.output
+    assert "✓" not in failed.output
+
+    stdin = CliRunner().invoke(
+        app, [*args, "--client-secret-stdin", "--connector-name", "prod"], input="dose-wrong-55\n"
+    )
+    assert stdin.exit_code == 1 and not project.exists()
+    assert SecretStore(tmp_path / ".lakegate").get("prod_client_secret") is None
+
+    good = {"MY_SECRET": workspace.credentials["client_secret"]}
+    done = CliRunner().invoke(
+        app, [*args, "--client-secret-env", "MY_SECRET", "--connector-name", "prod"], env=good
+    )
+    assert done.exit_code == 0, done.output
+    before = project.read_bytes()
+    again = CliRunner().invoke(
+        app, [*args, "--client-secret-env", "MY_SECRET", "--connector-name", "prod"], env=wrong
+    )
+    assert again.exit_code == 1 and project.read_bytes() == before
+
+
+def test_connect_and_setup_name_options_say_whose_name(
+    workspace: LocalWorkspace, tmp_path: Path
+) -> None:
+    connect_help = CliRunner().invoke(app, ["databricks", "connect", "--help"]).output
+    setup_help = CliRunner().invoke(app, ["databricks", "setup", "--help"]).output
+    assert "--connector-name" in connect_help and "--name " not in connect_help
+    assert "--principal-name" in setup_help and "--name " not in setup_help

@@ -137,3 +137,48 @@ def test_doctor_blocks_plain_http_to_a_remote_host(tmp_path: Path) -> None:
     steps = asyncio.run(diagnose(project, "api"))
     step = failed(steps)
     assert step.name == "base URL is https (or loopback)" and "https://" in step.fix
+
+
+async def test_a_token_without_all_apis_fails_the_scope_step(
+    workspace: LocalWorkspace, project_on: ProjectOn
+) -> None:
+    project = await project_on(workspace)
+    connector = project.connectors["databricks"]
+    narrow = connector.model_copy(
+        update={"auth": connector.auth.model_copy(update={"scope": "sql"})}
+    )
+    project.set_connector("databricks", narrow)
+    step = failed(await diagnose(project, "databricks"))
+    assert step.name == "granted scopes"  # not "all steps passed"
+    assert "all-apis" in step.cause and "scope: sql all-apis" in step.fix
+
+
+async def test_the_fix_for_a_wrong_secret_names_where_it_is_read_from(
+    workspace: LocalWorkspace, project_on: ProjectOn, monkeypatch
+) -> None:
+    project = await project_on(workspace)
+    monkeypatch.setenv("LG_DOCTOR_SECRET", "dose-wrong-secret-1111111111")
+    connector = project.connectors["databricks"]
+    auth = connector.auth.model_copy(update={"client_secret": "${env:LG_DOCTOR_SECRET}"})
+    project.set_connector("databricks", connector.model_copy(update={"auth": auth}))
+    step = failed(await diagnose(project, "databricks"))
+    assert "export LG_DOCTOR_SECRET=" in step.fix and "secret set" not in step.fix
+    assert "--account-host" in step.fix  # it would tell a wrong secret from an unassigned one
+
+    wrong = await project_on(workspace, client_secret="dose-x-22222222")
+    stored = failed(await diagnose(wrong, "databricks"))
+    assert "lakegate secret set db_secret" in stored.fix and "--account-host" in stored.fix
+    told = failed(await diagnose(await project_on(workspace, client_secret="dose-x-3333333"),
+                                 "databricks", account_host=workspace.account_host))  # fmt: skip
+    assert "--account-host" not in told.fix
+
+
+def test_doctor_says_which_of_several_connectors_it_diagnoses(
+    workspace: LocalWorkspace, project_on: ProjectOn
+) -> None:
+    project = asyncio.run(project_on(workspace))
+    project.set_connector("billing", Connector(name="billing", base_url="https://billing.example"))
+    project.save()
+    run = CliRunner().invoke(app, ["-p", str(project.path), "doctor"])
+    assert run.exit_code == 0, run.output
+    assert "Diagnosing connector 'databricks'" in run.output and "billing" in run.output

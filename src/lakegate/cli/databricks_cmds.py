@@ -18,10 +18,10 @@ from rich.table import Table
 from lakegate.cli import _context, _output
 from lakegate.cli._project import env_reference, read_secret, say, secret_store, usage, warn
 from lakegate.errors import ConfigError
-from lakegate.project import Project, load_project
 
 if TYPE_CHECKING:
     from lakegate.databricks.export import ExportResult
+    from lakegate.project import Project
 
 databricks_app = typer.Typer(
     help="The Databricks pack: connect a workspace, set up a service principal, export SQL.",
@@ -39,6 +39,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _project_or_new() -> tuple[Project, bool]:
+    from lakegate.project import Project, load_project
+
     path = _context.project_path()
     if path.exists():
         return load_project(path), False
@@ -86,7 +88,10 @@ def connect_cmd(
     profile: str | None = typer.Option(
         None, "--profile", help="Read host, client id and secret from ~/.databrickscfg."
     ),
-    name: str = typer.Option("databricks", "--name", help="The connector's name."),
+    name: str = typer.Option(
+        "databricks", "--connector-name", help="The connector's name (as in `setup`)."
+    ),
+    old_name: str | None = typer.Option(None, "--name", hidden=True),  # the old spelling
     warehouse_id: str | None = typer.Option(
         None, "--warehouse-id", help="Default warehouse (else the first RUNNING one listed)."
     ),
@@ -115,6 +120,7 @@ def connect_cmd(
     """
     from lakegate.databricks.connect import connect, read_profile
 
+    name = old_name or name
     found = read_profile(profile) if profile else None
     host = host or (found.host if found else None) or os.environ.get("DATABRICKS_HOST")
     client_id = (
@@ -125,12 +131,12 @@ def connect_cmd(
         raise usage("No workspace URL.", "Pass --host https://<workspace> or set DATABRICKS_HOST.")
     if not client_id:
         raise usage("No client id.", "Pass --client-id ID or set DATABRICKS_CLIENT_ID.")
+    store, secret_name = secret_store(), f"{name}_client_secret"
+    had_secret = store.get(secret_name) is not None
     secret_ref, secret_source = _client_secret(
         name, client_secret_env, client_secret_stdin, found.client_secret if found else None
     )
     project, created = _project_or_new()
-    if created:
-        say(f"Creating {project.path.name}.")
     report = asyncio.run(
         connect(
             project,
@@ -145,6 +151,22 @@ def connect_cmd(
             run_test=not no_test,
         )
     )
+    test = report.test
+    if test is not None and not test.ok:
+        # Nothing was written: report the cause only, not steps that were undone.
+        if not had_secret:
+            store.remove(secret_name)
+        _output.err_console.print("[red]✗[/] Test list_warehouses failed")
+        if test.error is not None:
+            _output.print_error(test.error)
+        _output.err_console.print(
+            f"Nothing was written to {escape(project.path.name)}. Fix the cause and run the "
+            f"same command again (with --no-test it saves untested; then `lakegate doctor "
+            f"{escape(name)}` diagnoses step by step)."
+        )
+        raise typer.Exit(_output.exit_code(test.error) if test.error else 1)
+    if created:
+        say(f"Created {project.path.name}.")
     conn = report.connector
     mode = "read-only" if conn.read_only else "[yellow]writes allowed[/]"
     say(f"[green]✓[/] Connector [bold]{escape(name)}[/] -> {escape(conn.base_url)} ({mode})")
@@ -157,15 +179,8 @@ def connect_cmd(
             f"({report.warehouse_source})")  # fmt: skip
     elif not no_test:
         warn("No warehouse pinned: none is visible. Pass --warehouse-id, or see `lakegate doctor`.")
-    test = report.test
     if test is None:
         return
-    if not test.ok:
-        _output.err_console.print("[red]✗[/] Test list_warehouses failed")
-        if test.error is not None:
-            _output.print_error(test.error)
-        warn(f"Run `lakegate doctor {name}` for a step-by-step diagnosis.")
-        raise typer.Exit(1)
     rows = test.data or []
     say(f"[green]✓[/] Test list_warehouses: {test.status} OK in {test.elapsed_ms:.0f} ms, "
         f"{len(rows)} warehouse(s)")  # fmt: skip
@@ -181,9 +196,14 @@ def setup_cmd(
     account_host: str = typer.Option(
         ..., "--account-host", envvar="DATABRICKS_ACCOUNT_HOST", help="The account console URL."
     ),
-    account_id: str = typer.Option(..., "--account-id", envvar="DATABRICKS_ACCOUNT_ID"),
+    account_id: str = typer.Option(
+        ..., "--account-id", envvar="DATABRICKS_ACCOUNT_ID", help="The Databricks account's id."
+    ),
     workspace_id: str = typer.Option(..., "--workspace-id", help="The workspace to assign to."),
-    display_name: str = typer.Option(..., "--name", help="The service principal's name."),
+    display_name: str | None = typer.Option(
+        None, "--principal-name", help="The service principal's name (found, else created)."
+    ),
+    old_display_name: str | None = typer.Option(None, "--name", hidden=True),  # old spelling
     host: str | None = typer.Option(
         None, "--host", envvar="DATABRICKS_HOST", help="Workspace URL (for the grant and connect)."
     ),
@@ -202,8 +222,12 @@ def setup_cmd(
     show_secret: bool = typer.Option(
         False, "--show-secret", help="Print the new OAuth secret (once; it is stored anyway)."
     ),
-    connector_name: str = typer.Option("databricks", "--connector-name"),
-    allow_writes: bool = typer.Option(False, "--allow-writes"),
+    connector_name: str = typer.Option(
+        "databricks", "--connector-name", help="The connector's name (as in `connect`)."
+    ),
+    allow_writes: bool = typer.Option(
+        False, "--allow-writes", help="Let execute_sql run writes (read-only by default)."
+    ),
     no_connect: bool = typer.Option(False, "--no-connect", help="Stop before `connect`."),
 ) -> None:
     """Create (or find) a service principal with an OAuth secret, assign it, then connect.
@@ -215,7 +239,7 @@ def setup_cmd(
 
         export ADMIN_SECRET=...
         lakegate databricks setup --account-host https://accounts.cloud.databricks.com \\
-            --account-id A --workspace-id 123 --name lakegate-copilot \\
+            --account-id A --workspace-id 123 --principal-name lakegate-copilot \\
             --host https://dbc-1234.cloud.databricks.com \\
             --admin-client-id ID --admin-secret-env ADMIN_SECRET --grant-warehouse abc123
     """
@@ -223,6 +247,12 @@ def setup_cmd(
     from lakegate.databricks.setup import AccountAdmin, setup_service_principal
     from lakegate.secrets import register_secret
 
+    display_name = display_name or old_display_name
+    if not display_name:
+        raise usage(
+            "Which service principal? --principal-name is missing.",
+            "e.g. --principal-name lakegate-copilot (found by name, else created).",
+        )
     if admin_secret_env:
         admin_secret = os.environ.get(admin_secret_env, "")
         if not admin_secret:
@@ -269,21 +299,28 @@ def setup_cmd(
         )
     )
     test = connected.test
-    state = "OK" if test and test.ok else "failed"
-    say(f"[green]✓[/] Connected as {escape(connector_name)}; Test list_warehouses {state}")
     if test is not None and not test.ok:
+        _output.err_console.print("[red]✗[/] Test list_warehouses failed; nothing was written to "
+                                  f"{escape(project.path.name)}")  # fmt: skip
         if test.error is not None:
             _output.print_error(test.error)
-        raise typer.Exit(1)
+        raise typer.Exit(_output.exit_code(test.error) if test.error else 1)
+    say(f"[green]✓[/] Connected as {escape(connector_name)}; Test list_warehouses OK")
 
 
 @databricks_app.command("query")
 def query_cmd(
-    statement: str = typer.Argument(..., metavar="SQL", help="One SQL statement."),
+    statement: str = typer.Argument(..., metavar="SQL", help="One SQL statement, quoted."),
     out: Path = typer.Option(..., "--out", "-o", help="FILE.parquet, FILE.csv or FILE.arrow."),
-    warehouse_id: str | None = typer.Option(None, "--warehouse-id"),
-    connector: str = typer.Option("databricks", "--connector", "-c"),
-    concurrency: int = typer.Option(4, "--concurrency", min=1, max=32),
+    warehouse_id: str | None = typer.Option(
+        None, "--warehouse-id", help="The warehouse (default: the connector's pinned one)."
+    ),
+    connector: str = typer.Option(
+        "databricks", "--connector", "-c", help="The Databricks connector to run it on."
+    ),
+    concurrency: int = typer.Option(
+        4, "--concurrency", min=1, max=32, help="Result chunks downloaded at once (1-32)."
+    ),
 ) -> None:
     """Export a query's whole result to Parquet, CSV or Arrow, fast and with bounded memory.
 

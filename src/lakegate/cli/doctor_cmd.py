@@ -47,6 +47,12 @@ def doctor(
             connector = names[0]
         elif "databricks" in names:
             connector = "databricks"
+            others = ", ".join(n for n in names if n != connector)
+            _output.err_console.print(
+                f"Diagnosing connector 'databricks'; for the others ({escape(others)}) name one: "
+                "`lakegate doctor CONNECTOR`.",
+                highlight=False,
+            )
         else:
             raise usage(
                 "Which connector? The project has " + (", ".join(names) or "none") + ".",

@@ -48,6 +48,7 @@ class ConnectReport:
     warehouse_source: str = ""  # "given", "first RUNNING", "first listed", "none visible"
     test: ActionResult | None = None
     notes: list[str] = field(default_factory=list)
+    saved: bool = False  # False when Test failed: nothing was written
 
 
 @dataclass
@@ -173,7 +174,11 @@ async def connect(
     token_url: str | None = None,
     run_test: bool = True,
 ) -> ConnectReport:
-    """Add or replace connector `name` and the pack's actions, pin a warehouse, save, Test."""
+    """Add or replace connector `name` and the pack's actions, Test, pin a warehouse, save.
+
+    All or nothing: when Test fails the project (in memory and on disk) is left as it was, and
+    `report.saved` is False.
+    """
     from lakegate.gateway import Gateway
 
     host = normalize_host(host)
@@ -195,6 +200,7 @@ async def connect(
         read_only=not allow_writes,
         warehouse_id=warehouse_id,
     )
+    before = dict(project.connectors), dict(project.actions)
     project.set_connector(name, connector)
     actions = install_pack(project, project.connectors[name])
     report = ConnectReport(project.connectors[name], actions, token_url, source)
@@ -202,11 +208,15 @@ async def connect(
     report.warehouse_source = "given" if warehouse_id else ""
     if not run_test:
         project.save()
+        report.saved = True
         return report
     async with Gateway(project) as gw:
         report.test = await gw.test("list_warehouses")
-        if not warehouse_id and report.test.ok:
-            report.warehouse_id, report.warehouse_source = _pick_warehouse(report.test.raw)
+    if not report.test.ok:
+        project.connectors, project.actions = before  # nothing half-connected stays behind
+        return report
+    if not warehouse_id:
+        report.warehouse_id, report.warehouse_source = _pick_warehouse(report.test.raw)
     if report.warehouse_id and not warehouse_id:
         pinned = connector.model_copy(
             update={"defaults": {**connector.defaults, "warehouse_id": report.warehouse_id}}
@@ -215,6 +225,7 @@ async def connect(
         install_pack(project, project.connectors[name])
         report.connector = project.connectors[name]
     project.save()
+    report.saved = True
     return report
 
 

@@ -127,11 +127,13 @@ class Checks:
         if self.granted is None:
             return "skipped: the token response does not list scopes"
         granted = set(str(self.granted).split())
-        if "all-apis" in granted or {"sql"} <= granted or AZURE_DATABRICKS_SCOPE in granted:
+        if "all-apis" in granted or AZURE_DATABRICKS_SCOPE in granted:
             return f"granted: {self.granted}"
+        # `sql` alone lists warehouses and runs SQL, but the pack's catalog and jobs actions
+        # answer PERMISSION_DENIED: say so here rather than at the copilot's first such call.
         raise Failed(
-            f"The token only carries the scopes {self.granted!r}; SQL and the REST APIs need "
-            "`sql` and `all-apis`.",
+            f"The token only carries the scopes {self.granted!r}; the REST APIs (Unity Catalog, "
+            "Jobs, ...) also need `all-apis`.",
             "Set `scope: sql all-apis` on the connector, and allow those scopes on the "
             "service principal's OAuth secret.",
         )
@@ -239,7 +241,7 @@ class Checks:
                 f"The principal's newest OAuth secret expires on {latest.date()} "
                 f"(in {days:.1f} days).",
                 "Create a new secret (`lakegate databricks setup ...` re-run, or the account "
-                "console) and store it with `lakegate secret set`.",
+                f"console), then {_store_fix(auth)}",
             )
         return f"newest secret expires {latest.date().isoformat()} (in {days:.0f} days)"
 
@@ -335,15 +337,21 @@ class Checks:
                     "The client id and secret are right (the account accepts them), but the "
                     "service principal is not assigned to this workspace.",
                     "Assign it: account console > Workspaces > (workspace) > Permissions > Add, "
-                    "or `lakegate databricks setup ... --name NAME` which assigns it.",
+                    "or `lakegate databricks setup ... --principal-name <its name>`, which "
+                    "assigns it.",
                     summary,
                 )
             also = "" if account else ", or the service principal is not assigned to it"
+            fix = f"Create a new OAuth secret for the service principal and {_store_fix(auth)}"
+            if account is None:
+                fix += (
+                    " To tell a wrong secret from an unassigned principal, run again with "
+                    "`--account-host` (e.g. https://accounts.cloud.databricks.com)."
+                )
             return Failed(
                 f"The workspace refused the client credentials ({error}): the client secret is "
                 f"wrong or expired, or the client id is wrong{also}.",
-                "Create a new OAuth secret for the service principal and store it "
-                "(`lakegate secret set NAME`, referenced as ${secret:NAME}); check client_id.",
+                fix,
                 summary,
             )
         return Failed(
@@ -405,6 +413,22 @@ class Checks:
                 "The token came from another workspace or account: check `token_url`.",
             )
         return Failed(f"{doing} failed: {message}.", "See the message; retry later if it is 5xx.")
+
+
+def _store_fix(auth: OAuth2Auth) -> str:
+    """Where the new secret goes: where the connector reads it from."""
+    kind, _, name = (auth.client_secret or "").removeprefix("${").removesuffix("}").partition(":")
+    if kind == "env":
+        return (
+            f"put it in the environment variable the connector reads: export {name}=<the new "
+            "secret> (where lakegate and the copilot run); then check client_id."
+        )
+    if kind == "secret":
+        return f"store it: `lakegate secret set {name}` (pipe it in); then check client_id."
+    return (
+        "store it with `lakegate secret set NAME` and write `client_secret: ${secret:NAME}`; "
+        "then check client_id."
+    )
 
 
 def _is_entra(auth: OAuth2Auth) -> bool:
