@@ -49,6 +49,12 @@ def serve(
         help="TPC-H scale factor of samples.tpch (0.01: 15,000 orders, ~60,000 line items; "
         "1: 1.5 million orders, generated in about a minute).",
     ),
+    tls: bool = typer.Option(
+        False,
+        "--tls",
+        help="Serve HTTPS with a certificate for 127.0.0.1/localhost from a CA kept in the "
+        "state dir (clients such as the Databricks SQL connector insist on https://).",
+    ),
 ) -> None:
     """Serve the local workspace until Ctrl-C.
 
@@ -75,6 +81,7 @@ def serve(
             port=port,
             account_port=account_port,
             samples_scale=samples_scale,
+            tls=tls,
         ).start()
     except FaultPlanError as exc:
         raise ConfigError(
@@ -92,6 +99,8 @@ def serve(
         f"credentials {ws.credentials_path}  (client id {ws.credentials['client_id']})",
         f"access log  {ws.requests_log}",
     ]
+    if ws.ca_file is not None:
+        lines.append(f"CA file     {ws.ca_file}  (trust it in HTTPS clients)")
     for line in lines:  # the secret stays in credentials.json (mode 0600), never on screen
         _output.console.print(line, soft_wrap=True, markup=False)
     try:
@@ -120,9 +129,9 @@ def _samples_line(ws: LocalWorkspace, stop: threading.Event) -> str:
     if info is None:
         return ""
     how = (
-        f"generated in {info.generated_s:.2f} s"
-        if info.generated_s is not None
-        else "reused from the state dir"
+        "kept from the state dir"
+        if info.source == "kept"
+        else f"{info.source} in {info.seconds:.2f} s"
     )
     return f"samples     samples.tpch at scale {info.scale:g}, {how}"
 

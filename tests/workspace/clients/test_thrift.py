@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import signal
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -103,6 +106,39 @@ def test_tls_serves_https_with_a_ca_written_to_the_state_dir(tmp_path: Path) -> 
         ca = ws.ca_file.read_bytes()
     with LocalWorkspace(state_dir=tmp_path, tls=True) as again:
         assert again.ca_file is not None and again.ca_file.read_bytes() == ca  # still trusted
+
+
+def test_cli_serve_tls_prints_the_ca_and_answers_over_verified_https(tmp_path: Path) -> None:
+    state = tmp_path / "ws"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lakegate", "workspace", "serve", "--port", "0", "--tls",
+         "--state-dir", str(state)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    try:
+        shown: dict[str, str] = {}
+        deadline = time.monotonic() + 30
+        while "CA" not in shown:
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            words = proc.stdout.readline().split()
+            if words and words[0] in ("workspace", "CA"):
+                shown[words[0]] = words[2] if words[0] == "CA" else words[1]
+        creds = json.loads((state / "credentials.json").read_text())
+        assert creds["ca_file"] == shown["CA"] and creds["host"] == shown["workspace"]
+        trusted = ssl.create_default_context(cafile=shown["CA"])
+        token = httpx.post(
+            f"{shown['workspace']}/oidc/v1/token",
+            data={"grant_type": "client_credentials"},
+            auth=(creds["client_id"], creds["client_secret"]),
+            verify=trusted,
+        )
+        assert token.json()["token_type"] == "Bearer"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and creds["client_secret"] not in out + err
 
 
 def test_plain_http_stays_the_default() -> None:
@@ -297,9 +333,6 @@ def test_the_thrift_machinery_is_imported_only_when_a_client_calls() -> None:
         "with LocalWorkspace() as ws: pass\n"
         "print(sorted(m for m in sys.modules if m == 'thrift' or m.startswith('thrift.')))"
     )
-    import subprocess
-    import sys
-
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=os.environ
     )
