@@ -76,5 +76,5 @@ def stream(chunk: Chunk, media_type: str) -> StreamingResponse:
             yield piece
 
     return StreamingResponse(
-        pieces(), media_type=media_type, headers={"content-length": str(chunk.byte_count)}
+        pieces(), media_type=media_type, headers={"content-length": str(chunk.wire_bytes)}
     )

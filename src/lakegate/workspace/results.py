@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import lz4.frame
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -46,13 +47,22 @@ class Chunk:
     data: bytes = b""
     header: bytes = b""  # ARROW_STREAM: the schema message
     batches: list[pa.RecordBatch] = field(default_factory=list)
+    # LZ4_FRAME: `data` is the compressed Arrow stream; byte_count stays the uncompressed size.
+    uncompressed: int | None = None
 
     @cached_property
     def byte_count(self) -> int:
+        if self.uncompressed is not None:
+            return self.uncompressed
         if not self.header:
             return len(self.data)
         body = sum(pa.ipc.get_record_batch_size(b) for b in self.batches)
         return len(self.header) + body + len(EOS)
+
+    @property
+    def wire_bytes(self) -> int:
+        """The size of the download (compressed when LZ4_FRAME was asked for)."""
+        return len(self.data) if self.uncompressed is not None else self.byte_count
 
     def pieces(self) -> Iterator[bytes | memoryview]:
         """The chunk's bytes in pieces of at most a few MB, ready to send."""
@@ -84,6 +94,7 @@ class ResultSet:
     types: list[ColumnType]
     chunks: list[Chunk] = field(default_factory=list)
     truncated: bool = False
+    compression: str | None = None  # LZ4_FRAME when the chunks are compressed
     schema: pa.Schema | None = None  # the Arrow schema, also when there are no rows
 
     @property
@@ -109,7 +120,7 @@ class ResultSet:
         return out
 
     def manifest(self) -> dict[str, Any]:
-        return {
+        manifest = {
             "format": self.format,
             "schema": {"column_count": len(self.names), "columns": self.columns()},
             "total_chunk_count": len(self.chunks),
@@ -118,6 +129,9 @@ class ResultSet:
             "total_byte_count": self.total_bytes,
             "truncated": self.truncated,
         }
+        if self.compression:
+            manifest["result_compression"] = self.compression
+        return manifest
 
 
 def collect(
@@ -129,10 +143,15 @@ def collect(
     byte_limit: int | None = None,
     stopped: Callable[[], bool] = lambda: False,
     chunk_bytes: int | None = None,
+    compression: str | None = None,
 ) -> ResultSet:
-    """Read every batch of `output` (up to the limits) and encode it into chunks."""
+    """Read every batch of `output` (up to the limits) and encode it into chunks.
+
+    `compression="LZ4_FRAME"` compresses Arrow chunks (the only format Databricks compresses)."""
     target = chunk_bytes or CHUNK_BYTES[format]
     result = ResultSet(format, output.names, output.types, schema=output.schema)
+    if compression == "LZ4_FRAME" and format == "ARROW_STREAM" and not inline:
+        result.compression = compression
     pending: list[pa.RecordBatch] = []
     pending_bytes = rows = used = 0
     encoded = 0
@@ -179,6 +198,9 @@ def _flush(result: ResultSet, schema: pa.Schema, batches: list[pa.RecordBatch], 
     index, rows = len(result.chunks), _count(batches)
     if result.format == "ARROW_STREAM":
         chunk = Chunk(index, offset, rows, header=schema.serialize().to_pybytes(), batches=batches)
+        if result.compression:
+            raw = b"".join(bytes(piece) for piece in chunk.pieces())
+            chunk = Chunk(index, offset, rows, lz4.frame.compress(raw), uncompressed=len(raw))
     elif result.format == "CSV":
         chunk = Chunk(index, offset, rows, csv_text(schema, batches, header=index == 0))
     else:

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from lakegate.workspace import sqlmeta
 from lakegate.workspace.sampledata import Generation, SamplesInfo, ensure_samples
 from lakegate.workspace.sqltranslate import (
     ALIAS_SUFFIX,
@@ -230,7 +231,7 @@ class SqlEngine:
         except duckdb.Error as exc:
             if execution.cancelled.is_set():
                 raise Interrupted from None
-            raise failure(exc) from None
+            raise failure(exc, plan.tables) from None
         finally:
             execution.detach()
 
@@ -247,6 +248,8 @@ class SqlEngine:
             ) from None
 
     def _output(self, cursor: duckdb.DuckDBPyConnection, plan: Plan) -> Output:
+        if plan.before:
+            return self._atomic(cursor, plan)
         relation = cursor.sql(plan.sql, params=plan.params or None)
         if relation is None:
             return Output([], [], pa.schema([]), iter(()))
@@ -266,6 +269,23 @@ class SqlEngine:
             for b in reader
         )
         return Output(names, types, schema, batches)
+
+    def _atomic(self, cursor: duckdb.DuckDBPyConnection, plan: Plan) -> Output:
+        """`plan.before` and `plan.sql` in one transaction (INSERT OVERWRITE: no half state)."""
+        cursor.begin()
+        try:
+            for sql in plan.before:
+                cursor.execute(sql)
+            relation = cursor.sql(plan.sql, params=plan.params or None)
+            table = relation.fetch_arrow_table()
+            types = [column_type(str(t)) for t in relation.types]
+            cursor.commit()
+        except BaseException:
+            cursor.rollback()
+            raise
+        names = [plan.rename.get(n, n) for n in table.column_names]
+        table = table.rename_columns(names)
+        return Output(names, types, table.schema, iter(table.to_batches()))
 
     def close(self) -> None:
         """Interrupt whatever still runs, then close every connection and the database."""
@@ -326,20 +346,26 @@ _RULES: list[tuple[type, str, str, str]] = [
 ]
 
 
-def failure(exc: duckdb.Error) -> SqlError:
-    """A DuckDB error as Databricks would word it: `[ERROR_CLASS] message SQLSTATE: xxxxx`."""
+def failure(exc: duckdb.Error, tables: dict[str, str] | None = None) -> SqlError:
+    """A DuckDB error as Databricks would word it: `[ERROR_CLASS] message SQLSTATE: xxxxx`.
+
+    `tables` maps each table's last name part to its name as the statement wrote it."""
     text = str(exc).split("\n\n")[0].replace(ALIAS_SUFFIX + '"', '"').replace(ALIAS_SUFFIX, "")
     _, sep, rest = text.partition(" Error: ")
     detail = " ".join((rest if sep else text).split())
     if isinstance(exc, duckdb.OutOfMemoryException):
         return SqlError(f"[OUT_OF_MEMORY] {detail}", error_code="RESOURCE_EXHAUSTED")
+    worded = re.match(r"\[[A-Z_.]+\] .* SQLSTATE: (\w{5})$", detail)
+    if worded:  # raised by our own metadata SQL with error('...'), already in Databricks' words
+        return SqlError(detail, sql_state=worded.group(1))
     missing = re.match(r"Table with name (\S+) does not exist", detail)
     if isinstance(exc, duckdb.CatalogException) and missing:
-        return SqlError(
-            f"[TABLE_OR_VIEW_NOT_FOUND] The table or view `{missing.group(1)}` cannot be found. "
-            "Verify the spelling and correctness of the schema and catalog. SQLSTATE: 42P01",
-            sql_state="42P01",
-        )
+        name = missing.group(1)
+        written = (tables or {}).get(name.lower(), f"`{name}`")
+        return sqlmeta.table_not_found(written)
+    unresolved = re.match(r'Referenced column "(.+?)" not found.*?(?:bindings: (.*))?$', detail)
+    if isinstance(exc, duckdb.BinderException) and unresolved:
+        return sqlmeta.column_not_found(unresolved.group(1), unresolved.group(2) or "")
     for kind, needle, error_class, sql_state in _RULES:
         if isinstance(exc, kind) and needle in detail:
             return SqlError(f"[{error_class}] {detail} SQLSTATE: {sql_state}", sql_state=sql_state)

@@ -37,6 +37,10 @@ def validated(body: dict[str, Any]) -> tuple[dict[str, Any], list[Parameter], fl
         raise _invalid(f"Invalid format {fmt!r}; use JSON_ARRAY, ARROW_STREAM or CSV.")
     if disposition == "INLINE" and fmt != "JSON_ARRAY":
         raise _invalid("The format field must be JSON_ARRAY when the disposition field is INLINE.")
+    compression = body_field(body, "result_compression", str)
+    if compression not in (None, "NONE", "LZ4_FRAME"):
+        raise _invalid(f"Invalid result_compression {compression!r}; use LZ4_FRAME or NONE.")
+    body_field(body, "session_id", str)
     for name in ("row_limit", "byte_limit"):
         value = body_field(body, name, int)
         if value is not None and value < 0:

@@ -16,6 +16,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from lakegate.workspace import sqlmeta
 from lakegate.workspace.sqlsemantics import databricks_semantics
 
 # sqlglot warns on every statement it hands over unparsed; that is expected here, not news.
@@ -67,6 +68,10 @@ class Plan:
     target: tuple[str, ...] = ()
     if_exists: bool = False
     rename: dict[str, str] = field(default_factory=dict)
+    # Run first, in the same transaction (INSERT OVERWRITE: the DELETE before the INSERT).
+    before: tuple[str, ...] = ()
+    # Tables as the statement names them, by last name part (for Spark-style error messages).
+    tables: dict[str, str] = field(default_factory=dict)
 
 
 def duck_catalog(name: str) -> str:
@@ -84,7 +89,8 @@ def quote(name: str) -> str:
 
 def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user: str) -> Plan:
     """Translate one Databricks SQL statement for DuckDB, binding `params`."""
-    meta = _meta(text.strip().rstrip(";").strip(), catalog, schema)
+    stripped = text.strip().rstrip(";").strip()
+    meta = sqlmeta.translate(stripped, catalog, schema) or _meta(stripped, catalog, schema)
     if meta is not None:
         return meta
     try:
@@ -109,7 +115,9 @@ def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user:
         return Plan(sql=text, statement_type=_statement_type(tree))
     bound = _bind(tree, params)
     tree = databricks_semantics(tree)  # functions DuckDB answers differently (sqlsemantics.py)
+    written = sqlmeta.written_tables(tree)
     tree = tree.transform(lambda node: _rewrite(node, catalog, schema, user))
+    before = sqlmeta.overwrite_prelude(tree)
     statement_type = _statement_type(tree)
     # DuckDB reports DML as a `Count` column; Databricks calls it num_affected_rows.
     dml = isinstance(tree, exp.Insert | exp.Update | exp.Delete)
@@ -119,6 +127,8 @@ def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user:
         params=bound,
         statement_type=statement_type,
         rename=rename,
+        before=before,
+        tables=written,
     )
 
 
@@ -165,6 +175,10 @@ def check_param_type(text: str) -> bool:
 
 
 def _rewrite(node: exp.Expression, catalog: str, schema: str, user: str) -> exp.Expression:
+    if isinstance(node, exp.Table) and node.db.lower() == "information_schema":
+        return sqlmeta.information_schema(node, catalog)
+    if isinstance(node, exp.Count):
+        return sqlmeta.spark_names(node)
     if isinstance(node, exp.Table) and node.args.get("catalog") is not None:
         part = node.args["catalog"]
         node.set("catalog", exp.to_identifier(duck_catalog(part.name), quoted=True))

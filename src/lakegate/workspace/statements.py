@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lakegate.workspace import history
+from lakegate.workspace import history, sessions
 from lakegate.workspace.http import ApiError, fail, json_body, not_found
 from lakegate.workspace.identity import Principal
 from lakegate.workspace.links import MEDIA_TYPES, STORAGE, ResultLinks, storage_error, stream
@@ -68,6 +68,8 @@ class Statement:
     started: float | None = None
     ended: float | None = None
     source: str = "Databricks SQL Statement Execution API"
+    session_id: str | None = None  # a SQL session (SEA): a USE in it moves the session too
+    compression: str | None = None  # result_compression: LZ4_FRAME for ARROW_STREAM links
 
     def __post_init__(self) -> None:
         self.result: ResultSet | None = None
@@ -134,6 +136,8 @@ class StatementService:
             format=body.get("format") or "JSON_ARRAY",
             row_limit=body.get("row_limit"),
             byte_limit=body.get("byte_limit"),
+            session_id=body.get("session_id"),
+            compression=body.get("result_compression"),
         )
         self.items[stmt.id] = stmt
         self.save(stmt)
@@ -177,14 +181,18 @@ class StatementService:
         with self.engine.execute(
             stmt.execution, translated, catalog=stmt.catalog, schema=stmt.schema
         ) as output:
-            return collect(
+            result = collect(
                 output,
                 format=stmt.format,
                 inline=stmt.disposition == "INLINE",
                 row_limit=stmt.row_limit,
                 byte_limit=stmt.byte_limit,
                 stopped=stmt.execution.cancelled.is_set,
+                compression=stmt.compression,
             )
+        if translated.kind == "use" and stmt.session_id:
+            self.ws.sql_sessions.use(stmt.session_id, *translated.target)  # type: ignore[attr-defined]
+        return result
 
     def _finish(
         self, stmt: Statement, state: str, code: str = "", message: str = "", sql_state: str = ""
@@ -214,6 +222,16 @@ class StatementService:
         task = asyncio.create_task(self._keep_interrupting(stmt))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def close_statement(self, stmt: Statement) -> None:
+        """Cancel it if it still runs and free its result; a finished statement becomes CLOSED."""
+        if stmt.state not in TERMINAL:
+            self.cancel(stmt)
+            await self.wait(stmt, 10)
+        stmt.result = None
+        if stmt.state == "SUCCEEDED":
+            stmt.state = "CLOSED"
+        self.save(stmt)
 
     async def _keep_interrupting(self, stmt: Statement) -> None:
         # An interrupt that lands between taking a connection and starting the query is lost.
@@ -316,6 +334,7 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
         warehouse_id = body["warehouse_id"]
         ws.warehouses.live(warehouse_id)
         ws.permissions.check(principal, "warehouses", warehouse_id, "CAN_USE")
+        sessions.service(ws).bind(principal, body)
         stmt = svc.submit(principal, body, params)
         await svc.wait(stmt, wait_s)
         if wait_s > 0 and on_timeout == "CANCEL" and not stmt.done.is_set():
@@ -330,6 +349,11 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
     async def cancel(request: Request) -> Response:
         principal = await caller(request)
         svc.cancel(svc.get(request.path_params["id"], principal))
+        return JSONResponse({})
+
+    async def close(request: Request) -> Response:
+        principal = await caller(request)
+        await svc.close_statement(svc.get(request.path_params["id"], principal))
         return JSONResponse({})
 
     async def chunk(request: Request) -> Response:
@@ -364,6 +388,7 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
     return [
         Route(BASE, execute, methods=["POST"]),
         Route(BASE + "/{id}", get, methods=["GET"]),
+        Route(BASE + "/{id}", close, methods=["DELETE"]),
         Route(BASE + "/{id}/cancel", cancel, methods=["POST"]),
         Route(BASE + "/{id}/result/chunks/{n:int}", chunk, methods=["GET"]),
         Route(STORAGE + "/{id}/chunks/{n:int}", download, methods=["GET"]),

@@ -1,0 +1,351 @@
+"""The metadata SQL Databricks clients send, answered from DuckDB's catalog.
+
+The SQL connector's metadata calls (`SHOW TABLES IN CATALOG c SCHEMA LIKE 's'`,
+`SHOW COLUMNS IN CATALOG ...`), SQLAlchemy's reflection (`SHOW VIEWS FROM`, `DESCRIBE TABLE
+EXTENDED`), `SHOW CREATE TABLE`, `information_schema` views, `INSERT OVERWRITE`, and the
+Spark-style names and messages that clients match on (`count(1)`, `[TABLE_OR_VIEW_NOT_FOUND]`).
+Result column names follow what Databricks returns, so clients read them unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import sqlglot
+from sqlglot import exp
+
+from lakegate.workspace import sqltranslate as st
+
+if TYPE_CHECKING:
+    from lakegate.workspace.sqltranslate import Plan
+
+_IDENT = r"(?:`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)"
+_QNAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT})*"
+_STR = r"""(?P<{0}q>['"])(?P<{0}>.*?)(?P={0}q)"""
+_SCHEMA_LIKE = rf"(?:\s+SCHEMA\s+LIKE\s+{_STR.format('schema')})?"
+_TABLE_LIKE = rf"(?:\s+TABLE\s+LIKE\s+{_STR.format('table')})?"
+_NAME_LIKE = rf"(?:\s+(?:LIKE\s+)?{_STR.format('like')})?"
+_CATALOGS = rf"(?:CATALOG\s+(?P<catalog>{_IDENT})|ALL\s+CATALOGS)"
+_FORMS = [
+    (
+        "tables_in_catalog",
+        re.compile(rf"^SHOW\s+TABLES\s+IN\s+{_CATALOGS}{_SCHEMA_LIKE}{_NAME_LIKE}$", re.I),
+    ),
+    (
+        "columns_in_catalog",
+        re.compile(
+            rf"^SHOW\s+COLUMNS\s+IN\s+{_CATALOGS}{_SCHEMA_LIKE}{_TABLE_LIKE}{_NAME_LIKE}$", re.I
+        ),
+    ),
+    (
+        "columns",
+        re.compile(
+            rf"^SHOW\s+COLUMNS\s+(?:IN|FROM)\s+(?P<name>{_QNAME})"
+            rf"(?:\s+(?:IN|FROM)\s+(?P<schema_name>{_QNAME}))?$",
+            re.I,
+        ),
+    ),
+    (
+        "views",
+        re.compile(rf"^SHOW\s+VIEWS(?:\s+(?:IN|FROM)\s+(?P<name>{_QNAME}))?{_NAME_LIKE}$", re.I),
+    ),
+    (
+        "create_table",
+        re.compile(rf"^SHOW\s+CREATE\s+TABLE\s+(?P<name>{_QNAME})(?:\s+AS\s+SERDE)?$", re.I),
+    ),
+]
+
+# Databricks' spelling of DuckDB's type names, in SQL (metadata is answered by one query).
+_TYPE_SQL = (
+    "CASE WHEN {0} LIKE 'DECIMAL%' THEN {0} "
+    "WHEN {0} = 'INTEGER' THEN 'INT' WHEN {0} = 'VARCHAR' THEN 'STRING' "
+    "WHEN {0} = 'TIMESTAMP' THEN 'TIMESTAMP_NTZ' "
+    "WHEN {0} = 'TIMESTAMP WITH TIME ZONE' THEN 'TIMESTAMP' WHEN {0} = 'BLOB' THEN 'BINARY' "
+    "WHEN {0} = 'HUGEINT' THEN 'DECIMAL(38,0)' WHEN {0} = 'UBIGINT' THEN 'DECIMAL(20,0)' "
+    "WHEN {0} = 'UINTEGER' THEN 'BIGINT' WHEN {0} IN ('USMALLINT') THEN 'INT' "
+    "WHEN {0} = 'UTINYINT' THEN 'SMALLINT' WHEN {0} = 'NULL' THEN 'VOID' "
+    "WHEN {0} LIKE '%[]' THEN 'ARRAY<' || replace(replace(replace({0}, '[]', ''), "
+    "'VARCHAR', 'STRING'), 'INTEGER', 'INT') || '>' ELSE {0} END"
+)
+# JDBC-style sizes: DuckDB reports integer precision in bits (radix 2), Databricks in digits.
+_SIZE_SQL = (
+    "CASE data_type WHEN 'BIGINT' THEN 19 WHEN 'INTEGER' THEN 10 WHEN 'SMALLINT' THEN 5 "
+    "WHEN 'TINYINT' THEN 3 WHEN 'DOUBLE' THEN 15 WHEN 'FLOAT' THEN 7 "
+    "ELSE coalesce(numeric_precision, character_maximum_length) END"
+)
+_RADIX_SQL = "CASE WHEN numeric_precision IS NOT NULL THEN 10 END"
+_RELATIONS = (
+    "(SELECT database_name, schema_name, table_name, 'TABLE' AS kind, comment, NULL AS sql "
+    "FROM duckdb_tables() UNION ALL SELECT database_name, schema_name, view_name, 'VIEW', "
+    "comment, sql FROM duckdb_views() WHERE NOT internal)"
+)
+_CATALOG_OF = "regexp_replace(database_name, '__uc$', '')"
+
+
+def translate(text: str, catalog: str, schema: str) -> Plan | None:
+    """The plan for one of the metadata forms above, or None for other statements."""
+    for kind, pattern in _FORMS:
+        match = pattern.match(text)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        if kind == "tables_in_catalog":
+            return _tables_in_catalog(groups)
+        if kind == "columns_in_catalog":
+            return _columns_in_catalog(groups)
+        if kind == "columns":
+            parts = st.split_name(groups["name"])
+            if groups.get("schema_name"):
+                parts = st.split_name(groups["schema_name"]) + parts[-1:]
+            return _columns(_qualified(parts, catalog, schema))
+        if kind == "views":
+            parts = st.split_name(groups.get("name") or "")
+            cat, sch = (
+                (parts[-2], parts[-1])
+                if len(parts) >= 2
+                else (catalog, parts[0] if parts else schema)
+            )
+            return _views(cat, sch, groups.get("like"))
+        return _create_table(_qualified(st.split_name(groups["name"]), catalog, schema))
+    return None
+
+
+def _qualified(parts: list[str], catalog: str, schema: str) -> tuple[str, str, str]:
+    full = [catalog, schema][: max(0, 3 - len(parts))] + parts
+    return full[-3], full[-2], full[-1]
+
+
+def like(raw: str | None) -> str:
+    """A metadata pattern (`*` or `%` any run, `_` any one, `|` alternatives) as a regex."""
+    if raw is None or raw in ("", "*", "%"):
+        return ".*"
+    options = []
+    for option in raw.split("|"):
+        text = re.escape(option.strip())
+        options.append(text.replace(r"\*", ".*").replace("%", ".*").replace("_", "."))
+    return "(?i)(" + "|".join(options) + ")"
+
+
+def _catalog_filter(groups: dict[str, str | None], params: dict[str, str]) -> str:
+    if groups.get("catalog"):
+        params["c"] = st.duck_catalog(st.split_name(groups["catalog"] or "")[0])
+        return "database_name = $c"
+    return "NOT regexp_matches(database_name, '^(memory|system|temp)$')"
+
+
+def _tables_in_catalog(groups: dict[str, str | None]) -> Plan:
+    params = {"s": like(groups.get("schema")), "t": like(groups.get("like"))}
+    where = _catalog_filter(groups, params)
+    # tableType is the sixth column: the connector filters table types by position.
+    sql = (
+        f"SELECT {_CATALOG_OF} AS catalogName, schema_name AS namespace, table_name AS tableName, "
+        "false AS isTemporary, NULL::VARCHAR AS information, kind AS tableType, "
+        f"comment AS remarks FROM {_RELATIONS} WHERE {where} "
+        "AND regexp_full_match(schema_name, $s) AND regexp_full_match(table_name, $t) "
+        "AND schema_name NOT IN ('information_schema', 'pg_catalog') ORDER BY 1, 2, 3"
+    )
+    return st.Plan(sql, params, "SHOW")
+
+
+def _columns_in_catalog(groups: dict[str, str | None]) -> Plan:
+    params = {
+        "s": like(groups.get("schema")),
+        "t": like(groups.get("table")),
+        "n": like(groups.get("like")),
+    }
+    where = _catalog_filter(groups, params)
+    column_type = _TYPE_SQL.format("data_type")
+    sql = (
+        f"SELECT {_CATALOG_OF} AS catalogName, schema_name AS namespace, table_name AS tableName, "
+        f"column_name AS col_name, {column_type} AS columnType, "
+        f"{_SIZE_SQL} AS columnSize, numeric_scale AS decimalDigits, {_RADIX_SQL} AS radix, "
+        "CASE WHEN is_nullable THEN 'true' ELSE 'false' END AS isNullable, "
+        "comment AS remarks, (column_index - 1)::INT AS ordinalPosition, "
+        "'false' AS isAutoIncrement, 'false' AS isGenerated "
+        f"FROM duckdb_columns() WHERE {where} AND NOT internal "
+        "AND regexp_full_match(schema_name, $s) AND regexp_full_match(table_name, $t) "
+        "AND regexp_full_match(column_name, $n) "
+        "AND schema_name NOT IN ('information_schema', 'pg_catalog') ORDER BY 1, 2, 3, column_index"
+    )
+    return st.Plan(sql, params, "SHOW")
+
+
+def _columns(name: tuple[str, str, str]) -> Plan:
+    sql = (
+        "SELECT column_name AS col_name, column_index AS position FROM duckdb_columns() "
+        "WHERE database_name = $c AND schema_name = $s AND table_name = $t"
+    )
+    params = {"c": st.duck_catalog(name[0]), "s": name[1], "t": name[2]}
+    return st.Plan(_or_not_found(sql, name), params, "SHOW")
+
+
+def _views(catalog: str, schema: str, pattern: str | None) -> Plan:
+    sql = (
+        "SELECT schema_name AS namespace, view_name AS viewName, false AS isTemporary, "
+        "false AS isMaterialized FROM duckdb_views() WHERE NOT internal "
+        "AND database_name = $c AND schema_name = $s AND regexp_full_match(view_name, $p) "
+        "ORDER BY 2"
+    )
+    params = {"c": st.duck_catalog(catalog), "s": schema, "p": like(pattern)}
+    return st.Plan(sql, params, "SHOW", target=(catalog, schema))
+
+
+def _create_table(name: tuple[str, str, str]) -> Plan:
+    column_type = _TYPE_SQL.format("c.data_type")
+    sql = (
+        "SELECT CASE WHEN any_value(r.kind) = 'VIEW' THEN "
+        "'CREATE VIEW ' || $full || ' (\n' || string_agg('  ' || c.column_name, ',\n' "
+        "ORDER BY c.column_index) || ')\nAS ' || regexp_replace(any_value(r.sql), "
+        "'^CREATE VIEW .*? AS ', '', 's') "
+        "ELSE 'CREATE TABLE ' || $full || ' (\n' || string_agg('  ' || c.column_name || ' ' || "
+        f"{column_type} || CASE WHEN c.is_nullable THEN '' ELSE ' NOT NULL' END, ',\n' "
+        "ORDER BY c.column_index) || ')\nUSING delta' END AS createtab_stmt "
+        f"FROM duckdb_columns() c JOIN {_RELATIONS} r ON r.database_name = c.database_name "
+        "AND r.schema_name = c.schema_name AND r.table_name = c.table_name "
+        "WHERE c.database_name = $c AND c.schema_name = $s AND c.table_name = $t"
+    )
+    params = {
+        "c": st.duck_catalog(name[0]),
+        "s": name[1],
+        "t": name[2],
+        "full": ".".join(name),
+    }
+    return st.Plan(_or_not_found(sql, name, aggregate=True), params, "SHOW")
+
+
+def _or_not_found(sql: str, name: tuple[str, ...], *, aggregate: bool = False) -> str:
+    """`sql`, failing with TABLE_OR_VIEW_NOT_FOUND when it finds no row."""
+    message = not_found_message(".".join(f"`{p}`" for p in name)).replace("'", "''")
+    if aggregate:  # one row, NULL when nothing matched
+        return (
+            f"SELECT CASE WHEN createtab_stmt IS NULL THEN error('{message}') "
+            f"ELSE createtab_stmt END AS createtab_stmt FROM ({sql})"
+        )
+    # `guard` is one row: NULL, or the error when `found` is empty (referenced, so evaluated).
+    return (
+        f"WITH found AS ({sql}), guard AS (SELECT CASE WHEN count(*) = 0 THEN "
+        f"error('{message}') END AS g FROM found) "
+        "SELECT col_name FROM found, guard WHERE guard.g IS NULL ORDER BY position"
+    )
+
+
+def table_not_found(name: str) -> st.SqlError:
+    return st.SqlError(not_found_message(name), sql_state="42P01")
+
+
+def column_not_found(name: str, candidates: str) -> st.SqlError:
+    """Spark's UNRESOLVED_COLUMN, from DuckDB's `"a", "b"` candidate list."""
+    found = re.findall(r'"([^"]+)"', candidates)
+    if not found:
+        return st.SqlError(
+            "[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION] A column, variable, or function parameter "
+            f"with name `{name}` cannot be resolved. SQLSTATE: 42703",
+            sql_state="42703",
+        )
+    suggested = ", ".join(f"`{c}`" for c in found)
+    return st.SqlError(
+        "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with "
+        f"name `{name}` cannot be resolved. Did you mean one of the following? [{suggested}]. "
+        "SQLSTATE: 42703",
+        sql_state="42703",
+    )
+
+
+def not_found_message(name: str) -> str:
+    return (
+        f"[TABLE_OR_VIEW_NOT_FOUND] The table or view {name} cannot be found. Verify the "
+        "spelling and correctness of the schema and catalog. If you did not qualify the name "
+        "with a schema, verify the current_schema() output, or qualify the name with the "
+        "correct schema and catalog. SQLSTATE: 42P01"
+    )
+
+
+# -- information_schema ----------------------------------------------------------------------
+
+_INFO = {
+    "catalogs": (
+        "SELECT DISTINCT {cat} AS catalog_name, NULL::VARCHAR AS catalog_owner, "
+        "NULL::VARCHAR AS comment FROM duckdb_databases() "
+        "WHERE NOT internal AND database_name <> 'memory' AND {where}"
+    ),
+    "schemata": (
+        "SELECT {cat} AS catalog_name, schema_name, NULL::VARCHAR AS schema_owner, "
+        "comment FROM duckdb_schemas() WHERE {where} "
+        "AND schema_name NOT IN ('main', 'pg_catalog', 'information_schema') "
+        "UNION ALL SELECT DISTINCT {cat}, 'information_schema', NULL, NULL FROM duckdb_databases() "
+        "WHERE NOT internal AND database_name <> 'memory' AND {where}"
+    ),
+    "tables": (
+        "SELECT {cat} AS table_catalog, schema_name AS table_schema, table_name, "
+        "CASE kind WHEN 'VIEW' THEN 'VIEW' ELSE 'MANAGED' END AS table_type, "
+        "CASE kind WHEN 'VIEW' THEN 'NO' ELSE 'YES' END AS is_insertable_into, "
+        "'PRESERVE' AS commit_action, NULL::VARCHAR AS table_owner, comment, "
+        "CASE kind WHEN 'VIEW' THEN NULL ELSE 'DELTA' END AS data_source_format "
+        f"FROM {_RELATIONS} WHERE {{where}}"
+    ),
+    "columns": (
+        "SELECT {cat} AS table_catalog, schema_name AS table_schema, table_name, column_name, "
+        "(column_index - 1)::INT AS ordinal_position, column_default, "
+        "CASE WHEN is_nullable THEN 'YES' ELSE 'NO' END AS is_nullable, "
+        f"lower({_TYPE_SQL.format('data_type')}) AS full_data_type, "
+        f"regexp_replace({_TYPE_SQL.format('data_type')}, '[(<].*$', '') AS data_type, "
+        f"character_maximum_length, CASE WHEN numeric_precision IS NOT NULL THEN {_SIZE_SQL} END "
+        f"AS numeric_precision, {_RADIX_SQL} AS numeric_precision_radix, numeric_scale, "
+        "'NO' AS is_identity, 'NO' AS is_generated, comment "
+        "FROM duckdb_columns() WHERE NOT internal AND {where}"
+    ),
+    "views": (
+        "SELECT {cat} AS table_catalog, schema_name AS table_schema, view_name AS table_name, "
+        "regexp_replace(sql, '^CREATE VIEW .*? AS ', '', 's') AS view_definition, "
+        "'NONE' AS check_option, 'NO' AS is_updatable, 'NO' AS is_insertable_into, "
+        "NULL::VARCHAR AS sql_path FROM duckdb_views() WHERE NOT internal AND {where}"
+    ),
+}
+
+
+def information_schema(node: exp.Table, catalog: str) -> exp.Expression:
+    """`[c.]information_schema.<view>` as a subquery over DuckDB's catalog (one catalog's
+    objects; `system.information_schema` shows every catalog)."""
+    view = node.name.lower()
+    if view not in _INFO:
+        raise table_not_found(f"`information_schema`.`{view}`")
+    owner = node.catalog or catalog
+    if owner.lower() == "system":
+        where = "database_name NOT IN ('memory', 'system', 'temp')"
+    else:
+        where = f"database_name = '{st.duck_catalog(owner).replace(chr(39), chr(39) * 2)}'"
+    sql = _INFO[view].format(cat=_CATALOG_OF, where=where)
+    alias = node.alias or view
+    subquery = sqlglot.parse_one(sql, read="duckdb").subquery(alias)
+    return subquery
+
+
+# -- statement rewrites ----------------------------------------------------------------------
+
+
+def spark_names(node: exp.Expression) -> exp.Expression:
+    """`count(*)` is `count(1)` in Spark: the same value, and the column name clients expect."""
+    if isinstance(node, exp.Count) and isinstance(node.this, exp.Star):
+        return exp.Count(this=exp.Literal.number(1))
+    return node
+
+
+def overwrite_prelude(tree: exp.Expression) -> tuple[str, ...]:
+    """`INSERT OVERWRITE t ...` becomes `DELETE FROM t` then `INSERT INTO t ...`, in one
+    transaction (the engine runs the prelude first)."""
+    if not isinstance(tree, exp.Insert) or not tree.args.get("overwrite"):
+        return ()
+    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    tree.set("overwrite", None)
+    return (exp.delete(target.copy()).sql(dialect="duckdb"),)
+
+
+def written_tables(tree: exp.Expression) -> dict[str, str]:
+    """Each table's last name part -> the name as written, Spark-quoted (for error messages)."""
+    names: dict[str, str] = {}
+    for table in tree.find_all(exp.Table):
+        parts = [p.name for p in table.parts if p.name]
+        if parts:
+            names.setdefault(parts[-1].lower(), ".".join(f"`{p}`" for p in parts))
+    return names
