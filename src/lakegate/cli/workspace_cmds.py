@@ -129,9 +129,9 @@ def _samples_line(ws: LocalWorkspace, stop: threading.Event) -> str:
     if info is None:
         return ""
     how = (
-        f"generated in {info.generated_s:.2f} s"
-        if info.generated_s is not None
-        else "reused from the state dir"
+        "kept from the state dir"
+        if info.source == "kept"
+        else f"{info.source} in {info.seconds:.2f} s"
     )
     return f"samples     samples.tpch at scale {info.scale:g}, {how}"
 

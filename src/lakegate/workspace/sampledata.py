@@ -64,10 +64,11 @@ COMMENT ON TABLE nyctaxi.trips IS 'Taxi trips in New York City, January-February
 
 @dataclass(frozen=True)
 class SamplesInfo:
-    """How the samples of a state dir came to be: scale, and seconds spent generating them."""
+    """How the samples of a state dir came to be, at which scale."""
 
     scale: float
-    generated_s: float | None  # None: the file was there already, or copied
+    source: str  # "generated", "copied" (from this process's earlier run) or "kept" (there)
+    seconds: float
 
 
 class Generation:
@@ -115,8 +116,9 @@ def ensure_samples(
     """Create the `samples` database file at `path` unless it is there at this scale."""
     stamp = path.with_name(f"{path.stem}.json")
     wanted = {"version": VERSION, "scale": scale}
+    started = time.perf_counter()
     if path.exists() and _read_stamp(stamp) == wanted:
-        return SamplesInfo(scale, None)
+        return SamplesInfo(scale, "kept", 0.0)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
@@ -125,10 +127,9 @@ def ensure_samples(
         try:
             shutil.copyfile(source, tmp)
             _install(tmp, path, stamp, wanted)
-            return SamplesInfo(scale, None)
+            return SamplesInfo(scale, "copied", time.perf_counter() - started)
         except OSError:
             tmp.unlink(missing_ok=True)  # the source went away mid-copy: generate instead
-    started = time.perf_counter()
     try:
         _generate(tmp, scale, generation or Generation())
     except BaseException:
@@ -136,7 +137,7 @@ def ensure_samples(
         raise
     _install(tmp, path, stamp, wanted)
     _generated[scale] = path
-    return SamplesInfo(scale, time.perf_counter() - started)
+    return SamplesInfo(scale, "generated", time.perf_counter() - started)
 
 
 def _install(tmp: Path, path: Path, stamp: Path, wanted: dict[str, float]) -> None:
