@@ -7,16 +7,10 @@ async with Gateway.from_file("lakegate.yaml") as gw:
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from lakegate.errors import *  # noqa: F403
 from lakegate.errors import __all__ as _errors_all
-
-try:
-    __version__ = version("lakegate")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 if TYPE_CHECKING:
     from lakegate.gateway import ActionContext, ActionResult, Gateway, handler  # noqa: F401
@@ -44,10 +38,20 @@ _LAZY = {
     "redact": "lakegate.secrets",
 }
 
-__all__ = ["__version__", *_LAZY, *_errors_all]
+__all__ = ["__version__", *_LAZY, *_errors_all]  # noqa: F405 (`__version__`: __getattr__)
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        # importlib.metadata costs 30-60 ms to import: only when the version is asked for.
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("lakegate")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            found = "0.0.0"
+        globals()["__version__"] = found
+        return found
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'lakegate' has no attribute {name!r}")

@@ -389,10 +389,14 @@ def _load_builtin_handlers(name: str) -> None:
     pack = name.split(".", 1)[0]
     if not re.fullmatch(r"[a-z][a-z0-9_]*", pack):
         return
-    for module in (f"lakegate.{pack}", f"lakegate.{pack}.handlers", f"lakegate.{pack}.statements"):
+    for module in (f"lakegate.{pack}.handlers", f"lakegate.{pack}", f"lakegate.{pack}.statements"):
         if name in _HANDLERS:
             return
         try:
-            importlib.import_module(module)
+            found = importlib.import_module(module)
         except ImportError:
             continue
+        # A pack may say which of its modules defines `name`: a call imports only that one.
+        load = getattr(found, "load_handler", None)
+        if load is not None:
+            load(name)

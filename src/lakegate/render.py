@@ -12,14 +12,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
-
-from jsonschema import Draft202012Validator
 
 from lakegate.errors import GuardError, InputError
 from lakegate.project import PLACEHOLDER, Action, Connector
 from lakegate.secrets import redact
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 __all__ = ["RenderedRequest", "check_url", "path_problem", "render", "resolve_inputs", "url_for"]
 
@@ -59,11 +60,13 @@ def resolve_inputs(action: Action, connector: Connector, inputs: dict[str, Any])
             values[name] = _coerce(spec.type, connector.defaults[name], name)
         elif spec.default is not None:
             values[name] = spec.default
+    if not values and not any(spec.required for spec in action.inputs.values()):
+        return values  # nothing to check: spares loading jsonschema in a short CLI call
     problems = sorted(
         _validator(action).iter_errors(values), key=lambda e: [str(p) for p in e.absolute_path]
     )
     if problems:
-        lines = [_plain(err) for err in problems]
+        lines = list(dict.fromkeys(_plain(err) for err in problems))  # one per missing set
         declared = ", ".join(
             f"{n} ({spec.type}{', required' if spec.required else ''})"
             for n, spec in action.inputs.items()
@@ -82,8 +85,10 @@ def _plain(err: Any) -> str:
     name = repr(path[0]) if path else ""
     inner = f" (at {'.'.join(path[1:])})" if len(path) > 1 else ""
     if err.validator == "required" and not path:
-        missing = [n for n in err.validator_value if n not in (err.instance or {})]
-        return f"input {', '.join(map(repr, missing))} is required but was not given"
+        missing = [repr(n) for n in err.validator_value if n not in (err.instance or {})]
+        if len(missing) == 1:
+            return f"input {missing[0]} is required but was not given"
+        return f"inputs {', '.join(missing[:-1])} and {missing[-1]} are required but were not given"
     if err.validator == "type" and path:
         kinds = (
             err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
@@ -313,6 +318,8 @@ def _validator(action: Action) -> Draft202012Validator:
     if found is None or found[0] is not action:
         if len(_VALIDATORS) > 4096:
             _VALIDATORS.clear()
+        from jsonschema import Draft202012Validator  # ~0.15 s: only for actions with inputs
+
         # Defaults are already applied: validate against the schema without connector defaults.
         found = _VALIDATORS[id(action)] = (action, Draft202012Validator(action.input_schema()))
     return found[1]

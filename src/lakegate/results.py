@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import httpx
 
 from lakegate.errors import HTTPStatusError, LakegateError, RemoteError
 from lakegate.secrets import redact, redact_data
+
+if TYPE_CHECKING:  # httpx is not imported at run time: the CLI starts faster without it
+    import httpx
 
 __all__ = [
     "ActionResult",

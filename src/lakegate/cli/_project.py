@@ -8,19 +8,21 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from pydantic import BaseModel, ValidationError
-from rich.json import JSON
 from rich.markup import escape
 
 from lakegate.cli import _context, _output
 from lakegate.errors import ConfigError
-from lakegate.project import Project, load_project
 from lakegate.secrets import SecretStore, redact, redact_data, register_secret
 
-Model = TypeVar("Model", bound=BaseModel)
+if TYPE_CHECKING:  # pydantic and the project models load only in commands that use them
+    from pydantic import BaseModel
+
+    from lakegate.project import Project
+
+Model = TypeVar("Model", bound="BaseModel")
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -32,6 +34,8 @@ def usage(message: str, hint: str) -> ConfigError:
 
 def open_project() -> Project:
     """The project named by --project / LAKEGATE_PROJECT / ./lakegate.yaml."""
+    from lakegate.project import load_project
+
     return load_project(_context.project_path())
 
 
@@ -46,6 +50,8 @@ def secret_store() -> SecretStore:
 
 def build(model: type[Model], flags: dict[str, str], what: str, **fields: Any) -> Model:
     """`model(**fields)`, with validation problems told in terms of the command's flags."""
+    from pydantic import ValidationError
+
     try:
         return model(**fields)
     except ValidationError as exc:
@@ -163,6 +169,8 @@ def print_json(data: Any) -> None:
     """JSON on stdout: coloured on a terminal, exact and unwrapped otherwise (for machines)."""
     text = json.dumps(redact_data(data), indent=2, ensure_ascii=False, default=str)
     if _output.console.is_terminal:
+        from rich.json import JSON
+
         _output.console.print(JSON(text))
     else:
         sys.stdout.write(text + "\n")

@@ -10,7 +10,6 @@ from rich.markup import escape
 
 from lakegate.cli import _context, action_cmds, connector_cmds, secret_cmds
 from lakegate.cli._project import say, usage
-from lakegate.project import Project
 
 
 def register(app: typer.Typer) -> None:
@@ -36,6 +35,8 @@ def init() -> None:
             "Edit it with `lakegate connector add` / `lakegate action add`, or pick another "
             "file with --project PATH.",
         )
+    from lakegate.project import Project
+
     Project.new(path).save()
     say(f"[green]✓[/] Created {escape(str(path))}")
     say("Next: [bold]lakegate connector add NAME --base-url URL --auth ...[/] (see --help)")

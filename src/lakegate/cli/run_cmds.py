@@ -12,7 +12,7 @@ import re
 import sys
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -20,7 +20,9 @@ from rich.markup import escape
 from lakegate.cli import _output
 from lakegate.cli._project import open_project, print_json, say, usage, warn
 from lakegate.errors import LakegateError
-from lakegate.project import Action, Project
+
+if TYPE_CHECKING:  # the models load when a command runs, not when the CLI starts
+    from lakegate.project import Action, Project
 from lakegate.secrets import SecretStore, redact, redact_data
 
 _INPUT_HELP = "An input as KEY=VALUE; arrays and objects as JSON or KEY=@file.json."

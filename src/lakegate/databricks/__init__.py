@@ -1,13 +1,37 @@
 """The Databricks pack: SQL that answers copilots well, warehouses, catalog, jobs.
 
-Importing the package registers its code handlers (`databricks.execute_sql`, ...).
+Its code handlers (`databricks.execute_sql`, ...) are registered by `lakegate.databricks.handlers`,
+which the gateway imports on first use; the names below are imported on first access, so a
+command that only needs `demo_steps` or `connect` does not load sqlglot and the gateway.
 """
 
 from __future__ import annotations
 
-from lakegate.databricks import jobs, statements, warehouses  # noqa: F401  (registers handlers)
-from lakegate.databricks.guard import Verdict, check_read_only, is_read_only
-from lakegate.databricks.pack import PACK_ACTIONS, install_pack, pack_actions
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lakegate.databricks.guard import Verdict, check_read_only, is_read_only
+    from lakegate.databricks.pack import PACK_ACTIONS, install_pack, pack_actions
+
+_LAZY = {
+    "Verdict": "lakegate.databricks.guard",
+    "check_read_only": "lakegate.databricks.guard",
+    "is_read_only": "lakegate.databricks.guard",
+    "PACK_ACTIONS": "lakegate.databricks.pack",
+    "install_pack": "lakegate.databricks.pack",
+    "pack_actions": "lakegate.databricks.pack",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lakegate.databricks' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "PACK_ACTIONS",
