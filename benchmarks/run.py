@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["workspace", "workspace_sql", "gateway", "sql", "mcp_server"]
+ORDER = ["workspace", "workspace_sql", "gateway", "sql", "sql_clients", "mcp_server"]
 
 
 def discover() -> list[str]:
