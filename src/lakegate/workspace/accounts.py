@@ -154,6 +154,26 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
         if str(request.path_params["workspace_id"]) != ws.workspace_id:
             raise not_found("Workspace", str(request.path_params["workspace_id"]))
 
+    def workspace() -> dict[str, Any]:
+        """The account's one workspace, as provisioning's `Workspace`."""
+        return {
+            "account_id": ws.account_id,
+            "workspace_id": int(ws.workspace_id),
+            "workspace_name": "lakegate-local",
+            "deployment_name": "lakegate-local",
+            "workspace_status": "RUNNING",
+            "workspace_status_message": "Workspace is running.",
+            "pricing_tier": "PREMIUM",
+            "creation_time": int(ws.admin.created * 1000),
+        }
+
+    async def workspaces(request: Request) -> Response:
+        await admin(request)
+        if "workspace_id" not in request.path_params:
+            return JSONResponse([workspace()])  # a bare array, as Databricks answers
+        workspace_of(request)
+        return JSONResponse(workspace())
+
     def assignment(p: Principal) -> dict[str, Any]:
         return {
             "principal": {
@@ -207,6 +227,8 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
     secrets = base + "/servicePrincipals/{id}/credentials/secrets"
     assigned = base + "/workspaces/{workspace_id}/permissionassignments"
     return [
+        Route(base + "/workspaces", workspaces, methods=["GET"]),
+        Route(base + "/workspaces/{workspace_id}", workspaces, methods=["GET"]),
         Route(sps, sp_collection, methods=["GET", "POST"]),
         Route(sps + "/{id}", sp_item, methods=["GET", "PUT", "PATCH", "DELETE"]),
         Route(secrets, secrets_collection, methods=["GET", "POST"]),

@@ -20,10 +20,12 @@ from starlette.types import ASGIApp
 
 from lakegate.workspace import (
     accounts,
+    grants,
     mcp_sql,
     oidc,
     permissions,
     scim,
+    scim_users,
     sessions,
     thriftapi,
     ucfunctions,
@@ -184,6 +186,8 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
         *feature_routes(ws),
         *sessions.routes(ws),
         *ucfunctions.routes(ws),
+        *grants.routes(ws),
+        *scim_users.routes(ws),
         *mcp_sql.routes(ws),
         *thriftapi.routes(ws),
     ]

@@ -49,6 +49,8 @@ class JobRuns:
         self.terminating_s = 0.05
         self.runs: dict[int, dict[str, Any]] = {}
         self.tokens: dict[str, int | None] = {}  # idempotency token -> run id (None: deleted)
+        # sql_task run id -> the statement it ran (runs/get-output)
+        self.sql_outputs = {int(k): v for k, v in ws.store.all("run_output")}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._cancelled: set[int] = set()
         for _, run in ws.store.all("run"):
@@ -261,9 +263,9 @@ class JobRuns:
                     "(the notebook path contains 'fail')."
                 )
             return
-        await self._sql(task["sql_task"], principal)
+        await self._sql(task["sql_task"], principal, task["run_id"])
 
-    async def _sql(self, sql_task: dict[str, Any], principal: Principal) -> None:
+    async def _sql(self, sql_task: dict[str, Any], principal: Principal, task_run: int) -> None:
         warehouse_id = sql_task.get("warehouse_id", "")
         query = get_query(self.ws, sql_task["query"]["query_id"]) if "query" in sql_task else None
         text = query["query_text"] if query else ""
@@ -281,6 +283,9 @@ class JobRuns:
         params = [Parameter(k, str(v)) for k, v in (sql_task.get("parameters") or {}).items()]
         stmt = self.statements.submit(principal, body, params)
         stmt.source = "Databricks Jobs"
+        ran = {"statement_id": stmt.id, "query_text": text, "warehouse_id": warehouse_id}
+        self.sql_outputs[task_run] = ran
+        self.ws.store.put("run_output", str(task_run), ran)
         try:
             await stmt.done.wait()
         except asyncio.CancelledError:

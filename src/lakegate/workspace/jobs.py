@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lakegate.workspace import queries
+from lakegate.workspace import queries, runoutput
 from lakegate.workspace.http import empty, fail, int_param, json_body
 from lakegate.workspace.identity import Principal
 from lakegate.workspace.jobruns import ACTIVE, JobRuns, view
@@ -122,7 +122,7 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
             raise fail("RESOURCE_DOES_NOT_EXIST", f"Run {run_id} does not exist.")
         if run["job_id"] in jobs:
             ws.permissions.check(principal, "jobs", str(run["job_id"]), level)
-        elif not principal.is_admin:
+        elif not (principal.is_admin or run["creator_user_name"] == principal.application_id):
             raise fail("RESOURCE_DOES_NOT_EXIST", f"Run {run_id} does not exist.")
         return run
 
@@ -217,6 +217,31 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
             runs.save(run)
         return JSONResponse({"run_id": run["run_id"], "number_in_job": run["number_in_job"]})
 
+    async def submit(request: Request) -> Response:
+        """A one-time run (`runs/submit`), idempotent like run-now."""
+        principal = await caller(request)
+        body = await json_body(request)
+        token = body.get("idempotency_token")
+        if token is not None and (not isinstance(token, str) or not 0 < len(token) <= 64):
+            raise fail("INVALID_PARAMETER_VALUE", "idempotency_token must be 1-64 characters.")
+        if token is not None and runs.tokens.get(token) is not None:
+            return JSONResponse({"run_id": runs.tokens[token]})
+        fields = {k: body[k] for k in runoutput.SUBMIT_FIELDS if k in body}
+        job_id = ws.store.next_id("job", 880_000_000_001)
+        job = runoutput.one_time_job(job_id, body, _validated_settings(fields), principal)
+        run = runs.start(job, principal, {})
+        runoutput.mark_submitted(runs, run)
+        if token is not None:
+            runs.tokens[token] = run["run_id"]
+            ws.store.put("run_token", token, {"run_id": run["run_id"]})
+        return JSONResponse({"run_id": run["run_id"]})
+
+    async def run_output(request: Request) -> Response:
+        principal = await caller(request)
+        run, task = runoutput.find(runs, _job_id(request.query_params.get("run_id"), "run_id"))
+        run_for(principal, run["run_id"], "CAN_VIEW")
+        return JSONResponse(runoutput.output(runs, run, task))
+
     async def run_get(request: Request) -> Response:
         principal = await caller(request)
         run_id = _job_id(request.query_params.get("run_id"), "run_id")
@@ -272,6 +297,8 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
             Route(f"{base}/update", change, methods=["POST"]),
             Route(f"{base}/run-now", run_now, methods=["POST"]),
             Route(f"{base}/runs/get", run_get, methods=["GET"]),
+            Route(f"{base}/runs/submit", submit, methods=["POST"]),
+            Route(f"{base}/runs/get-output", run_output, methods=["GET"]),
             Route(f"{base}/runs/list", runs_list, methods=["GET"]),
             Route(f"{base}/runs/cancel", run_cancel, methods=["POST"]),
             Route(f"{base}/runs/delete", run_delete, methods=["POST"]),

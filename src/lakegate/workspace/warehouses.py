@@ -331,8 +331,23 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
             warehouses.stop(warehouse_id)
         return empty()
 
+    async def workspace_config(request: Request) -> Response:
+        """The workspace-wide warehouse settings (`get_workspace_warehouse_config`)."""
+        await caller(request)
+        types = [{"warehouse_type": t, "enabled": True} for t in ("PRO", "CLASSIC")]
+        return JSONResponse(
+            {
+                "security_policy": "NONE",
+                "data_access_config": [],
+                "sql_configuration_parameters": {"configuration_pairs": []},
+                "enabled_warehouse_types": types,
+                "enable_serverless_compute": False,
+            }
+        )
+
     base = "/api/2.0/sql/warehouses"
     return [
+        Route("/api/2.0/sql/config/warehouses", workspace_config, methods=["GET"]),
         Route(base, listing, methods=["GET"]),
         Route(base, create, methods=["POST"]),
         Route(base + "/{id}", one, methods=["GET", "DELETE"]),

@@ -1,0 +1,254 @@
+"""Workspace SCIM Users and Groups (`/api/2.0/preview/scim/v2/Users`, `/Groups`).
+
+Users are created through the API (the local workspace has no people of its own). The built-in
+groups `admins` and `users` list their members from the workspace's assignments; other groups
+keep the members they were created with.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from lakegate.workspace.http import ApiError, fail, int_param, json_body, not_found
+from lakegate.workspace.scim import LIST_SCHEMA, USER_SCHEMA
+
+if TYPE_CHECKING:
+    from lakegate.workspace.app import WorkspaceState
+
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+BASE = "/api/2.0/preview/scim/v2"
+BUILT_IN = ("admins", "users")
+_CLAUSE = re.compile(r'\s*(\w+)\s+(eq|ne|co|sw)\s+"((?:[^"\\]|\\.)*)"\s*', re.I)
+_OPS: dict[str, Callable[[str, str], bool]] = {
+    "eq": lambda have, want: have.lower() == want.lower(),
+    "ne": lambda have, want: have.lower() != want.lower(),
+    "co": lambda have, want: want.lower() in have.lower(),
+    "sw": lambda have, want: have.lower().startswith(want.lower()),
+}
+
+
+def _new_id() -> str:
+    return str(random.SystemRandom().randrange(10**14, 10**15))
+
+
+def compile_filter(text: str | None, attributes: tuple[str, ...]) -> Callable[[dict], bool]:
+    """A SCIM filter of `attr op "value"` clauses joined by `and`, over a document's fields."""
+    if not text:
+        return lambda doc: True
+    tests = []
+    for part in re.split(r"\s+and\s+", text.strip(), flags=re.I):
+        match = _CLAUSE.fullmatch(part)
+        if match is None or match.group(1) not in attributes:
+            raise fail(
+                "INVALID_PARAMETER_VALUE",
+                f'Unsupported SCIM filter {part!r}; use e.g. {attributes[0]} eq "name" '
+                f"(attributes {', '.join(attributes)}; operators eq, ne, co, sw; joined by and).",
+            )
+        attribute, op, value = match.group(1), match.group(2).lower(), match.group(3)
+        tests.append((attribute, _OPS[op], value.replace('\\"', '"')))
+    return lambda doc: all(test(str(doc.get(a, "")), v) for a, test, v in tests)
+
+
+def listing(request: Request, docs: list[dict[str, Any]], attributes: tuple[str, ...]) -> Response:
+    """One page (`startIndex` is 1-based) of the documents the filter keeps."""
+    keep = compile_filter(request.query_params.get("filter"), attributes)
+    found = [d for d in docs if keep(d)]
+    start = int_param(request, "startIndex", default=1, low=1)
+    count = int_param(request, "count", default=10000, low=0, high=10000)
+    page = found[start - 1 : start - 1 + count]
+    return JSONResponse(
+        {
+            "schemas": [LIST_SCHEMA],
+            "totalResults": len(found),
+            "startIndex": start,
+            "itemsPerPage": len(page),
+            "Resources": page,
+        }
+    )
+
+
+class Directory:
+    """Users and groups of the workspace, in the state store."""
+
+    def __init__(self, ws: WorkspaceState) -> None:
+        self.ws = ws
+        for name in BUILT_IN:
+            if not any(g["displayName"] == name for _, g in ws.store.all("scim_group")):
+                ident = _new_id()
+                ws.store.put("scim_group", ident, {"id": ident, "displayName": name, "members": []})
+
+    # -- users -----------------------------------------------------------------------------
+
+    def users(self) -> list[dict[str, Any]]:
+        return [self.user_doc(u) for _, u in sorted(self.ws.store.all("scim_user"))]
+
+    def user(self, ident: str) -> dict[str, Any]:
+        found = self.ws.store.get("scim_user", ident)
+        if found is None:
+            raise not_found("User", ident)
+        return self.user_doc(found)
+
+    def create_user(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get("userName")
+        if not isinstance(name, str) or not name.strip():
+            raise fail("INVALID_PARAMETER_VALUE", "userName is required (usually an email).")
+        if any(u["userName"].lower() == name.lower() for _, u in self.ws.store.all("scim_user")):
+            raise fail("RESOURCE_ALREADY_EXISTS", f"User with username {name} already exists.")
+        display = body.get("displayName") or name
+        if not isinstance(display, str):
+            raise fail("INVALID_PARAMETER_VALUE", "displayName must be a string.")
+        user = {
+            "id": _new_id(),
+            "userName": name,
+            "displayName": display,
+            "active": body.get("active", True) is not False,
+        }
+        self.ws.store.put("scim_user", user["id"], user)
+        return self.user_doc(user)
+
+    def delete_user(self, ident: str) -> None:
+        self.user(ident)
+        self.ws.store.delete("scim_user", ident)
+
+    def user_doc(self, user: dict[str, Any]) -> dict[str, Any]:
+        groups = [
+            {"display": g["displayName"], "value": g["id"], "$ref": f"Groups/{g['id']}"}
+            for g in self.groups()
+            if any(m["value"] == user["id"] for m in g["members"])
+        ]
+        return {
+            "schemas": [USER_SCHEMA],
+            "id": user["id"],
+            "userName": user["userName"],
+            "displayName": user["displayName"],
+            "active": user["active"],
+            "emails": [{"value": user["userName"], "type": "work", "primary": True}],
+            "groups": groups,
+            "entitlements": [{"value": "workspace-access"}, {"value": "databricks-sql-access"}],
+        }
+
+    # -- groups ----------------------------------------------------------------------------
+
+    def groups(self) -> list[dict[str, Any]]:
+        return [self.group_doc(g) for _, g in sorted(self.ws.store.all("scim_group"))]
+
+    def group(self, ident: str) -> dict[str, Any]:
+        found = self.ws.store.get("scim_group", ident)
+        if found is None:
+            raise not_found("Group", ident)
+        return self.group_doc(found)
+
+    def create_group(self, body: dict[str, Any]) -> dict[str, Any]:
+        name = body.get("displayName")
+        if not isinstance(name, str) or not name.strip():
+            raise fail("INVALID_PARAMETER_VALUE", "displayName is required.")
+        if any(g["displayName"] == name for _, g in self.ws.store.all("scim_group")):
+            raise fail("RESOURCE_ALREADY_EXISTS", f"Group with name {name} already exists.")
+        members = body.get("members") or []
+        if not isinstance(members, list) or not all(
+            isinstance(m, dict) and isinstance(m.get("value"), str) for m in members
+        ):
+            raise fail("INVALID_PARAMETER_VALUE", "members must be an array of {value: id}.")
+        for member in members:
+            self._member(member["value"])
+        group = {"id": _new_id(), "displayName": name, "members": [m["value"] for m in members]}
+        self.ws.store.put("scim_group", group["id"], group)
+        return self.group_doc(group)
+
+    def delete_group(self, ident: str) -> None:
+        group = self.group(ident)
+        if group["displayName"] in BUILT_IN:
+            raise fail("PERMISSION_DENIED", f"The built-in group {group['displayName']} stays.")
+        self.ws.store.delete("scim_group", ident)
+
+    def _member(self, ident: str) -> dict[str, Any]:
+        user = self.ws.store.get("scim_user", ident)
+        if user is not None:
+            return {"value": ident, "display": user["displayName"], "$ref": f"Users/{ident}"}
+        principal = self.ws.identity.principal(ident)
+        if principal is None or not principal.assigned:
+            raise fail("INVALID_PARAMETER_VALUE", f"Member {ident} is not a user or principal.")
+        ref = f"ServicePrincipals/{ident}"
+        return {"value": ident, "display": principal.display_name, "$ref": ref}
+
+    def group_doc(self, group: dict[str, Any]) -> dict[str, Any]:
+        name = group["displayName"]
+        if name in BUILT_IN:
+            principals = [
+                p
+                for p in self.ws.identity.principals.values()
+                if p.assigned and (p.is_admin or name == "users")
+            ]
+            ids = [p.id for p in principals]
+            if name == "users":
+                ids += [u["id"] for _, u in sorted(self.ws.store.all("scim_user"))]
+        else:
+            ids = group["members"]
+        members = []
+        for ident in ids:
+            try:
+                members.append(self._member(ident))
+            except ApiError:
+                continue  # deleted since, or no longer assigned: no longer a member
+        return {
+            "schemas": [GROUP_SCHEMA],
+            "id": group["id"],
+            "displayName": name,
+            "members": members,
+            "meta": {"resourceType": "WorkspaceGroup"},
+        }
+
+
+def routes(ws: WorkspaceState) -> list[BaseRoute]:
+    directory = Directory(ws)
+
+    async def caller(request: Request, *, change: bool = False) -> None:
+        principal = await ws.identity.authenticate(request)
+        if change and not principal.is_admin:
+            raise fail("PERMISSION_DENIED", "Only workspace admins can change users and groups.")
+
+    async def users(request: Request) -> Response:
+        if request.method == "GET":
+            await caller(request)
+            return listing(request, directory.users(), ("userName", "displayName", "id"))
+        await caller(request, change=True)
+        return JSONResponse(directory.create_user(await json_body(request)), 201)
+
+    async def user(request: Request) -> Response:
+        ident = request.path_params["id"]
+        if request.method == "GET":
+            await caller(request)
+            return JSONResponse(directory.user(ident))
+        await caller(request, change=True)
+        directory.delete_user(ident)
+        return Response(status_code=204)
+
+    async def groups(request: Request) -> Response:
+        if request.method == "GET":
+            await caller(request)
+            return listing(request, directory.groups(), ("displayName", "id"))
+        await caller(request, change=True)
+        return JSONResponse(directory.create_group(await json_body(request)), 201)
+
+    async def group(request: Request) -> Response:
+        ident = request.path_params["id"]
+        if request.method == "GET":
+            await caller(request)
+            return JSONResponse(directory.group(ident))
+        await caller(request, change=True)
+        directory.delete_group(ident)
+        return Response(status_code=204)
+
+    return [
+        Route(BASE + "/Users", users, methods=["GET", "POST"]),
+        Route(BASE + "/Users/{id}", user, methods=["GET", "DELETE"]),
+        Route(BASE + "/Groups", groups, methods=["GET", "POST"]),
+        Route(BASE + "/Groups/{id}", group, methods=["GET", "DELETE"]),
+    ]
