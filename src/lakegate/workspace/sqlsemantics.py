@@ -26,6 +26,8 @@ _UNITS = {
     "MILLISECOND": "millisecond", "MICROSECOND": "microsecond",
 }  # fmt: skip
 _DATETIME_LETTERS = frozenset("yMdHhmsSaEDL")
+_INT_FIELDS = frozenset({"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "DOY", "HOUR", "MINUTE"})
+_DATES = (exp.Cast, exp.TsOrDsToDate, exp.CurrentDate, exp.DateFromParts)
 
 
 def databricks_semantics(tree: exp.Expression) -> exp.Expression:
@@ -79,7 +81,37 @@ def _to_char(node: exp.Expression) -> exp.Expression:
 
 def _day_of_week(node: exp.Expression) -> exp.Expression:
     # Databricks numbers Sunday 1 .. Saturday 7; DuckDB Sunday 0 .. Saturday 6.
-    return exp.Paren(this=exp.Add(this=node.copy(), expression=exp.Literal.number(1)))
+    return _int(exp.Add(this=node.copy(), expression=exp.Literal.number(1)))
+
+
+def _int(node: exp.Expression) -> exp.Expression:
+    return exp.cast(node, exp.DataType.build("INT"))
+
+
+def _date_part(node: exp.Expression) -> exp.Expression:
+    # year(), month(), ... are INT in Databricks, BIGINT in DuckDB.
+    return _int(node.copy())
+
+
+def _extract(node: exp.Expression) -> exp.Expression:
+    unit = node.this.name.upper()
+    if unit in ("DAYOFWEEK", "DOW"):
+        return _day_of_week(node)
+    return _int(node.copy()) if unit in _INT_FIELDS else node
+
+
+def _date_plus_months(node: exp.Expression) -> exp.Expression:
+    # DATE +/- INTERVAL n MONTH|YEAR is a DATE in Databricks, a TIMESTAMP in DuckDB. Only when
+    # the date is visibly a DATE: a column's type is not known here.
+    interval = node.expression
+    if not isinstance(interval, exp.Interval) or not isinstance(node.this, _DATES):
+        return node
+    if isinstance(node.this, exp.Cast) and not node.this.to.is_type("date"):
+        return node
+    unit = interval.args.get("unit")
+    if unit is None or unit.name.upper().rstrip("S") not in ("YEAR", "QUARTER", "MONTH"):
+        return node
+    return exp.cast(node.copy(), exp.DataType.build("DATE"))
 
 
 def _unit(unit: exp.Expression | None) -> exp.Expression | None:
@@ -99,11 +131,13 @@ def _trunc(node: exp.Expression) -> exp.Expression:
 
 
 def _timestamp_trunc(node: exp.Expression) -> exp.Expression:
-    # date_trunc('MM', ts): Databricks' short unit names, which DuckDB does not know.
+    # date_trunc('MM', ts): Databricks' short unit names, which DuckDB does not know; and a
+    # TIMESTAMP (with time zone) even for a DATE, where DuckDB answers one without.
     unit = _unit(node.args.get("unit"))
     if unit is None:
         return exp.Null()
-    return exp.Anonymous(this="date_trunc", expressions=[unit, node.this])
+    truncated = exp.Anonymous(this="date_trunc", expressions=[unit, node.this])
+    return exp.cast(truncated, exp.DataType.build("TIMESTAMPTZ"))
 
 
 def _unix_timestamp(node: exp.Expression) -> exp.Expression:
@@ -160,6 +194,18 @@ _REWRITES: dict[type[exp.Expression], Callable[[exp.Expression], exp.Expression]
     exp.Format: _format_string,
     exp.ToChar: _to_char,
     exp.DayOfWeek: _day_of_week,
+    exp.Year: _date_part,
+    exp.Quarter: _date_part,
+    exp.Month: _date_part,
+    exp.Day: _date_part,
+    exp.DayOfMonth: _date_part,
+    exp.DayOfYear: _date_part,
+    exp.WeekOfYear: _date_part,
+    exp.Hour: _date_part,
+    exp.Minute: _date_part,
+    exp.Extract: _extract,
+    exp.Add: _date_plus_months,
+    exp.Sub: _date_plus_months,
     exp.DateTrunc: _trunc,
     exp.TimestampTrunc: _timestamp_trunc,
     exp.StrToUnix: _unix_timestamp,
