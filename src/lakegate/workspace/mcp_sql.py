@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -26,6 +27,7 @@ from lakegate.workspace.statements import Statement, service
 if TYPE_CHECKING:
     from lakegate.workspace.app import WorkspaceState
 
+log = logging.getLogger(__name__)
 SQL_PATH = "/api/2.0/mcp/sql"
 FUNCTIONS_PATH = "/api/2.0/mcp/functions/{catalog}/{schema}"
 PRINCIPAL = "lakegate.mcp.caller"  # request.scope key: the authenticated caller
@@ -115,13 +117,22 @@ class ManagedMcp:
             self._ready = asyncio.Event()
             self._manager = self._build()
             self._task = asyncio.create_task(self._serve(), name="lakegate-managed-mcp")
-        await self._ready.wait()
+        if not self._ready.is_set():
+            assert self._task is not None
+            ready = asyncio.ensure_future(self._ready.wait())
+            await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            ready.cancel()
+        if not self._ready.is_set() or self._task is None or self._task.done():
+            raise ApiError(503, "TEMPORARILY_UNAVAILABLE", "The managed MCP server is not running.")
 
     async def _serve(self) -> None:
         assert self._ready is not None
-        async with self._manager.run():
-            self._ready.set()
-            await asyncio.Event().wait()
+        try:
+            async with self._manager.run():
+                self._ready.set()
+                await asyncio.Event().wait()
+        except Exception:
+            log.exception("the managed MCP server stopped")
 
     def _build(self) -> Any:
         from mcp.server import Server

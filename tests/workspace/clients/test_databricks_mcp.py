@@ -116,6 +116,35 @@ def test_poll_sql_result_follows_a_long_statement(
     assert polled["result"]["data_array"] == [[str(len(range(0, 30000000, 7)))]]
 
 
+def test_meta_warehouse_id_picks_the_warehouse(ws: LocalWorkspace, w: WorkspaceClient) -> None:
+    shared = next(x for x in w.warehouses.list() if x.name == "Shared Endpoint")
+    w.warehouses.stop(shared.id)
+    url, headers = f"{ws.host}/api/2.0/mcp/sql", {"Authorization": f"Bearer {_token(ws)}"}
+    query = {"query": "SELECT 7 AS n"}
+    got = asyncio.run(_call(url, headers, "execute_sql", query, {"warehouse_id": shared.id}))
+    assert json.loads(got.content[0].text)["status"]["state"] in ("PENDING", "RUNNING", "SUCCEEDED")
+    # The statement went to the stopped warehouse named in _meta, so that warehouse started.
+    assert w.warehouses.get(shared.id).state.value in ("STARTING", "RUNNING")
+    missing = asyncio.run(_call(url, headers, "execute_sql", query, {"warehouse_id": "0" * 16}))
+    assert missing.is_error
+    assert "does not exist" in missing.content[0].text
+
+
+def test_a_sql_scoped_token_opens_the_sql_server_only(ws: LocalWorkspace) -> None:
+    sp = ws.create_service_principal("mcp-sql-only", scopes=["sql"], warehouse_permission="CAN_USE")
+    token = _token(ws, sp["client_id"], sp["client_secret"], scope="sql")
+    headers = {"Authorization": f"Bearer {token}"}
+    tools = asyncio.run(_list_tools(f"{ws.host}/api/2.0/mcp/sql", headers))
+    assert {t.name for t in tools.tools} == SQL_TOOLS
+    refused = httpx.post(
+        f"{ws.host}/api/2.0/mcp/functions/main/default",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers=headers,
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error_code"] == "PERMISSION_DENIED"
+
+
 def test_poll_sql_result_of_an_unknown_statement_is_a_tool_error(sql: DatabricksMCPClient) -> None:
     result = sql.call_tool("poll_sql_result", {"statement_id": "01f0-not-a-statement"})
     assert result.is_error
@@ -198,12 +227,25 @@ async def _list_tools(url: str, headers: dict[str, str]) -> Any:
         return await session.list_tools()
 
 
-def _token(ws: LocalWorkspace) -> str:
+async def _call(url: str, headers: dict[str, str], tool: str, arguments: dict, meta: dict) -> Any:
+    async with (
+        httpx2.AsyncClient(headers=headers) as http,
+        Client(streamable_http_client(url, http_client=http)) as session,
+    ):
+        return await session.call_tool(tool, arguments, meta=meta)
+
+
+def _token(
+    ws: LocalWorkspace,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    scope: str = "all-apis",
+) -> str:
     c = ws.credentials
     response = httpx.post(
         f"{ws.host}/oidc/v1/token",
-        data={"grant_type": "client_credentials", "scope": "all-apis"},
-        auth=(c["client_id"], c["client_secret"]),
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=(client_id or c["client_id"], client_secret or c["client_secret"]),
     )
     return response.json()["access_token"]
 
