@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import shlex
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+
+from conftest import Cli
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -32,3 +36,40 @@ def test_the_reference_shows_each_command_help_and_options() -> None:
     assert "| `--client-secret-env VAR` |" in reference
     assert "| `--auth none\\|api_key\\|bearer\\|basic\\|oauth2` |" in reference
     assert "lakegate test list_warehouses" in reference  # the examples from --help
+
+
+def test_docs_are_up_to_date_with_the_commands() -> None:
+    gen = generator()
+    current = (DOCS / "cli.md").read_text(encoding="utf-8")
+    assert gen.render(current) == current, "run `uv run python docs/gen_cli.py`"
+
+
+def test_every_option_has_help_and_every_listing_has_json() -> None:
+    from typer.core import TyperArgument
+
+    blank, no_json = [], []
+    for path, command in generator().commands():
+        for param in command.params:
+            hidden = getattr(param, "hidden", False) or param.name == "help"
+            if not hidden and not isinstance(param, TyperArgument) and not param.help:
+                blank.append(f"{' '.join(path)} {param.opts[0]}")
+        opts = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        if path[-1] in ("list", "tail", "stats") and "--json" not in opts:
+            no_json.append(" ".join(path))
+    assert not blank, f"options without help text: {blank}"
+    assert not no_json, f"listings without --json: {no_json}"
+
+
+def test_the_inputs_example_in_docs_runs(seeded: Callable[..., Cli]) -> None:
+    cli = seeded()
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    block = text.split("## Inputs", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [
+        shlex.split(line, comments=True) for line in block.replace("\\\n", " ").splitlines()
+    ]
+    for argv in [c for c in commands if c]:
+        assert argv[0] == "lakegate"
+        run = cli(*argv[1:])
+        assert run.code == 0, (argv, run.output)
+    tables = cli("test", "search_tables")
+    assert tables.code == 0 and "samples.nyctaxi." in tables.stdout, tables.output

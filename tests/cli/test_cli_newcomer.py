@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 
 import pytest
@@ -173,3 +174,63 @@ def test_an_output_that_matches_nothing_is_reported(seeded: Callable[..., Cli]) 
     assert report["data"] is None and "matched nothing" in report["warnings"][0]
     called = cli("call", "list_warehouses")
     assert called.stdout == "null\n" and "matched nothing" in called.stderr
+
+
+def test_version_flag_and_flags_without_placeholders(cli: Cli) -> None:
+    from lakegate import __version__
+
+    for args in (("--version",), ("version",)):
+        run = cli(*args)
+        assert run.code == 0 and run.stdout.strip() == f"lakegate {__version__}"
+    helped = cli("action", "add", "--help", env={"COLUMNS": "160"})
+    assert "<bool>" not in helped.stdout and "--replace" in helped.stdout
+    assert "--declare" in helped.stdout and "--input" not in helped.stdout  # old spelling hidden
+
+
+def test_declare_names_an_input_and_the_old_spelling_still_works(cli: Cli) -> None:
+    assert cli("init").code == 0
+    assert cli("connector", "add", "api", "--base-url", "https://api.example.com").code == 0
+    assert cli("action", "add", "a1", "--path", "/x/{{id}}", "--declare", "id=7").code == 0
+    assert cli("action", "add", "a2", "--path", "/x/{{id}}", "--input", "id:integer").code == 0
+    project = load_project(cli.project)
+    assert project.actions["a1"].inputs["id"].example == "7"
+    assert project.actions["a2"].inputs["id"].type == "integer"
+
+
+def test_tools_list_has_json_and_never_cuts_a_word(seeded: Callable[..., Cli]) -> None:
+    cli = seeded()
+    cli("action", "add", "start_warehouse", "--method", "POST",
+        "--path", "/api/2.0/sql/warehouses/{{id}}/start")  # fmt: skip
+    listed = json.loads(cli("tools", "list", "--json").stdout)
+    by_name = {row["name"]: row for row in listed}
+    assert by_name["list_warehouses"]["tool"] is True
+    assert by_name["start_warehouse"]["tool"] is False and by_name["start_warehouse"]["why"]
+    for columns in ("40", "60", "100"):
+        text = cli("tools", "list", env={"COLUMNS": columns}).stdout
+        words = set(text.split())
+        for row in listed:
+            assert row["name"] in words
+            assert set(row["why"].split()) <= words, (columns, row["why"], text)
+
+
+def test_connector_remove_says_its_hint_once(seeded: Callable[..., Cli]) -> None:
+    said = " ".join(seeded()("connector", "remove", "databricks").stderr.split())
+    assert said.count("--with-actions") == 2 and said.count("remove") <= 4
+    assert "Remove those actions first" not in said
+
+
+def test_the_demo_piped_keeps_yaml_lines_whole_and_ends_with_commands_that_work(cli: Cli) -> None:
+    run = cli("demo", env={"COLUMNS": "40"})
+    assert run.code == 0, run.output
+    whole = "description: List the SQL warehouses this service principal can manage."
+    assert whole in [line.strip() for line in run.stdout.splitlines()]
+    tail = run.stdout.split("Demo passed", 1)[1]
+    assert "same project" not in tail and "lakegate demo --keep" in tail
+    commands = [
+        shlex.split(line.strip().replace("<", "X").replace(">", "X"), comments=True)
+        for line in tail.replace("\\\n", " ").splitlines()
+        if line.strip().startswith("lakegate ")
+    ]
+    assert len(commands) >= 3
+    for argv in commands:  # each parses: its command and options exist
+        assert cli(*argv[1:], "--help").code == 0, argv

@@ -6,7 +6,7 @@ import json
 import re
 import sys
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -26,9 +26,7 @@ from lakegate.cli._project import (
 )
 from lakegate.curl import looks_like_credential, parse_curl
 from lakegate.errors import ConfigError
-
-if TYPE_CHECKING:  # the models load only in the commands that build them
-    from lakegate.project import Action, Input, Project
+from lakegate.project import PLACEHOLDER, Action, Input, Project
 
 action_app = typer.Typer(
     help="Actions: declared requests on a connector, with typed inputs.", no_args_is_help=True
@@ -41,7 +39,7 @@ _INPUT_SPEC = re.compile(
 )
 _TYPES = ("string", "integer", "number", "boolean", "array", "object")
 _ACTION_FLAGS = {
-    "path": "--path", "method": "--method", "output": "--output", "inputs": "--input",
+    "path": "--path", "method": "--method", "output": "--output", "inputs": "--declare",
     "connector": "--connector", "name": "NAME", "timeout_s": "--timeout", "risk": "--risk",
     "query": "--query", "headers": "--header", "body": "--body",
 }  # fmt: skip
@@ -74,10 +72,12 @@ def action_add(
     body: str | None = typer.Option(None, "--body", help="JSON body, or @file.json."),
     input_spec: list[str] = typer.Option(
         [],
-        "--input",
+        "--declare",
         metavar="NAME[:TYPE][?][=EXAMPLE]",
-        help="Declare an input (required unless '?'); undeclared {{placeholders}} become strings.",
+        help="Declare an input (required unless '?'); undeclared {{placeholders}} become strings. "
+        "Values are passed later with `test`/`call -i NAME=VALUE`.",
     ),
+    old_input_spec: list[str] = typer.Option([], "--input", hidden=True),  # the old spelling
     output: str | None = typer.Option(None, "--output", help="JMESPath projection."),
     risk: Risk | None = typer.Option(None, "--risk", help="Default: read for GET, else write."),
     idempotent: bool | None = typer.Option(
@@ -98,7 +98,7 @@ def action_add(
             --output "warehouses[].{id: id, name: name, state: state}"
 
         lakegate action add get_warehouse --connector databricks \\
-            --path "/api/2.0/sql/warehouses/{{id}}" --input id:string=abc123
+            --path "/api/2.0/sql/warehouses/{{id}}" --declare id:string=abc123
     """
     project = open_project()
     _check_new(project, name, replace)
@@ -122,9 +122,7 @@ def action_add(
         fields["timeout_s"] = timeout
     if path is None and handler is None:
         raise usage("An action needs --path (or --handler).", "e.g. --path /api/2.0/sql/warehouses")
-    fields["inputs"] = _inputs(input_spec, fields)
-    from lakegate.project import Action
-
+    fields["inputs"] = _inputs([*input_spec, *old_input_spec], fields)
     _save(project, build(Action, _ACTION_FLAGS, "action", **fields))
 
 
@@ -182,8 +180,6 @@ def action_import_curl(
         "risk": risk.value if risk else _default_risk(imported.method),
     }
     fields["inputs"] = _inputs([], fields)
-    from lakegate.project import Action
-
     action = build(Action, _ACTION_FLAGS, "action", **fields)
     _save(project, action)
     print_yaml({name: _slim(action)})
@@ -304,17 +300,15 @@ def _refuse_credential_headers(headers: dict[str, str]) -> None:
 
 
 def _inputs(specs: list[str], fields: dict[str, Any]) -> dict[str, Input]:
-    """Declared `--input`s, plus a required string for every other `{{placeholder}}`."""
-    from lakegate.project import PLACEHOLDER, Input
-
+    """Declared `--declare`s, plus a required string for every other `{{placeholder}}`."""
     inputs: dict[str, Input] = {}
     for spec in specs:
         match = _INPUT_SPEC.match(spec)
         kind = (match.group("type") or "string") if match else ""
         if match is None or kind not in _TYPES:
             raise usage(
-                f"--input {spec!r} is not NAME[:TYPE][?][=EXAMPLE].",
-                f"e.g. --input id  or  --input limit:integer?=10 (types: {', '.join(_TYPES)})",
+                f"--declare {spec!r} is not NAME[:TYPE][?][=EXAMPLE].",
+                f"e.g. --declare id  or  --declare limit:integer?=10 (types: {', '.join(_TYPES)})",
             )
         example = match.group("example")
         inputs[match.group("name")] = build(
@@ -343,7 +337,7 @@ def _typed(text: str, kind: str, spec: str) -> Any:
             return json.loads(text)
     except (ValueError, KeyError):
         raise usage(
-            f"The example in --input {spec!r} is not a valid {kind}.",
+            f"The example in --declare {spec!r} is not a valid {kind}.",
             "Arrays and objects are JSON, booleans true/false.",
         ) from None
     return text

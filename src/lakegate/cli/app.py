@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from lakegate.cli import _context, _output
+from lakegate.cli import _context, _help, _output  # noqa: F401  (_help: flags show no <bool>)
 from lakegate.errors import LakegateError
 
 app = typer.Typer(
@@ -23,6 +23,14 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from lakegate import __version__
+
+        _output.console.print(f"lakegate {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     project: Path | None = typer.Option(
@@ -32,6 +40,13 @@ def _root(
         envvar="LAKEGATE_PROJECT",
         help="The project file (default: ./lakegate.yaml).",
         show_default=False,
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print lakegate's version and exit.",
     ),
 ) -> None:
     _context.set_project(project)

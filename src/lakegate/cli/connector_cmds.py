@@ -29,6 +29,7 @@ from lakegate.cli._project import (
     usage,
 )
 from lakegate.errors import ConfigError
+from lakegate.project import ApiKeyAuth, BasicAuth, BearerAuth, Connector, NoAuth, OAuth2Auth
 from lakegate.secrets import is_reference, parse_reference
 
 connector_app = typer.Typer(
@@ -83,9 +84,9 @@ _CONNECTOR_FLAGS = {
     "header": "--api-key-header/--api-key-query", "pattern": "--api-key-pattern",
     "token": "--token-env/--token-stdin", "name": "NAME",
 }  # fmt: skip
-_AUTH_MODELS: dict[str, str] = {  # names in lakegate.project, imported when a command runs
-    "none": "NoAuth", "api_key": "ApiKeyAuth", "bearer": "BearerAuth", "basic": "BasicAuth",
-    "oauth2": "OAuth2Auth",
+_AUTH_MODELS: dict[str, type] = {
+    "none": NoAuth, "api_key": ApiKeyAuth, "bearer": BearerAuth, "basic": BasicAuth,
+    "oauth2": OAuth2Auth,
 }  # fmt: skip
 
 
@@ -242,11 +243,7 @@ def connector_add(
             "password": secret("password", password_env, password_stdin, "--password-env"),
         }
     auth_fields = {k: v for k, v in fields.items() if v not in (None, {})}
-    import lakegate.project as models
-    from lakegate.project import Connector
-
-    auth_class = getattr(models, _AUTH_MODELS[kind])
-    auth_model = build(auth_class, _CONNECTOR_FLAGS, f"{kind} auth", **auth_fields)
+    auth_model = build(_AUTH_MODELS[kind], _CONNECTOR_FLAGS, f"{kind} auth", **auth_fields)
     connector = build(
         Connector,
         _CONNECTOR_FLAGS,
@@ -389,7 +386,10 @@ def connector_remove(
     try:
         project.remove_connector(name)
     except ConfigError as exc:
-        exc.hint = f"Remove those actions first, or pass --with-actions: {exc.hint}"
+        exc.hint = (
+            f"Pass --with-actions to remove them too (`lakegate connector remove {name} "
+            "--with-actions`), or remove each with `lakegate action remove ACTION`."
+        )
         raise
     project.save()
     say(f"[green]✓[/] Removed connector [bold]{name}[/]")

@@ -310,7 +310,7 @@ def setup_cmd(
 
 @databricks_app.command("query")
 def query_cmd(
-    statement: str = typer.Argument(..., metavar="SQL", help="One SQL statement, quoted."),
+    sql: str = typer.Argument(..., help="One SQL statement, quoted."),
     out: Path = typer.Option(..., "--out", "-o", help="FILE.parquet, FILE.csv or FILE.arrow."),
     warehouse_id: str | None = typer.Option(
         None, "--warehouse-id", help="The warehouse (default: the connector's pinned one)."
@@ -336,7 +336,7 @@ def query_cmd(
             code="config.usage",
             hint="End --out in .parquet, .csv or .arrow.",
         )
-    result = asyncio.run(_export(statement, out, warehouse_id, connector, concurrency))
+    result = asyncio.run(_export(sql, out, warehouse_id, connector, concurrency))
     mb = result.bytes_downloaded / 1e6
     say(
         f"[green]✓[/] {result.rows:,} rows -> {escape(str(result.path))} ({result.format}) in "

@@ -63,7 +63,7 @@ class DemoRun:
         return self.folder / "lakegate.yaml"
 
     def show(self, renderable: RenderableType) -> None:
-        """Print `renderable` under this step's tick."""
+        """Print `renderable` under this step's tick (a plain string exactly as it is)."""
         self.shown.append(renderable)
 
 
@@ -136,7 +136,12 @@ async def add_list_warehouses(run: DemoRun) -> str:
     text = run.project.to_yaml()
     text = text[text.index("connectors:") :]  # the file's header comment is for editors
     text = textwrap.indent(text.rstrip(), "  ")
-    run.show(Syntax(text, "yaml", theme="ansi_dark", background_color="default", word_wrap=True))
+    if _output.console.is_terminal:
+        run.show(
+            Syntax(text, "yaml", theme="ansi_dark", background_color="default", word_wrap=True)
+        )
+    else:
+        run.show(text)  # piped: the file as it is, no line broken inside a value
     return "Action list_warehouses: GET /api/2.0/sql/warehouses; lakegate.yaml:"
 
 
@@ -168,9 +173,10 @@ STEPS: list[DemoStep] = [
 ]
 
 _NEXT = """
-[bold]Point the same project at a real workspace[/]:
+[bold]Try it yourself[/]: `lakegate demo --keep` keeps this workspace and project running, with
+the commands to call them. [bold]On a real workspace[/], in a folder of your own:
   lakegate init
-  export DATABRICKS_CLIENT_SECRET=...   # the OAuth secret
+  export DATABRICKS_CLIENT_SECRET=...   # the service principal's OAuth secret
   lakegate databricks connect --host https://<workspace>.cloud.databricks.com \\
       --client-id <client-id> --client-secret-env DATABRICKS_CLIENT_SECRET
   lakegate test list_warehouses
@@ -226,10 +232,13 @@ async def _run_steps(folder: Path, keep: bool, started: float) -> bool:
                 return False
             console.print(f"[green]✓[/] {escape(redact(line))}")
             for renderable in run.shown:
-                console.print(renderable)
+                if isinstance(renderable, str):
+                    console.print(renderable, markup=False, highlight=False, soft_wrap=True)
+                else:
+                    console.print(renderable)
             run.shown.clear()
         console.print(f"[green]Demo passed[/] in {time.monotonic() - started:.1f} s.")
-        console.print(_NEXT)
+        console.print(_NEXT, soft_wrap=True)
         if keep:
             await _keep_running(run)
     return True
@@ -241,7 +250,9 @@ async def _keep_running(run: DemoRun) -> None:
         f"[bold]Still running[/] (Ctrl-C to stop). In another shell:\n"
         f"  export LAKEGATE_PROJECT={run.project_path}\n"
         f"  lakegate call list_warehouses\n"
-        f"  workspace credentials: {run.workspace.credentials_path}"
+        f"  lakegate tools list\n"
+        f"  workspace credentials: {run.workspace.credentials_path}",
+        soft_wrap=True,
     )
     try:
         await asyncio.Event().wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textwrap import shorten
 from typing import Any
 
 from rich.markup import escape
@@ -27,7 +28,7 @@ async def copilot_tools(run: Any) -> str:
             escape(tool.name),
             "yes" if hints.read_only_hint else "no",
             "yes" if hints.destructive_hint else "no",
-            escape((tool.description or "")[:70]),
+            escape(shorten(tool.description or "", 70, placeholder=" …")),  # between words
         )
     run.show(table)
     if result.is_error:
