@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,6 +149,19 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return api_error(exc.status_code, "BAD_REQUEST", str(exc.detail))
 
 
+def _caller_named(ws: WorkspaceState, server: str) -> Callable[..., Awaitable[JSONResponse]]:
+    """`_http_error`, after naming a valid caller for the access log (no route checked it)."""
+    audience = "account" if server == "account" else "workspace"
+
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        with contextlib.suppress(ApiError):
+            header = request.headers.get("authorization")
+            ws.identity.check_bearer(header, request.scope, "all-apis", audience)
+        return await _http_error(request, exc)
+
+    return handler
+
+
 async def _crash(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return api_error(500, "INTERNAL_ERROR", f"Internal error: {type(exc).__name__}")
@@ -169,7 +183,11 @@ def feature_routes(ws: WorkspaceState) -> list[BaseRoute]:
 def _wrap(ws: WorkspaceState, routes: list[BaseRoute], server: str) -> ASGIApp:
     app = Starlette(
         routes=routes,
-        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _crash},
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _caller_named(ws, server),
+            Exception: _crash,
+        },
     )
     injector = FaultInjector(app)
     ws.faults.append(injector)

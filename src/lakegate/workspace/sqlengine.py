@@ -277,7 +277,7 @@ class SqlEngine:
             for sql in plan.before:
                 cursor.execute(sql)
             relation = cursor.sql(plan.sql, params=plan.params or None)
-            table = relation.fetch_arrow_table()
+            table = relation.to_arrow_table()
             types = [column_type(str(t)) for t in relation.types]
             cursor.commit()
         except BaseException:

@@ -324,11 +324,20 @@ def information_schema(node: exp.Table, catalog: str) -> exp.Expression:
 # -- statement rewrites ----------------------------------------------------------------------
 
 
-def spark_names(node: exp.Expression) -> exp.Expression:
-    """`count(*)` is `count(1)` in Spark: the same value, and the column name clients expect."""
-    if isinstance(node, exp.Count) and isinstance(node.this, exp.Star):
-        return exp.Count(this=exp.Literal.number(1))
-    return node
+def spark_names(tree: exp.Expression) -> exp.Expression:
+    """Spark's names for aggregates: `count(*)` is `count(1)` (the same value), and an unaliased
+    aggregate is named as Spark spells it (`sum(price)`, `count(name)`), not as DuckDB does."""
+    for count in list(tree.find_all(exp.Count)):
+        if isinstance(count.this, exp.Star):
+            count.set("this", exp.Literal.number(1))
+    for select in list(tree.find_all(exp.Select)):
+        for item in list(select.expressions):
+            if isinstance(item, exp.AggFunc):
+                text = item.sql(dialect="databricks")
+                cut = text.find("(")
+                name = text[:cut].lower() + text[cut:] if cut > 0 else text
+                item.replace(exp.alias_(item.copy(), name, quoted=True))
+    return tree
 
 
 def overwrite_prelude(tree: exp.Expression) -> tuple[str, ...]:

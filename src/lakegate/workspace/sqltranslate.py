@@ -116,7 +116,7 @@ def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user:
     bound = _bind(tree, params)
     tree = databricks_semantics(tree)  # functions DuckDB answers differently (sqlsemantics.py)
     written = sqlmeta.written_tables(tree)
-    tree = tree.transform(lambda node: _rewrite(node, catalog, schema, user))
+    tree = sqlmeta.spark_names(tree.transform(lambda node: _rewrite(node, catalog, schema, user)))
     before = sqlmeta.overwrite_prelude(tree)
     statement_type = _statement_type(tree)
     # DuckDB reports DML as a `Count` column; Databricks calls it num_affected_rows.
@@ -177,8 +177,6 @@ def check_param_type(text: str) -> bool:
 def _rewrite(node: exp.Expression, catalog: str, schema: str, user: str) -> exp.Expression:
     if isinstance(node, exp.Table) and node.db.lower() == "information_schema":
         return sqlmeta.information_schema(node, catalog)
-    if isinstance(node, exp.Count):
-        return sqlmeta.spark_names(node)
     if isinstance(node, exp.Table) and node.args.get("catalog") is not None:
         part = node.args["catalog"]
         node.set("catalog", exp.to_identifier(duck_catalog(part.name), quoted=True))
