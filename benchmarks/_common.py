@@ -14,12 +14,18 @@ from typing import Any
 
 
 @contextmanager
-def served_workspace(token_ttl: int = 3600) -> Iterator[dict[str, Any]]:
+def served_workspace(
+    token_ttl: int = 3600, faults: dict[str, Any] | None = None
+) -> Iterator[dict[str, Any]]:
     """`lakegate workspace serve` in a subprocess (so its CPU is not the client's GIL)."""
     state = Path(tempfile.mkdtemp(prefix="lg-bench-"))
+    extra: list[str] = []
+    if faults is not None:
+        (state / "faults.json").write_text(json.dumps(faults))  # JSON is YAML
+        extra = ["--faults", str(state / "faults.json")]
     proc = subprocess.Popen(
         [sys.executable, "-m", "lakegate", "workspace", "serve", "--port", "0",
-         "--state-dir", str(state), "--token-ttl", str(token_ttl)],
+         "--state-dir", str(state), "--token-ttl", str(token_ttl), *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -61,11 +67,15 @@ def row(
     value_at_most: float | None = None,
     met: bool | None = None,
     spread: str = "",
-    ratio: float | None = None,
+    ratio: float | bool | None = None,
 ) -> dict[str, Any]:
-    """One line of the table; `met` is worked out from the goal's bound when one is given."""
+    """One line of the table; `met` is worked out from the goal's bound when one is given.
+
+    `ratio` is value / base unless given; False leaves it out (the base is another unit)."""
     if ratio is None and isinstance(base, int | float) and isinstance(value, int | float) and base:
         ratio = value / base
+    elif ratio is False:
+        ratio = None
     if met is None and ratio is not None and at_most is not None:
         met = ratio <= at_most
     if met is None and ratio is not None and at_least is not None:

@@ -334,7 +334,7 @@ def run(quick: bool) -> list[dict]:
         info["project"], info["token"] = project_for(info), token_for(info)
         names = list(found)
         for turn in range(rounds):
-            for name in names[turn % len(names):] + names[: turn % len(names)]:
+            for name in names[turn % len(names) :] + names[: turn % len(names)]:
                 took, cpu, lat, failed = found[name](info, per_round, CONCURRENCY)
                 samples[name].add(per_round, took, cpu, lat, failed)
             for name in serial:  # one call at a time: the cost per call without queueing
