@@ -80,11 +80,12 @@ class Operation:
         return self.statement.state if self.statement is not None else "SUCCEEDED"
 
     def rows(self) -> RowSource:
-        """The result, once the operation has SUCCEEDED."""
-        if self.source is None:
-            result = self.statement.result if self.statement is not None else self.result
-            if self.state != "SUCCEEDED" or result is None:
-                raise HandleError(f"The operation has no result to fetch: it is {self.state}.")
+        """The result, once the operation has SUCCEEDED (and until the service expires it)."""
+        result = self.statement.result if self.statement is not None else self.result
+        if self.state != "SUCCEEDED" or result is None:
+            self.source = None  # an expired result must not live on here
+            raise HandleError(f"The operation has no result to fetch: it is {self.state}.")
+        if self.source is None or self.source.result is not result:
             ident = self.statement.id if self.statement is not None else ""
             self.source = RowSource(result, cloud_fetch=self.cloud_fetch, statement_id=ident)
         return self.source
