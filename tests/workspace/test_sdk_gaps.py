@@ -253,6 +253,19 @@ def test_scim_users(w: WorkspaceClient, user_w: WorkspaceClient) -> None:
         user_w.users.create(user_name="eve@example.com")
     with pytest.raises(ResourceAlreadyExists):
         w.users.create(user_name="ada@example.com")
+    replace = iam.PatchOp.REPLACE
+    w.users.patch(
+        created.id,
+        operations=[
+            iam.Patch(op=replace, path="active", value=False),
+            iam.Patch(op=replace, path="displayName", value="Countess Lovelace"),
+        ],
+        schemas=[iam.PatchSchema.URN_IETF_PARAMS_SCIM_API_MESSAGES_2_0_PATCH_OP],
+    )
+    patched = w.users.get(created.id)
+    assert (patched.active, patched.display_name) == (False, "Countess Lovelace")
+    with pytest.raises(BadRequest, match="userName"):
+        w.users.patch(created.id, operations=[iam.Patch(op=replace, path="userName", value="x")])
     w.users.delete(created.id)
     with pytest.raises(NotFound):
         w.users.get(created.id)
@@ -272,6 +285,19 @@ def test_scim_groups(ws: LocalWorkspace, w: WorkspaceClient) -> None:
         "data-eng"
     ]
     assert "data-eng" in {g.display for g in w.users.get(user.id).groups}
+    add = iam.Patch(op=iam.PatchOp.ADD, path="members", value=[{"value": admin_id}])
+    w.groups.patch(team.id, operations=[add])
+    assert {m.value for m in w.groups.get(team.id).members} == {user.id, admin_id}
+    drop = iam.Patch(op=iam.PatchOp.REMOVE, path=f'members[value eq "{user.id}"]')
+    w.groups.patch(team.id, operations=[drop])
+    assert [m.value for m in w.groups.get(team.id).members] == [admin_id]
+    with pytest.raises(BadRequest, match="not a user or principal"):
+        w.groups.patch(
+            team.id,
+            operations=[iam.Patch(op=iam.PatchOp.ADD, path="members", value=[{"value": "42"}])],
+        )
+    with pytest.raises(BadRequest, match="follow the workspace"):
+        w.groups.patch(groups["users"].id, operations=[add])
     w.groups.delete(team.id)
     with pytest.raises(NotFound):
         w.groups.get(team.id)

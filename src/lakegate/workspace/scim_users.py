@@ -26,6 +26,7 @@ GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 BASE = "/api/2.0/preview/scim/v2"
 BUILT_IN = ("admins", "users")
 _CLAUSE = re.compile(r'\s*(\w+)\s+(eq|ne|co|sw)\s+"((?:[^"\\]|\\.)*)"\s*', re.I)
+_MEMBER_PATH = re.compile(r'^members\[value eq "([^"]+)"\]$', re.I)
 _OPS: dict[str, Callable[[str, str], bool]] = {
     "eq": lambda have, want: have.lower() == want.lower(),
     "ne": lambda have, want: have.lower() != want.lower(),
@@ -54,6 +55,22 @@ def compile_filter(text: str | None, attributes: tuple[str, ...]) -> Callable[[d
         attribute, op, value = match.group(1), match.group(2).lower(), match.group(3)
         tests.append((attribute, _OPS[op], value.replace('\\"', '"')))
     return lambda doc: all(test(str(doc.get(a, "")), v) for a, test, v in tests)
+
+
+def changes(body: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """A SCIM PATCH body as `(op, path, value)` triples; `{op, value: {attr: v}}` is split up."""
+    operations = body.get("Operations", body.get("operations"))
+    if not isinstance(operations, list) or not operations:
+        raise fail("INVALID_PARAMETER_VALUE", "PATCH needs a non-empty 'Operations' array.")
+    found = []
+    for op in operations:
+        kind = str(op.get("op", "")).lower() if isinstance(op, dict) else ""
+        if kind not in ("add", "replace", "remove"):
+            raise fail("INVALID_PARAMETER_VALUE", "Each operation needs op: add|replace|remove.")
+        path, value = op.get("path"), op.get("value")
+        pairs = value.items() if path is None and isinstance(value, dict) else [(path, value)]
+        found += [(kind, attribute, new) for attribute, new in pairs]
+    return found
 
 
 def listing(request: Request, docs: list[dict[str, Any]], attributes: tuple[str, ...]) -> Response:
@@ -113,6 +130,25 @@ class Directory:
         self.ws.store.put("scim_user", user["id"], user)
         return self.user_doc(user)
 
+    def patch_user(self, ident: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PATCH `active` and `displayName` (userName and emails stay, as on Databricks)."""
+        self.user(ident)
+        user = dict(self.ws.store.get("scim_user", ident) or {})
+        for kind, attribute, value in changes(body):
+            if attribute == "active" and kind != "remove":
+                user["active"] = value is True or str(value).lower() == "true"
+            elif attribute == "displayName" and kind != "remove":
+                if not isinstance(value, str) or not value.strip():
+                    raise fail("INVALID_PARAMETER_VALUE", "displayName must be a non-empty string.")
+                user["displayName"] = value
+            else:
+                raise fail(
+                    "INVALID_PARAMETER_VALUE",
+                    f"Cannot {kind} {attribute!r} of a user; supported: active, displayName.",
+                )
+        self.ws.store.put("scim_user", ident, user)
+        return self.user_doc(user)
+
     def delete_user(self, ident: str) -> None:
         self.user(ident)
         self.ws.store.delete("scim_user", ident)
@@ -151,15 +187,44 @@ class Directory:
             raise fail("INVALID_PARAMETER_VALUE", "displayName is required.")
         if any(g["displayName"] == name for _, g in self.ws.store.all("scim_group")):
             raise fail("RESOURCE_ALREADY_EXISTS", f"Group with name {name} already exists.")
-        members = body.get("members") or []
-        if not isinstance(members, list) or not all(
-            isinstance(m, dict) and isinstance(m.get("value"), str) for m in members
-        ):
-            raise fail("INVALID_PARAMETER_VALUE", "members must be an array of {value: id}.")
+        members = _member_ids(body.get("members") or [])
         for member in members:
-            self._member(member["value"])
-        group = {"id": _new_id(), "displayName": name, "members": [m["value"] for m in members]}
+            self._member(member)
+        group = {"id": _new_id(), "displayName": name, "members": members}
         self.ws.store.put("scim_group", group["id"], group)
+        return self.group_doc(group)
+
+    def patch_group(self, ident: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PATCH members (add, remove, `members[value eq "id"]`, replace) and displayName."""
+        if self.group(ident)["displayName"] in BUILT_IN:
+            raise fail(
+                "INVALID_PARAMETER_VALUE",
+                "The members of admins and users follow the workspace's assignments.",
+            )
+        group = dict(self.ws.store.get("scim_group", ident) or {})
+        members: list[str] = list(group["members"])
+        for kind, attribute, value in changes(body):
+            one = _MEMBER_PATH.match(attribute or "")
+            if one is not None and kind == "remove":
+                members = [m for m in members if m != one.group(1)]
+            elif attribute == "members":
+                given = _member_ids(value)
+                if kind == "remove":
+                    members = [m for m in members if m not in given]
+                    continue
+                for member in given:
+                    self._member(member)
+                base = members if kind == "add" else []
+                members = base + [m for m in given if m not in base]
+            elif attribute == "displayName" and kind != "remove" and isinstance(value, str):
+                group["displayName"] = value
+            else:
+                raise fail(
+                    "INVALID_PARAMETER_VALUE",
+                    f"Cannot {kind} {attribute!r} of a group; supported: members, displayName.",
+                )
+        group["members"] = members
+        self.ws.store.put("scim_group", ident, group)
         return self.group_doc(group)
 
     def delete_group(self, ident: str) -> None:
@@ -206,6 +271,14 @@ class Directory:
         }
 
 
+def _member_ids(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("value"), str) for m in value
+    ):
+        raise fail("INVALID_PARAMETER_VALUE", "members must be an array of {value: id}.")
+    return [m["value"] for m in value]
+
+
 def routes(ws: WorkspaceState) -> list[BaseRoute]:
     directory = Directory(ws)
 
@@ -227,6 +300,8 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
             await caller(request)
             return JSONResponse(directory.user(ident))
         await caller(request, change=True)
+        if request.method == "PATCH":
+            return JSONResponse(directory.patch_user(ident, await json_body(request)))
         directory.delete_user(ident)
         return Response(status_code=204)
 
@@ -243,12 +318,14 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
             await caller(request)
             return JSONResponse(directory.group(ident))
         await caller(request, change=True)
+        if request.method == "PATCH":
+            return JSONResponse(directory.patch_group(ident, await json_body(request)))
         directory.delete_group(ident)
         return Response(status_code=204)
 
     return [
         Route(BASE + "/Users", users, methods=["GET", "POST"]),
-        Route(BASE + "/Users/{id}", user, methods=["GET", "DELETE"]),
+        Route(BASE + "/Users/{id}", user, methods=["GET", "PATCH", "DELETE"]),
         Route(BASE + "/Groups", groups, methods=["GET", "POST"]),
-        Route(BASE + "/Groups/{id}", group, methods=["GET", "DELETE"]),
+        Route(BASE + "/Groups/{id}", group, methods=["GET", "PATCH", "DELETE"]),
     ]
