@@ -8,11 +8,13 @@
     │   └── TokenError                auth.token_failed
     ├── RequestError                  request.*  what lakegate refused to send, or could not send
     │   ├── InputError                request.invalid_input
+    │   │   └── SqlParseError         sql.parse_error (line, column, token in details)
     │   ├── GuardError                request.blocked (host change, traversal, CR/LF)
     │   └── TransportError            request.connect_failed, request.timeout
     ├── RemoteError                   remote.*   the server answered, and not with success
     │   ├── HTTPStatusError           remote.http_error
-    │   └── StatementError            remote.statement_failed
+    │   └── StatementError            remote.statement_failed, remote.statement_running,
+    │                                 remote.statement_canceled, sql.parse_error, sql.not_found
     └── PolicyError                   policy.*   refused by lakegate's own guardrails
         └── ReadOnlyError             policy.read_only
 
@@ -37,6 +39,7 @@ __all__ = [
     "RemoteError",
     "RequestError",
     "SecretError",
+    "SqlParseError",
     "StatementError",
     "TokenError",
     "TransportError",
@@ -114,6 +117,13 @@ class RequestError(LakegateError):
 class InputError(RequestError):
     code = "request.invalid_input"
     hint = "Pass the inputs the action declares; `lakegate action show ACTION` lists them."
+
+
+class SqlParseError(InputError):
+    """SQL that lakegate's parser cannot read; `details` has its line, column and token."""
+
+    code = "sql.parse_error"
+    hint = "Fix the SQL at the line and column named, then run it again."
 
 
 class GuardError(RequestError):

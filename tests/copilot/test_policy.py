@@ -16,7 +16,12 @@ def _project(tmp_path: Path, **policy: object) -> Project:
     project.set_connector("dbx", Connector(name="dbx", base_url="https://dbc.example.com"))
     project.set_action(
         "list_warehouses",
-        Action(name="list_warehouses", connector="dbx", path="/api/2.0/sql/warehouses"),
+        Action(
+            name="list_warehouses",
+            connector="dbx",
+            path="/api/2.0/sql/warehouses",
+            output="warehouses[].{id: id, name: name}",
+        ),
     )
     project.set_action(
         "start_warehouse",
@@ -177,13 +182,54 @@ def test_caps_can_be_lowered_but_not_raised(tmp_path: Path) -> None:
     project = _project(tmp_path, caps={"max_rows": 50, "max_bytes": 4096, "deadline_s": 10})
     plan = plan_tool(project.copilot, project.actions["list_warehouses"])
     props = plan.input_schema["properties"]
-    assert props["max_rows"]["maximum"] == 50 and props["deadline_s"]["maximum"] == 10
-    call = prepare_call(plan, project.copilot, {"max_rows": 5, "deadline_s": 2})
-    assert (call.max_rows, call.max_bytes, call.deadline_s) == (5, 4096, 2)
+    assert props["max_rows"]["maximum"] == 50
+    assert "max_bytes" not in props and "deadline_s" not in props  # enforced, not offered
+    call = prepare_call(plan, project.copilot, {"max_rows": 5})
+    assert (call.max_rows, call.max_bytes, call.deadline_s) == (5, 4096, 10)
     assert call.inputs == {}  # caps are the server's arguments, never sent to the API
     with pytest.raises(InputError) as info:
         prepare_call(plan, project.copilot, {"max_rows": 500})
-    assert "max_rows" in info.value.message
+    said = "list_warehouses: max_rows: must be an integer from 1 to 50, not 500"
+    assert info.value.message == said
+
+
+def test_row_caps_only_on_tools_that_return_rows(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    plan = plan_tool(
+        project.copilot, project.actions["start_warehouse"].model_copy(update={"risk": "read"})
+    )
+    assert set(plan.input_schema["properties"]) == {"warehouse_id"}  # one object, no row caps
+    with pytest.raises(InputError):
+        prepare_call(plan, project.copilot, {"warehouse_id": "w", "max_rows": 3})
+
+
+def test_range_errors_state_the_schema_range(tmp_path: Path) -> None:
+    project = _project(tmp_path, caps={"max_rows": 50, "max_bytes": 16384})
+    project.set_action(
+        "sql",
+        Action(
+            name="sql",
+            connector="dbx",
+            handler="databricks.execute_sql",
+            inputs={
+                "statement": Input(required=True),
+                "max_rows": Input(type="integer"),
+                "max_bytes": Input(type="integer"),
+            },
+        ),
+    )
+    plan = plan_tool(project.copilot, project.actions["sql"])
+    props = plan.input_schema["properties"]
+    assert (props["max_rows"]["minimum"], props["max_rows"]["maximum"]) == (1, 50)
+    assert (props["max_bytes"]["minimum"], props["max_bytes"]["maximum"]) == (1024, 16384)
+    for args, said in (
+        ({"max_rows": 200}, "max_rows: must be an integer from 1 to 50, not 200"),
+        ({"max_rows": 0}, "max_rows: must be an integer from 1 to 50, not 0"),
+        ({"max_bytes": 65536}, "max_bytes: must be an integer from 1024 to 16384, not 65536"),
+    ):
+        with pytest.raises(InputError) as info:
+            prepare_call(plan, project.copilot, {"statement": "SELECT 1", **args})
+        assert info.value.message == f"sql: {said}"
 
 
 def test_an_action_row_limit_input_is_bounded_by_the_cap(tmp_path: Path) -> None:

@@ -23,11 +23,11 @@ async def test_default_policy_lists_read_tools_with_schemas_and_annotations(
     tool = tools["list_warehouses"]
     assert tool.annotations is not None
     assert tool.annotations.read_only_hint is True
-    assert tool.annotations.destructive_hint is False
-    assert tool.annotations.idempotent_hint is True
+    # Meaningless for a read-only tool (MCP spec): left out rather than sent as noise.
+    assert tool.annotations.destructive_hint is None and tool.annotations.idempotent_hint is None
     assert tool.input_schema["type"] == "object"
     assert tool.input_schema["properties"]["max_rows"]["maximum"] == 200
-    assert "Read-only" in (tool.description or "")
+    assert "At most 200 items" in (tool.description or "")
 
 
 async def test_list_warehouses_answers_and_the_call_is_audited(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lakegate.databricks.guard import check_read_only, is_read_only
-from lakegate.errors import ReadOnlyError
+from lakegate.errors import ReadOnlyError, SqlParseError
 
 DANGEROUS = [
     # plain DML and DDL
@@ -130,14 +130,65 @@ READS = [
 ]
 
 
+# Reads that do not parse: refused too, as SQL to fix (sql.parse_error), not as writes.
+UNPARSABLE_READS = ["SELECT 'unterminated", "SELECT $$x$$", "SELECT 1 /*"]
+# Reads of files and URLs: refused unless the connector allows file reads.
+FILE_READS = [
+    "SELECT * FROM read_text('/etc/hostname')",
+    "SELECT read_text('/etc/hostname') AS t",
+    "SELECT * FROM read_files('s3://bucket/x', format => 'csv')",
+    "SELECT * FROM read_csv_auto('/etc/passwd')",
+    "SELECT * FROM read_parquet('https://example.com/x.parquet')",
+    "SELECT * FROM read_json('/x.json')",
+    "SELECT * FROM parquet_scan('/x.parquet')",
+    "SELECT * FROM '/etc/hostname'",
+    "SELECT * FROM 'data.csv'",
+    "SELECT * FROM csv.`/etc/passwd`",
+    "SELECT * FROM text.`file:///etc/passwd`",
+    "SELECT * FROM samples.nyctaxi.trips WHERE 1 IN (SELECT length(content) FROM read_blob('/x'))",
+    "WITH f AS (SELECT * FROM read_text('/etc/hostname')) SELECT * FROM f",
+    "EXPLAIN SELECT * FROM read_text('/etc/hostname')",
+]
+
+
 @pytest.mark.parametrize("sql", DANGEROUS)
 def test_dangerous_statement_is_refused_with_a_reason(sql: str) -> None:
+    if sql in UNPARSABLE_READS:
+        with pytest.raises(SqlParseError) as parsed:
+            check_read_only(sql)
+        assert parsed.value.code == "sql.parse_error" and parsed.value.hint
+        return
     with pytest.raises(ReadOnlyError) as caught:
         check_read_only(sql)
     assert caught.value.code == "policy.read_only"
     assert caught.value.message.startswith("Refused on a read-only connector: ")
     assert len(caught.value.message) > len("Refused on a read-only connector: ") + 5
     assert caught.value.hint
+
+
+@pytest.mark.parametrize("sql", FILE_READS)
+def test_file_and_url_reads_are_refused_unless_allowed(sql: str) -> None:
+    with pytest.raises(ReadOnlyError) as caught:
+        check_read_only(sql)
+    assert caught.value.details["reason"] == "file_access", caught.value.message
+    if "`" not in sql and "'/etc/hostname'" not in sql[:30] and "'data.csv'" not in sql:
+        check_read_only(sql, allow_files=True)  # a connector that allows file reads
+
+
+def test_a_syntax_error_names_line_column_and_token() -> None:
+    with pytest.raises(SqlParseError) as caught:
+        check_read_only("SELECT pickup_zip,\n  count(*) AS n\nFROM t\nWHERE\nGROUP BY 1")
+    error = caught.value
+    assert error.code == "sql.parse_error"
+    assert error.details == {"line": 5, "column": 8, "token": "GROUP BY"}
+    assert "line 5, column 8 near 'GROUP BY': an incomplete WHERE" in error.message
+    assert "read_only" not in error.hint
+
+
+def test_a_write_sqlglot_cannot_parse_is_still_a_write() -> None:
+    with pytest.raises(ReadOnlyError) as caught:
+        check_read_only("REPLACE TABLE t AS SELECT 1")
+    assert caught.value.code == "policy.read_only"
 
 
 @pytest.mark.parametrize("sql", READS)
@@ -167,4 +218,4 @@ def test_reasons_say_what_was_wrong() -> None:
     assert "DROP TABLE" in why("DROP TABLE t")
     assert "DELETE" in why("WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x")
     assert "U+00A0" in why("SELECT 1;\u00a0DROP TABLE t")
-    assert "parsed" in why("SELECT $$x$$")
+    assert "is not a read" in why("OPTIMIZE t")

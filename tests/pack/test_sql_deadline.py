@@ -70,7 +70,10 @@ async def test_deadline_cancels_the_statement_on_the_server(
         query = await wait_for_status(gw, marker, "CANCELED", within_s=10)
         assert query["query_id"] == statement_id
         state = await gw.call("get_statement", {"statement_id": statement_id})
-    assert state.data["state"] == "CANCELED"
+    assert not state.ok and state.error.code == "remote.statement_canceled"
+    assert state.error.details["state"] == "CANCELED" and "run the statement again" in (
+        state.error.hint
+    )
 
 
 async def test_server_side_wait_cancels_at_a_deadline_within_reach(

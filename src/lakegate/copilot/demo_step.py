@@ -20,7 +20,7 @@ async def copilot_tools(run: Any) -> str:
     client_info = types.Implementation(name="lakegate-demo", version="1")
     async with Client(copilot.server, client_info=client_info) as client:
         tools = (await client.list_tools()).tools
-        result = await client.call_tool("list_warehouses", {"max_rows": 5})
+        result = await client.call_tool("list_warehouses", {})
     table = Table("tool", "read-only", "destructive", "description", title="Copilot tools")
     for tool in tools:
         hints = tool.annotations or types.ToolAnnotations()

@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
 
-from lakegate.copilot.scope import check_pair, check_sql_scope
+from lakegate.copilot.scope import check_pair, check_sql_scope, filter_listing, scope_show
 from lakegate.errors import InputError, PolicyError
 
 __all__ = [
     "CAP_ARGUMENTS",
+    "SQL_ANSWER_TOOLS",
     "CallPlan",
     "ToolPlan",
     "check_sql_scope",
     "exposure",
+    "filter_listing",
     "plan_tool",
     "plan_tools",
     "prepare_call",
+    "returns_rows",
     "tool_kind",
 ]
 
@@ -40,8 +44,12 @@ CAP_ALIASES = {
     "max_bytes": ("max_bytes", "byte_limit"),
     "deadline_s": ("deadline_s", "timeout_s"),
 }
-# Arguments the server adds to read tools so a model can ask for less than the caps.
-CAP_ARGUMENTS = ("max_rows", "max_bytes", "deadline_s")
+# Arguments the server adds to read tools so a model can ask for less than the caps. Only row
+# caps are shown, and only on tools that answer with a list: bytes and time stay enforced.
+CAP_ARGUMENTS = ("max_rows",)
+CAP_MINIMUMS = {"max_rows": 1, "max_bytes": 1024}
+# Tools that answer in the SQL answer contract (their handler bounds the answer itself).
+SQL_ANSWER_TOOLS = ("execute_sql", "get_statement", "fetch_rows")
 CONFIRM = "confirm"
 
 
@@ -173,11 +181,15 @@ def plan_tool(policy: Any, action: Any, defaults: dict[str, Any] | None = None) 
             if alias in props:
                 cap_inputs[alias] = cap
                 prop = props[alias] = dict(props[alias])
+                if cap in CAP_MINIMUMS:
+                    prop["minimum"] = CAP_MINIMUMS[cap]
+                else:
+                    prop["exclusiveMinimum"] = 0
                 prop["maximum"] = limits[cap]
                 if "default" in prop and prop["default"] is not None:
                     prop["default"] = min(prop["default"], limits[cap])
     server_caps: tuple[str, ...] = ()
-    if action_risk(action) == "read":
+    if action_risk(action) == "read" and returns_rows(action):
         covered = set(cap_inputs.values())
         server_caps = tuple(c for c in CAP_ARGUMENTS if c not in covered and c not in props)
         for cap in server_caps:
@@ -210,26 +222,17 @@ def plan_tool(policy: Any, action: Any, defaults: dict[str, Any] | None = None) 
 
 
 def _cap_property(cap: str, limit: float) -> dict[str, Any]:
-    if cap == "max_rows":
-        return {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": limit,
-            "description": f"Return at most this many rows or items (at most {limit}).",
-        }
-    if cap == "max_bytes":
-        return {
-            "type": "integer",
-            "minimum": 256,
-            "maximum": limit,
-            "description": f"Return at most this many bytes of JSON (at most {limit}).",
-        }
-    return {
-        "type": "number",
-        "exclusiveMinimum": 0,
-        "maximum": limit,
-        "description": f"Seconds to wait for the answer (at most {limit:g}).",
-    }
+    return {"type": "integer", "minimum": 1, "maximum": limit, "description": "Most items."}
+
+
+def returns_rows(action: Any) -> bool:
+    """Whether the action answers with rows or a list (the only tools row caps apply to)."""
+    if tool_kind(action) in SQL_ANSWER_TOOLS and getattr(action, "handler", None):
+        return True
+    if getattr(action, "pagination", None):
+        return True
+    output = str(getattr(action, "output", "") or "").strip()
+    return re.match(r"^[\w.]*\[\*?\]", output) is not None  # a projection of a list
 
 
 def action_risk(action: Any) -> str:
@@ -270,11 +273,33 @@ def plan_tools(project: Any) -> list[ToolPlan]:
 # -- calls ------------------------------------------------------------------------------------
 
 
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "type")
+
+
+def _range(prop: dict[str, Any]) -> str | None:
+    """`from 1 to 200` for a bounded number property: the same range the schema states."""
+    if "maximum" not in prop:
+        return None
+    kind = "an integer" if prop.get("type") == "integer" else "a number"
+    if "minimum" in prop:
+        return f"{kind} from {_num(prop['minimum'])} to {_num(prop['maximum'])}"
+    return f"{kind} above {_num(prop.get('exclusiveMinimum', 0))} and at most " + _num(
+        prop["maximum"]
+    )
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _schema_error(plan: ToolPlan, error: jsonschema.ValidationError) -> InputError:
     where = ".".join(str(p) for p in error.absolute_path) or "arguments"
     props = sorted(plan.input_schema.get("properties", {}))
+    prop = plan.input_schema.get("properties", {}).get(where, {})
+    bounds = _range(prop) if error.validator in _BOUNDS else None
+    message = f"must be {bounds}, not {error.instance!r}" if bounds else error.message
     return InputError(
-        f"{plan.name}: {where}: {error.message}",
+        f"{plan.name}: {where}: {message}",
         hint="Arguments must match the tool's inputSchema; it accepts: "
         f"{', '.join(props) or 'none'}.",
         details={"path": where},
@@ -366,8 +391,10 @@ def _check_scope(plan: ToolPlan, policy: Any, inputs: dict[str, Any]) -> None:
     schema = _first(inputs, SCHEMA_INPUTS)
     if catalog is not None or schema is not None:
         check_pair(catalog, schema, catalogs, schemas)
-    sql = _first(inputs, SQL_INPUTS)
-    if isinstance(sql, str):
+    for key in SQL_INPUTS:
+        sql = inputs.get(key)
+        if not isinstance(sql, str):
+            continue
         check_sql_scope(
             sql,
             catalogs=catalogs,
@@ -375,3 +402,5 @@ def _check_scope(plan: ToolPlan, policy: Any, inputs: dict[str, Any]) -> None:
             default_catalog=catalog,
             default_schema=schema,
         )
+        # SHOW CATALOGS / SCHEMAS / TABLES stay allowed, narrowed to the scope.
+        inputs[key] = scope_show(sql, catalogs, schemas, default_catalog=catalog)

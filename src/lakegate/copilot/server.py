@@ -19,7 +19,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from lakegate.copilot import tools as tooling
 from lakegate.copilot.audit import AuditLog, call_record
-from lakegate.copilot.policy import ToolPlan, plan_tools, prepare_call
+from lakegate.copilot.policy import ToolPlan, filter_listing, plan_tools, prepare_call
 from lakegate.copilot.stdio import fast_stdio_server
 from lakegate.errors import InputError, LakegateError, PolicyError
 from lakegate.secrets import redact
@@ -64,6 +64,8 @@ class CopilotServer:
         self.plans: dict[str, ToolPlan] = {p.name: p for p in plan_tools(self.project)}
         self.exposed = [p for p in self.plans.values() if p.exposed]
         self._exposed_names = {p.name for p in self.exposed}
+        self.warehouse = self._default_warehouse()  # "name (id)" once resolved, else the id
+        self._named = False
         self._tools = [self._tool(p) for p in self.exposed]
         # statement_id -> connection key, for statements a tool answered with a running handle.
         self.open_statements: dict[str, object] = {}
@@ -79,10 +81,7 @@ class CopilotServer:
         self.server: Server[Any] = Server(
             name,
             version=__version__,
-            instructions=(
-                "Tools for Databricks and other APIs, declared and guarded by lakegate. Errors "
-                "come back as tool results with a code, a message and a hint: read the hint."
-            ),
+            instructions=tooling.instructions(self.policy, self.exposed, self.warehouse),
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
         )
@@ -92,23 +91,61 @@ class CopilotServer:
     def _tool(self, plan: ToolPlan) -> types.Tool:
         schema = {k: v for k, v in plan.input_schema.items() if k != "$schema"}
         ann = tooling.annotations_for(plan)
-        return types.Tool(
+        read_only = ann["readOnlyHint"]
+        # Hints left out mean the protocol's defaults (open world; for a read-only tool the
+        # destructive and idempotent hints mean nothing): the same facts in fewer bytes.
+        return types.Tool(  # no title: it would only repeat the name
             name=plan.name,
-            title=ann["title"],
-            description=tooling.describe(plan, self.policy, self._exposed_names),
+            description=tooling.describe(plan, self.policy, self._exposed_names, self.warehouse),
             input_schema=schema,
+            output_schema=tooling.output_schema(plan),
             annotations=types.ToolAnnotations(
-                title=ann["title"],
-                read_only_hint=ann["readOnlyHint"],
-                destructive_hint=ann["destructiveHint"],
-                idempotent_hint=ann["idempotentHint"],
-                open_world_hint=ann["openWorldHint"],
+                read_only_hint=read_only,
+                destructive_hint=None if read_only else ann["destructiveHint"],
+                idempotent_hint=None if read_only else ann["idempotentHint"],
             ),
         )
+
+    def _default_warehouse(self) -> str | None:
+        """The warehouse SQL runs on: the pinned one, else the SQL connector's default."""
+        pinned = getattr(self.policy.pinned, "warehouse_id", None)
+        if pinned:
+            return str(pinned)
+        for plan in self.exposed:
+            if tooling.tool_kind(plan.action) == "execute_sql":
+                connector = self.project.connectors.get(plan.action.connector)
+                found = (getattr(connector, "defaults", None) or {}).get("warehouse_id")
+                return str(found) if found else None
+        return None
+
+    async def name_warehouse(self) -> None:
+        """Put the default warehouse's name next to its id in descriptions and instructions."""
+        if self._named or not self.warehouse:
+            return
+        self._named = True
+        getter = next(
+            (p.name for p in self.plans.values() if tooling.tool_kind(p.action) == "get_warehouse"),
+            None,
+        )
+        if getter is None:
+            return
+        with anyio.move_on_after(5):
+            try:
+                result = await self.gateway.call(getter, {"warehouse_id": self.warehouse})
+            except Exception:  # the name is a nicety: the id alone still works
+                return
+            name = result.data.get("name") if result.ok and isinstance(result.data, dict) else None
+            if name:
+                self.warehouse = f"{name} ({self.warehouse})"
+                self._tools = [self._tool(p) for p in self.exposed]
+                self.server.instructions = tooling.instructions(
+                    self.policy, self.exposed, self.warehouse
+                )
 
     async def _list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
+        await self.name_warehouse()
         return types.ListToolsResult(tools=self._tools)
 
     # -- calling --------------------------------------------------------------------------------
@@ -212,7 +249,8 @@ class CopilotServer:
                 error.status = result.status
             return self._error(record, error)
 
-        answer = tooling.shape_answer(result.data, max_rows=call.max_rows, max_bytes=call.max_bytes)
+        data = self._in_scope(plan, result.data)
+        answer = tooling.answer_for(plan, data, max_rows=call.max_rows, max_bytes=call.max_bytes)
         if result.truncated and not answer.truncated:
             answer = dataclasses.replace(answer, truncated=True)
         record.update(outcome="ok", answer=answer)
@@ -225,9 +263,19 @@ class CopilotServer:
             structured_content=structured,
         )
 
+    def _in_scope(self, plan: ToolPlan, data: Any) -> Any:
+        """A catalog or schema listing without what the pinned scope forbids."""
+        pinned = self.policy.pinned
+        path = str(getattr(plan.action, "path", "") or "")
+        return filter_listing(path, data, list(pinned.catalogs), list(pinned.schemas))
+
     def _error(self, record: dict[str, Any], error: LakegateError) -> types.CallToolResult:
         data = error.to_dict()
         data.pop("details", None)
+        data["hint"] = tooling.model_hint(error)  # the CLI's hints name commands; a model's not
+        if error.code == "sql.parse_error":  # where the SQL breaks, as data too
+            where = ("line", "column", "token")
+            data.update({k: error.details[k] for k in where if k in error.details})
         data = {k: redact(v) if isinstance(v, str) else v for k, v in data.items()}
         record.update(
             outcome=_outcome_of(error), error=data, status=record.get("status") or error.status
@@ -367,6 +415,7 @@ class CopilotServer:
         """Serve one client on stdin/stdout until it closes the pipe."""
         try:
             async with fast_stdio_server() as (read, write):
+                await self.name_warehouse()  # before initialize: its instructions name it
                 await self.server.run(read, write, self.server.create_initialization_options())
         finally:
             await self.cancel_abandoned()

@@ -7,17 +7,24 @@ OpenAI / Anthropic shapes.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from lakegate.copilot.policy import ToolPlan, tool_kind
+from lakegate.copilot.policy import SQL_ANSWER_TOOLS, ToolPlan, returns_rows, tool_kind
+from lakegate.errors import LakegateError
 from lakegate.secrets import redact, redact_data
 
 __all__ = [
     "Answer",
     "annotations_for",
+    "answer_for",
     "describe",
     "export_tools",
+    "instructions",
+    "model_hint",
+    "output_schema",
+    "returns_rows",
     "shape_answer",
     "statement_state",
     "tool_kind",
@@ -48,8 +55,16 @@ def annotations_for(plan: ToolPlan) -> dict[str, Any]:
     }
 
 
-def describe(plan: ToolPlan, policy: Any, exposed: set[str] | None = None) -> str:
-    """The tool's description, written for a model: what it does, when, what it returns."""
+def describe(
+    plan: ToolPlan,
+    policy: Any,
+    exposed: set[str] | None = None,
+    warehouse: str | None = None,
+) -> str:
+    """The tool's description, written for a model, from the action and the effective policy.
+
+    `warehouse` names the default SQL warehouse (e.g. "Starter (abc123)") for tools running SQL.
+    """
     action = plan.action
     base = (getattr(action, "description", "") or "").strip()
     if not base:
@@ -57,40 +72,79 @@ def describe(plan: ToolPlan, policy: Any, exposed: set[str] | None = None) -> st
         base = f"Calls {action.method} {where} on the {action.connector} connector."
     parts = [base if base.endswith((".", "!", "?")) else base + "."]
     risk = plan.risk
-    if risk == "read":
-        parts.append("Read-only.")
-    elif risk == "write":
-        parts.append("Changes state in the remote system.")
-    else:
+    if risk == "destructive":  # read or write is in the annotations
         parts.append(
             "DESTRUCTIVE: describe the effect to the user, get their explicit approval, then "
             "call with confirm: true."
         )
+    kind = tool_kind(action)
     pinned = getattr(policy, "pinned", None)
     pins = []
-    if getattr(pinned, "warehouse_id", None) and "warehouse_id" in plan.forced:
-        pins.append(f"runs on the pinned SQL warehouse {pinned.warehouse_id}")
-    if getattr(pinned, "catalogs", None):
-        pins.append(f"catalogs allowed: {', '.join(pinned.catalogs)}")
-    if getattr(pinned, "schemas", None):
-        pins.append(f"schemas allowed: {', '.join(pinned.schemas)}")
+    if kind == "execute_sql" and warehouse:
+        forced = "warehouse_id" in plan.forced
+        pins.append(f"runs on the {'pinned' if forced else 'default'} SQL warehouse {warehouse}")
+    elif getattr(pinned, "warehouse_id", None) and "warehouse_id" in plan.forced:
+        pins.append(f"runs on the pinned SQL warehouse {warehouse or pinned.warehouse_id}")
+    if _scoped(plan):
+        if getattr(pinned, "catalogs", None):
+            pins.append(f"catalogs allowed: {', '.join(pinned.catalogs)}")
+        if getattr(pinned, "schemas", None):
+            pins.append(f"schemas allowed: {', '.join(pinned.schemas)}")
     if pins:
         parts.append(_sentence("; ".join(pins)))
-    kind = tool_kind(action)
     others = exposed or set()
-    if kind == "execute_sql":
-        follow = [t for t in ("get_statement", "fetch_rows", "cancel_statement") if t in others]
-        parts.append(
-            "Waits for the result until the deadline; if the statement is still running it "
-            "returns its statement_id and state instead"
-            + (f" (continue with {', '.join(follow)})." if follow else ".")
-        )
     caps = getattr(policy, "caps", None)
-    if risk == "read" and caps is not None:
+    if kind == "execute_sql":
+        deadline = f"{caps.deadline_s:g} s" if caps is not None else "the deadline"
+        follow = [t for t in ("get_statement", "cancel_statement") if t in others]
         parts.append(
-            f"Returns JSON, at most {caps.max_rows} rows/items and {caps.max_bytes} bytes "
-            "(the answer says truncated: true when cut)."
+            f"Waits up to deadline_s (at most {deadline}); a statement still running then is "
+            "not canceled: the answer is its statement_id and state"
+            + (f" (continue with {' or '.join(follow)})." if follow else ".")
         )
+    if caps is not None and returns_rows(plan.action):
+        items = "rows" if kind in SQL_ANSWER_TOOLS else "items"
+        parts.append(f"At most {caps.max_rows} {items} and {caps.max_bytes} bytes per answer.")
+    return " ".join(parts)
+
+
+_SCOPE_INPUTS = {"catalog", "catalog_name", "schema", "schema_name", "statement", "sql", "query"}
+
+
+def _scoped(plan: ToolPlan) -> bool:
+    """Whether the pinned catalogs/schemas matter to this tool (it names or browses them)."""
+    names = set(plan.input_schema.get("properties", {})) | set(plan.forced)
+    path = str(getattr(plan.action, "path", "") or "")
+    return bool(names & _SCOPE_INPUTS) or path.endswith(("/catalogs", "/schemas", "/tables"))
+
+
+def output_schema(plan: ToolPlan) -> dict[str, Any] | None:
+    """The JSON Schema of the tool's structured answer, for the SQL answer contract."""
+    kind = tool_kind(plan.action)
+    if kind not in SQL_ANSWER_TOOLS or not getattr(plan.action, "handler", None):
+        return None
+    from lakegate.databricks.answer import ANSWER_SCHEMA, SQL_OUTPUT_SCHEMA
+
+    return ANSWER_SCHEMA if kind == "fetch_rows" else SQL_OUTPUT_SCHEMA
+
+
+def instructions(policy: Any, exposed: list[ToolPlan], warehouse: str | None) -> str:
+    """The server's `instructions`: where SQL runs and how its answers read."""
+    names = {tool_kind(p.action) for p in exposed}
+    parts = ["Databricks and other APIs as tools, guarded by lakegate."]
+    if "execute_sql" in names:
+        if warehouse:
+            parts.append(f"SQL runs on the SQL warehouse {warehouse}.")
+        parts.append(
+            "Every SQL answer has columns (name, type), rows (an array of arrays, or a TSV "
+            "string without header for many rows), row_count, total_row_count, truncated and "
+            "truncated_reason; when truncated, pass its `next` object to fetch_rows for more. "
+            "A statement still running answers with statement_id and state: call get_statement."
+        )
+    pinned = getattr(policy, "pinned", None)
+    if getattr(pinned, "catalogs", None):
+        parts.append(f"Only these catalogs may be used: {', '.join(pinned.catalogs)}.")
+    parts.append("Errors come back as tool results with a code, a message and a hint: follow it.")
     return " ".join(parts)
 
 
@@ -236,6 +290,73 @@ def shape_answer(data: Any, *, max_rows: int, max_bytes: int) -> Answer:
     elif truncated and not isinstance(shaped, dict):
         text += "\n(truncated: the answer was cut to the copilot policy's caps)"
     return Answer(shaped, truncated, rows, sid, state, run_id, text)
+
+
+def answer_for(plan: ToolPlan, data: Any, *, max_rows: int, max_bytes: int) -> Answer:
+    """The answer to hand on: SQL answers are already bounded by their handler (redacted only,
+    never cut again: a second cut would break rows or the contract); the rest is shaped here."""
+    kind = tool_kind(plan.action)
+    if kind == "list_warehouses" and data == []:  # say why, or a model concludes there is none
+        data = {"warehouses": [], "note": NO_WAREHOUSE}
+    if kind not in SQL_ANSWER_TOOLS or not isinstance(data, dict) or not plan.action.handler:
+        return shape_answer(data, max_rows=max_rows, max_bytes=max_bytes)
+    sid, state = statement_state(data)
+    follow = data.get("next")
+    if sid is None and isinstance(follow, dict):
+        sid = str(follow.get("statement_id") or "") or None
+    shaped, text = _redacted_copy(data)
+    rows = shaped.get("row_count")
+    return Answer(shaped, bool(shaped.get("truncated")), rows, sid, state, None, text)
+
+
+NO_WAREHOUSE = (
+    "No SQL warehouse is visible to this principal: Databricks lists only warehouses it may "
+    "manage, and no default warehouse is set or usable. Tell the user: an administrator must "
+    "grant CAN_USE on a warehouse and make it the default."
+)
+# Hints written for a person at a terminal: commands, flags, lakegate.yaml keys.
+_PERSON_WORDS = re.compile(
+    r"`lakegate |lakegate (doctor|action|connector|secret|databricks|serve|call|test|tools)\b"
+    r"|lakegate\.yaml|\.yaml\b|`[a-z_]+:|--[a-z]|action's path|copilot\.|read_only"
+    r"|timeout_s|max_response_bytes",
+    re.IGNORECASE,
+)
+_NOT_FOUND_HINT = (
+    "Check the name or id: list_catalogs, list_schemas and list_tables show what exists, "
+    "describe_table a table's columns."
+)
+_FAMILY_HINTS = {
+    "auth": "lakegate could not sign in to the service: tell the user; an administrator must "
+    "fix the connection (retrying will not help).",
+    "config": "lakegate is not set up for this: tell the user; an administrator must fix it.",
+    "request": "Check the arguments against the tool's inputSchema, then try again.",
+    "remote": "The service refused the request: check the arguments, or ask for less.",
+    "policy": "The copilot's policy does not allow this; do not retry it.",
+}
+
+
+def model_hint(error: LakegateError) -> str:
+    """The hint a model reads: what to change in its own call, never a command or a yaml key."""
+    code, hint = error.code, error.hint or ""
+    reason = error.details.get("reason")
+    if code == "policy.read_only":
+        if reason == "multiple_statements":
+            return "Send exactly one SQL statement per call."
+        if reason == "file_access":
+            return "Files and URLs cannot be read through SQL here; query tables instead."
+        return "This copilot may only read data: rewrite it as one SELECT (or SHOW, DESCRIBE)."
+    if code == "remote.http_error" and (
+        error.status == 404
+        or error.details.get("error_code") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
+    ):
+        return _NOT_FOUND_HINT
+    if code == "request.timeout":
+        return "Ask for less (filters, aggregates, LIMIT), or try again."
+    if code == "remote.response_too_large":
+        return "Ask for less: filter, aggregate, or ask for fewer items."
+    if hint and not _PERSON_WORDS.search(hint):
+        return hint
+    return _FAMILY_HINTS.get(code.split(".", 1)[0], "Try a different request.")
 
 
 def error_text(error: dict[str, Any]) -> str:

@@ -1,23 +1,75 @@
-"""The compact answer a copilot gets for a statement: columns with types, rows as a small table.
+"""The answer contract for SQL results: one JSON shape for execute_sql, get_statement, fetch_rows.
 
-Rows are a TSV or markdown table (one header line, then one line per row), not JSON objects: the
-column names are written once instead of once per row, which roughly halves the tokens.
+Columns are listed once (name and type); rows follow in the cheaper of two forms: a JSON array of
+arrays (typed cells) for a few rows, a header-less TSV string for many (no quotes or commas per
+cell; see benchmarks/copilot_eval.py). The whole answer, not just its rows, fits `max_bytes`, and a
+cut always falls between two rows. A cut answer carries `next`: the `fetch_rows` arguments of the
+rest.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-__all__ = ["NULL", "Answer", "Column", "columns_of", "render_rows"]
+__all__ = [
+    "ANSWER_SCHEMA",
+    "HANDLE_SCHEMA",
+    "JSON_ROWS_MAX",
+    "NULL",
+    "SQL_OUTPUT_SCHEMA",
+    "Answer",
+    "Column",
+    "columns_of",
+    "handle",
+]
 
-TableFormat = Literal["tsv", "markdown"]
-NULL = "NULL"  # how a SQL NULL is written in a table cell
+NULL = "NULL"  # how a SQL NULL is written in a TSV cell
+# Up to this many rows an array of arrays costs about as much as TSV and keeps types and NULLs
+# exact; beyond it TSV is cheaper (measured in benchmarks/copilot_eval.py).
+JSON_ROWS_MAX = 10
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _TSV_SPECIAL = re.compile(r"[\\\t\n\r]")
-_LINE_BREAKS = re.compile(r"[\\\n\r]")
-_MD_ESCAPES = str.maketrans({"|": "\\|", "\n": " ", "\r": " "})
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT", "LONG", "SHORT", "BYTE"}
+_FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL"}
+
+ANSWER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["columns", "rows", "row_count", "total_row_count", "truncated",
+                 "truncated_reason"],
+    "properties": {
+        "columns": {
+            "type": "array",
+            "items": {"properties": {"name": {"type": "string"}, "type": {"type": "string"}}},
+        },
+        "rows": {
+            "type": ["array", "string"],
+            "description": "Cell arrays, or for many rows TSV: tab-separated lines, NULL, "
+            "\\t \\n \\\\ escaped",
+        },
+        "row_offset": {"type": "integer"},
+        "row_count": {"type": "integer"},
+        "total_row_count": {"type": ["integer", "null"]},
+        "truncated": {"type": "boolean"},
+        "truncated_reason": {"type": ["string", "null"]},
+        "next": {
+            "description": "fetch_rows arguments for the rest",
+            "properties": {"statement_id": {"type": "string"}, "row_offset": {"type": "integer"}},
+        },
+    },
+}  # fmt: skip
+HANDLE_SCHEMA: dict[str, Any] = {
+    "required": ["statement_id", "state", "elapsed_s", "next_call"],
+    "properties": {"state": {"enum": ["PENDING", "RUNNING"]}},
+}
+# What execute_sql and get_statement answer: a result, or a handle on a statement still running.
+SQL_OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "anyOf": [{k: v for k, v in ANSWER_SCHEMA.items() if k != "type"}, HANDLE_SCHEMA],
+}
 
 
 @dataclass(frozen=True)
@@ -27,40 +79,6 @@ class Column:
 
     def to_dict(self) -> dict[str, str]:
         return {"name": self.name, "type": self.type}
-
-
-@dataclass
-class Answer:
-    """One statement's outcome, as handed to a model."""
-
-    statement_id: str
-    state: str
-    columns: list[Column] = field(default_factory=list)
-    rows: str = ""
-    row_count: int = 0
-    total_row_count: int | None = None
-    truncated: bool = False
-    truncated_reason: str | None = None
-    format: TableFormat = "tsv"
-    next_chunk_index: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "statement_id": self.statement_id,
-            "state": self.state,
-            "columns": [c.to_dict() for c in self.columns],
-            "format": self.format,
-            "rows": self.rows,
-            "row_count": self.row_count,
-            "truncated": self.truncated,
-        }
-        if self.total_row_count is not None:
-            out["total_row_count"] = self.total_row_count
-        if self.truncated:
-            out["truncated_reason"] = self.truncated_reason
-        if self.next_chunk_index is not None:
-            out["next_chunk_index"] = self.next_chunk_index
-        return out
 
 
 def columns_of(manifest: dict[str, Any] | None) -> list[Column]:
@@ -73,70 +91,123 @@ def columns_of(manifest: dict[str, Any] | None) -> list[Column]:
     ]
 
 
-def render_rows(
-    columns: list[Column],
-    rows: list[list[Any]],
-    *,
-    table_format: TableFormat = "tsv",
-    max_bytes: int | None = None,
-) -> tuple[str, int]:
-    """The table text and how many rows fit in `max_bytes` (UTF-8) with the header."""
-    names = [c.name for c in columns]
-    if table_format == "markdown":
-        lines = [_md_line(names), "|" + "|".join("---" for _ in names) + "|"]
-        line_of = _md_line
-    else:
-        lines = ["\t".join(_tsv(n) for n in names)]
-        line_of = _tsv_line
-    size = sum(len(line.encode()) + 1 for line in lines)
-    if table_format == "tsv":
-        whole = _plain_tsv(rows)
-        if whole is not None and (max_bytes is None or size + len(whole.encode()) <= max_bytes):
-            return "\n".join([*lines, whole]) if rows else lines[0], len(rows)
-    kept = 0
-    for row in rows:
-        line = line_of(row)
-        size += (len(line) if line.isascii() else len(line.encode())) + 1
-        if max_bytes is not None and size > max_bytes:
-            break
-        lines.append(line)
-        kept += 1
-    return "\n".join(lines), kept
+def handle(statement_id: str, state: str, elapsed_s: float, wait_s: float) -> dict[str, Any]:
+    """The answer for a statement still running: its id, and what to call next."""
+    return {
+        "statement_id": statement_id,
+        "state": state,
+        "elapsed_s": round(elapsed_s, 1),
+        "next_call": f"Still running: call get_statement with this statement_id (it waits up to "
+        f"{wait_s:g} s for the result), or cancel_statement to stop it.",
+    }
 
 
-def _plain_tsv(rows: list[list[Any]]) -> str | None:
-    """All rows at once when every cell is a string without tabs, line breaks or backslashes."""
+@dataclass
+class Answer:
+    """A page of a statement's result, bounded in rows and in bytes of JSON."""
+
+    statement_id: str
+    columns: list[Column]
+    rows: list[list[Any]]  # the page as Databricks sent it (JSON_ARRAY: strings and nulls)
+    row_offset: int = 0
+    total_row_count: int | None = None
+    server_truncated: bool = False  # the warehouse's byte_limit cut the result itself
+    truncated_reason: str | None = None
+    kept: int = field(default=0, init=False)
+
+    def to_dict(self, *, max_rows: int, max_bytes: int) -> dict[str, Any]:
+        """The contract's JSON object, at most `max_rows` rows and `max_bytes` of JSON text."""
+        rows, reason = self.rows[:max_rows], self.truncated_reason
+        as_json = len(rows) <= JSON_ROWS_MAX
+        encoded = [_json_row(self.columns, r) if as_json else _tsv_line(r) for r in rows]
+        # Room for the rows: the envelope is measured as if cut (the longest form it can take).
+        envelope = self._envelope([] if as_json else "", True, "x" * 80, self.row_offset)
+        room = max_bytes - _size(envelope) - 2
+        kept, used = 0, 0
+        for piece in encoded:
+            cost = (len(piece) if piece.isascii() else len(piece.encode())) + 1
+            if not as_json:  # inside a JSON string: its escapes, less the quotes, plus a \n
+                cost = _size(piece)
+            if used + cost > room:
+                reason = (
+                    f"max_bytes={max_bytes} reached" if kept else
+                    f"a row is larger than max_bytes={max_bytes}; select fewer or shorter columns"
+                )  # fmt: skip
+                break
+            used, kept = used + cost, kept + 1
+        self.kept = kept
+        shown: Any = (
+            [json.loads(p) for p in encoded[:kept]] if as_json else "\n".join(encoded[:kept])
+        )
+        end = self.row_offset + kept
+        more = self.total_row_count is None or end < self.total_row_count
+        if reason is None and more:
+            reason = f"max_rows={max_rows} reached"
+        if reason is None and self.server_truncated:
+            reason = "the warehouse's result limit cut the result; aggregate or filter in SQL"
+        out = self._envelope(shown, reason is not None, reason, self.row_offset, end, kept)
+        if not more:
+            out.pop("next", None)
+        return out
+
+    def _envelope(
+        self,
+        rows: Any,
+        truncated: bool,
+        reason: str | None,
+        offset: int,
+        end: int | None = None,
+        kept: int | None = None,
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {"columns": [c.to_dict() for c in self.columns], "rows": rows}
+        if offset:
+            out["row_offset"] = offset
+        out.update(
+            row_count=len(self.rows) if kept is None else kept,
+            total_row_count=self.total_row_count,
+            truncated=truncated,
+            truncated_reason=reason,
+        )
+        if truncated:
+            start = end if end is not None else offset + len(self.rows)
+            out["next"] = {"statement_id": self.statement_id, "row_offset": start}
+        return out
+
+
+def _size(data: Any) -> int:
+    return len(json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def _cell(value: Any, column_type: str) -> Any:
+    """A JSON_ARRAY cell (a string or null) as a typed JSON value."""
+    if value is None or not isinstance(value, str):
+        return value
+    kind = column_type.split("(", 1)[0].upper()
     try:
-        text = "\n".join(map("\t".join, rows))
-    except TypeError:  # a NULL or a non-string cell: row by row
-        return None
-    cells = sum(map(len, rows))
-    if text.count("\t") != cells - len(rows) or text.count("\n") != max(len(rows) - 1, 0):
-        return None
-    return None if "\\" in text or "\r" in text else text
+        if kind in _INTEGER_TYPES:
+            return int(value)
+        if kind in _FLOAT_TYPES:
+            number = float(value)
+            return number if math.isfinite(number) else value
+    except ValueError:
+        return value
+    if kind == "BOOLEAN":
+        return value == "true"
+    return value
 
 
-def _cell(value: Any) -> str:
+def _json_row(columns: list[Column], row: list[Any]) -> str:
+    types = [c.type for c in columns]
+    cells = [_cell(v, types[i] if i < len(types) else "") for i, v in enumerate(row)]
+    return json.dumps(cells, ensure_ascii=False, separators=(",", ":"))
+
+
+def _tsv_cell(value: Any) -> str:
     if value is None:
         return NULL
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _tsv(value: Any) -> str:
-    text = value if type(value) is str else _cell(value)  # JSON_ARRAY cells are strings
+    text = value if type(value) is str else json.dumps(value)
     return text.translate(_TSV_ESCAPES) if _TSV_SPECIAL.search(text) else text
 
 
 def _tsv_line(row: list[Any]) -> str:
-    cells = [v if type(v) is str else _cell(v) for v in row]
-    line = "\t".join(cells)
-    # Fast path: no cell holds a tab, a line break or a backslash (the usual case).
-    if line.count("\t") == len(cells) - 1 and not _LINE_BREAKS.search(line):
-        return line
-    return "\t".join(_tsv(c) for c in cells)
-
-
-def _md_line(row: list[Any]) -> str:
-    return "| " + " | ".join(_cell(v).translate(_MD_ESCAPES) for v in row) + " |"
+    return "\t".join(map(_tsv_cell, row))

@@ -45,14 +45,14 @@ async def answer_question(run: Any) -> str:
     if not result.ok:
         raise result.error
     data = result.data
-    lines = data["rows"].splitlines()
-    table = Table(*lines[0].split("\t"), title=QUESTION, title_justify="left")
-    for line in lines[1:]:
-        table.add_row(*(escape(cell) for cell in line.split("\t")))
+    table = Table(*(c["name"] for c in data["columns"]), title=QUESTION, title_justify="left")
+    rows = data["rows"]  # a few rows come as arrays, many as TSV lines
+    for row in rows if isinstance(rows, list) else [r.split("\t") for r in rows.splitlines()]:
+        table.add_row(*(escape(str(cell)) for cell in row))
     run.show(table)
     return (
-        f"execute_sql on samples.nyctaxi.trips: {data['row_count']} rows as a compact table "
-        f"in {result.elapsed_ms:.0f} ms (statement {data['statement_id'][:12]}...)"
+        f"execute_sql on samples.nyctaxi.trips: {data['row_count']} of "
+        f"{data['total_row_count']} rows, answered in {result.elapsed_ms:.0f} ms"
     )
 
 

@@ -9,6 +9,7 @@ and Spark, so a comment or an odd character cannot make the two lexers disagree 
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import ClassVar
@@ -18,9 +19,9 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
-from lakegate.errors import ReadOnlyError
+from lakegate.errors import ReadOnlyError, SqlParseError
 
-__all__ = ["Verdict", "check_read_only", "is_read_only"]
+__all__ = ["Verdict", "check_read_only", "is_read_only", "parse_error"]
 
 _DIALECT = Dialect.get_or_raise("databricks")
 
@@ -54,6 +55,15 @@ _WRITE_NODES: tuple[type[exp.Expression], ...] = tuple(
 )
 # Spark functions that run code or reach the network from inside a SELECT.
 _SIDE_EFFECT_FUNCTIONS = {"reflect", "java_method", "try_reflect", "http_request"}
+# Functions that read files or URLs (Databricks and DuckDB names): refused unless the connector
+# allows file reads. Any function whose name starts with read_ counts too.
+_FILE_FUNCTIONS = {
+    "glob", "parquet_scan", "parquet_metadata", "parquet_schema", "parquet_file_metadata",
+    "parquet_kv_metadata", "sniff_csv", "csv_scan", "json_scan", "delta_scan", "iceberg_scan",
+    "iceberg_metadata", "iceberg_snapshots", "cloud_files", "load_aws_credentials", "query_table",
+}  # fmt: skip
+# A table "name" holding one of these is a path or URL (csv.`/x`, FROM '/etc/hostname').
+_PATH_CHARACTERS = ("/", ":", "\\", "*", "~")
 _SHOW_SUBJECTS = {
     "ALL", "CATALOGS", "COLUMNS", "CONNECTIONS", "CREATE", "CREDENTIALS", "CURRENT", "DATABASES",
     "EXTERNAL", "FUNCTIONS", "GRANT", "GRANTS", "GROUPS", "PARTITIONS", "PROVIDERS", "RECIPIENTS",
@@ -61,6 +71,10 @@ _SHOW_SUBJECTS = {
     "USERS", "VIEWS", "VOLUMES",
 }  # fmt: skip
 _EXPLAIN_MODES = {"EXTENDED", "CODEGEN", "COST", "FORMATTED"}
+# How a read can start: SQL that starts otherwise and does not parse is refused as a write, not
+# reported as a syntax error (sqlglot does not know every Databricks write).
+_READ_STARTS = {"SELECT", "WITH", "VALUES", "FROM", "(", "SHOW", "DESCRIBE", "DESC", "EXPLAIN",
+                "TABLE"}  # fmt: skip
 # Tokens a SHOW or DESCRIBE may carry after its keyword: names, dots, patterns, numbers.
 _PLAIN_TOKENS = {TokenType.VAR, TokenType.IDENTIFIER, TokenType.DOT, TokenType.STRING,
                  TokenType.NUMBER, TokenType.STAR}  # fmt: skip
@@ -87,13 +101,17 @@ def is_read_only(sql: str) -> bool:
     """True when `check_read_only` would let `sql` through."""
     try:
         check_read_only(sql)
-    except ReadOnlyError:
+    except (ReadOnlyError, SqlParseError):
         return False
     return True
 
 
-def check_read_only(sql: str) -> Verdict:
-    """Let through one read statement, or raise ReadOnlyError saying why it was refused."""
+def check_read_only(sql: str, *, allow_files: bool = False) -> Verdict:
+    """Let through one read statement, or raise ReadOnlyError (or SqlParseError) saying why.
+
+    Reading files or URLs (`read_text`, `read_files`, csv.`/path` ...) is refused unless
+    `allow_files`.
+    """
     if not isinstance(sql, str) or not sql.strip():
         raise _refuse("the statement is empty")
     tokens = _tokens(sql)
@@ -104,10 +122,10 @@ def check_read_only(sql: str) -> Verdict:
             f"it holds {len(statements)} statements; send exactly one statement per call",
             reason="multiple_statements",
         )
-    return _check_statement(sql, statements[0])
+    return _check_statement(sql, statements[0], allow_files)
 
 
-def _check_statement(sql: str, tokens: list[Token]) -> Verdict:
+def _check_statement(sql: str, tokens: list[Token], allow_files: bool = False) -> Verdict:
     text = sql[tokens[0].start : tokens[-1].end + 1]
     first = tokens[0].text.upper()
     if first == "SHOW":
@@ -122,19 +140,19 @@ def _check_statement(sql: str, tokens: list[Token]) -> Verdict:
             rest = rest[1:]
         if not rest:
             raise _refuse("EXPLAIN needs a query to explain")
-        inner = _check_statement(sql, rest)
+        inner = _check_statement(sql, rest, allow_files)
         if inner.kind not in ("SELECT", "VALUES"):
             raise _refuse(f"only a query may be explained, not {inner.kind}")
         return Verdict("EXPLAIN", text)
     tree = _parse(sql, tokens)
     if isinstance(tree, exp.Describe):
-        _check_tree(tree)
+        _check_tree(tree, allow_files)
         return Verdict("DESCRIBE", text)
     if not isinstance(tree, _QUERY_NODES) or (
         isinstance(tree, exp.Subquery) and not isinstance(tree.unnest(), _QUERY_NODES)
     ):
         raise _refuse(f"it is a {_name(tree)} statement, not a read", reason="not_a_read")
-    _check_tree(tree)
+    _check_tree(tree, allow_files)
     return Verdict("VALUES" if isinstance(tree, exp.Values) else "SELECT", text)
 
 
@@ -148,14 +166,22 @@ def _parse(sql: str, tokens: list[Token]) -> exp.Expression:
             # DESCRIBE made only of names, dots and patterns is let through.
             _check_plain_tail(tokens[1:], "DESCRIBE")
             return exp.Describe(this=exp.to_identifier("described"))
-        raise _refuse(f"it could not be parsed as Databricks SQL ({_first_line(exc)})") from None
+        if tokens[0].text.upper() not in _READ_STARTS:
+            raise _refuse(f"{tokens[0].text.upper()} is not a read", reason="not_a_read") from None
+        words = {t.text.upper() for t in tokens if t.token_type not in _STRING_TOKENS}
+        if words & _WRITE_WORDS:  # a write somewhere in SQL that does not parse: refuse it
+            word = min(words & _WRITE_WORDS)
+            raise _refuse(f"it contains {word}", reason="write_inside") from None
+        raise parse_error(exc) from None
     if len(trees) != 1:
         raise _refuse(f"it holds {len(trees)} statements; send exactly one statement per call")
     return trees[0]
 
 
-def _check_tree(tree: exp.Expression) -> None:
+def _check_tree(tree: exp.Expression, allow_files: bool = False) -> None:
     for node in tree.walk():
+        if not allow_files:
+            _check_file_access(node)
         if isinstance(node, _WRITE_NODES):
             where = "" if node is tree else " inside the query"
             raise _refuse(f"it contains a {_name(node)}{where}", reason="write_inside")
@@ -163,6 +189,41 @@ def _check_tree(tree: exp.Expression) -> None:
             raise _refuse("SELECT ... INTO writes a table")
         if isinstance(node, exp.Func) and _function_name(node) in _SIDE_EFFECT_FUNCTIONS:
             raise _refuse(f"it calls {_function_name(node)}(), which can run code")
+
+
+def _check_file_access(node: exp.Expression) -> None:
+    """Refuse a function or a table reference that reads a file or a URL."""
+    if isinstance(node, exp.Func):
+        name = _function_name(node)
+        if name in _FILE_FUNCTIONS or name.startswith("read_"):
+            raise _refuse(f"it calls {name}(), which reads files or URLs", reason="file_access")
+    elif isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
+        parts = [node.name, node.db, node.catalog]
+        if any(c in part for part in parts for c in _PATH_CHARACTERS) or "." in node.name:
+            raise _refuse(
+                f"the table name {node.name!r} is a file path or URL", reason="file_access"
+            )
+
+
+def parse_error(exc: ParseError | TokenError) -> SqlParseError:
+    """A sqlglot failure as the model's error: where it is, and the token found there."""
+    found = (getattr(exc, "errors", None) or [{}])[0]
+    line, column, token = found.get("line"), found.get("col"), found.get("highlight")
+    what = str(found.get("description") or _first_line(exc))
+    missing = re.search(r"missing for <class '[\w.]*\.(\w+)'>", what)
+    if missing:  # sqlglot's class names mean little to a model: name the clause
+        what = f"an incomplete {missing.group(1).upper()}"
+    elif what.startswith("Invalid expression"):
+        what = "an unexpected token"
+    if line is None:
+        where = ""
+    else:
+        where = f" at line {line}, column {column}" + (f" near {token!r}" if token else "")
+    return SqlParseError(
+        f"The SQL does not parse{where}: {what}.",
+        hint="Fix the SQL there (Databricks SQL syntax), then run it again.",
+        details={"line": line, "column": column, "token": token},
+    )
 
 
 def _check_plain_tail(tokens: list[Token], keyword: str) -> None:
@@ -180,7 +241,10 @@ def _tokens(sql: str) -> list[Token]:
     try:
         tokens = _TOKENIZER.tokenize(sql)
     except TokenError as exc:
-        raise _refuse(f"it could not be tokenized ({_first_line(exc)})") from None
+        first = (sql.split() or [""])[0].upper()
+        if first not in _READ_STARTS:
+            raise _refuse(f"it could not be tokenized ({_first_line(exc)})") from None
+        raise parse_error(exc) from None
     for token in tokens:
         if token.token_type in _STRING_TOKENS or token.text.isprintable():
             continue  # isprintable: no control, format or separator character but the space

@@ -2,7 +2,7 @@
 
 `execute_sql` answers a copilot before it gives up: the statement is submitted with a server-side
 wait, polled until the deadline, canceled on the server when the deadline passes or the caller
-goes away, and answered compactly (a TSV or markdown table, capped in rows and bytes).
+goes away, and answered in the contract of answer.py; `fetch_rows` pages through any result.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import dataclasses
 import time
 from typing import Any
 
-from lakegate.databricks.answer import Answer, columns_of, render_rows
+from lakegate.databricks.answer import Answer, columns_of, handle
 from lakegate.databricks.guard import check_read_only
 from lakegate.errors import InputError, LakegateError, StatementError
 from lakegate.gateway import ActionContext, handler
@@ -31,7 +31,9 @@ STATEMENTS = "/api/2.0/sql/statements"
 DEFAULT_DEADLINE_S = 45.0
 DEFAULT_MAX_ROWS = 200
 DEFAULT_MAX_BYTES = 64 * 1024
+DEFAULT_POLL_S = 10.0  # how long get_statement waits for a running statement by default
 MAX_ROWS_LIMIT = 10_000
+INLINE_BYTES = 8 * 1024 * 1024  # under the 25 MiB INLINE ceiling once encoded as JSON
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "CLOSED")
 _CANCEL_BUDGET_S = 5.0  # a cancel is sent even after the deadline, within this budget
 _MARGIN_S = 1.0  # stop before the gateway's own deadline so the cancel can still go out
@@ -179,134 +181,166 @@ def statement_body(ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]
     return body
 
 
-def guard(ctx: ActionContext, statement: Any) -> bool:
+def guard(ctx: ActionContext, statement: Any, *, allow_files: bool = False) -> bool:
     """Refuse a non-read on a read-only connector; True when the statement is a known read."""
     if not isinstance(statement, str) or not statement.strip():
         raise InputError("`statement` is empty.", hint="Pass one SQL statement.")
     if ctx.connector.read_only:
-        check_read_only(statement)
+        check_read_only(statement, allow_files=allow_files)
         return True
     return False
 
 
 @handler("databricks.execute_sql")
 async def execute_sql(ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
-    """Run one statement and answer compactly (see the pack's description)."""
-    is_read = guard(ctx, inputs.get("statement"))
+    """Run one statement and answer with the first page of its result (see answer.py)."""
+    allow_files = bool(getattr(ctx.connector, "allow_file_reads", False))
+    is_read = guard(ctx, inputs.get("statement"), allow_files=allow_files)
     caps = _caps(inputs)
-    max_rows, max_bytes = caps["max_rows"], caps["max_bytes"]
     body = statement_body(ctx, inputs)
-    # One row more than shown tells whether the row cap cut the result.
-    body.update(
-        disposition="INLINE", format="JSON_ARRAY", row_limit=max_rows + 1, byte_limit=max_bytes
-    )
+    # No row_limit: every row stays reachable with fetch_rows and total_row_count is exact.
+    # The byte_limit keeps a huge result under the INLINE ceiling (truncated, not failed).
+    body.update(disposition="INLINE", format="JSON_ARRAY", byte_limit=INLINE_BYTES)
     runner = StatementRunner(ctx, deadline=_deadline(ctx, inputs))
     # A read may be resent safely if the answer was lost; a write may not.
     response = await runner.run(body, idempotent=is_read)
     if runner.handles and _state(response) not in TERMINAL:
-        return {"statement_id": runner.statement_id, "state": _state(response)}
-    answer = await _answer(runner, response, inputs, max_rows=max_rows, max_bytes=max_bytes)
-    return answer.to_dict()
+        waited = time.monotonic() - runner.submitted_at
+        return handle(runner.statement_id or "", _state(response), waited, DEFAULT_POLL_S)
+    return (await _page(runner, response, 0, caps["max_rows"])).to_dict(**caps)
 
 
 @handler("databricks.get_statement")
 async def get_statement(ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
-    """A statement's state, and its first rows once it has succeeded."""
+    """Wait up to `deadline_s` for a statement; its first page once it SUCCEEDED."""
     runner = StatementRunner(ctx, deadline=ctx.deadline)
     runner.statement_id = _statement_id(inputs)
-    response = await runner.get()
-    state = _state(response)
-    if state != "SUCCEEDED":
-        out = {"statement_id": runner.statement_id, "state": state}
-        error = (response.get("status") or {}).get("error") or {}
-        if error.get("message"):
-            out["error"] = str(error["message"])
-        return out
-    answer = await _answer(runner, response, inputs, **_caps(inputs))
-    return answer.to_dict()
+    caps = _caps(inputs)
+    started = time.monotonic()
+    wait_s = float(inputs.get("deadline_s") or DEFAULT_POLL_S)
+    # Only a GET is left to send after the wait: a short margin before the call's own deadline.
+    deadline = min(started + wait_s, ctx.deadline - _MARGIN_S / 4)
+    response, interval = await runner.get(), 0.05
+    while _state(response) not in TERMINAL and time.monotonic() + interval < deadline:
+        if ctx.progress is not None:
+            await ctx.progress(
+                time.monotonic() - started, None,
+                f"statement {runner.statement_id} {_state(response)}",
+            )  # fmt: skip
+        await asyncio.sleep(interval)
+        interval = min(interval * 2, 1.0)
+        response = await runner.get()
+    if _state(response) not in TERMINAL:
+        return handle(runner.statement_id, _state(response), time.monotonic() - started, wait_s)
+    return (await _page(runner, response, 0, caps["max_rows"])).to_dict(**caps)
 
 
 @handler("databricks.fetch_rows")
 async def fetch_rows(ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
-    """One chunk of a succeeded statement's result, as a compact table."""
+    """Rows of a SUCCEEDED statement from `row_offset` on, across chunk boundaries."""
     runner = StatementRunner(ctx, deadline=ctx.deadline)
     runner.statement_id = _statement_id(inputs)
-    index = _bounded(inputs.get("chunk_index"), 0, 0, 1 << 31, "chunk_index")
+    offset = _bounded(inputs.get("row_offset"), 0, 0, 1 << 62, "row_offset")
+    caps = _caps(inputs)
     statement = await runner.get()
-    raise_unless_succeeded(statement, runner.statement_id)
-    chunk = await ctx.json("GET", f"{STATEMENTS}/{runner.statement_id}/result/chunks/{index}")
-    return _render(statement, chunk, inputs, **_caps(inputs)).to_dict()
+    return (await _page(runner, statement, offset, caps["max_rows"])).to_dict(**caps)
 
 
-async def _answer(
-    runner: StatementRunner,
-    response: dict[str, Any],
-    inputs: dict[str, Any],
-    *,
-    max_rows: int,
-    max_bytes: int,
+async def _page(
+    runner: StatementRunner, statement: dict[str, Any], offset: int, max_rows: int
 ) -> Answer:
-    raise_unless_succeeded(response, runner.statement_id)
-    result = dict(response.get("result") or {})
-    rows = list(result.get("data_array") or [])
-    # Inline results may come in several chunks: follow them until the row cap is passed.
-    while result.get("next_chunk_index") is not None and len(rows) <= max_rows:
-        result = await runner.ctx.json(
-            "GET", f"{STATEMENTS}/{runner.statement_id}/result/chunks/{result['next_chunk_index']}"
-        )
-        rows.extend(result.get("data_array") or [])
-    result["data_array"] = rows
-    return _render(response, result, inputs, max_rows=max_rows, max_bytes=max_bytes)
-
-
-def _render(
-    statement: dict[str, Any],
-    result: dict[str, Any],
-    inputs: dict[str, Any],
-    *,
-    max_rows: int,
-    max_bytes: int,
-) -> Answer:
+    """Up to `max_rows` rows from row `offset` on, reading the chunks that hold them."""
+    sid = runner.statement_id or ""
+    raise_unless_succeeded(statement, sid)
     manifest = statement.get("manifest") or {}
-    columns = columns_of(manifest)
-    rows = list(result.get("data_array") or [])
-    table_format = "markdown" if inputs.get("format") == "markdown" else "tsv"
-    reason = None
-    if len(rows) > max_rows:
-        rows, reason = rows[:max_rows], f"max_rows={max_rows} reached"
-    text, kept = render_rows(columns, rows, table_format=table_format, max_bytes=max_bytes)
-    if kept < len(rows):
-        reason = f"max_bytes={max_bytes} reached"
-    elif reason is None and manifest.get("truncated"):
-        reason = "the server's row_limit/byte_limit cut the result"
     total = manifest.get("total_row_count")
-    next_index = result.get("next_chunk_index")
+    if total is not None and offset > int(total):
+        raise InputError(
+            f"row_offset {offset} is past the end: the result has {total} rows.",
+            hint=f"Use a row_offset from 0 to {total}.",
+        )
+    chunks = [c for c in manifest.get("chunks") or [] if isinstance(c, dict)]
+    index = _chunk_holding(chunks, offset)
+    result = statement.get("result") or {}
+    if int(result.get("chunk_index") or 0) != index or "data_array" not in result:
+        result = await _chunk(runner, index) if total is None or int(total) > 0 else {}
+    rows: list[list[Any]] = []
+    while len(rows) < max_rows:
+        data = result.get("data_array") or []
+        start = int(result.get("row_offset") or 0)
+        skip = max(0, offset + len(rows) - start)
+        rows.extend(data[skip : skip + max_rows - len(rows)])
+        if result.get("next_chunk_index") is None or len(rows) >= max_rows:
+            break
+        result = await _chunk(runner, int(result["next_chunk_index"]))
     return Answer(
-        statement_id=str(statement.get("statement_id") or ""),
-        state=_state(statement),
-        columns=columns,
-        rows=text,
-        row_count=kept,
-        total_row_count=int(total) if total is not None and reason is None else None,
-        truncated=reason is not None,
-        truncated_reason=reason,
-        format=table_format,
-        next_chunk_index=int(next_index) if next_index is not None and reason else None,
+        statement_id=sid,
+        columns=columns_of(manifest),
+        rows=rows,
+        row_offset=offset,
+        total_row_count=int(total) if total is not None else None,
+        server_truncated=bool(manifest.get("truncated")),
     )
 
 
+def _chunk_holding(chunks: list[dict[str, Any]], offset: int) -> int:
+    """The chunk whose rows include `offset` (chunk 0 when the manifest does not say)."""
+    found = 0
+    for chunk in chunks:
+        if int(chunk.get("row_offset") or 0) <= offset:
+            found = int(chunk.get("chunk_index") or 0)
+    return found
+
+
+async def _chunk(runner: StatementRunner, index: int) -> dict[str, Any]:
+    path = f"{STATEMENTS}/{runner.statement_id}/result/chunks/{index}"
+    return dict(await runner.ctx.json("GET", path))
+
+
+# Databricks error classes that mean "this name does not exist".
+_NOT_FOUND = ("TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND", "NO_SUCH_CATALOG", "CATALOG_NOT_FOUND",
+              "UNRESOLVED_COLUMN", "UNRESOLVED_ROUTINE", "UNRESOLVED_FIELD")  # fmt: skip
+
+
 def raise_unless_succeeded(response: dict[str, Any], statement_id: str | None) -> None:
+    """Nothing for a SUCCEEDED statement; else an error that says what to do next."""
     state = _state(response)
     if state == "SUCCEEDED":
         return
     error = (response.get("status") or {}).get("error") or {}
-    code, message = error.get("error_code"), error.get("message")
+    code, message = error.get("error_code"), str(error.get("message") or "")
+    details = {"statement_id": statement_id, "state": state, "error_code": code}
     text = f"Statement {statement_id} {state.lower()}" + (f": {message}" if message else ".")
-    raise StatementError(
-        text,
-        details={"statement_id": statement_id, "state": state, "error_code": code},
-        hint=None if state == "FAILED" else "It was canceled or closed; run it again.",
-    )
+    if state in ("PENDING", "RUNNING"):
+        raise StatementError(
+            f"Statement {statement_id} is still {state}; its rows are not there yet.",
+            code="remote.statement_running",
+            hint=f"Call get_statement with statement_id {statement_id}: it waits for the result.",
+            details=details,
+        )
+    if state != "FAILED":
+        raise StatementError(
+            text,
+            code="remote.statement_canceled",
+            hint="It was canceled or its result expired; run the statement again if needed.",
+            details=details,
+        )
+    if "PARSE_SYNTAX_ERROR" in message:
+        raise StatementError(
+            text,
+            code="sql.parse_error",
+            hint="Fix the SQL where the message points, then run it again.",
+            details=details,
+        )
+    if any(name in message for name in _NOT_FOUND):
+        raise StatementError(
+            text,
+            code="sql.not_found",
+            hint="Check the names: list_tables shows a schema's tables, describe_table a "
+            "table's columns.",
+            details=details,
+        )
+    raise StatementError(text, details=details, hint="Fix the SQL; the message is Databricks' own.")
 
 
 def _deadline(ctx: ActionContext, inputs: dict[str, Any]) -> float:

@@ -1,4 +1,5 @@
-"""Warehouse actions plain HTTP cannot express: start and wait until RUNNING."""
+"""Warehouse actions plain HTTP cannot express: a listing that shows the warehouse the copilot
+uses, and start-and-wait until RUNNING."""
 
 from __future__ import annotations
 
@@ -6,13 +7,60 @@ import asyncio
 import time
 from typing import Any
 
-from lakegate.errors import InputError, RemoteError
+from lakegate.errors import InputError, LakegateError, RemoteError
 from lakegate.gateway import ActionContext, handler
 
-__all__ = ["WAREHOUSES", "start_warehouse", "wait_until_running"]
+__all__ = ["WAREHOUSES", "list_warehouses", "start_warehouse", "wait_until_running"]
 
 WAREHOUSES = "/api/2.0/sql/warehouses"
 _GONE = ("DELETED", "DELETING")
+_LEVELS = ("CAN_VIEW", "CAN_MONITOR", "CAN_USE", "CAN_MANAGE", "IS_OWNER")  # weakest first
+
+
+def _brief(warehouse: dict[str, Any]) -> dict[str, Any]:
+    keys = (("id", "id"), ("name", "name"), ("state", "state"), ("size", "cluster_size"))
+    return {out: warehouse.get(key) for out, key in keys}
+
+
+@handler("databricks.list_warehouses")
+async def list_warehouses(ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The warehouses this principal can see, the default one always first with its permission.
+
+    Databricks lists only warehouses a principal can manage; one it may merely use (CAN_USE,
+    what `databricks setup --grant-warehouse` grants) is fetched by id and added.
+    """
+    listing = await ctx.json("GET", WAREHOUSES)
+    items = [_brief(w) for w in listing.get("warehouses") or [] if isinstance(w, dict)]
+    default = str(inputs.get("warehouse_id") or "")  # the pinned one, else the connector's
+    if default:
+        found = next((w for w in items if w["id"] == default), None)
+        if found is None:
+            try:
+                found = _brief(await ctx.json("GET", f"{WAREHOUSES}/{default}"))
+            except LakegateError:
+                found = None  # not even usable: the listing says what there is
+        if found is not None:
+            items = [found, *(w for w in items if w is not found)]
+            found.update(default=True, permission=await _permission(ctx, default))
+    return {"warehouses": items}  # the API's shape; the action's output is the list
+
+
+async def _permission(ctx: ActionContext, warehouse_id: str) -> str:
+    """This principal's level on the warehouse: from its ACL when it may read it (CAN_MANAGE),
+    else CAN_USE (it could read the warehouse, but not its permissions)."""
+    try:
+        acl = await ctx.json("GET", f"/api/2.0/permissions/warehouses/{warehouse_id}")
+    except LakegateError:
+        return "CAN_USE"
+    me = str(getattr(ctx.connector.auth, "client_id", "") or "")
+    levels = [
+        p.get("permission_level")
+        for entry in acl.get("access_control_list") or []
+        if me and entry.get("service_principal_name") == me
+        for p in entry.get("all_permissions") or []
+    ]
+    known = [lv for lv in levels if lv in _LEVELS]
+    return max(known, key=_LEVELS.index) if known else "CAN_MANAGE"
 
 
 @handler("databricks.start_warehouse")
