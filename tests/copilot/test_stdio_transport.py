@@ -54,3 +54,23 @@ def test_only_protocol_lines_reach_stdout() -> None:
     assert len(lines) == 1
     assert json.loads(lines[0]) == {"jsonrpc": "2.0", "id": 7, "result": {"echo": {"big": big}}}
     assert "stray print" in out.stderr and "stray fd write" in out.stderr
+
+
+def test_stdout_as_a_regular_file_falls_back_to_the_sdk_server(tmp_path) -> None:
+    request = {"jsonrpc": "2.0", "id": 3, "method": "ping", "params": {"x": 1}}
+    given, got = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    given.write_text(json.dumps(request) + "\n")
+    with given.open() as stdin, got.open("w") as stdout:
+        out = subprocess.run(
+            [sys.executable, "-c", SCRIPT],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+            env=_clean_env(),
+        )
+    assert out.returncode == 0, out.stderr
+    replies = [json.loads(line) for line in got.read_text().splitlines()]  # nothing stray
+    assert replies == [{"jsonrpc": "2.0", "id": 3, "result": {"echo": {"x": 1}}}]
+    assert "stray print" in out.stderr

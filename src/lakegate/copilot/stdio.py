@@ -87,7 +87,9 @@ async def fast_stdio_server() -> AsyncIterator[tuple[Any, Any]]:
         except (ValueError, OSError):
             os.dup2(private_in, 0)
             os.dup2(private_out, 1)
+            sys.stdout = real_stdout  # the SDK finds the protocol's descriptor through it
             async with stdio_server() as streams:
+                sys.stdout = sys.stderr
                 yield streams
             return
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
