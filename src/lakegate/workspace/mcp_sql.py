@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -138,11 +139,9 @@ class ManagedMcp:
         from mcp.server import Server
         from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
-        from lakegate import __version__
-
         server: Any = Server(
             "databricks-sql",
-            version=__version__,
+            version=_version(),
             instructions=(
                 "Databricks SQL on the local lakegate workspace: run statements with "
                 "execute_sql, then poll_sql_result until the state is terminal."
@@ -285,6 +284,15 @@ class ManagedMcp:
     def _answer(self, stmt: Statement) -> dict[str, Any]:
         """The Statement Execution API's answer for `stmt` (state, manifest, first chunk)."""
         return json.loads(service(self.ws).response(stmt).body)
+
+
+def _version() -> str:
+    """lakegate's version, read from the installed metadata (the workspace imports no other
+    part of lakegate)."""
+    try:
+        return metadata.version("lakegate")
+    except metadata.PackageNotFoundError:
+        return ""
 
 
 def _text_argument(arguments: dict[str, Any], name: str) -> str:
