@@ -131,7 +131,8 @@ async def run_test(
         result = await gateway.test(name, draft.test_inputs())
     summary = result.to_dict()
     if result.error is not None:
-        summary["error"]["hint"] = form_terms(result.error.hint) if result.error.hint else ""
+        page = f"/connectors/{action.connector}"
+        summary["error"]["hint"] = form_terms(result.error.hint, page) if result.error.hint else ""
     raw = redact_data(result.raw)
     text = raw if isinstance(raw, str) else json.dumps(raw, indent=2, ensure_ascii=False)
     panel: dict[str, Any] = {
@@ -161,8 +162,9 @@ def _worth_a_diagnosis(error: LakegateError | None) -> bool:
 
 async def _diagnosis(project: Project, connector: str) -> dict[str, Any]:
     """The doctor's steps on the connector, as the page shows them."""
+    page = f"/connectors/{connector}"
     try:
         steps = await diagnose(project, connector)
     except LakegateError as exc:
-        return {"steps": [], "error": redact(exc.message), "hint": form_terms(exc.hint)}
-    return {"steps": [step_view(step) for step in steps]}
+        return {"steps": [], "error": redact(exc.message), "hint": form_terms(exc.hint, page)}
+    return {"steps": [step_view(step, page) for step in steps]}

@@ -41,12 +41,23 @@ FIELDS = {
 }
 _PHRASES = [  # (pattern on the escaped text, replacement), most specific first
     (r"try `client_auth: auto`", "set Client authentication to “Auto (try body, then header)”"),
-    (r"`client_auth: auto`", "Client authentication “Auto (try body, then header)”"),
+    (r"store it: `lakegate secret set \w+` \(pipe it in\)", "type it in the Client secret field"),
     (
         r"(store it )?with `lakegate secret set( [A-Za-z_]+)?`( \([^)]*\))?",
         "by typing it in the connector's secret field (it goes to the local secret store)",
     ),
     (r"`lakegate secret set( [A-Za-z_]+)?`", "the connector's secret field"),
+    (
+        r"\s*To tell a wrong secret from an unassigned principal, run again with "
+        r"`--account-host` \([^)]*\)\.",
+        "",
+    ),
+    (
+        r"`lakegate databricks connect --warehouse-id ID`",
+        'the Pinned warehouse on the <a href="/copilot">Copilot page</a>',
+    ),
+    (r"\(ids from `lakegate call list_warehouses`\)", ""),
+    (r"`lakegate call (\w+)`", r"the \1 action"),
     (r"\(--auth ([a-z_0-9]+)\)", r"(Auth type: \1)"),
     (
         r"e\.g\. lakegate connector add NAME --base-url (\S+) --auth \.\.\.",
@@ -55,18 +66,38 @@ _PHRASES = [  # (pattern on the escaped text, replacement), most specific first
     (r"lakegate connector add NAME --base-url (\S+)[^.]*", r"a new connector with Base URL \1"),
     (r" in lakegate\.yaml", ""),
     (r"under the connector's `auth:`", "in the connector's Authentication fields"),
+    (r"\b(on|in) the connector\b", "in the form"),
 ]
 
 
-def form_terms(text: str) -> Markup:
-    """`text` escaped, with CLI and YAML wording replaced by the form's, field names linked."""
+def form_terms(text: str, page: str = "") -> Markup:
+    """`text` escaped, with CLI and YAML wording replaced by the form's, field names linked
+    (to `page`, the connector's page, when shown elsewhere)."""
     out = str(escape(redact(text)))
     for pattern, replacement in _PHRASES:
         out = re.sub(pattern, replacement, out)
-    for key, (label, anchor) in FIELDS.items():
-        link = f'<a href="#{anchor}">{label}</a>' if anchor else label
-        out = re.sub(rf"`?\b{key}\b`?", link, out)
+
+    keys = "|".join(FIELDS)
+    # One pass, so a link just made is never rewritten: `key: value`, `key`, a bare key_name.
+    pattern = rf"`({keys}): ([^`]*)`|`({keys})`|\b({keys})\b(?!-)|`([^`]+)`"
+
+    def term(match: re.Match[str]) -> str:
+        setting, value, quoted, bare, command = match.groups()
+        if setting:
+            return f"{_link(setting, page)} “{value.strip()}”"
+        if quoted or (bare and "_" in bare):
+            return _link(quoted or bare, page)
+        if bare:
+            return bare  # a plain word ("scope") stays a word
+        return f"<code>{command}</code>"  # what is left is a terminal command
+
+    out = re.sub(pattern, term, out)
     return Markup(out)  # noqa: S704 - built from escaped text and fixed markup only
+
+
+def _link(key: str, page: str = "") -> str:
+    label, anchor = FIELDS.get(key, (key, ""))
+    return f'<a href="{page}#{anchor}">{label}</a>' if anchor else label
 
 
 @dataclass
@@ -134,13 +165,13 @@ async def check_connection(project: Project, name: str) -> ConnectionCheck:
     return check
 
 
-def step_view(step: Step) -> dict[str, Any]:
+def step_view(step: Step, page: str = "") -> dict[str, Any]:
     return {
         "name": step.name,
         "status": step.status,
         "detail": redact(step.detail),
         "cause": redact(step.cause),
-        "fix": form_terms(step.fix) if step.fix else "",
+        "fix": form_terms(step.fix, page) if step.fix else "",
     }
 
 
