@@ -153,7 +153,7 @@ def _bind(tree: exp.Expression, params: list[Parameter]) -> dict[str, Any]:
         key = param.name.lower()
         bound[key] = param.value
         marker: exp.Expression = exp.Placeholder(this=key)
-        if param.type and param.type.upper() not in ("STRING", "VARCHAR"):
+        if param.type and param.type.upper() not in ("STRING", "VARCHAR", "VOID"):
             marker = exp.Cast(this=marker, to=_param_type(param.type))
         node.replace(marker)
     return bound
