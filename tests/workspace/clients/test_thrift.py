@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -23,6 +24,7 @@ from databricks import sql
 from databricks.sdk.core import Config, oauth_service_principal
 from databricks.sql.client import Connection
 from databricks.sql.exc import RequestError, ServerOperationError
+from workspace_http import fetch_token
 
 from lakegate.workspace import LocalWorkspace
 
@@ -338,3 +340,124 @@ def test_the_thrift_machinery_is_imported_only_when_a_client_calls() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# -- the wire, with the connector's generated TCLIService client over plain HTTP -------------
+
+
+def raw_client(ws: LocalWorkspace, token: str) -> Any:
+    """The connector's generated `TCLIService.Client` over plain HTTP with a Bearer token."""
+    from databricks.sql.thrift_api.TCLIService import TCLIService
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocol
+    from thrift.transport.THttpClient import THttpClient
+
+    transport = THttpClient(f"{ws.host}{http_path(ws)}")
+    transport.setCustomHeaders({"Authorization": f"Bearer {token}"})
+    return TCLIService.Client(TBinaryProtocol(transport))
+
+
+@pytest.fixture
+def tcli(workspace: LocalWorkspace) -> Any:
+    """A raw TCLIService client on the session workspace (plain HTTP), as the admin."""
+    return raw_client(workspace, fetch_token(workspace))
+
+
+def arrow_rows(schema: bytes, row_set: Any) -> list[int]:
+    data = schema + b"".join(batch.batch for batch in row_set.arrowBatches)
+    return pa.ipc.open_stream(data).read_all().column(0).to_pylist()
+
+
+def test_fetch_results_pages_and_restarts_from_the_first_row(tcli: Any) -> None:
+    from databricks.sql.thrift_api.TCLIService import ttypes as t
+
+    session = tcli.OpenSession(t.TOpenSessionReq(client_protocol_i64=0xA507)).sessionHandle
+    executed = tcli.ExecuteStatement(
+        t.TExecuteStatementReq(
+            sessionHandle=session,
+            statement="SELECT id FROM range(10) t(id) ORDER BY id",
+            runAsync=True,
+            canReadArrowResult=True,
+            getDirectResults=t.TSparkGetDirectResults(maxRows=4, maxBytes=10**6),
+        )
+    )
+    direct = executed.directResults
+    assert direct.operationStatus.operationState == t.TOperationState.FINISHED_STATE
+    schema = direct.resultSetMetadata.arrowSchema
+    assert direct.resultSetMetadata.resultFormat == t.TSparkRowSetType.ARROW_BASED_SET
+    assert arrow_rows(schema, direct.resultSet.results) == [0, 1, 2, 3]
+    assert direct.resultSet.hasMoreRows
+
+    def fetch(orientation: int) -> t.TFetchResultsResp:
+        return tcli.FetchResults(
+            t.TFetchResultsReq(
+                operationHandle=executed.operationHandle, orientation=orientation, maxRows=4
+            )
+        )
+
+    nxt = fetch(t.TFetchOrientation.FETCH_NEXT)
+    assert (nxt.results.startRowOffset, arrow_rows(schema, nxt.results)) == (4, [4, 5, 6, 7])
+    again = fetch(t.TFetchOrientation.FETCH_FIRST)
+    assert arrow_rows(schema, again.results) == [0, 1, 2, 3]
+    tcli.CloseOperation(t.TCloseOperationReq(operationHandle=executed.operationHandle))
+    gone = fetch(t.TFetchOrientation.FETCH_NEXT)
+    assert gone.status.statusCode == t.TStatusCode.INVALID_HANDLE_STATUS
+    assert "Invalid OperationHandle" in gone.status.errorMessage
+    tcli.CloseSession(t.TCloseSessionReq(sessionHandle=session))
+
+
+def test_type_info_and_unknown_methods(tcli: Any) -> None:
+    from databricks.sql.thrift_api.TCLIService import ttypes as t
+    from thrift.Thrift import TApplicationException
+
+    session = tcli.OpenSession(t.TOpenSessionReq(client_protocol_i64=0xA507)).sessionHandle
+    info = tcli.GetTypeInfo(
+        t.TGetTypeInfoReq(sessionHandle=session, getDirectResults=t.TSparkGetDirectResults())
+    ).directResults
+    table = pa.ipc.open_stream(
+        info.resultSetMetadata.arrowSchema
+        + b"".join(b.batch for b in info.resultSet.results.arrowBatches)
+    ).read_all()
+    names, codes = table.column("TYPE_NAME").to_pylist(), table.column("DATA_TYPE").to_pylist()
+    types = dict(zip(names, codes, strict=True))
+    assert types["INT"] == 4 and types["STRING"] == 12 and types["DECIMAL"] == 3
+    with pytest.raises(TApplicationException, match="GetInfo"):
+        tcli.GetInfo(t.TGetInfoReq(sessionHandle=session, infoType=t.TGetInfoType.CLI_DBMS_NAME))
+    tcli.CloseSession(t.TCloseSessionReq(sessionHandle=session))
+    closed = tcli.GetCatalogs(t.TGetCatalogsReq(sessionHandle=session))
+    assert closed.status.statusCode == t.TStatusCode.INVALID_HANDLE_STATUS
+
+
+def test_a_body_that_is_not_thrift_is_a_clear_400(workspace: LocalWorkspace) -> None:
+    response = httpx.post(
+        f"{workspace.host}{http_path(workspace)}",
+        content=b"{not thrift}",
+        headers={"Authorization": f"Bearer {fetch_token(workspace)}"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "MALFORMED_REQUEST"
+    unknown = httpx.post(
+        f"{workspace.host}/sql/1.0/warehouses/nope",
+        content=b"",
+        headers={"Authorization": f"Bearer {fetch_token(workspace)}"},
+    )
+    assert unknown.status_code == 404
+    assert unknown.headers["x-databricks-error-or-redirect-message"]
+
+
+def test_a_session_handle_is_good_only_for_the_principal_that_opened_it(
+    workspace: LocalWorkspace, tcli: Any
+) -> None:
+    from databricks.sql.thrift_api.TCLIService import ttypes as t
+
+    session = tcli.OpenSession(t.TOpenSessionReq(client_protocol_i64=0xA507)).sessionHandle
+    other = workspace.create_service_principal("thrift-other", warehouse_permission="CAN_USE")
+    theirs = raw_client(
+        workspace, fetch_token(workspace, other["client_id"], other["client_secret"])
+    )
+    stolen = theirs.ExecuteStatement(
+        t.TExecuteStatementReq(sessionHandle=session, statement="SELECT 1", runAsync=True)
+    )
+    assert stolen.status.statusCode == t.TStatusCode.INVALID_HANDLE_STATUS
+    assert stolen.operationHandle is None
+    own = theirs.OpenSession(t.TOpenSessionReq(client_protocol_i64=0xA507))
+    assert own.status.statusCode == t.TStatusCode.SUCCESS_STATUS
