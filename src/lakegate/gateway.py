@@ -30,6 +30,7 @@ from lakegate.results import (
     response_cap,
     status_error,
     too_large_error,
+    unprojectable_text,
 )
 from lakegate.secrets import SecretStore
 
@@ -327,8 +328,10 @@ class Gateway:
 
 
 def _project(action: Action, raw: Any) -> Any:
-    if action.output is None or raw is None or isinstance(raw, str):
+    if action.output is None or raw is None:
         return raw
+    if isinstance(raw, str):  # a projection is never skipped silently: JSON sent as text is fine
+        raw = unprojectable_text(action.name, action.output, raw)
     return _compiled(action.output).search(raw)
 
 

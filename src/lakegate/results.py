@@ -21,6 +21,7 @@ __all__ = [
     "response_cap",
     "status_error",
     "too_large_error",
+    "unprojectable_text",
 ]
 
 # Headers whose value is a credential whatever it looks like.
@@ -153,6 +154,20 @@ def too_large_error(action: str, cap: int, content_length: str | None) -> Remote
             **({"content_length": int(content_length)} if size else {}),
         },
     )
+
+
+def unprojectable_text(action: str, output: str, text: str) -> Any:
+    """Text a projection must apply to: its JSON, else a clear failure (never the raw text)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise RemoteError(
+            f"The response of {action!r} is not JSON, so its output expression {output!r} "
+            "cannot apply.",
+            code="remote.not_json",
+            hint="Remove `output` from the action to get the text as it is, or check that the "
+            "API answers JSON (its Content-Type and the request's Accept header).",
+        ) from None
 
 
 def _next_power(n: int) -> int:

@@ -218,7 +218,7 @@ async def test_custom_token_keys_extra_params_and_string_expires_in(
 @pytest.mark.parametrize(
     ("change", "hint_part"),
     [
-        ({"client_id": "wrong"}, "not assigned to this workspace"),
+        ({"client_id": "wrong"}, "Wrong client id or secret. Check"),  # no workspace here
         ({"scope": "forbidden"}, "scope"),
         ({"token_url": "/oauth/nowhere"}, "token URL"),
         ({"token_url": "http://127.0.0.1:9/oauth/token"}, "reachable"),

@@ -248,3 +248,15 @@ async def test_hints_match_their_cause(
     assert "scope: sql all-apis" in status_error(403, "Forbidden", body).hint
     warehouse = {"error_code": "PERMISSION_DENIED", "message": "User is not allowed to use it"}
     assert "CAN_USE" in status_error(403, "Forbidden", warehouse).hint
+
+
+async def test_a_projection_is_never_skipped_silently(tmp_path: Path, api: ApiServer) -> None:
+    from lakegate.results import unprojectable_text
+
+    connector = Connector(name="svc", base_url=api.url)
+    text = action(name="text", path="/api/big", output="length(@)", max_response_bytes=4 << 20)
+    async with Gateway(make_project(tmp_path, connector, [text])) as gw:
+        result = await gw.call("text")
+    assert not result.ok and result.data is None and result.error.code == "remote.not_json"
+    assert "length(@)" in result.error.message and "Remove `output`" in result.error.hint
+    assert unprojectable_text("a", "x", '{"x": 1}') == {"x": 1}  # JSON sent as text/plain
