@@ -112,7 +112,8 @@ class SqlEngine:
         self._names: set[str] = set()  # attached catalogs, checked by every statement
         self.dir.mkdir(parents=True, exist_ok=True)
         self._db.execute("SET GLOBAL TimeZone = 'UTC'")
-        self._db.execute(f"SET GLOBAL temp_directory = {_literal(str(data_dir / 'duckdb.tmp'))}")
+        self._temp_dir = data_dir / "duckdb.tmp"
+        self._db.execute(f"SET GLOBAL temp_directory = {_literal(str(self._temp_dir))}")
         for path in sorted(self.dir.glob("*.duckdb")):
             if path.stem != SAMPLES and NAME.match(path.stem):
                 self._attach(path.stem)
@@ -148,7 +149,19 @@ class SqlEngine:
         except BaseException as exc:  # reported by every statement that waits for it
             self._failure = exc
         finally:
+            self._lock_external_access()
             self._ready.set()
+
+    def _lock_external_access(self) -> None:
+        """Once the data is loaded, no SQL may read the host's files or reach the network:
+        only the catalogs and the spill directory stay reachable, and the setting is locked."""
+        dirs = [f"{self.dir}/", f"{self._temp_dir}/"]
+        with self._meta_lock:
+            if self._closed:
+                return
+            self._db.execute(f"SET allowed_directories = [{', '.join(map(_literal, dirs))}]")
+            self._db.execute("SET enable_external_access = false")
+            self._db.execute("SET lock_configuration = true")
 
     def samples_ready(self, timeout_s: float) -> bool:
         """Whether loading the samples has ended (attached, or failed) within `timeout_s`."""
