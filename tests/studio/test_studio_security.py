@@ -81,7 +81,16 @@ def test_every_state_change_needs_the_csrf_token(studio: RunningStudio) -> None:
         "/copilot", data={"csrf_token": token, "profile": "admin"}, headers=foreign
     )
     assert response.status_code == 403
+    assert response.headers["x-lakegate-refusal"] == "origin"
+    assert "another site" in response.text
+    assert "Send again" not in response.text  # a foreign request is never offered for replay
     assert not studio.project.exists()
+    # `Origin: null` (what Chromium sends under a no-referrer policy, or privacy settings) with
+    # the session's token is our own page: the Strict cookie already kept other sites out.
+    response = client.post(
+        "/copilot", data={"csrf_token": token, "profile": "readonly"}, headers={"Origin": "null"}
+    )
+    assert response.status_code == 303
     # With the token (as a field, or as the header htmx sends) the same requests go through.
     response = client.post("/copilot", data={"csrf_token": token, "profile": "operator"})
     assert response.status_code == 303
