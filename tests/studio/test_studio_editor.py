@@ -88,6 +88,13 @@ def test_declared_inputs_appear_in_the_test_panel_as_they_are_typed(
         expect(field).to_be_visible()
         expect(field).to_have_value("abc123")
         assert posts == []  # no round trip, no failed Test needed
+        # Enter in a Test input runs the Test (not Save), with the value typed there.
+        page.locator("#f-path").fill("/api/2.0/sql/warehouses/{{warehouse_id}}")
+        field.fill("nope")
+        field.press("Enter")
+        expect(page.locator("#test-status")).to_have_text("404", timeout=15_000)
+        expect(page.locator("#test-panel")).to_contain_text("/api/2.0/sql/warehouses/nope")
+    assert "warehouse_id" not in studio.project.read_text()
 
 
 def test_testing_a_write_asks_first_and_sends_nothing_until_confirmed(

@@ -34,7 +34,7 @@ REFUSALS = {
         "Sign in with your link",
         "Open the Studio with the link printed by `lakegate studio` (it carries a one-time "
         "login token). If your session ended (the Studio restarted, or its cookie was cleared), "
-        "run `lakegate studio` again for a new link.",
+        "get a new link: stop the running `lakegate studio` (Ctrl-C) and start it again.",
     ),
 }
 REASONS_403 = {

@@ -64,8 +64,8 @@
   function sessionEnded() {
     banner("bad", "Your Studio session has ended: nothing was saved.",
       "The Studio restarted or its cookie was cleared. Your edits are still on this page. " +
-      "Get a new link by running `lakegate studio` in a terminal, open it in another tab, " +
-      "then come back and press the button below.",
+      "Get a new link: in the terminal running `lakegate studio`, stop it (Ctrl-C) and start it " +
+      "again; open the link it prints in another tab, then come back and press the button below.",
       { label: "I opened the new link", onClick: useNewSession });
   }
 
@@ -329,11 +329,12 @@
   });
   document.addEventListener("keydown", function (event) {
     var el = event.target;
-    if (event.key === "Enter" && el && el.name === "databricks_host") {
-      event.preventDefault();
-      var fill = $("#fill-databricks");
-      if (fill) { fill.click(); }
-    }
+    if (event.key !== "Enter" || !el || !el.name) { return; }
+    // Enter runs the button of the field's own box: Fill for the workspace URL, Test for a
+    // Test input (elsewhere it saves, as without JavaScript).
+    var button = el.name === "databricks_host" ? $("#fill-databricks")
+      : el.name.indexOf("test__") === 0 ? $("#test-button") : null;
+    if (button) { event.preventDefault(); button.click(); }
   });
   document.addEventListener("submit", function (event) {
     // A plain (non-htmx) submit navigates on purpose: no warning for it.
