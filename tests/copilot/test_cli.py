@@ -266,3 +266,34 @@ def test_audit_tail_and_stats_read_the_log(tmp_path: Path) -> None:
 def test_audit_on_a_project_without_calls_says_so(tmp_path: Path) -> None:
     code, out, err = lakegate(tmp_path / "lakegate.yaml", "audit", "stats")
     assert code == 0 and out == "" and "No tool calls" in err
+
+
+def test_a_start_that_generates_the_token_shows_it(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import threading
+
+    from lakegate.secrets import SecretStore
+
+    project = tmp_path / "lakegate.yaml"
+    assert lakegate(project, "init")[0] == 0
+    env = {k: v for k, v in os.environ.items() if k != "LAKEGATE_MCP_TOKEN"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lakegate", "--project", str(project), "serve", "--http",
+         "--port", "0"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+    )  # fmt: skip
+    watchdog = threading.Timer(60, server.kill)  # a server that never says it ends the loop
+    watchdog.start()
+    try:
+        seen: list[str] = []
+        for line in server.stderr:  # the server prints, then serves until stopped
+            seen.append(line)
+            if "--show-token" in line:
+                break
+    finally:
+        watchdog.cancel()
+        server.terminate()
+        server.wait(30)
+    stored = SecretStore(tmp_path / ".lakegate").get("lakegate_mcp_token")
+    assert stored and f"    {stored}\n" in seen, "".join(seen)
