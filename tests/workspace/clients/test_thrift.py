@@ -420,8 +420,14 @@ def test_type_info_and_unknown_methods(tcli: Any) -> None:
     names, codes = table.column("TYPE_NAME").to_pylist(), table.column("DATA_TYPE").to_pylist()
     types = dict(zip(names, codes, strict=True))
     assert types["INT"] == 4 and types["STRING"] == 12 and types["DECIMAL"] == 3
-    with pytest.raises(TApplicationException, match="GetInfo"):
-        tcli.GetInfo(t.TGetInfoReq(sessionHandle=session, infoType=t.TGetInfoType.CLI_DBMS_NAME))
+    dbms = tcli.GetInfo(t.TGetInfoReq(sessionHandle=session, infoType=t.TGetInfoType.CLI_DBMS_NAME))
+    assert dbms.infoValue.stringValue == "Spark SQL"
+    kinds = tcli.GetTableTypes(
+        t.TGetTableTypesReq(sessionHandle=session, getDirectResults=t.TSparkGetDirectResults())
+    ).directResults
+    assert kinds.resultSet.results.arrowBatches[0].rowCount == 2  # TABLE, VIEW
+    with pytest.raises(TApplicationException, match="GetFunctions"):
+        tcli.GetFunctions(t.TGetFunctionsReq(sessionHandle=session, functionName="%"))
     tcli.CloseSession(t.TCloseSessionReq(sessionHandle=session))
     closed = tcli.GetCatalogs(t.TGetCatalogsReq(sessionHandle=session))
     assert closed.status.statusCode == t.TStatusCode.INVALID_HANDLE_STATUS

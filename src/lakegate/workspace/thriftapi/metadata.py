@@ -1,5 +1,5 @@
-"""GetCatalogs / GetSchemas / GetTables / GetColumns / GetTypeInfo: JDBC-shaped result sets
-read from the engine's catalogs (the same DuckDB catalog functions Unity Catalog's API reads).
+"""GetCatalogs, GetSchemas, GetTables, GetTableTypes, GetColumns, GetTypeInfo: JDBC-shaped
+result sets from the engine's catalogs (the DuckDB catalog functions Unity Catalog's API reads).
 
 Name arguments are JDBC patterns (`%` any run, `_` one character, `\\` escapes; Databricks also
 takes `*`), matched case-insensitively; a missing argument matches everything.
@@ -175,6 +175,9 @@ class CatalogBrowser:
             if tables.fullmatch(t) and columns.fullmatch(name):
                 rows.append(_column_row(c, s, t, name, index, data_type, nullable, comment))
         return _result(_COLUMN_FIELDS, rows)
+
+    def table_types(self) -> ResultSet:
+        return _result([_text("TABLE_TYPE")], [("TABLE",), ("VIEW",)])
 
     def type_info(self) -> ResultSet:
         rows = []

@@ -146,6 +146,13 @@ class ThriftService:
         del self.sessions[session.guid]
         return tcli.TStatusResp(status=ok())
 
+    async def GetInfo(self, principal: Principal, warehouse_id: str, req: Any) -> Any:
+        self._session(req.sessionHandle, principal, warehouse_id)
+        if req.infoType not in tcli.INFO:
+            raise SqlError(f"Unrecognized GetInfoType value: {req.infoType}", sql_state="HY096")
+        value = tcli.TGetInfoValue(stringValue=tcli.INFO[req.infoType])
+        return tcli.TGetInfoResp(status=ok(), infoValue=value)
+
     # -- statements --------------------------------------------------------------------------
 
     async def ExecuteStatement(self, principal: Principal, warehouse_id: str, req: Any) -> Any:
@@ -318,6 +325,10 @@ class ThriftService:
             return self.browser.columns(*names, req.columnName)
 
         return await self._metadata(principal, warehouse_id, req, tcli.GET_COLUMNS, read)
+
+    async def GetTableTypes(self, principal: Principal, warehouse_id: str, req: Any) -> Any:
+        read = self.browser.table_types
+        return await self._metadata(principal, warehouse_id, req, tcli.GET_TABLE_TYPES, read)
 
     async def GetTypeInfo(self, principal: Principal, warehouse_id: str, req: Any) -> Any:
         read = self.browser.type_info

@@ -22,14 +22,10 @@ PROTOCOL_V7, PROTOCOL_V8 = 0xA507, 0xA508  # SPARK_CLI_SERVICE_PROTOCOL_V7 / V8
 # TOperationState
 INITIALIZED, RUNNING, FINISHED, CANCELED, CLOSED, ERROR, PENDING = 0, 1, 2, 3, 4, 5, 7
 # TOperationType
-EXECUTE_STATEMENT, GET_TYPE_INFO, GET_CATALOGS, GET_SCHEMAS, GET_TABLES, GET_COLUMNS = (
-    0,
-    1,
-    2,
-    3,
-    4,
-    6,
-)
+EXECUTE_STATEMENT, GET_TYPE_INFO, GET_CATALOGS, GET_SCHEMAS, GET_TABLES = 0, 1, 2, 3, 4
+GET_TABLE_TYPES, GET_COLUMNS = 5, 6
+# TGetInfoType values answered by GetInfo, and what Databricks SQL warehouses answer
+INFO = {13: "Spark SQL", 17: "Spark SQL", 18: "3.5.0"}  # SERVER_NAME, DBMS_NAME, DBMS_VER
 # TSparkRowSetType
 ARROW_BASED_SET, URL_BASED_SET = 0, 3
 # TFetchOrientation
@@ -167,6 +163,13 @@ TOpenSessionResp = struct(
     },
 )
 TCloseSessionReq = struct("TCloseSessionReq", {1: ("sessionHandle", ref(TSessionHandle))})
+TGetInfoReq = struct(
+    "TGetInfoReq", {1: ("sessionHandle", ref(TSessionHandle)), 2: ("infoType", I32)}
+)
+TGetInfoValue = struct("TGetInfoValue", {1: ("stringValue", STR), 4: ("integerFlag", I32)})
+TGetInfoResp = struct(
+    "TGetInfoResp", {1: ("status", ref(TStatus)), 2: ("infoValue", ref(TGetInfoValue))}
+)
 TStatusResp = struct("TStatusResp", {1: ("status", ref(TStatus))})  # Close/Cancel replies
 
 # -- result schema and rows ------------------------------------------------------------------
@@ -248,6 +251,7 @@ _META_REQ = {
     1282: ("runAsync", BOOL),
 }
 TGetCatalogsReq = struct("TGetCatalogsReq", _META_REQ)
+TGetTableTypesReq = struct("TGetTableTypesReq", _META_REQ)
 TGetTypeInfoReq = struct("TGetTypeInfoReq", _META_REQ)
 TGetSchemasReq = struct(
     "TGetSchemasReq", {**_META_REQ, 2: ("catalogName", STR), 3: ("schemaName", STR)}
@@ -348,6 +352,7 @@ TOperationResp = struct(
 REQUESTS: dict[str, type[Struct]] = {
     "OpenSession": TOpenSessionReq,
     "CloseSession": TCloseSessionReq,
+    "GetInfo": TGetInfoReq,
     "ExecuteStatement": TExecuteStatementReq,
     "GetOperationStatus": TGetOperationStatusReq,
     "GetResultSetMetadata": TGetResultSetMetadataReq,
@@ -359,12 +364,14 @@ REQUESTS: dict[str, type[Struct]] = {
     "GetTables": TGetTablesReq,
     "GetColumns": TGetColumnsReq,
     "GetTypeInfo": TGetTypeInfoReq,
+    "GetTableTypes": TGetTableTypesReq,
 }
 
 # The reply struct of each method; every one starts with `status`, so any can carry an error.
 REPLIES: dict[str, type[Struct]] = {
     "OpenSession": TOpenSessionResp,
     "CloseSession": TStatusResp,
+    "GetInfo": TGetInfoResp,
     "ExecuteStatement": TOperationResp,
     "GetOperationStatus": TGetOperationStatusResp,
     "GetResultSetMetadata": TGetResultSetMetadataResp,
@@ -376,6 +383,7 @@ REPLIES: dict[str, type[Struct]] = {
     "GetTables": TOperationResp,
     "GetColumns": TOperationResp,
     "GetTypeInfo": TOperationResp,
+    "GetTableTypes": TOperationResp,
 }
 # The envelopes: `<Method>_args` holds the request as field 1, `<Method>_result` the reply as 0.
 ARGS = {name: struct(f"{name}_args", {1: ("req", ref(cls))}) for name, cls in REQUESTS.items()}
