@@ -270,10 +270,11 @@ def split_name(text: str) -> list[str]:
 
 
 def _pattern(raw: str | None) -> str:
-    """Databricks' SHOW ... LIKE pattern (`*` any, `|` alternatives) as a regular expression."""
+    """Databricks' SHOW ... LIKE pattern (`*` any, `|` alternatives) as a regular expression;
+    `%` is any run too (the SQL connector passes JDBC-style patterns through)."""
     if raw is None:
         return ".*"
-    options = [re.escape(p.strip()).replace(r"\*", ".*") for p in raw.split("|")]
+    options = [re.escape(p.strip()).replace(r"\*", ".*").replace("%", ".*") for p in raw.split("|")]
     return "(?i)(" + "|".join(options) + ")"
 
 

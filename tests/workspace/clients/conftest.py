@@ -23,6 +23,10 @@ from lakegate.workspace import LocalWorkspace
 def plain_workspace() -> Iterator[LocalWorkspace]:
     """One plain-HTTP workspace for the SEA, SQLAlchemy and lsql tests of this package."""
     with LocalWorkspace(warehouse_delays=0.1) as ws:
+        # Every statement waits for the sample catalog; on a loaded machine generating it can
+        # take longer than one statement's wait, so wait for it here (a generous bound).
+        assert ws.state is not None
+        assert ws.state.sql_statements.engine.samples_ready(600)  # type: ignore[attr-defined]
         yield ws
 
 

@@ -7,6 +7,7 @@ import datetime
 import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -257,6 +258,46 @@ def test_sessions_belong_to_their_principal(
         assert answer["status"]["state"] == "SUCCEEDED"
 
 
+def test_sessions_and_their_use_survive_a_restart(tmp_path: Path) -> None:
+    def client(ws: LocalWorkspace) -> httpx.Client:
+        token = httpx.post(
+            f"{ws.host}/oidc/v1/token",
+            data={"grant_type": "client_credentials"},
+            auth=(ws.credentials["client_id"], ws.credentials["client_secret"]),
+        ).json()["access_token"]
+        return httpx.Client(base_url=ws.host, headers={"Authorization": f"Bearer {token}"})
+
+    def current_schema(http: httpx.Client, warehouse: str, session_id: str) -> list[list[str]]:
+        body = http.post(
+            "/api/2.0/sql/statements",
+            json={
+                "statement": "SELECT current_schema()",
+                "warehouse_id": warehouse,
+                "session_id": session_id,
+                "wait_timeout": "50s",
+            },
+        ).json()
+        return body["result"]["data_array"]
+
+    with LocalWorkspace(state_dir=tmp_path, warehouse_delays=0.1) as ws, client(ws) as http:
+        warehouse = state_of(ws).warehouses.ids()[0]
+        opened = http.post("/api/2.0/sql/sessions", json={"warehouse_id": warehouse}).json()
+        for statement in ("CREATE SCHEMA main.kept", "USE SCHEMA kept"):
+            done = http.post(
+                "/api/2.0/sql/statements",
+                json={
+                    "statement": statement,
+                    "warehouse_id": warehouse,
+                    **opened,
+                    "wait_timeout": "50s",
+                },
+            ).json()
+            assert done["status"]["state"] == "SUCCEEDED", done
+        assert current_schema(http, warehouse, opened["session_id"]) == [["kept"]]
+    with LocalWorkspace(state_dir=tmp_path, warehouse_delays=0.1) as again, client(again) as http:
+        assert current_schema(http, warehouse, opened["session_id"]) == [["kept"]]
+
+
 # -- LZ4 over the REST API ---------------------------------------------------------------------
 
 
@@ -329,6 +370,9 @@ def test_catalogs_schemas_tables_columns(
     assert sorted((row.tableName, row.tableType) for row in tables) == [
         ("cheap", "VIEW"),
         ("items", "TABLE"),
+    ]
+    assert [row[0] for row in cursor.schemas(catalog_name="main", schema_name="sea%")] == [
+        "sea_meta"
     ]
     views = cursor.tables(catalog_name="main", schema_name="sea%", table_types=["VIEW"])
     assert [row.tableName for row in views.fetchall()] == ["cheap"]
