@@ -30,3 +30,19 @@ def test_audit_times_are_readable() -> None:
     assert readable_time("2026-11-30T11:59:59Z", now)[1] == "just now"
     assert readable_time("2026-11-28T12:00:00Z", now)[1] == "2 d ago"
     assert readable_time("yesterday", now) == ("yesterday", "")
+
+
+def test_import_curl_warnings_speak_of_the_connector_form() -> None:
+    from lakegate.curl import parse_curl
+
+    commands = [
+        "curl -H 'Authorization: Bearer x' https://a.example/c",
+        "curl -H 'X-Api-Key: x' https://a.example/c",
+        "curl -u bob:pw https://a.example/c",
+        "curl 'https://a.example/c?api_key=1'",
+    ]
+    for command in commands:
+        for warning in parse_curl(command).warnings:
+            shown = str(form_terms(warning))
+            assert "--" not in shown and "lakegate connector add" not in shown, shown
+            assert "Auth type" in shown, shown

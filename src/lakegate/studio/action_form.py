@@ -228,7 +228,7 @@ class ActionDraft:
         if parsed.body is not None:
             self.body = json.dumps(parsed.body, indent=2)
         self.notes.append(f"Imported {parsed.method} {path} on {connector.name}.")
-        self.notes.extend(parsed.warnings)
+        self.notes.extend(form_terms(warning) for warning in parsed.warnings)
         self.curl = ""  # consumed; and it may carry a credential that must not come back
 
     def _inputs(self, existing: Action | None) -> dict[str, Input]:

@@ -39,7 +39,9 @@ FIELDS = {
     "scope": ("Scope", "f-scope"),
     "timeout_s": ("the action's timeout", ""),
 }
-_PHRASES = [  # (pattern on the escaped text, replacement), most specific first
+_AUTH_LABELS = {"bearer": "Bearer token", "basic": "Basic"}
+# (pattern on the escaped text, replacement), most specific first
+_PHRASES: list[tuple[str, Any]] = [
     (r"try `client_auth: auto`", "set Client authentication to “Auto (try body, then header)”"),
     (r"store it: `lakegate secret set \w+` \(pipe it in\)", "type it in the Client secret field"),
     (
@@ -58,7 +60,16 @@ _PHRASES = [  # (pattern on the escaped text, replacement), most specific first
     ),
     (r"\(ids from `lakegate call list_warehouses`\)", ""),
     (r"`lakegate call (\w+)`", r"the \1 action"),
-    (r"\(--auth ([a-z_0-9]+)\)", r"(Auth type: \1)"),
+    (
+        r"--auth api_key --api-key-(header|query) (\S+?)(?=[).]| instead)",
+        r"Auth type “API key” with the \1 \2",
+    ),
+    (
+        r"e\.g\. lakegate connector add NAME --base-url (\S+) --auth basic( --username (\S+))? "
+        r"--password-env VAR\.",
+        r"e.g. a new connector with Base URL \1 and Auth type “Basic”.",
+    ),
+    (r"--auth (bearer|basic)\b", lambda m: f"Auth type “{_AUTH_LABELS[m.group(1)]}”"),
     (
         r"e\.g\. lakegate connector add NAME --base-url (\S+) --auth \.\.\.",
         r"e.g. a new connector with Base URL \1",
