@@ -110,3 +110,30 @@ def test_a_token_is_generated_once_and_kept_in_the_secret_store(
     assert created and not created_again and token == again and len(token) >= 32
     assert store.get(TOKEN_SECRET) == token
     assert (store.path.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_tool_call_is_plain_json_unless_the_client_asks_for_progress(
+    served: tuple[str, Path],
+) -> None:
+    url, _ = served
+    auth = HEADERS | {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(timeout=30) as http:
+        init = http.post(url, json=INIT, headers=auth)
+        session = {
+            "Mcp-Session-Id": init.headers["mcp-session-id"],
+            "Mcp-Protocol-Version": "2025-11-25",
+        }
+        http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+                  headers=auth | session)  # fmt: skip
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": "list_warehouses", "arguments": {"max_rows": 1}}}  # fmt: skip
+        plain = http.post(url, json=call, headers=auth | session)
+        with_progress = dict(call, id=3)
+        with_progress["params"] = dict(call["params"], _meta={"progressToken": "p1"})
+        streamed = http.post(url, json=with_progress, headers=auth | session)
+    assert plain.status_code == 200 and plain.headers["content-type"].startswith("application/json")
+    answer = plain.json()
+    assert answer["id"] == 2 and answer["result"]["structuredContent"]["truncated"] is True
+    assert streamed.status_code == 200
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert '"id":3' in streamed.text.replace(" ", "")

@@ -44,6 +44,18 @@ def serve(
     allowed_hosts: list[str] = typer.Option(
         [], "--allowed-host", help="Another Host header to accept (with --http; repeatable)."
     ),
+    stateless: bool = typer.Option(
+        False,
+        "--stateless",
+        help="No sessions: any replica behind a load balancer serves any request; statement "
+        "handles are signed with a key from the secret store (with --http).",
+    ),
+    idle_cancel_s: float = typer.Option(
+        600.0,
+        "--idle-cancel-s",
+        min=10,
+        help="Cancel a running statement nobody polled for this many seconds (with --http).",
+    ),
     token_ref: str | None = typer.Option(
         None,
         "--token",
@@ -93,7 +105,8 @@ def serve(
         from lakegate.copilot.http import check_bind
 
         check_bind(host, allow_remote=allow_remote)
-        asyncio.run(_serve_http(project, host, port, allowed_hosts, token_ref))
+        scale = {"stateless": stateless, "idle_cancel_s": idle_cancel_s}
+        asyncio.run(_serve_http(project, host, port, allowed_hosts, token_ref, scale))
     else:
         asyncio.run(_serve_stdio(project))
 
@@ -124,12 +137,16 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 async def _serve_http(
-    project: Any, host: str, port: int, allowed_hosts: list[str], token_ref: str | None
+    project: Any,
+    host: str,
+    port: int,
+    allowed_hosts: list[str],
+    token_ref: str | None,
+    scale: dict[str, Any],
 ) -> None:
     import uvicorn
 
-    from lakegate.copilot.http import TOKEN_SECRET, http_app, server_token
-    from lakegate.copilot.server import CopilotServer
+    from lakegate.copilot.http import TOKEN_SECRET, http_app, http_copilot, server_token
     from lakegate.gateway import Gateway
     from lakegate.secrets import SecretStore
 
@@ -143,8 +160,11 @@ async def _serve_http(
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     async with Gateway(project, secret_store=store) as gateway:
-        copilot = CopilotServer(gateway)
-        app = http_app(copilot, token=token, host=host, port=bound, extra_hosts=allowed_hosts)
+        copilot = http_copilot(gateway, **scale)
+        app = http_app(
+            copilot, token=token, host=host, port=bound, extra_hosts=allowed_hosts,
+            stateless=scale["stateless"],
+        )  # fmt: skip
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
         server = uvicorn.Server(config)
         err = sys.stderr
