@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 from playwright.sync_api import Browser, expect
 
@@ -41,6 +43,12 @@ def test_connect_snippets_match_print_config_with_their_env_block(
             expect(page.get_by_role("heading", name=title)).to_be_visible()
             shown = json.loads(page.locator(f"#snippet-{client}").inner_text())
             assert shown == expected.config
+            cli = subprocess.run(
+                [sys.executable, "-m", "lakegate", "--project", str(studio.project), "serve",
+                 "--print-config", client],
+                capture_output=True, text=True, timeout=120, check=True,
+            )  # fmt: skip
+            assert json.loads(cli.stdout) == shown  # what `lakegate serve --print-config` prints
             assert "SHOP_TOKEN" in json.dumps(shown)  # the env block the command needs
             assert str(studio.project) in json.dumps(shown)
 
