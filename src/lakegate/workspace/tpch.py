@@ -4,7 +4,7 @@ Follows the TPC-H specification's cardinalities, value ranges and key relationsh
 keys, customers whose key is a multiple of 3 place no orders, each part has four suppliers and
 every line item's (part, supplier) pair is one of them, order totals and statuses are derived
 from their lines). Text columns are drawn from the specification's word lists, not its grammar.
-Values come from `u(i, k)` (see sampledata.py), so the same scale always gives the same rows.
+Values come from `rnd(i, k)` (see sampledata.py), so the same scale always gives the same rows.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from lakegate.workspace.tpch_comments import COLUMN_COMMENTS, TABLE_COMMENTS
 DEFAULT_SCALE = 0.01
 MIN_SCALE = 0.01
 MAX_SCALE = 10.0
-TEXT_POOL_SENTENCES = 4000
+TEXT_POOL_SENTENCES = 1000  # ~90 KB: a cut far into a longer text costs more
 
 
 def _words(text: str) -> list[str]:
@@ -78,6 +78,7 @@ PREPOSITIONS = _words(
     "within"
 )
 
+WORD_LISTS = [ADVERBS, ADJECTIVES, NOUNS, VERBS, PREPOSITIONS]
 # One pool sentence: a word of each list in turn.
 SENTENCE = [ADVERBS, ADJECTIVES, NOUNS, VERBS, PREPOSITIONS, ADJECTIVES, NOUNS]
 SENTENCE += [ADVERBS, VERBS, ADJECTIVES, NOUNS, PREPOSITIONS, NOUNS, VERBS]
@@ -93,27 +94,37 @@ def _macros() -> str:
     As in the specification's generator (a text pool, comments at random offsets): one pool,
     built once, keeps every comment column cheap to plan and to compute.
     """
-    sentence = " || ' ' || ".join(
-        f"pick({_list(words)}, u(i, {n}))" for n, words in enumerate(SENTENCE)
-    )
+    kinds = [WORD_LISTS.index(words) for words in SENTENCE]
+    lists = ", ".join(f"({n}, {_list(words)})" for n, words in enumerate(WORD_LISTS))
     return f"""
+-- rnd(i, k): uniform in [0, 1) for row i and stream k. A cheaper mix than u() (one level of
+-- nesting, so two copies of the multiply when DuckDB inlines it): TPC-H draws a lot of them.
+CREATE TEMP MACRO rnd_h(i, k) AS
+    (i::BIGINT * 2654435761 + k::BIGINT * 374761393 + 1013904223) % 2147483648;
+CREATE TEMP MACRO rnd(i, k) AS
+    (xor(rnd_h(i, k), rnd_h(i, k) >> 13) * 2246822519 % 2147483648) / 2147483648.0;
+CREATE TEMP TABLE tpch_words AS SELECT * FROM (VALUES {lists}) w(kind, words);
 SET VARIABLE tpch_text = (
-    SELECT string_agg(sentence, ' ' ORDER BY i)
-    FROM (SELECT i, {sentence} || '.' AS sentence FROM range({TEXT_POOL_SENTENCES}) r(i))
+    SELECT string_agg(
+        w.words[1 + floor(rnd(s.i * 16 + p.n, 7) * len(w.words))::INTEGER]
+            || CASE WHEN p.n = {len(SENTENCE) - 1} THEN '.' ELSE '' END,
+        ' ' ORDER BY s.i, p.n)
+    FROM range({TEXT_POOL_SENTENCES}) s(i), range({len(SENTENCE)}) p(n), tpch_words w
+    WHERE w.kind = {kinds}[p.n + 1]
 );
 CREATE TEMP MACRO txt(i, k, lo, hi) AS substr(
     getvariable('tpch_text'),
-    1 + floor(u(i, k) * (length(getvariable('tpch_text')) - 256))::INTEGER,
-    lo + floor(u(i, k + 1) * (hi - lo + 1))::INTEGER);
+    1 + floor(rnd(i, k) * (length(getvariable('tpch_text')) - 256))::INTEGER,
+    lo + floor(rnd(i, k + 1) * (hi - lo + 1))::INTEGER);
 CREATE TEMP MACRO vstr(i, k, lo, hi) AS substr(
     md5(i::VARCHAR || '/' || k::VARCHAR) || md5(k::VARCHAR || '/' || i::VARCHAR),
-    1, lo + floor(u(i, k + 1) * (hi - lo + 1))::INTEGER);
+    1, lo + floor(rnd(i, k + 1) * (hi - lo + 1))::INTEGER);
 CREATE TEMP MACRO phone(i, k, nation) AS (nation + 10)::VARCHAR
-    || '-' || (100 + floor(u(i, k) * 900)::BIGINT)::VARCHAR
-    || '-' || (100 + floor(u(i, k + 1) * 900)::BIGINT)::VARCHAR
-    || '-' || (1000 + floor(u(i, k + 2) * 9000)::BIGINT)::VARCHAR;
+    || '-' || (100 + floor(rnd(i, k) * 900)::BIGINT)::VARCHAR
+    || '-' || (100 + floor(rnd(i, k + 1) * 900)::BIGINT)::VARCHAR
+    || '-' || (1000 + floor(rnd(i, k + 2) * 9000)::BIGINT)::VARCHAR;
 CREATE TEMP MACRO money(i, k, lo_cents, hi_cents) AS
-    ((lo_cents + floor(u(i, k) * (hi_cents - lo_cents + 1))) / 100)::DECIMAL(18, 2);
+    ((lo_cents + floor(rnd(i, k) * (hi_cents - lo_cents + 1))) / 100)::DECIMAL(18, 2);
 CREATE TEMP MACRO retailprice(p) AS
     ((90000 + (p // 10) % 20001 + 100 * (p % 1000)) / 100)::DECIMAL(18, 2);
 """
@@ -162,7 +173,7 @@ SELECT v.k::BIGINT AS n_nationkey, v.name AS n_name, v.region::BIGINT AS n_regio
        txt(v.k, 1100, 31, 114) AS n_comment
 FROM (VALUES {nations}) v(k, name, region) ORDER BY 1;
 CREATE TABLE tpch.supplier AS
-WITH s AS (SELECT i, floor(u(i, 1201) * 25)::BIGINT AS nation
+WITH s AS (SELECT i, floor(rnd(i, 1201) * 25)::BIGINT AS nation
            FROM range(1, {n["supplier"] + 1}) r(i))
 SELECT i::BIGINT AS s_suppkey,
        'Supplier#' || lpad(i::VARCHAR, 9, '0') AS s_name,
@@ -177,30 +188,30 @@ SELECT i::BIGINT AS s_suppkey,
 FROM s ORDER BY 1;
 CREATE TABLE tpch.part AS
 SELECT i::BIGINT AS p_partkey,
-       pick({_list(COLORS)}, u(i, 1301)) || ' ' || pick({_list(COLORS)}, u(i, 1302)) || ' '
-           || pick({_list(COLORS)}, u(i, 1303)) || ' ' || pick({_list(COLORS)}, u(i, 1304))
-           || ' ' || pick({_list(COLORS)}, u(i, 1305)) AS p_name,
+       pick({_list(COLORS)}, rnd(i, 1301)) || ' ' || pick({_list(COLORS)}, rnd(i, 1302)) || ' '
+           || pick({_list(COLORS)}, rnd(i, 1303)) || ' ' || pick({_list(COLORS)}, rnd(i, 1304))
+           || ' ' || pick({_list(COLORS)}, rnd(i, 1305)) AS p_name,
        'Manufacturer#' || m::VARCHAR AS p_mfgr,
-       'Brand#' || m::VARCHAR || (1 + floor(u(i, 1307) * 5))::BIGINT::VARCHAR AS p_brand,
-       pick({_list(TYPE_SIZES)}, u(i, 1308)) || ' ' || pick({_list(TYPE_FINISHES)}, u(i, 1309))
-           || ' ' || pick({_list(TYPE_METALS)}, u(i, 1310)) AS p_type,
-       (1 + floor(u(i, 1311) * 50))::INTEGER AS p_size,
-       pick({_list(CONTAINER_SIZES)}, u(i, 1312)) || ' '
-           || pick({_list(CONTAINER_KINDS)}, u(i, 1313)) AS p_container,
+       'Brand#' || m::VARCHAR || (1 + floor(rnd(i, 1307) * 5))::BIGINT::VARCHAR AS p_brand,
+       pick({_list(TYPE_SIZES)}, rnd(i, 1308)) || ' ' || pick({_list(TYPE_FINISHES)}, rnd(i, 1309))
+           || ' ' || pick({_list(TYPE_METALS)}, rnd(i, 1310)) AS p_type,
+       (1 + floor(rnd(i, 1311) * 50))::INTEGER AS p_size,
+       pick({_list(CONTAINER_SIZES)}, rnd(i, 1312)) || ' '
+           || pick({_list(CONTAINER_KINDS)}, rnd(i, 1313)) AS p_container,
        retailprice(i) AS p_retailprice,
        txt(i, 1314, 5, 22) AS p_comment
-FROM (SELECT i, (1 + floor(u(i, 1306) * 5))::BIGINT AS m FROM range(1, {n["part"] + 1}) r(i))
+FROM (SELECT i, (1 + floor(rnd(i, 1306) * 5))::BIGINT AS m FROM range(1, {n["part"] + 1}) r(i))
 ORDER BY 1;
 CREATE TABLE tpch.partsupp AS
 SELECT p::BIGINT AS ps_partkey,
        ps_supp(p, j)::BIGINT AS ps_suppkey,
-       (1 + floor(u(p * 4 + j, 1401) * 9999))::INTEGER AS ps_availqty,
+       (1 + floor(rnd(p * 4 + j, 1401) * 9999))::INTEGER AS ps_availqty,
        money(p * 4 + j, 1402, 100, 100000) AS ps_supplycost,
        txt(p * 4 + j, 1403, 49, 198) AS ps_comment
 FROM range(1, {n["part"] + 1}) r(p), range(4) s(j)
 ORDER BY 1, j;
 CREATE TABLE tpch.customer AS
-WITH c AS (SELECT i, floor(u(i, 1501) * 25)::BIGINT AS nation
+WITH c AS (SELECT i, floor(rnd(i, 1501) * 25)::BIGINT AS nation
            FROM range(1, {n["customer"] + 1}) r(i))
 SELECT i::BIGINT AS c_custkey,
        'Customer#' || lpad(i::VARCHAR, 9, '0') AS c_name,
@@ -208,26 +219,26 @@ SELECT i::BIGINT AS c_custkey,
        nation AS c_nationkey,
        phone(i, 1504, nation) AS c_phone,
        money(i, 1507, -99999, 999999) AS c_acctbal,
-       pick({_list(SEGMENTS)}, u(i, 1508)) AS c_mktsegment,
+       pick({_list(SEGMENTS)}, rnd(i, 1508)) AS c_mktsegment,
        txt(i, 1509, 29, 116) AS c_comment
 FROM c ORDER BY 1;
 CREATE TEMP TABLE tpch_order_base AS
 SELECT i, ((i - 1) // 8) * 32 + (i - 1) % 8 + 1 AS orderkey,
-       floor(u(i, 1601) * {ordering})::BIGINT AS pick_cust,
-       DATE '1992-01-01' + floor(u(i, 1602) * 2406)::INTEGER AS orderdate,
-       1 + floor(u(i, 1603) * 7)::INTEGER AS lines
+       floor(rnd(i, 1601) * {ordering})::BIGINT AS pick_cust,
+       DATE '1992-01-01' + floor(rnd(i, 1602) * 2406)::INTEGER AS orderdate,
+       1 + floor(rnd(i, 1603) * 7)::INTEGER AS lines
 FROM range(1, {n["orders"] + 1}) r(i);
 CREATE TABLE tpch.lineitem AS
 WITH l AS (
     SELECT o.orderkey, o.orderdate, n AS line, o.orderkey * 8 + n AS j,
-           1 + floor(u(o.orderkey * 8 + n, 1701) * {n["part"]})::BIGINT AS partkey,
-           floor(u(o.orderkey * 8 + n, 1702) * 4)::BIGINT AS supp,
-           1 + floor(u(o.orderkey * 8 + n, 1703) * 50)::INTEGER AS qty,
-           o.orderdate + 1 + floor(u(o.orderkey * 8 + n, 1704) * 121)::INTEGER AS shipdate,
-           o.orderdate + 30 + floor(u(o.orderkey * 8 + n, 1705) * 61)::INTEGER AS commitdate
+           1 + floor(rnd(o.orderkey * 8 + n, 1701) * {n["part"]})::BIGINT AS partkey,
+           floor(rnd(o.orderkey * 8 + n, 1702) * 4)::BIGINT AS supp,
+           1 + floor(rnd(o.orderkey * 8 + n, 1703) * 50)::INTEGER AS qty,
+           o.orderdate + 1 + floor(rnd(o.orderkey * 8 + n, 1704) * 121)::INTEGER AS shipdate,
+           o.orderdate + 30 + floor(rnd(o.orderkey * 8 + n, 1705) * 61)::INTEGER AS commitdate
     FROM tpch_order_base o, range(1, 8) r(n) WHERE n <= o.lines
 ), d AS (
-    SELECT *, shipdate + 1 + floor(u(j, 1706) * 30)::INTEGER AS receiptdate FROM l
+    SELECT *, shipdate + 1 + floor(rnd(j, 1706) * 30)::INTEGER AS receiptdate FROM l
 )
 SELECT orderkey::BIGINT AS l_orderkey,
        partkey AS l_partkey,
@@ -235,17 +246,17 @@ SELECT orderkey::BIGINT AS l_orderkey,
        line::INTEGER AS l_linenumber,
        qty::DECIMAL(18, 2) AS l_quantity,
        (qty * retailprice(partkey))::DECIMAL(18, 2) AS l_extendedprice,
-       (floor(u(j, 1707) * 11) / 100)::DECIMAL(18, 2) AS l_discount,
-       (floor(u(j, 1708) * 9) / 100)::DECIMAL(18, 2) AS l_tax,
+       (floor(rnd(j, 1707) * 11) / 100)::DECIMAL(18, 2) AS l_discount,
+       (floor(rnd(j, 1708) * 9) / 100)::DECIMAL(18, 2) AS l_tax,
        CASE WHEN receiptdate <= DATE '1995-06-17'
-            THEN (CASE WHEN u(j, 1709) < 0.5 THEN 'R' ELSE 'A' END) ELSE 'N' END
+            THEN (CASE WHEN rnd(j, 1709) < 0.5 THEN 'R' ELSE 'A' END) ELSE 'N' END
            AS l_returnflag,
        CASE WHEN shipdate > DATE '1995-06-17' THEN 'O' ELSE 'F' END AS l_linestatus,
        shipdate AS l_shipdate,
        commitdate AS l_commitdate,
        receiptdate AS l_receiptdate,
-       pick({_list(INSTRUCTIONS)}, u(j, 1710)) AS l_shipinstruct,
-       pick({_list(SHIP_MODES)}, u(j, 1711)) AS l_shipmode,
+       pick({_list(INSTRUCTIONS)}, rnd(j, 1710)) AS l_shipinstruct,
+       pick({_list(SHIP_MODES)}, rnd(j, 1711)) AS l_shipmode,
        txt(j, 1712, 10, 43) AS l_comment
 FROM d ORDER BY 1, 4;
 CREATE TABLE tpch.orders AS
@@ -260,14 +271,15 @@ SELECT o.orderkey::BIGINT AS o_orderkey,
        CASE WHEN t.all_f THEN 'F' WHEN t.all_o THEN 'O' ELSE 'P' END AS o_orderstatus,
        round(t.total, 2)::DECIMAL(18, 2) AS o_totalprice,
        o.orderdate AS o_orderdate,
-       pick({_list(PRIORITIES)}, u(o.i, 1604)) AS o_orderpriority,
-       'Clerk#' || lpad((1 + floor(u(o.i, 1605) * {n["clerks"]}))::BIGINT::VARCHAR, 9, '0')
+       pick({_list(PRIORITIES)}, rnd(o.i, 1604)) AS o_orderpriority,
+       'Clerk#' || lpad((1 + floor(rnd(o.i, 1605) * {n["clerks"]}))::BIGINT::VARCHAR, 9, '0')
            AS o_clerk,
        0::INTEGER AS o_shippriority,
        txt(o.i, 1606, 19, 78) AS o_comment
 FROM tpch_order_base o JOIN t ON t.l_orderkey = o.orderkey
 ORDER BY 1;
 DROP TABLE tpch_order_base;
+DROP TABLE tpch_words;
 {_comments()}
 """
 
