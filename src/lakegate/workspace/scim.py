@@ -92,38 +92,47 @@ def _clause(text: str) -> Callable[[Principal], bool]:
 
 
 def list_response(request: Request, found: list[Principal], *, account: bool) -> JSONResponse:
+    """One page of a SCIM list of service principals."""
+    return page(request, found, lambda p: service_principal(p, account=account))
+
+
+def page(request: Request, found: list[Any], document: Callable[[Any], dict]) -> JSONResponse:
     """One page (`startIndex` is 1-based, `count` defaults to 10000) of a SCIM list."""
     start = int_param(request, "startIndex", default=1, low=1)
     count = int_param(request, "count", default=10000, low=0, high=10000)
-    page = found[start - 1 : start - 1 + count]
+    shown = found[start - 1 : start - 1 + count]
     return JSONResponse(
         {
             "schemas": [LIST_SCHEMA],
             "totalResults": len(found),
             "startIndex": start,
-            "itemsPerPage": len(page),
-            "Resources": [service_principal(p, account=account) for p in page],
+            "itemsPerPage": len(shown),
+            "Resources": [document(item) for item in shown],
         }
     )
 
 
 def apply_patch(ws: WorkspaceState, p: Principal, body: dict[str, Any], *, account: bool) -> None:
     """SCIM PATCH: replace/add of active and displayName; account_admin role on the account."""
+    for kind, attribute, new in patch_operations(body):
+        _set_attribute(p, kind, attribute, new, account=account)
+    ws.identity.save_principal(p)
+
+
+def patch_operations(body: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """A SCIM PATCH body as `(op, path, value)` triples; `{op, value: {attr: v}}` is split up."""
     operations = body.get("Operations", body.get("operations"))
     if not isinstance(operations, list) or not operations:
         raise fail("INVALID_PARAMETER_VALUE", "PATCH needs a non-empty 'Operations' array.")
+    found = []
     for op in operations:
-        if not isinstance(op, dict) or str(op.get("op", "")).lower() not in (
-            "add",
-            "replace",
-            "remove",
-        ):
+        kind = str(op.get("op", "")).lower() if isinstance(op, dict) else ""
+        if kind not in ("add", "replace", "remove"):
             raise fail("INVALID_PARAMETER_VALUE", "Each operation needs op: add|replace|remove.")
-        kind, path, value = op["op"].lower(), op.get("path"), op.get("value")
-        changes = value if path is None and isinstance(value, dict) else {path: value}
-        for attribute, new in changes.items():
-            _set_attribute(p, kind, attribute, new, account=account)
-    ws.identity.save_principal(p)
+        path, value = op.get("path"), op.get("value")
+        pairs = value.items() if path is None and isinstance(value, dict) else [(path, value)]
+        found += [(kind, attribute, new) for attribute, new in pairs]
+    return found
 
 
 def _set_attribute(p: Principal, kind: str, attribute: Any, value: Any, *, account: bool) -> None:

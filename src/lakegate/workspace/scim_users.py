@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lakegate.workspace.http import ApiError, fail, int_param, json_body, not_found
-from lakegate.workspace.scim import LIST_SCHEMA, USER_SCHEMA
+from lakegate.workspace.http import ApiError, fail, json_body, not_found
+from lakegate.workspace.scim import USER_SCHEMA, page, patch_operations
 
 if TYPE_CHECKING:
     from lakegate.workspace.app import WorkspaceState
@@ -57,38 +57,10 @@ def compile_filter(text: str | None, attributes: tuple[str, ...]) -> Callable[[d
     return lambda doc: all(test(str(doc.get(a, "")), v) for a, test, v in tests)
 
 
-def changes(body: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """A SCIM PATCH body as `(op, path, value)` triples; `{op, value: {attr: v}}` is split up."""
-    operations = body.get("Operations", body.get("operations"))
-    if not isinstance(operations, list) or not operations:
-        raise fail("INVALID_PARAMETER_VALUE", "PATCH needs a non-empty 'Operations' array.")
-    found = []
-    for op in operations:
-        kind = str(op.get("op", "")).lower() if isinstance(op, dict) else ""
-        if kind not in ("add", "replace", "remove"):
-            raise fail("INVALID_PARAMETER_VALUE", "Each operation needs op: add|replace|remove.")
-        path, value = op.get("path"), op.get("value")
-        pairs = value.items() if path is None and isinstance(value, dict) else [(path, value)]
-        found += [(kind, attribute, new) for attribute, new in pairs]
-    return found
-
-
 def listing(request: Request, docs: list[dict[str, Any]], attributes: tuple[str, ...]) -> Response:
     """One page (`startIndex` is 1-based) of the documents the filter keeps."""
     keep = compile_filter(request.query_params.get("filter"), attributes)
-    found = [d for d in docs if keep(d)]
-    start = int_param(request, "startIndex", default=1, low=1)
-    count = int_param(request, "count", default=10000, low=0, high=10000)
-    page = found[start - 1 : start - 1 + count]
-    return JSONResponse(
-        {
-            "schemas": [LIST_SCHEMA],
-            "totalResults": len(found),
-            "startIndex": start,
-            "itemsPerPage": len(page),
-            "Resources": page,
-        }
-    )
+    return page(request, [d for d in docs if keep(d)], lambda doc: doc)
 
 
 class Directory:
@@ -134,7 +106,7 @@ class Directory:
         """PATCH `active` and `displayName` (userName and emails stay, as on Databricks)."""
         self.user(ident)
         user = dict(self.ws.store.get("scim_user", ident) or {})
-        for kind, attribute, value in changes(body):
+        for kind, attribute, value in patch_operations(body):
             if attribute == "active" and kind != "remove":
                 user["active"] = value is True or str(value).lower() == "true"
             elif attribute == "displayName" and kind != "remove":
@@ -203,7 +175,7 @@ class Directory:
             )
         group = dict(self.ws.store.get("scim_group", ident) or {})
         members: list[str] = list(group["members"])
-        for kind, attribute, value in changes(body):
+        for kind, attribute, value in patch_operations(body):
             one = _MEMBER_PATH.match(attribute or "")
             if one is not None and kind == "remove":
                 members = [m for m in members if m != one.group(1)]

@@ -14,6 +14,7 @@ from databricks_mcp import DatabricksMCPClient
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from workspace_http import bearer, fetch_token
 
 from lakegate.workspace import LocalWorkspace
 from lakegate.workspace.readonly import read_refusal
@@ -119,7 +120,7 @@ def test_poll_sql_result_follows_a_long_statement(
 def test_meta_warehouse_id_picks_the_warehouse(ws: LocalWorkspace, w: WorkspaceClient) -> None:
     shared = next(x for x in w.warehouses.list() if x.name == "Shared Endpoint")
     w.warehouses.stop(shared.id)
-    url, headers = f"{ws.host}/api/2.0/mcp/sql", {"Authorization": f"Bearer {_token(ws)}"}
+    url, headers = f"{ws.host}/api/2.0/mcp/sql", bearer(fetch_token(ws))
     query = {"query": "SELECT 7 AS n"}
     got = asyncio.run(_call(url, headers, "execute_sql", query, {"warehouse_id": shared.id}))
     assert json.loads(got.content[0].text)["status"]["state"] in ("PENDING", "RUNNING", "SUCCEEDED")
@@ -132,8 +133,7 @@ def test_meta_warehouse_id_picks_the_warehouse(ws: LocalWorkspace, w: WorkspaceC
 
 def test_a_sql_scoped_token_opens_the_sql_server_only(ws: LocalWorkspace) -> None:
     sp = ws.create_service_principal("mcp-sql-only", scopes=["sql"], warehouse_permission="CAN_USE")
-    token = _token(ws, sp["client_id"], sp["client_secret"], scope="sql")
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = bearer(fetch_token(ws, sp["client_id"], sp["client_secret"], scope="sql"))
     tools = asyncio.run(_list_tools(f"{ws.host}/api/2.0/mcp/sql", headers))
     assert {t.name for t in tools.tools} == SQL_TOOLS
     refused = httpx.post(
@@ -185,11 +185,10 @@ def test_functions_server_lists_and_calls_the_schemas_functions(
 
 
 def test_functions_server_of_a_missing_schema_is_not_found(ws: LocalWorkspace) -> None:
-    token = _token(ws)
     response = httpx.post(
         f"{ws.host}/api/2.0/mcp/functions/main/no_such_schema",
         json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        headers={**bearer(fetch_token(ws)), "Accept": "application/json"},
     )
     assert response.status_code == 404
     assert response.json()["error_code"] == "SCHEMA_DOES_NOT_EXIST"
@@ -233,21 +232,6 @@ async def _call(url: str, headers: dict[str, str], tool: str, arguments: dict, m
         Client(streamable_http_client(url, http_client=http)) as session,
     ):
         return await session.call_tool(tool, arguments, meta=meta)
-
-
-def _token(
-    ws: LocalWorkspace,
-    client_id: str | None = None,
-    client_secret: str | None = None,
-    scope: str = "all-apis",
-) -> str:
-    c = ws.credentials
-    response = httpx.post(
-        f"{ws.host}/oidc/v1/token",
-        data={"grant_type": "client_credentials", "scope": scope},
-        auth=(client_id or c["client_id"], client_secret or c["client_secret"]),
-    )
-    return response.json()["access_token"]
 
 
 @pytest.mark.parametrize(
