@@ -34,7 +34,16 @@ from lakegate.workspace import LocalWorkspace
 @pytest.fixture(scope="module")
 def tls_workspace() -> Iterator[LocalWorkspace]:
     with LocalWorkspace(tls=True) as ws:
-        yield ws
+        yield samples_loaded(ws)
+
+
+def samples_loaded(ws: LocalWorkspace) -> LocalWorkspace:
+    """`ws` once its sample catalog is there: statements wait at most 60 s for it, and a busy
+    machine can take longer to generate it than that."""
+    deadline = time.monotonic() + 600
+    while ws.wait_samples(1.0) is None:
+        assert time.monotonic() < deadline, "the samples were not generated within 600 s"
+    return ws
 
 
 @pytest.fixture
@@ -359,7 +368,7 @@ def raw_client(ws: LocalWorkspace, token: str) -> Any:
 @pytest.fixture
 def tcli(workspace: LocalWorkspace) -> Any:
     """A raw TCLIService client on the session workspace (plain HTTP), as the admin."""
-    return raw_client(workspace, fetch_token(workspace))
+    return raw_client(samples_loaded(workspace), fetch_token(workspace))
 
 
 def arrow_rows(schema: bytes, row_set: Any) -> list[int]:
