@@ -10,12 +10,21 @@ from rich.table import Table
 
 from lakegate.errors import ReadOnlyError
 
-__all__ = ["add_to", "answer_question", "connect_pack", "refuse_drop"]
+__all__ = ["add_to", "answer_question", "answer_tpch_question", "connect_pack", "refuse_drop"]
 
 QUESTION = "Which pickup zip codes have the most taxi trips, and what is their average fare?"
 SQL = (
     "SELECT pickup_zip, count(*) AS trips, round(avg(fare_amount), 2) AS avg_fare "
     "FROM samples.nyctaxi.trips GROUP BY pickup_zip ORDER BY trips DESC LIMIT 5"
+)
+
+TPCH_QUESTION = "Which nations' customers brought the most revenue in 1995 (TPC-H)?"
+TPCH_SQL = (
+    "SELECT n_name AS nation, round(sum(l_extendedprice * (1 - l_discount)), 2) AS revenue "
+    "FROM samples.tpch.lineitem JOIN samples.tpch.orders ON l_orderkey = o_orderkey "
+    "JOIN samples.tpch.customer ON o_custkey = c_custkey "
+    "JOIN samples.tpch.nation ON c_nationkey = n_nationkey "
+    "WHERE year(o_orderdate) = 1995 GROUP BY n_name ORDER BY revenue DESC LIMIT 5"
 )
 
 
@@ -41,19 +50,33 @@ async def connect_pack(run: Any) -> str:
 
 async def answer_question(run: Any) -> str:
     """Answer a question with execute_sql."""
-    result = await run.gateway.call("execute_sql", {"statement": SQL})
-    if not result.ok:
-        raise result.error
-    data = result.data
-    table = Table(*(c["name"] for c in data["columns"]), title=QUESTION, title_justify="left")
-    rows = data["rows"]  # a few rows come as arrays, many as TSV lines
-    for row in rows if isinstance(rows, list) else [r.split("\t") for r in rows.splitlines()]:
-        table.add_row(*(escape(str(cell)) for cell in row))
-    run.show(table)
+    result, data = await _answer(run, SQL, QUESTION)
     return (
         f"execute_sql on samples.nyctaxi.trips: {data['row_count']} of "
         f"{data['total_row_count']} rows, answered in {result.elapsed_ms:.0f} ms"
     )
+
+
+async def answer_tpch_question(run: Any) -> str:
+    """Answer a TPC-H question with execute_sql."""
+    result, data = await _answer(run, TPCH_SQL, TPCH_QUESTION)
+    return (
+        f"execute_sql joining samples.tpch lineitem, orders, customer and nation: "
+        f"{data['row_count']} nations, answered in {result.elapsed_ms:.0f} ms"
+    )
+
+
+async def _answer(run: Any, sql: str, question: str) -> tuple[Any, dict[str, Any]]:
+    result = await run.gateway.call("execute_sql", {"statement": sql})
+    if not result.ok:
+        raise result.error
+    data = result.data
+    table = Table(*(c["name"] for c in data["columns"]), title=question, title_justify="left")
+    rows = data["rows"]  # a few rows come as arrays, many as TSV lines
+    for row in rows if isinstance(rows, list) else [r.split("\t") for r in rows.splitlines()]:
+        table.add_row(*(escape(str(cell)) for cell in row))
+    run.show(table)
+    return result, data
 
 
 async def refuse_drop(run: Any) -> str:
@@ -72,7 +95,8 @@ def add_to(demo: ModuleType) -> None:
     if connect_pack in steps:
         return
     at = steps.index(demo.test_list_warehouses) + 1 if demo.test_list_warehouses in steps else None
-    for offset, step in enumerate((connect_pack, answer_question, refuse_drop)):
+    pack_steps = (connect_pack, answer_question, answer_tpch_question, refuse_drop)
+    for offset, step in enumerate(pack_steps):
         if at is None:
             steps.append(step)
         else:
