@@ -38,7 +38,11 @@ def studio(
     exists = "" if path.exists() else " (new file: created on the first save)"
     _output.console.print(f"lakegate Studio for [bold]{path}[/]{exists}", markup=True)
     _output.console.print(f"Open: {link}", soft_wrap=True, markup=False)
-    _output.console.print("The link works once; press Ctrl-C to stop.", style="dim")
+    _output.console.print(
+        "The link works once; press Ctrl-C to stop. Sessions live in memory: if the page says "
+        "yours ended, run this command again for a new link (your edits stay on the page).",
+        style="dim",
+    )
     if not no_browser:
         threading.Timer(0.5, webbrowser.open, args=(link,)).start()
     server.serve_forever()
