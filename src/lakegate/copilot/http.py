@@ -376,6 +376,7 @@ def http_copilot(
             return await self.cancel_abandoned(_IDLE) if idle else []
 
     copilot = HttpCopilot(gateway)
+    _drop_idle_tracing(copilot.server)
     copilot.replica = replica_id()
     copilot.audit = _ReplicaAudit(copilot.audit, copilot.replica)
     copilot.idle_cancel_s = idle_cancel_s
@@ -387,6 +388,20 @@ def http_copilot(
 
         copilot.handles = HandleSigner(signing_key(gateway.secret_store), idle_cancel_s)
     return copilot
+
+
+def _drop_idle_tracing(server: Any) -> None:
+    """Without a configured OpenTelemetry SDK the SDK's span per message only costs CPU."""
+    from opentelemetry import trace
+
+    if type(trace.get_tracer_provider()).__name__ not in (
+        "ProxyTracerProvider",
+        "NoOpTracerProvider",
+    ):
+        return
+    from mcp.server._otel import OpenTelemetryMiddleware
+
+    server.middleware = [m for m in server.middleware if not isinstance(m, OpenTelemetryMiddleware)]
 
 
 _IDLE = "idle"  # the owner key of statements cancelled for idleness
