@@ -102,6 +102,12 @@ def test_focus_is_visible_and_fields_say_what_they_need(
         expect(page.locator("#help-name")).to_contain_text("Letters, digits")
         page.keyboard.press("Tab")  # the skip link
         expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+        # A swap (another auth type shows other fields) keeps the focus where the user was.
+        page.locator("#f-auth_type").focus()
+        page.keyboard.press("ArrowDown")  # OAuth 2.0 -> API key
+        expect(page.locator("#f-header")).to_be_visible()
+        settled(page)
+        expect(page.locator("#f-auth_type")).to_be_focused()
         name.focus()
         ring = page.evaluate(
             "(() => { const s = getComputedStyle(document.activeElement);"
