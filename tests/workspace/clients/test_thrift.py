@@ -152,6 +152,26 @@ def test_cli_serve_tls_prints_the_ca_and_answers_over_verified_https(tmp_path: P
     assert "Traceback" not in err and creds["client_secret"] not in out + err
 
 
+def test_warehouses_advertise_the_https_thrift_endpoint(tls_workspace: LocalWorkspace) -> None:
+    ws = tls_workspace
+    trusted = ssl.create_default_context(cafile=str(ws.ca_file))
+    token = httpx.post(
+        f"{ws.host}/oidc/v1/token",
+        data={"grant_type": "client_credentials", "scope": "sql"},
+        auth=(ws.credentials["client_id"], ws.credentials["client_secret"]),
+        verify=trusted,
+    ).json()["access_token"]
+    listed = httpx.get(
+        f"{ws.host}/api/2.0/sql/warehouses",
+        headers={"Authorization": f"Bearer {token}"},
+        verify=trusted,
+    ).json()["warehouses"]
+    odbc = next(w for w in listed if w["state"] == "RUNNING")["odbc_params"]
+    host, port = ws.host.removeprefix("https://").rsplit(":", 1)
+    assert (odbc["protocol"], odbc["hostname"], odbc["port"]) == ("https", host, int(port))
+    assert odbc["path"] == http_path(ws)
+
+
 def test_plain_http_stays_the_default() -> None:
     with LocalWorkspace() as ws:
         assert ws.host.startswith("http://") and ws.ca_file is None
