@@ -293,6 +293,8 @@ def test_query_id_is_the_statement_id_in_the_workspace(
 def test_catalogs_schemas_tables_columns(connect: Callable[..., Connection]) -> None:
     with connect().cursor() as cursor:
         cursor.execute("CREATE OR REPLACE TABLE main.default.thrift_people (id INT, name STRING)")
+        cursor.execute("INSERT INTO main.default.thrift_people VALUES (1, 'ada'), (2, 'bob')")
+        assert cursor.rowcount == 2  # numModifiedRows
         catalogs = {r.TABLE_CAT for r in cursor.catalogs().fetchall()}
         assert {"main", "samples"} <= catalogs
         schemas = cursor.schemas(catalog_name="samples").fetchall()

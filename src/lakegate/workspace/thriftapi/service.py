@@ -64,6 +64,7 @@ class Operation:
     position: int = 0  # the next row FETCH_NEXT returns
     links_sent: bool = False
     closed: bool = False
+    settled: bool = False  # its end has been applied to the session (a USE)
     source: RowSource | None = None
 
     def handle(self) -> tcli.Struct:
@@ -192,19 +193,21 @@ class ThriftService:
         """The reply to an operation's creation: its handle, and its results when it is done."""
         if direct is None:
             return tcli.TOperationResp(status=ok(), operationHandle=op.handle())
-        if op.statement is not None and op.statement.done.is_set():
-            self._after(op)
+        self._after(op)
         results = tcli.TSparkDirectResults(operationStatus=self._status(op))
         if op.state == "SUCCEEDED":
             rows = op.rows()
             results.resultSetMetadata = rows.metadata()
-            results.resultSet = self._fetch(op, tcli.FETCH_NEXT, direct.maxRows, direct.maxBytes)
+            results.resultSet = self._fetch(op, direct.maxRows, direct.maxBytes)
         return tcli.TOperationResp(status=ok(), operationHandle=op.handle(), directResults=results)
 
     def _after(self, op: Operation) -> None:
-        """A finished USE moves its session, as on Databricks."""
+        """A finished USE moves its session, as on Databricks (once: a later USE wins)."""
         stmt = op.statement
-        if stmt is None or stmt.state != "SUCCEEDED" or stmt.statement_type != "USE":
+        if op.settled or stmt is None or not stmt.done.is_set():
+            return
+        op.settled = True
+        if stmt.state != "SUCCEEDED" or stmt.statement_type != "USE":
             return
         target = plan(stmt.text, [], catalog=stmt.catalog, schema=stmt.schema, user="").target
         op.session.catalog, op.session.schema = target[0], target[1]
@@ -232,8 +235,7 @@ class ThriftService:
         if op.statement is not None:
             # Clients poll in a tight loop: hold the answer until the statement ends, a little.
             await self.statements.wait(op.statement, POLL_WAIT_S)
-            if op.statement.done.is_set():
-                self._after(op)
+            self._after(op)
         return self._status(op)
 
     async def GetResultSetMetadata(self, principal: Principal, warehouse_id: str, req: Any) -> Any:
@@ -245,12 +247,13 @@ class ThriftService:
             op.position, op.links_sent = req.startRowOffset, False
         elif req.orientation == tcli.FETCH_FIRST:
             op.position, op.links_sent = 0, False
-        reply = self._fetch(op, req.orientation, req.maxRows, req.maxBytes)
+        reply = self._fetch(op, req.maxRows, req.maxBytes)
         if req.includeResultSetMetadata:
             reply.resultSetMetadata = op.rows().metadata()
         return reply
 
-    def _fetch(self, op: Operation, orientation: int, max_rows: Any, max_bytes: Any) -> Any:
+    def _fetch(self, op: Operation, max_rows: int | None, max_bytes: int | None) -> Any:
+        """The next rows from the operation's position (all the links, with CloudFetch)."""
         rows = op.rows()
         if rows.cloud_fetch:
             if op.links_sent:
