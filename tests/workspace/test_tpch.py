@@ -180,9 +180,13 @@ def _orders(ws: LocalWorkspace) -> int:
 
 
 def test_samples_scale_is_kept_per_state_dir(workspace_factory, tmp_path: Path) -> None:
+    (tmp_path / "catalogs").mkdir()
+    killed = tmp_path / "catalogs" / ".samples.duckdb.999999.tmp"  # a killed run's half file
+    killed.write_bytes(b"half")
     bigger = workspace_factory(state_dir=tmp_path, samples_scale=0.02)
     info = bigger.wait_samples(120)
     assert info is not None and (info.scale, info.source) == (0.02, "generated")
+    assert not killed.exists()
     assert _orders(bigger) == 30_000
     bigger.stop()
     default = workspace_factory(state_dir=tmp_path)  # another scale: made again, not reused

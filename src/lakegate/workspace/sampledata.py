@@ -120,8 +120,9 @@ def ensure_samples(
     if path.exists() and _read_stamp(stamp) == wanted:
         return SamplesInfo(scale, "kept", 0.0)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.stem}.*.tmp"):  # a killed run's leftovers
+        stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
     source = _generated.get(scale)
     if source is not None and source.exists() and _read_stamp(source.with_name(stamp.name)):
         try:
