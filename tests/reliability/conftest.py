@@ -80,6 +80,21 @@ def admin_token(ws: LocalWorkspace) -> str:
     raise AssertionError(f"no admin token: {response.status_code} {response.text}")
 
 
+def list_runs(ws: LocalWorkspace, job_id: int) -> list[dict]:
+    """Every run of `job_id`, paging through the jobs runs list API."""
+    headers = {"Authorization": f"Bearer {admin_token(ws)}"}
+    runs: list[dict] = []
+    params: dict[str, object] = {"job_id": job_id, "limit": 100}
+    while True:
+        page = httpx.get(f"{ws.host}/api/2.2/jobs/runs/list", params=params, headers=headers)
+        page.raise_for_status()
+        body = page.json()
+        runs += body.get("runs") or []
+        if not body.get("has_more"):
+            return runs
+        params["page_token"] = body["next_page_token"]
+
+
 def access_log(ws: LocalWorkspace) -> list[dict[str, Any]]:
     """Every request the workspace has served so far."""
     if not ws.requests_log.exists():

@@ -7,12 +7,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
 from lakegate.gateway import Gateway
 from lakegate.workspace import LocalWorkspace
 
-from .conftest import access_log, add_job_actions, admin_token, pack_project
+from .conftest import access_log, add_job_actions, list_runs, pack_project
 
 WAREHOUSES = "/api/2.0/sql/warehouses"
 RUN_NOW = "/api/2.2/jobs/run-now"
@@ -117,17 +115,3 @@ async def test_200_run_job_calls_under_503_start_exactly_200_runs(
     assert sorted(r["run_id"] for r in runs) == sorted(returned)
     assert len(set(returned)) == RUN_JOB_CALLS
 
-
-def list_runs(ws: LocalWorkspace, job_id: int) -> list[dict]:
-    """Every run of `job_id`, paging through the jobs runs list API."""
-    headers = {"Authorization": f"Bearer {admin_token(ws)}"}
-    runs: list[dict] = []
-    params: dict[str, object] = {"job_id": job_id, "limit": 100}
-    while True:
-        page = httpx.get(f"{ws.host}/api/2.2/jobs/runs/list", params=params, headers=headers)
-        page.raise_for_status()
-        body = page.json()
-        runs += body.get("runs") or []
-        if not body.get("has_more"):
-            return runs
-        params["page_token"] = body["next_page_token"]
