@@ -205,15 +205,47 @@ def test_errors_use_spark_wording_and_quoting(run: Run, schema: str) -> None:
     assert "`name`" in column["error"]["message"] and column["sql_state"] == "42703"
 
 
+def test_more_errors_in_spark_words(run: Run, schema: str) -> None:
+    def message(statement: str) -> str:
+        status = run(statement, state="FAILED")["status"]
+        return f"{status['error']['message']} | {status['sql_state']}"
+
+    assert message("SELECT * FROM nocat.s.t").startswith(
+        "[TABLE_OR_VIEW_NOT_FOUND] The table or view `nocat`.`s`.`t` cannot be found."
+    )
+    assert message(f"CREATE TABLE main.{schema}.items (a INT)").startswith(
+        f"[TABLE_OR_VIEW_ALREADY_EXISTS] Cannot create table or view `main`.`{schema}`.`items` "
+        "because it already exists."
+    )
+    assert message("SELECT no_such_function(1)") == (
+        "[UNRESOLVED_ROUTINE] Cannot resolve routine `no_such_function` on search path "
+        "[`system`.`builtin`, `system`.`session`]. SQLSTATE: 42883 | 42883"
+    )
+
+
 def test_describe_table_extended_as_sqlalchemy_sends_it(run: Run, schema: str) -> None:
+    run(f"COMMENT ON TABLE main.{schema}.items IS 'things to sell'")
     body = run(f"DESCRIBE TABLE EXTENDED `main`.`{schema}`.`items`")
-    assert [r[:2] for r in rows(body)][:3] == [
-        ["id", "bigint"],
-        ["name", "string"],
-        ["price", "decimal(10,2)"],
+    assert columns(body) == ["col_name", "data_type", "comment"]
+    assert rows(body) == [
+        ["id", "bigint", None],
+        ["name", "string", None],
+        ["price", "decimal(10,2)", None],
+        ["", "", ""],
+        ["# Detailed Table Information", "", ""],
+        ["Catalog", "main", ""],
+        ["Database", schema, ""],
+        ["Table", "items", ""],
+        ["Type", "MANAGED", ""],
+        ["Comment", "things to sell", ""],
+        ["Provider", "delta", ""],
     ]
+    view = rows(run(f"DESC EXTENDED main.{schema}.cheap"))
+    assert ["Type", "VIEW", ""] in view and not any(r[0] == "Provider" for r in view)
     missing = run(f"DESCRIBE TABLE EXTENDED `main`.`{schema}`.`nope`", state="FAILED")
-    assert "TABLE_OR_VIEW_NOT_FOUND" in missing["status"]["error"]["message"]
+    assert missing["status"]["error"]["message"].startswith(
+        f"[TABLE_OR_VIEW_NOT_FOUND] The table or view `main`.`{schema}`.`nope` cannot be found."
+    )
 
 
 def test_unknown_endpoint_log_lines_name_the_caller(

@@ -373,9 +373,13 @@ def failure(exc: duckdb.Error, tables: dict[str, str] | None = None) -> SqlError
         return SqlError(detail, sql_state=worded.group(1))
     missing = re.match(r"Table with name (\S+) does not exist", detail)
     if isinstance(exc, duckdb.CatalogException) and missing:
-        name = missing.group(1)
-        written = (tables or {}).get(name.lower(), f"`{name}`")
-        return sqlmeta.table_not_found(written)
+        return sqlmeta.table_not_found(sqlmeta.as_written(missing.group(1), tables))
+    exists = re.match(r"Table with name (\S+) already exists", detail)
+    if isinstance(exc, duckdb.CatalogException) and exists:
+        return sqlmeta.table_exists(sqlmeta.as_written(exists.group(1), tables))
+    routine = re.match(r"(?:\w+ )?Function with name (\S+) does not exist", detail)
+    if isinstance(exc, duckdb.CatalogException) and routine:
+        return sqlmeta.routine_not_found(routine.group(1).strip('"'))
     unresolved = re.match(r'Referenced column "(.+?)" not found.*?(?:bindings: (.*))?$', detail)
     if isinstance(exc, duckdb.BinderException) and unresolved:
         return sqlmeta.column_not_found(unresolved.group(1), unresolved.group(2) or "")

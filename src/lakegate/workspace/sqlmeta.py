@@ -51,6 +51,12 @@ _FORMS = [
         re.compile(rf"^SHOW\s+VIEWS(?:\s+(?:IN|FROM)\s+(?P<name>{_QNAME}))?{_NAME_LIKE}$", re.I),
     ),
     (
+        "describe_extended",
+        re.compile(
+            rf"^(?:DESCRIBE|DESC)\s+(?:TABLE\s+)?(?:EXTENDED|FORMATTED)\s+(?P<name>{_QNAME})$", re.I
+        ),
+    ),
+    (
         "create_table",
         re.compile(rf"^SHOW\s+CREATE\s+TABLE\s+(?P<name>{_QNAME})(?:\s+AS\s+SERDE)?$", re.I),
     ),
@@ -107,7 +113,8 @@ def translate(text: str, catalog: str, schema: str) -> Plan | None:
                 else (catalog, parts[0] if parts else schema)
             )
             return _views(cat, sch, groups.get("like"))
-        return _create_table(_qualified(st.split_name(groups["name"]), catalog, schema))
+        name = _qualified(st.split_name(groups["name"]), catalog, schema)
+        return _describe_extended(name) if kind == "describe_extended" else _create_table(name)
     return None
 
 
@@ -191,6 +198,40 @@ def _views(catalog: str, schema: str, pattern: str | None) -> Plan:
     return st.Plan(sql, params, "SHOW", target=(catalog, schema))
 
 
+def _describe_extended(name: tuple[str, str, str]) -> Plan:
+    """The columns, then Databricks' `# Detailed Table Information` section."""
+    column_type = _TYPE_SQL.format("data_type")
+    where = "database_name = $c AND schema_name = $s AND table_name = $t"
+    details = [
+        ("''", "''", "0"),
+        ("'# Detailed Table Information'", "''", "1"),
+        ("'Catalog'", "$catalog", "2"),
+        ("'Database'", "$s", "3"),
+        ("'Table'", "$t", "4"),
+        ("'Type'", "CASE kind WHEN 'VIEW' THEN 'VIEW' ELSE 'MANAGED' END", "5"),
+        ("'Comment'", "comment", "6"),
+        ("'Provider'", "CASE kind WHEN 'VIEW' THEN NULL ELSE 'delta' END", "7"),
+    ]
+    detail_sql = " UNION ALL ".join(
+        f"SELECT {label}, {value}, '', 100000 + {k} FROM rel" for label, value, k in details
+    )
+    sql = (
+        f"WITH rel AS (SELECT kind, comment FROM {_RELATIONS} WHERE {where}), "
+        f"guard AS (SELECT CASE WHEN count(*) = 0 THEN error('{_quoted_not_found(name)}') END "
+        "AS g FROM rel), "
+        f"found AS (SELECT column_name AS col_name, lower({column_type}) AS data_type, comment, "
+        f"column_index AS k FROM duckdb_columns() WHERE {where} UNION ALL {detail_sql}) "
+        "SELECT col_name, data_type, comment FROM found, guard "
+        "WHERE guard.g IS NULL AND data_type IS NOT NULL ORDER BY k"
+    )
+    params = {"c": st.duck_catalog(name[0]), "s": name[1], "t": name[2], "catalog": name[0]}
+    return st.Plan(sql, params, "DESCRIBE", target=name)
+
+
+def _quoted_not_found(name: tuple[str, ...]) -> str:
+    return not_found_message(".".join(f"`{p}`" for p in name)).replace("'", "''")
+
+
 def _create_table(name: tuple[str, str, str]) -> Plan:
     column_type = _TYPE_SQL.format("c.data_type")
     sql = (
@@ -227,6 +268,31 @@ def _or_not_found(sql: str, name: tuple[str, ...], *, aggregate: bool = False) -
         f"WITH found AS ({sql}), guard AS (SELECT CASE WHEN count(*) = 0 THEN "
         f"error('{message}') END AS g FROM found) "
         "SELECT col_name FROM found, guard WHERE guard.g IS NULL ORDER BY position"
+    )
+
+
+def as_written(duck_name: str, tables: dict[str, str] | None) -> str:
+    """A table name from a DuckDB message, as the statement wrote it (Spark-quoted)."""
+    parts = [p for p in duck_name.strip('"').split(".") if p]
+    written = (tables or {}).get(parts[-1].lower()) if parts else None
+    return written or ".".join(f"`{p}`" for p in parts)
+
+
+def table_exists(name: str) -> st.SqlError:
+    return st.SqlError(
+        f"[TABLE_OR_VIEW_ALREADY_EXISTS] Cannot create table or view {name} because it already "
+        "exists. Choose a different name, drop the existing object, add the IF NOT EXISTS "
+        "clause to tolerate pre-existing objects, or add the OR REPLACE clause to replace it. "
+        "SQLSTATE: 42P07",
+        sql_state="42P07",
+    )
+
+
+def routine_not_found(name: str) -> st.SqlError:
+    return st.SqlError(
+        f"[UNRESOLVED_ROUTINE] Cannot resolve routine `{name}` on search path "
+        "[`system`.`builtin`, `system`.`session`]. SQLSTATE: 42883",
+        sql_state="42883",
     )
 
 

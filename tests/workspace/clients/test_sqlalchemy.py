@@ -153,10 +153,14 @@ def test_inspector_lists_tables_views_and_existence(engine: sa.Engine) -> None:
         connection.execute(sa.text("CREATE TABLE items (id BIGINT NOT NULL, name STRING)"))
         connection.execute(sa.text("CREATE TABLE orders (id BIGINT, item BIGINT)"))
         connection.execute(sa.text("CREATE VIEW named AS SELECT name FROM items"))
+        connection.execute(sa.text("COMMENT ON TABLE items IS 'things to sell'"))
     inspector = sa.inspect(engine)
     assert sorted(inspector.get_table_names()) == ["items", "orders"]
     assert inspector.get_view_names() == ["named"]
     assert inspector.has_table("items") and not inspector.has_table("missing")
+    # Read from DESCRIBE TABLE EXTENDED's "# Detailed Table Information" section.
+    assert inspector.get_table_comment("items") == {"text": "things to sell"}
+    assert inspector.get_pk_constraint("items")["constrained_columns"] == []
     schema = engine.url.query["schema"]
     assert {"default", schema} <= set(inspector.get_schema_names())
 
