@@ -14,10 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lakegate.studio import StudioServer
+
+# An upper bound on waiting for a condition (a swap, a page), not a delay: generous, because
+# 8 jobs may share 2 cores. Passing assertions return as soon as the condition holds.
+expect.set_options(timeout=20_000)
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
