@@ -287,6 +287,32 @@ def test_query_id_is_the_statement_id_in_the_workspace(
     assert svc.items[statement_id].text == "SELECT 7 AS seven"
 
 
+def test_execute_async_then_fetch_the_result(connect: Callable[..., Connection]) -> None:
+    with connect().cursor() as cursor:
+        cursor.execute_async(
+            "SELECT n_name FROM samples.tpch.nation WHERE n_nationkey < :k", {"k": 3}
+        )
+        rows = cursor.get_async_execution_result().fetchall()
+    assert sorted(r.n_name for r in rows) == ["ALGERIA", "ARGENTINA", "BRAZIL"]
+
+
+def test_a_stopped_warehouse_starts_for_the_first_statement(
+    tls_workspace: LocalWorkspace, connect: Callable[..., Connection]
+) -> None:
+    ws = tls_workspace
+    warehouses = ws.state.warehouses  # type: ignore[union-attr]
+
+    def state_of(ident: str) -> str:
+        return ws.call(lambda: warehouses.get(ident)["state"])  # on the server's loop
+
+    stopped = [w for w in ws.call(warehouses.ids) if state_of(w) == "STOPPED"]
+    assert stopped, "the seed warehouse 'Shared Endpoint' starts STOPPED"
+    with connect(http_path=f"/sql/1.0/warehouses/{stopped[0]}").cursor() as cursor:
+        cursor.execute("SELECT 1 AS one")
+        assert cursor.fetchone().one == 1
+    assert state_of(stopped[0]) == "RUNNING"
+
+
 # -- metadata ---------------------------------------------------------------------------------
 
 
