@@ -24,7 +24,7 @@ INITIALIZED, RUNNING, FINISHED, CANCELED, CLOSED, ERROR, PENDING = 0, 1, 2, 3, 4
 # TOperationType
 EXECUTE_STATEMENT, GET_TYPE_INFO, GET_CATALOGS, GET_SCHEMAS, GET_TABLES = 0, 1, 2, 3, 4
 GET_TABLE_TYPES, GET_COLUMNS = 5, 6
-# TGetInfoType values answered by GetInfo, and what Databricks SQL warehouses answer
+# The TGetInfoType values GetInfo answers, worded as a Spark Thrift server words them
 INFO = {13: "Spark SQL", 17: "Spark SQL", 18: "3.5.0"}  # SERVER_NAME, DBMS_NAME, DBMS_VER
 # TSparkRowSetType
 ARROW_BASED_SET, URL_BASED_SET = 0, 3
