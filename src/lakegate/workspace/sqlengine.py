@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from lakegate.workspace import sqlmeta
+from lakegate.workspace import sparkerrors
 from lakegate.workspace.sampledata import Generation, SamplesInfo, ensure_samples
 from lakegate.workspace.sqltranslate import (
     ALIAS_SUFFIX,
@@ -373,16 +373,16 @@ def failure(exc: duckdb.Error, tables: dict[str, str] | None = None) -> SqlError
         return SqlError(detail, sql_state=worded.group(1))
     missing = re.match(r"Table with name (\S+) does not exist", detail)
     if isinstance(exc, duckdb.CatalogException) and missing:
-        return sqlmeta.table_not_found(sqlmeta.as_written(missing.group(1), tables))
+        return sparkerrors.table_not_found(sparkerrors.as_written(missing.group(1), tables))
     exists = re.match(r"Table with name (\S+) already exists", detail)
     if isinstance(exc, duckdb.CatalogException) and exists:
-        return sqlmeta.table_exists(sqlmeta.as_written(exists.group(1), tables))
+        return sparkerrors.table_exists(sparkerrors.as_written(exists.group(1), tables))
     routine = re.match(r"(?:\w+ )?Function with name (\S+) does not exist", detail)
     if isinstance(exc, duckdb.CatalogException) and routine:
-        return sqlmeta.routine_not_found(routine.group(1).strip('"'))
+        return sparkerrors.routine_not_found(routine.group(1).strip('"'))
     unresolved = re.match(r'Referenced column "(.+?)" not found.*?(?:bindings: (.*))?$', detail)
     if isinstance(exc, duckdb.BinderException) and unresolved:
-        return sqlmeta.column_not_found(unresolved.group(1), unresolved.group(2) or "")
+        return sparkerrors.column_not_found(unresolved.group(1), unresolved.group(2) or "")
     for kind, needle, error_class, sql_state in _RULES:
         if isinstance(exc, kind) and needle in detail:
             return SqlError(f"[{error_class}] {detail} SQLSTATE: {sql_state}", sql_state=sql_state)

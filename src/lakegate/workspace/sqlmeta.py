@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
+from lakegate.workspace import sparkerrors
 from lakegate.workspace import sqltranslate as st
 
 if TYPE_CHECKING:
@@ -229,7 +230,7 @@ def _describe_extended(name: tuple[str, str, str]) -> Plan:
 
 
 def _quoted_not_found(name: tuple[str, ...]) -> str:
-    return not_found_message(".".join(f"`{p}`" for p in name)).replace("'", "''")
+    return sparkerrors.not_found_message(".".join(f"`{p}`" for p in name)).replace("'", "''")
 
 
 def _create_table(name: tuple[str, str, str]) -> Plan:
@@ -257,7 +258,7 @@ def _create_table(name: tuple[str, str, str]) -> Plan:
 
 def _or_not_found(sql: str, name: tuple[str, ...], *, aggregate: bool = False) -> str:
     """`sql`, failing with TABLE_OR_VIEW_NOT_FOUND when it finds no row."""
-    message = not_found_message(".".join(f"`{p}`" for p in name)).replace("'", "''")
+    message = _quoted_not_found(name)
     if aggregate:  # one row, NULL when nothing matched
         return (
             f"SELECT CASE WHEN createtab_stmt IS NULL THEN error('{message}') "
@@ -268,62 +269,6 @@ def _or_not_found(sql: str, name: tuple[str, ...], *, aggregate: bool = False) -
         f"WITH found AS ({sql}), guard AS (SELECT CASE WHEN count(*) = 0 THEN "
         f"error('{message}') END AS g FROM found) "
         "SELECT col_name FROM found, guard WHERE guard.g IS NULL ORDER BY position"
-    )
-
-
-def as_written(duck_name: str, tables: dict[str, str] | None) -> str:
-    """A table name from a DuckDB message, as the statement wrote it (Spark-quoted)."""
-    parts = [p for p in duck_name.strip('"').split(".") if p]
-    written = (tables or {}).get(parts[-1].lower()) if parts else None
-    return written or ".".join(f"`{p}`" for p in parts)
-
-
-def table_exists(name: str) -> st.SqlError:
-    return st.SqlError(
-        f"[TABLE_OR_VIEW_ALREADY_EXISTS] Cannot create table or view {name} because it already "
-        "exists. Choose a different name, drop the existing object, add the IF NOT EXISTS "
-        "clause to tolerate pre-existing objects, or add the OR REPLACE clause to replace it. "
-        "SQLSTATE: 42P07",
-        sql_state="42P07",
-    )
-
-
-def routine_not_found(name: str) -> st.SqlError:
-    return st.SqlError(
-        f"[UNRESOLVED_ROUTINE] Cannot resolve routine `{name}` on search path "
-        "[`system`.`builtin`, `system`.`session`]. SQLSTATE: 42883",
-        sql_state="42883",
-    )
-
-
-def table_not_found(name: str) -> st.SqlError:
-    return st.SqlError(not_found_message(name), sql_state="42P01")
-
-
-def column_not_found(name: str, candidates: str) -> st.SqlError:
-    """Spark's UNRESOLVED_COLUMN, from DuckDB's `"a", "b"` candidate list."""
-    found = re.findall(r'"([^"]+)"', candidates)
-    if not found:
-        return st.SqlError(
-            "[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION] A column, variable, or function parameter "
-            f"with name `{name}` cannot be resolved. SQLSTATE: 42703",
-            sql_state="42703",
-        )
-    suggested = ", ".join(f"`{c}`" for c in found)
-    return st.SqlError(
-        "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with "
-        f"name `{name}` cannot be resolved. Did you mean one of the following? [{suggested}]. "
-        "SQLSTATE: 42703",
-        sql_state="42703",
-    )
-
-
-def not_found_message(name: str) -> str:
-    return (
-        f"[TABLE_OR_VIEW_NOT_FOUND] The table or view {name} cannot be found. Verify the "
-        "spelling and correctness of the schema and catalog. If you did not qualify the name "
-        "with a schema, verify the current_schema() output, or qualify the name with the "
-        "correct schema and catalog. SQLSTATE: 42P01"
     )
 
 
@@ -375,7 +320,7 @@ def information_schema(node: exp.Table, catalog: str) -> exp.Expression:
     objects; `system.information_schema` shows every catalog)."""
     view = node.name.lower()
     if view not in _INFO:
-        raise table_not_found(f"`information_schema`.`{view}`")
+        raise sparkerrors.table_not_found(f"`information_schema`.`{view}`")
     owner = node.catalog or catalog
     if owner.lower() == "system":
         where = "database_name NOT IN ('memory', 'system', 'temp')"
