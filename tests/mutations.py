@@ -1,4 +1,4 @@
-"""Re-apply the mutations of issue 15 to a copy of the committed tree and see which tests catch them.
+"""Re-apply issue 15's mutations to a copy of the committed tree; see which tests catch them.
 
     .venv/bin/python tests/mutations.py            # every mutation, the tests named for it
     .venv/bin/python tests/mutations.py --only old # only the tests that existed before issue 15

@@ -114,4 +114,3 @@ async def test_200_run_job_calls_under_503_start_exactly_200_runs(
     assert len(runs) == RUN_JOB_CALLS  # none lost, none duplicated
     assert sorted(r["run_id"] for r in runs) == sorted(returned)
     assert len(set(returned)) == RUN_JOB_CALLS
-

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import mcp_types as types
@@ -33,9 +34,9 @@ ACTION = "echo_status"
 class EchoingHandler(BaseHTTPRequestHandler):
     """Answers 400 with the request's X-Api-Key in the message, as careless APIs do."""
 
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+    def do_GET(self) -> None:
         key = self.headers.get("X-Api-Key", "")
         self.seen.append(key)
         body = json.dumps(
@@ -110,8 +111,9 @@ async def test_mcp_tool_error_carries_the_echo_without_the_key(project: Path) ->
     with errlog.open("w") as err:
         async with (
             stdio_client(params, errlog=err) as (read, write),
-            ClientSession(read, write, client_info=types.Implementation(name="t", version="1"))
-            as client,
+            ClientSession(
+                read, write, client_info=types.Implementation(name="t", version="1")
+            ) as client,
         ):
             await client.initialize()
             result = await client.call_tool(ACTION, {})
@@ -124,14 +126,16 @@ async def test_mcp_tool_error_carries_the_echo_without_the_key(project: Path) ->
 
 
 def test_studio_test_panel_shows_the_echo_without_the_key(project: Path) -> None:
-    with StudioServer(project, port=0) as studio:
-        with httpx.Client(base_url=studio.url, timeout=30) as client:
-            assert client.get(studio.login_url()).status_code == 303
-            page = client.get(f"/actions/{ACTION}").text
-            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
-            assert csrf, "the editor carries no CSRF token"
-            form = {"csrf_token": csrf.group(1), "intent": "test", "name": ACTION,
-                    "connector": "echo", "method": "GET", "path": "/status", "risk": "read"}  # fmt: skip
-            tested = client.post(f"/actions/{ACTION}", data=form)
+    form = {"intent": "test", "name": ACTION, "connector": "echo", "method": "GET",
+            "path": "/status", "risk": "read"}  # fmt: skip
+    with (
+        StudioServer(project, port=0) as studio,
+        httpx.Client(base_url=studio.url, timeout=30) as client,
+    ):
+        assert client.get(studio.login_url()).status_code == 303
+        page = client.get(f"/actions/{ACTION}").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf, "the editor carries no CSRF token"
+        tested = client.post(f"/actions/{ACTION}", data={"csrf_token": csrf.group(1), **form})
     assert tested.status_code == 200
     assert_redacted(tested.text, "the Studio's Test panel")
