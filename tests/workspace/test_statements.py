@@ -251,7 +251,7 @@ def test_databricks_sql_spelling(w: WorkspaceClient, warehouse: str) -> None:
         return r.result.data_array if r.result else []
 
     assert ["samples"] in rows("SHOW CATALOGS") and ["main"] in rows("SHOW CATALOGS")
-    assert rows("SHOW SCHEMAS IN samples") == [["nyctaxi"], ["tpch"]]
+    assert rows("SHOW SCHEMAS IN samples") == [["information_schema"], ["nyctaxi"], ["tpch"]]
     tpch = ["customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier"]
     assert rows("SHOW TABLES IN samples.tpch") == [["tpch", t, "false"] for t in tpch]
     described = {r[0]: r[1:] for r in rows("DESCRIBE TABLE `samples`.`tpch`.`orders`")}

@@ -295,10 +295,12 @@ def _meta(text: str, catalog: str, schema: str) -> Plan | None:
             return Plan(sql, {"p": regex}, "SHOW")
         if kind == "show_schemas":
             cat = name[0] if name else catalog
+            # Every Unity Catalog catalog has an information_schema (answered by sqlmeta).
             sql = (
-                "SELECT s.schema_name AS databaseName FROM duckdb_schemas() s "
-                f"WHERE s.database_name = $c AND {_VISIBLE_SCHEMA} "
-                "AND regexp_full_match(s.schema_name, $p) ORDER BY 1"
+                "SELECT databaseName FROM (SELECT s.schema_name AS databaseName "
+                f"FROM duckdb_schemas() s WHERE s.database_name = $c AND {_VISIBLE_SCHEMA} "
+                "UNION SELECT 'information_schema' FROM duckdb_databases() "
+                "WHERE database_name = $c) WHERE regexp_full_match(databaseName, $p) ORDER BY 1"
             )
             return Plan(sql, {"c": duck_catalog(cat), "p": regex}, "SHOW", target=(cat,))
         if kind == "show_tables":

@@ -162,7 +162,7 @@ def test_inspector_lists_tables_views_and_existence(engine: sa.Engine) -> None:
     assert inspector.get_table_comment("items") == {"text": "things to sell"}
     assert inspector.get_pk_constraint("items")["constrained_columns"] == []
     schema = engine.url.query["schema"]
-    assert {"default", schema} <= set(inspector.get_schema_names())
+    assert {"default", "information_schema", schema} <= set(inspector.get_schema_names())
 
 
 def test_inspector_get_columns_on_the_default_backend(tls_ws: LocalWorkspace) -> None:
