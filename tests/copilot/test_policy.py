@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from lakegate.copilot.policy import check_sql_scope, plan_tool, plan_tools, prepare_call
+from lakegate.copilot.policy import (
+    check_sql_scope,
+    filter_listing,
+    plan_tool,
+    plan_tools,
+    prepare_call,
+)
+from lakegate.copilot.scope import scope_show
 from lakegate.errors import InputError, PolicyError
 from lakegate.project import Action, Connector, CopilotPolicy, Input, Project
 
@@ -267,3 +274,57 @@ def test_connector_defaults_make_inputs_optional(tmp_path: Path) -> None:
     )
     plan = {p.name: p for p in plan_tools(project)}["execute_sql"]
     assert plan.input_schema["required"] == ["statement"]
+
+
+def test_one_pinned_catalog_is_not_forced_into_sql_without_a_schema(tmp_path: Path) -> None:
+    project = _project(tmp_path, pinned={"catalogs": ["samples"]})
+    plan = plan_tool(project.copilot, project.actions["execute_sql"])
+    # Forced alone it would make the warehouse look for samples.default: SQL names it instead.
+    assert plan.input_schema["properties"]["catalog"]["enum"] == ["samples"]
+    ok = prepare_call(
+        plan,
+        project.copilot,
+        {"statement": "SELECT * FROM samples.tpch.orders", "warehouse_id": "w"},
+    )
+    assert "catalog" not in ok.inputs
+    with pytest.raises(PolicyError) as info:
+        prepare_call(plan, project.copilot, {"statement": "SELECT 1 FROM t", "warehouse_id": "w"})
+    assert "samples" in info.value.hint
+
+
+def test_table_functions_files_and_show_under_a_pinned_scope() -> None:
+    for sql in (
+        "SELECT * FROM read_text('/etc/hostname')",
+        "SELECT read_text('/etc/hostname')",
+        "SELECT * FROM samples.a.b WHERE x IN (SELECT y FROM main.a.b)",
+        "SELECT * FROM explode(array((SELECT max(x) FROM main.a.b)))",
+        "SELECT * FROM IDENTIFIER('main.a.b')",
+        "SHOW SCHEMAS IN main",
+        "SHOW TABLES",
+        "SHOW CREATE TABLE main.a.b",
+    ):
+        with pytest.raises(PolicyError) as info:
+            check_sql_scope(sql, catalogs=["samples"], schemas=[])
+        assert info.value.code == "policy.scope", sql
+    for sql in ("SELECT * FROM range(3)", "SHOW CATALOGS", "SHOW TABLES IN samples.tpch"):
+        check_sql_scope(sql, catalogs=["samples"], schemas=[])
+    assert scope_show("SHOW CATALOGS", ["samples", "main"], []) == (
+        "SHOW CATALOGS LIKE 'samples|main'"
+    )
+    assert scope_show("SHOW CATALOGS LIKE 'sam*'", ["samples", "main"], []) == (
+        "SHOW CATALOGS LIKE 'samples'"
+    )
+    assert scope_show("SHOW SCHEMAS IN samples", [], ["samples.tpch", "other.x"]) == (
+        "SHOW SCHEMAS IN samples LIKE 'tpch'"
+    )
+
+
+def test_listings_keep_only_what_the_scope_allows() -> None:
+    catalogs = [{"name": "samples"}, {"name": "main"}, {"name": "SAMPLES2"}]
+    assert filter_listing("/api/2.1/unity-catalog/catalogs", catalogs, ["samples"], []) == [
+        {"name": "samples"}
+    ]
+    schemas = {"schemas": [{"name": "tpch", "full_name": "samples.tpch"},
+                           {"name": "nyctaxi", "full_name": "samples.nyctaxi"}]}  # fmt: skip
+    kept = filter_listing("/api/2.1/unity-catalog/schemas", schemas, [], ["samples.tpch"])
+    assert kept == {"schemas": [{"name": "tpch", "full_name": "samples.tpch"}]}

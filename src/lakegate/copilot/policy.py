@@ -170,7 +170,16 @@ def plan_tool(policy: Any, action: Any, defaults: dict[str, Any] | None = None) 
 
     warehouse = getattr(_pins(policy), "warehouse_id", None)
     pin(WAREHOUSE_INPUTS, [warehouse] if warehouse else [])
-    pin(CATALOG_INPUTS, _allowed_catalogs(policy))
+    sql_schema = any(n in props for n in SQL_INPUTS) and not _bare_schemas(policy)
+    if sql_schema and any(n in props for n in SCHEMA_INPUTS):
+        # A forced catalog without a schema makes the warehouse look for <catalog>.default,
+        # which need not exist: SQL names its catalog (the scope check asks for it) instead.
+        for name in CATALOG_INPUTS:
+            if name in props and _allowed_catalogs(policy):
+                enums[name] = _allowed_catalogs(policy)
+                props[name] = {**props[name], "enum": enums[name]}
+    else:
+        pin(CATALOG_INPUTS, _allowed_catalogs(policy))
     pin(SCHEMA_INPUTS, _bare_schemas(policy))
 
     max_rows, max_bytes, deadline_s = _caps(policy)
