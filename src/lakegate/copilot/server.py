@@ -21,7 +21,13 @@ from lakegate.copilot import tools as tooling
 from lakegate.copilot.audit import AuditLog, call_record
 from lakegate.copilot.policy import ToolPlan, filter_listing, plan_tools, prepare_call
 from lakegate.copilot.stdio import fast_stdio_server
-from lakegate.errors import InputError, LakegateError, PolicyError
+from lakegate.errors import (
+    InputError,
+    LakegateError,
+    PolicyError,
+    RemoteError,
+    TransportError,
+)
 from lakegate.secrets import redact
 
 __all__ = ["CopilotServer"]
@@ -188,7 +194,7 @@ class CopilotServer:
                 record,
                 PolicyError(
                     f"There is no tool called {name!r}.",
-                    code="tool.unknown",
+                    code="policy.unknown_tool",
                     hint=f"Call one of: {', '.join(sorted(self._exposed_names)) or 'none'}.",
                 ),
             )
@@ -236,7 +242,7 @@ class CopilotServer:
         if result is None:
             return self._error(
                 record,
-                LakegateError(
+                TransportError(
                     f"{name} did not answer within {deadline:g} s.",
                     code="request.timeout",
                     hint="Try again with a narrower request, or raise copilot.caps.deadline_s.",
@@ -244,7 +250,7 @@ class CopilotServer:
             )
         record["status"] = result.status
         if not result.ok:
-            error = result.error or LakegateError(f"{name} failed.", code="remote.error")
+            error = result.error or RemoteError(f"{name} failed.")
             if error.status is None and result.status:
                 error.status = result.status
             return self._error(record, error)

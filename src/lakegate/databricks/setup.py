@@ -12,13 +12,15 @@ from typing import Any
 
 from lakegate._transport import HttpClient, SendError
 from lakegate.databricks.connect import discover_token_url, normalize_host
-from lakegate.errors import AuthError, RemoteError
+from lakegate.errors import AuthError, RemoteError, TokenError, TransportError
 from lakegate.results import decode_body, status_error
 from lakegate.secrets import SecretStore, redact, register_secret
 
 __all__ = ["AccountAdmin", "SetupReport", "setup_service_principal"]
 
 _TIMEOUT_S = 30.0
+# The codes _exchange gives the same transport failures, so one cause has one code everywhere.
+_SEND_CODES = {"connect": "request.connect_failed", "timeout": "request.timeout"}
 
 
 @dataclass
@@ -156,9 +158,8 @@ async def _client_credentials(
             },
         )
     except SendError as exc:
-        raise AuthError(
+        raise TokenError(
             f"Could not reach the token endpoint {token_url} ({exc.cause_name}).",
-            code="auth.token_failed",
             hint="Check --account-host (e.g. https://accounts.cloud.databricks.com).",
         ) from None
     body = decode_body(response.content, response.headers.get("content-type", ""), False)
@@ -166,9 +167,8 @@ async def _client_credentials(
         detail = ""
         if isinstance(body, dict):
             detail = body.get("error_description") or body.get("error") or ""
-        raise AuthError(
+        raise TokenError(
             redact(f"{token_url} refused the credentials ({detail or response.status_code})."),
-            code="auth.token_failed",
             hint="Use an account admin service principal's client id and OAuth secret "
             "(--admin-client-id, --admin-secret-env).",
         )
@@ -250,9 +250,9 @@ async def _call(
             json=body,
         )
     except SendError as exc:
-        raise RemoteError(
+        raise TransportError(
             f"{method} {url} failed ({exc.cause_name}).",
-            code="remote.unreachable",
+            code=_SEND_CODES.get(exc.kind, "request.connection_lost"),
             hint="Check the host and your network.",
         ) from None
     data = decode_body(response.content, response.headers.get("content-type", ""), False)
