@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import httpx
 import lz4.frame
 import pyarrow as pa
 import pytest
+from databricks import sql
 from databricks.sql.client import Connection
 from databricks.sql.exc import ServerOperationError
 
@@ -390,3 +392,32 @@ def test_catalogs_schemas_tables_columns(
     assert sent["SHOW TABLES IN CATALOG main SCHEMA LIKE 'sea_meta'"] == "CLOSED"
     show_columns = "SHOW COLUMNS IN CATALOG main SCHEMA LIKE 'sea_meta' TABLE LIKE 'items'"
     assert sent[show_columns] == "SUCCEEDED"
+
+
+def test_sea_over_tls_with_only_the_ca_file(tmp_path: Path) -> None:
+    """`LocalWorkspace(tls=True)`: the SEA backend on https, CloudFetch links included."""
+    with LocalWorkspace(state_dir=tmp_path, warehouse_delays=0.1, tls=True) as ws:
+        assert ws.ca_file is not None
+        host, port = ws.host.removeprefix("https://").rsplit(":", 1)
+        token = httpx.post(
+            f"{ws.host}/oidc/v1/token",
+            data={"grant_type": "client_credentials"},
+            auth=(ws.credentials["client_id"], ws.credentials["client_secret"]),
+            verify=ssl.create_default_context(cafile=str(ws.ca_file)),
+        ).json()["access_token"]
+        connection = sql.connect(
+            server_hostname=host,
+            _port=int(port),
+            http_path=f"/sql/1.0/warehouses/{state_of(ws).warehouses.ids()[0]}",
+            access_token=token,
+            _tls_trusted_ca_file=str(ws.ca_file),
+            use_sea=True,
+            enable_telemetry=False,
+        )
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT i FROM range(200000) AS t(i) ORDER BY i")
+                assert cursor.fetchall_arrow().column("i").to_pylist() == list(range(200000))
+        finally:
+            connection.close()
+        assert downloads(ws) >= 1  # the external link was fetched over verified https
