@@ -203,3 +203,50 @@ async def test_a_gateway_shares_one_transport_for_tokens_and_calls(
         runtime = gw.runtime("svc")
         assert runtime.transport is gw.transport is gw._plain_http().transport
     assert gw._transport is None  # closed with the gateway
+
+
+CALL_OVER_TLS = """
+import asyncio, json, sys
+from lakegate.gateway import Gateway
+
+async def main():
+    async with Gateway.from_file(sys.argv[1]) as gw:
+        result = await gw.call("list_warehouses")
+    print(json.dumps({"ok": result.ok, "code": result.error.code if result.error else None}))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_https_trusts_the_ca_named_by_ssl_cert_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trusted: bool
+) -> None:
+    """aiohttp reads SSL_CERT_FILE when it loads: each case runs in a fresh interpreter."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from lakegate.workspace import LocalWorkspace
+
+    from .conftest import databricks_project
+
+    with LocalWorkspace(state_dir=tmp_path / "ws", warehouse_delays=0.1, tls=True) as ws:
+        project = databricks_project(tmp_path, ws, monkeypatch)
+        env = {**os.environ}
+        if trusted:
+            env["SSL_CERT_FILE"] = str(ws.ca_file)
+        else:
+            env.pop("SSL_CERT_FILE", None)
+        done = subprocess.run(
+            [sys.executable, "-c", CALL_OVER_TLS, str(project.path)],
+            capture_output=True, text=True, timeout=120, env=env,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert ws.host.startswith("https://")
+    if trusted:
+        assert outcome == {"ok": True, "code": None}
+    else:  # an unknown CA: the token request fails first, as an error, not a traceback
+        assert outcome == {"ok": False, "code": "auth.token_failed"}
