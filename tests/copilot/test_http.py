@@ -137,3 +137,28 @@ def test_a_tool_call_is_plain_json_unless_the_client_asks_for_progress(
     assert streamed.status_code == 200
     assert streamed.headers["content-type"].startswith("text/event-stream")
     assert '"id":3' in streamed.text.replace(" ", "")
+
+
+def test_an_mcp_server_not_behind_lakegates_chooser_keeps_its_own_json_setting(
+    workspace: Any,
+) -> None:
+    """The per-request transport is installed for the whole process: the local workspace's
+    managed MCP endpoint (json_response=True), served in this process, must not change."""
+    import lakegate.copilot.http  # noqa: F401  (installs the per-request transport)
+
+    creds = workspace.credentials
+    token = httpx.post(
+        f"{workspace.host}/oidc/v1/token",
+        data={"grant_type": "client_credentials", "client_id": creds["client_id"],
+              "client_secret": creds["client_secret"], "scope": "all-apis"},
+    ).json()["access_token"]  # fmt: skip
+    listed = httpx.post(
+        f"{workspace.host}/api/2.0/mcp/sql",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+        headers=HEADERS
+        | {"Authorization": f"Bearer {token}", "Mcp-Protocol-Version": "2025-06-18"},
+        timeout=30,
+    )
+    assert listed.status_code == 200, listed.text
+    assert listed.headers["content-type"].startswith("application/json")
+    assert {t["name"] for t in listed.json()["result"]["tools"]} >= {"execute_sql"}

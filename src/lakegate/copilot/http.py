@@ -189,8 +189,11 @@ def security_settings(
     )
 
 
-# True while the current HTTP request needs an SSE stream; read by the transport below.
-_STREAMED: contextvars.ContextVar[bool] = contextvars.ContextVar("lakegate_streamed", default=True)
+# Whether the current HTTP request needs an SSE stream (None: not decided here, so the server's
+# own setting holds); read by the transport below.
+_STREAMED: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
+    "lakegate_streamed", default=None
+)
 
 
 class _PerRequestTransport(StreamableHTTPServerTransport):
@@ -198,14 +201,16 @@ class _PerRequestTransport(StreamableHTTPServerTransport):
 
     @property  # type: ignore[override]
     def is_json_response_enabled(self) -> bool:
-        return not _STREAMED.get()
+        chosen = _STREAMED.get()
+        return self._configured_json if chosen is None else not chosen
 
     @is_json_response_enabled.setter
     def is_json_response_enabled(self, value: bool) -> None:
-        pass  # decided per request by `StreamChooser`
+        self._configured_json = value  # what the server was built with: the fallback
 
 
 # The session manager builds its transports by this module-level name (no factory argument).
+# Servers not behind `StreamChooser` (the workspace's own MCP endpoint) keep their setting.
 _manager.StreamableHTTPServerTransport = _PerRequestTransport  # type: ignore[misc]
 
 
@@ -244,14 +249,15 @@ class StreamChooser:
         finally:
             _STREAMED.reset(token)
 
-    def _streamed(self, body: bytes) -> bool:
+    def _streamed(self, body: bytes) -> bool | None:
         try:
             message = json.loads(body)
         except ValueError:
-            return True  # the SDK answers the parse error
+            return None  # the SDK answers the parse error
         if not isinstance(message, dict) or message.get("method") in (None, "initialize"):
-            # initialize starts the session's router, which keeps this choice for its life
-            return True
+            # initialize starts the session's router, which keeps this choice for its life:
+            # the server's own setting (SSE), under which it routes every kind of message
+            return None
         params = message.get("params") if isinstance(message.get("params"), dict) else {}
         meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
         if meta.get("progressToken") is not None:
