@@ -43,14 +43,9 @@ __all__ = ["__version__", *_LAZY, *_errors_all]  # noqa: F405 (`__version__`: __
 
 def __getattr__(name: str) -> Any:
     if name == "__version__":
-        # importlib.metadata costs 30-60 ms to import: only when the version is asked for.
-        from importlib.metadata import PackageNotFoundError, version
+        from lakegate._version import version
 
-        try:
-            found = version("lakegate")
-        except PackageNotFoundError:  # pragma: no cover - running from a source tree
-            found = "0.0.0"
-        globals()["__version__"] = found
+        found = globals()["__version__"] = version()
         return found
     module = _LAZY.get(name)
     if module is None:

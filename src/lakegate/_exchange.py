@@ -44,9 +44,9 @@ _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 
 def user_agent(extra: str | None) -> str:
-    from lakegate import __version__
+    from lakegate._version import version
 
-    return f"lakegate/{__version__}" + (f" {extra}" if extra else "")
+    return f"lakegate/{version()}" + (f" {extra}" if extra else "")
 
 
 @dataclass

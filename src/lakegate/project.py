@@ -29,6 +29,7 @@ from lakegate.authconfig import (
     config_problem,
 )
 from lakegate.errors import ConfigError, NotFoundError
+from lakegate.paths import PLACEHOLDER, path_problem
 
 __all__ = [
     "NAME_PATTERN",
@@ -52,8 +53,6 @@ __all__ = [
 ]
 
 INPUT_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$")
-# `{{name}}` in a path, query, header or body template.
-PLACEHOLDER = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 MAX_RESPONSE_CAP = 1024 * 1024 * 1024  # 1 GiB: the most `max_response_bytes` may allow
@@ -161,8 +160,6 @@ class Action(ProjectModel):
                 "path",
             )
         if self.path is not None:
-            from lakegate.render import path_problem  # the call-time rules (render imports us)
-
             problem = path_problem(self.path)
             if problem:
                 raise config_problem(

@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from lakegate.errors import GuardError, InputError
-from lakegate.project import PLACEHOLDER, Action, Connector
+from lakegate.paths import LINE_BREAK as _LINE_BREAK
+from lakegate.paths import PLACEHOLDER, path_problem
+from lakegate.paths import dot_segment as _dot_segment
+from lakegate.project import Action, Connector
 from lakegate.secrets import redact
 
 if TYPE_CHECKING:
@@ -26,7 +29,6 @@ __all__ = ["RenderedRequest", "check_url", "path_problem", "render", "resolve_in
 
 _ABSENT = object()
 _EXACT = re.compile(r"^\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}$")
-_LINE_BREAK = re.compile(r"[\r\n\x00]")
 
 
 @dataclass
@@ -181,24 +183,6 @@ def check_url(connector: Connector, url: str) -> None:
     base_path = base.path.rstrip("/")
     if base_path and not (final.path == base_path or final.path.startswith(base_path + "/")):
         raise _guard(connector, f"the path would leave the base path {base_path}")
-
-
-def path_problem(path: str) -> str | None:
-    """What makes an action's path template unsafe, by the rules `check_url` applies at call
-    time: run when an action is saved or loaded, so a bad path never waits for its first call."""
-    static = PLACEHOLDER.sub("x", path)
-    if static.startswith("//"):
-        return "it starts with '//', which would name another host"
-    if _LINE_BREAK.search(static) or "\\" in static:
-        return "it contains a line break or backslash"
-    if any(_dot_segment(segment) for segment in static.split("?", 1)[0].split("/")):
-        return "it contains a '.' or '..' segment (also when written %2e%2e), which leaves the path"
-    return None
-
-
-def _dot_segment(segment: str) -> bool:
-    # Decoded twice: a server may decode `%252e%252e` once more on its way to a file system.
-    return unquote(unquote(segment)) in (".", "..")
 
 
 @lru_cache(maxsize=256)

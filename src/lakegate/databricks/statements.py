@@ -144,13 +144,13 @@ def _in_background(work: Any) -> None:
 
 def query_tags(ctx: ActionContext) -> list[dict[str, str]]:
     """Attribution on every statement: lakegate's version, the action and the caller."""
-    from lakegate import __version__
+    from lakegate._version import version as lakegate_version
 
     caller = ctx.caller or {}
     who = caller.get("client") or caller.get("name") or "lakegate"
     version = caller.get("version")
     tags = {
-        "lakegate": __version__,
+        "lakegate": lakegate_version(),
         "action": ctx.action.name,
         "caller": f"{who}/{version}" if version else str(who),
     }

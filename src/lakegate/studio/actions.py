@@ -16,9 +16,9 @@ from lakegate.gateway import Gateway
 from lakegate.project import METHODS, Action, Project
 from lakegate.secrets import redact, redact_data
 from lakegate.studio.action_form import INPUT_TYPES, LABELS, RISKS, ActionDraft
-from lakegate.studio.app import Studio, done
 from lakegate.studio.connection import form_terms, step_view
 from lakegate.studio.forms import check_name
+from lakegate.studio.pages import Studio, done
 from lakegate.studio.security import csrf_protected
 
 __all__ = ["routes"]

@@ -9,7 +9,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from lakegate.project import Connector
-from lakegate.studio.app import Studio, done
 from lakegate.studio.connection import ConnectionCheck, check_connection
 from lakegate.studio.connector_form import (
     AUTH_TYPES,
@@ -19,6 +18,7 @@ from lakegate.studio.connector_form import (
     ConnectorDraft,
 )
 from lakegate.studio.forms import check_name
+from lakegate.studio.pages import Studio, done
 from lakegate.studio.security import Session, csrf_protected
 
 __all__ = ["routes"]

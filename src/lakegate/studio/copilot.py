@@ -21,8 +21,8 @@ from lakegate.copilot.clientconfig import ClientSnippet, client_snippet, env_nam
 from lakegate.copilot.policy import PROFILES, plan_tools
 from lakegate.project import Project
 from lakegate.secrets import redact_data
-from lakegate.studio.app import Studio, done
 from lakegate.studio.connection import warehouses
+from lakegate.studio.pages import Studio, done
 from lakegate.studio.security import csrf_protected
 
 __all__ = ["routes"]

@@ -4,9 +4,9 @@ with LocalWorkspace() as ws:
     ws.host, ws.account_host, ws.credentials
 """
 
-from lakegate.workspace.app import Settings, WorkspaceState
 from lakegate.workspace.http import ApiError, api_error
 from lakegate.workspace.identity import Principal
 from lakegate.workspace.server import LocalWorkspace
+from lakegate.workspace.state import Settings, WorkspaceState
 
 __all__ = ["ApiError", "LocalWorkspace", "Principal", "Settings", "WorkspaceState", "api_error"]

@@ -20,7 +20,7 @@ from lakegate.workspace.http import empty, fail, json_body, not_found
 from lakegate.workspace.identity import DEFAULT_SECRET_LIFETIME_S, KNOWN_SCOPES, Principal, Secret
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 ASSIGNABLE = ("USER", "ADMIN")
 _LIFETIME = re.compile(r"^(\d+)(?:\.\d+)?s?$")

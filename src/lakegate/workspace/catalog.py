@@ -21,7 +21,7 @@ from lakegate.workspace.sqltranslate import column_type, duck_catalog, uc_catalo
 from lakegate.workspace.statements import service
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 BASE = "/api/2.1/unity-catalog"
 _HIDDEN = "('pg_catalog', 'information_schema')"

@@ -18,7 +18,7 @@ from lakegate.workspace.catalog import BASE
 from lakegate.workspace.http import fail, json_body
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 # The privileges of databricks-sdk's catalog.Privilege that apply to these securables.
 PRIVILEGES = frozenset({

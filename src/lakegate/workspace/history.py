@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 from lakegate.workspace.http import fail, int_param
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
     from lakegate.workspace.statements import Statement, StatementService
 
 # Statement states as the query history names them.

@@ -18,7 +18,7 @@ from lakegate.workspace.sqltranslate import Parameter
 from lakegate.workspace.statements import StatementService
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 log = logging.getLogger(__name__)
 ACTIVE = frozenset({"QUEUED", "PENDING", "RUNNING", "TERMINATING", "BLOCKED"})

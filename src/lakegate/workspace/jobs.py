@@ -23,7 +23,7 @@ from lakegate.workspace.permissions import ObjectType
 from lakegate.workspace.statements import service as statement_service
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 LEVELS = ("CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER")
 TASK_TYPES = ("notebook_task", "sql_task")

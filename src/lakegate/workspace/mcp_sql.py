@@ -26,7 +26,7 @@ from lakegate.workspace.sqltranslate import Parameter
 from lakegate.workspace.statements import Statement, service
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 log = logging.getLogger(__name__)
 SQL_PATH = "/api/2.0/mcp/sql"

@@ -16,7 +16,7 @@ from lakegate.workspace.http import empty, fail, field, json_body
 from lakegate.workspace.identity import PRINCIPAL_KEY, Audience, OAuthError, pat_info
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 
 def oauth_error(exc: OAuthError) -> JSONResponse:

@@ -15,7 +15,7 @@ from lakegate.workspace.identity import Principal
 from lakegate.workspace.store import Store
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 PRINCIPAL_FIELDS = ("user_name", "group_name", "service_principal_name")
 BUILTIN_GROUPS = ("admins", "users")

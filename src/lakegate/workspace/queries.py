@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 from lakegate.workspace.http import fail, json_body, not_found
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 BASE = "/api/2.0/sql/queries"
 

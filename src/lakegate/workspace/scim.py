@@ -18,7 +18,7 @@ from lakegate.workspace.http import fail, int_param, json_body, not_found
 from lakegate.workspace.identity import Principal
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 SP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServicePrincipal"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"

@@ -20,7 +20,7 @@ from lakegate.workspace.http import ApiError, fail, json_body, not_found
 from lakegate.workspace.scim import USER_SCHEMA, page, patch_operations
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 BASE = "/api/2.0/preview/scim/v2"

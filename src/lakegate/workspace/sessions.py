@@ -24,7 +24,7 @@ from lakegate.workspace.sqlengine import DEFAULT_CATALOG, DEFAULT_SCHEMA
 from lakegate.workspace.sqltranslate import NAME, duck_catalog
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
     from lakegate.workspace.statements import StatementService
 
 BASE = "/api/2.0/sql/sessions"

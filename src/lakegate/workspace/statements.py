@@ -37,7 +37,7 @@ from lakegate.workspace.sqlrequest import validated
 from lakegate.workspace.sqltranslate import Parameter, SqlError, plan
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 log = logging.getLogger(__name__)
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "CLOSED"})

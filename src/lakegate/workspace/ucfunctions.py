@@ -18,7 +18,7 @@ from lakegate.workspace.sqltranslate import Parameter, column_type, duck_catalog
 from lakegate.workspace.statements import service
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 _FUNCTIONS = """
 SELECT function_name, function_type, parameters, parameter_types, macro_definition, comment

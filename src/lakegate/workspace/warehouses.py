@@ -23,7 +23,7 @@ from lakegate.workspace.permissions import ObjectType
 from lakegate.workspace.store import Store
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 LEVELS = ("CAN_USE", "CAN_MONITOR", "CAN_MANAGE", "IS_OWNER")
 CLUSTER_SIZES = (

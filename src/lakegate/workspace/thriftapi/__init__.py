@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 PATH = "/sql/1.0/warehouses/{id}"
 

@@ -25,7 +25,7 @@ from lakegate.workspace.thriftapi.rowsets import failed
 from lakegate.workspace.thriftapi.service import HandleError, ThriftService
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/x-thrift"

@@ -24,7 +24,7 @@ from lakegate.workspace.thriftapi.metadata import CatalogBrowser
 from lakegate.workspace.thriftapi.rowsets import RowSource, ok
 
 if TYPE_CHECKING:
-    from lakegate.workspace.app import WorkspaceState
+    from lakegate.workspace.state import WorkspaceState
 
 log = logging.getLogger(__name__)
 DIRECT_WAIT_S = 5.0  # ExecuteStatement waits this long to answer with the results directly

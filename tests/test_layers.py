@@ -1,0 +1,54 @@
+"""The layering the architecture promises, checked on every test run.
+
+The contracts live in pyproject.toml ([tool.importlinter]); the two rules that must also hold for
+modules added later are checked here against the whole import graph, not a list.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+
+ROOT = Path(__file__).resolve().parent.parent
+FRONTS = ("lakegate.cli", "lakegate.copilot", "lakegate.studio")
+ENTRY = "lakegate.__main__"  # `python -m lakegate`: the CLI's door
+
+
+def test_import_linter_contracts_are_kept() -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "0 broken" in done.stdout
+
+
+def graph() -> grimp.ImportGraph:
+    return grimp.build_graph("lakegate", exclude_type_checking_imports=True, cache_dir=None)
+
+
+def top_level(graph: grimp.ImportGraph) -> set[str]:
+    return {m for m in graph.modules if m.count(".") == 1}
+
+
+def test_no_module_outside_the_fronts_imports_a_front() -> None:
+    g = graph()
+    for module in sorted(top_level(g) - {*FRONTS, ENTRY}):
+        for front in FRONTS:
+            chain = g.find_shortest_chain(module, front, as_packages=True)
+            assert chain is None, f"{module} reaches the front {front}: {' -> '.join(chain)}"
+
+
+def test_the_workspace_imports_nothing_else_of_lakegate() -> None:
+    g = graph()
+    workspace = {"lakegate.workspace", *g.find_descendants("lakegate.workspace")}
+    outside = {
+        (module, imported)
+        for module in workspace
+        for imported in g.find_modules_directly_imported_by(module)
+        if imported.startswith("lakegate") and imported not in workspace
+    }
+    assert not outside, sorted(outside)
