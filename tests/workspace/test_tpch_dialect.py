@@ -106,7 +106,38 @@ CASES: list[tuple[str, list[list[str | None]], list[str] | None]] = [
     ("SELECT size(array(1, 2)), array_contains(array(1, 2), 2), element_at(array(1, 2), 1),"
      " array(1, 2)[0], map('a', 1)['a'], named_struct('a', 1).a",
      [["2", "true", "1", "1", "1", "1"]], None),
-    ("""SELECT get_json_object('{"a": 1}', '$.a')""", [["1"]], None),
+    ("""SELECT get_json_object('{"a": 1}', '$.a'), '{"a": 1}':a, to_json(named_struct('a', 1))""",
+     [["1", "1", '{"a":1}']], None),
+    ("SELECT array_join(array('a', 'b'), ','), sequence(1, 3), transform(array(1, 2), v -> v * 2),"
+     " filter(array(1, 2), v -> v > 1), aggregate(array(1, 2), 0, (acc, v) -> acc + v),"
+     " array_distinct(array(1, 1)), sort_array(array(3, 1), false), array_sort(array(3, 1))",
+     [["a,b", "[1,2,3]", "[2,4]", "[2]", "3", "[1]", "[3,1]", "[1,3]"]], None),
+    ("SELECT explode(array(7, 8))", [["7"], ["8"]], None),
+    # More strings, numbers, statistics, windows, timestamps and set operations.
+    ("SELECT rpad('7', 3, '0'), replace('aXb', 'X', '-'), translate('abc', 'ab', 'xy'),"
+     " reverse('abc'), repeat('ab', 2), split('a,b', ','), endswith('abc', 'c'), ltrim('  x')",
+     [["700", "a-b", "xyc", "cba", "abab", '["a","b"]', "true", "x"]], None),
+    ("SELECT ceil(1.2), floor(1.8), abs(-1), pow(2, 3), sqrt(16), ln(1), log10(100), log(2, 8),"
+     " exp(0), greatest(1, 3, 2), least(1, 3, 2), iff(1 > 0, 'y', 'n')",
+     [["2", "1", "1", "8.0", "4.0", "0.0", "2.0", "3.0", "1.0", "3", "1", "y"]], None),
+    (f"SELECT stddev(x), variance(x), stddev_pop(x), approx_count_distinct(x),"
+     f" percentile_approx(x, 0.5) {V4}",
+     [["1.2909944487358056", "1.6666666666666667", "1.118033988749895", "4", "2"]], None),
+    ("SELECT x, rank() OVER (ORDER BY x), dense_rank() OVER (ORDER BY x),"
+     " first_value(x) OVER (ORDER BY x), percent_rank() OVER (ORDER BY x),"
+     " cume_dist() OVER (ORDER BY x) FROM VALUES (1), (3), (3) AS t(x) ORDER BY x",
+     [["1", "1", "1", "1", "0.0", "0.3333333333333333"],
+      ["3", "2", "2", "1", "0.5", "1.0"], ["3", "2", "2", "1", "0.5", "1.0"]], None),
+    ("SELECT to_timestamp('2024-01-05 10:00:00'),"
+     " to_timestamp('05/01/2024 10:00', 'dd/MM/yyyy HH:mm'),"
+     " timestampdiff(DAY, DATE'2024-01-01', DATE'2024-03-01'), now() IS NOT NULL",
+     [["2024-01-05T10:00:00.000Z", "2024-01-05T10:00:00.000Z", "60", "true"]],
+     ["TIMESTAMP", "TIMESTAMP", "BIGINT", "BOOLEAN"]),
+    ("SELECT 1 UNION SELECT 2 EXCEPT SELECT 2 ORDER BY 1", [["1"]], None),
+    ("SELECT x FROM VALUES (1), (NULL), (3) AS t(x) ORDER BY x NULLS LAST LIMIT 2 OFFSET 1",
+     [["3"], [None]], None),
+    ("SELECT x FROM VALUES (1), (2) AS t(x) LEFT ANTI JOIN VALUES (1) AS u(z) ON x = z",
+     [["2"]], None),
 ]  # fmt: skip
 
 

@@ -148,6 +148,16 @@ def _unix_timestamp(node: exp.Expression) -> exp.Expression:
     return exp.cast(exp.Anonymous(this="epoch", expressions=[value]), exp.DataType.build("BIGINT"))
 
 
+def _timestamp(node: exp.Expression) -> exp.Expression:
+    # to_timestamp(s[, fmt]) is a TIMESTAMP (with the session's time zone) in Databricks, as
+    # CAST(s AS TIMESTAMP) already is here; sqlglot gives DuckDB's zone-less TIMESTAMP.
+    if isinstance(node, exp.Cast) and not node.to.is_type(exp.DataType.Type.TIMESTAMP):
+        return node
+    if isinstance(node, exp.Cast):
+        return exp.Cast(this=node.this, to=exp.DataType.build("TIMESTAMPTZ"))
+    return exp.cast(node.copy(), exp.DataType.build("TIMESTAMPTZ"))
+
+
 def _bround(node: exp.Anonymous) -> exp.Expression:
     # HALF_EVEN rounding.
     digits = node.expressions[1] if len(node.expressions) > 1 else exp.Literal.number(0)
@@ -209,6 +219,8 @@ _REWRITES: dict[type[exp.Expression], Callable[[exp.Expression], exp.Expression]
     exp.DateTrunc: _trunc,
     exp.TimestampTrunc: _timestamp_trunc,
     exp.StrToUnix: _unix_timestamp,
+    exp.Cast: _timestamp,
+    exp.StrToTime: _timestamp,
 }
 _BY_NAME: dict[str, Callable[[exp.Anonymous], exp.Expression]] = {
     "bround": _bround,

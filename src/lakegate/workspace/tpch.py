@@ -4,7 +4,8 @@ Follows the TPC-H specification's cardinalities, value ranges and key relationsh
 keys, customers whose key is a multiple of 3 place no orders, each part has four suppliers and
 every line item's (part, supplier) pair is one of them, order totals and statuses are derived
 from their lines). Text columns are drawn from the specification's word lists, not its grammar.
-Values come from `rnd(i, k)` (see sampledata.py), so the same scale always gives the same rows.
+Values come from `rnd(i, k)`, integer arithmetic on the row number: a scale always gives the
+same rows.
 """
 
 from __future__ import annotations
