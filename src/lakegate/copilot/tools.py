@@ -98,13 +98,12 @@ def describe(
         deadline = f"{caps.deadline_s:g} s" if caps is not None else "the deadline"
         follow = [t for t in ("get_statement", "cancel_statement") if t in others]
         parts.append(
-            f"Waits up to deadline_s (at most {deadline}); a statement still running then is "
-            "not canceled: the answer is its statement_id and state"
-            + (f" (continue with {' or '.join(follow)})." if follow else ".")
+            f"Past deadline_s (at most {deadline}) a running statement is not canceled: the "
+            "answer is its statement_id" + (f", for {' or '.join(follow)}." if follow else ".")
         )
     if caps is not None and returns_rows(plan.action):
         items = "rows" if kind in SQL_ANSWER_TOOLS else "items"
-        parts.append(f"At most {caps.max_rows} {items} and {caps.max_bytes} bytes per answer.")
+        parts.append(f"At most {caps.max_rows} {items}, {caps.max_bytes} bytes per answer.")
     return " ".join(parts)
 
 

@@ -4,7 +4,7 @@ Columns are listed once (name and type); rows follow in the cheaper of two forms
 arrays (typed cells) for a few rows, a header-less TSV string for many (no quotes or commas per
 cell; see benchmarks/copilot_eval.py). The whole answer, not just its rows, fits `max_bytes`, and a
 cut always falls between two rows. A cut answer carries `next`: the `fetch_rows` arguments of the
-rest.
+rest. A statement that did not succeed is an error whose code and hint say what to do next.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from lakegate.errors import StatementError
 
 __all__ = [
     "ANSWER_SCHEMA",
@@ -25,6 +27,7 @@ __all__ = [
     "Column",
     "columns_of",
     "handle",
+    "raise_unless_succeeded",
 ]
 
 NULL = "NULL"  # how a SQL NULL is written in a TSV cell
@@ -211,3 +214,49 @@ def _tsv_cell(value: Any) -> str:
 
 def _tsv_line(row: list[Any]) -> str:
     return "\t".join(map(_tsv_cell, row))
+
+
+# Databricks error classes that mean "this name does not exist".
+_NOT_FOUND = ("TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND", "NO_SUCH_CATALOG", "CATALOG_NOT_FOUND",
+              "UNRESOLVED_COLUMN", "UNRESOLVED_ROUTINE", "UNRESOLVED_FIELD")  # fmt: skip
+
+
+def raise_unless_succeeded(response: dict[str, Any], statement_id: str | None) -> None:
+    """Nothing for a SUCCEEDED statement; else an error that says what to do next."""
+    state = str((response.get("status") or {}).get("state") or "PENDING")
+    if state == "SUCCEEDED":
+        return
+    error = (response.get("status") or {}).get("error") or {}
+    code, message = error.get("error_code"), str(error.get("message") or "")
+    details = {"statement_id": statement_id, "state": state, "error_code": code}
+    text = f"Statement {statement_id} {state.lower()}" + (f": {message}" if message else ".")
+    if state in ("PENDING", "RUNNING"):
+        raise StatementError(
+            f"Statement {statement_id} is still {state}; its rows are not there yet.",
+            code="remote.statement_running",
+            hint=f"Call get_statement with statement_id {statement_id}: it waits for the result.",
+            details=details,
+        )
+    if state != "FAILED":
+        raise StatementError(
+            text,
+            code="remote.statement_canceled",
+            hint="It was canceled or its result expired; run the statement again if needed.",
+            details=details,
+        )
+    if "PARSE_SYNTAX_ERROR" in message:
+        raise StatementError(
+            text,
+            code="sql.parse_error",
+            hint="Fix the SQL where the message points, then run it again.",
+            details=details,
+        )
+    if any(name in message for name in _NOT_FOUND):
+        raise StatementError(
+            text,
+            code="sql.not_found",
+            hint="Check the names: list_tables shows a schema's tables, describe_table a "
+            "table's columns.",
+            details=details,
+        )
+    raise StatementError(text, details=details, hint="Fix the SQL; the message is Databricks' own.")

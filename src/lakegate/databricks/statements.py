@@ -13,7 +13,7 @@ import dataclasses
 import time
 from typing import Any
 
-from lakegate.databricks.answer import Answer, columns_of, handle
+from lakegate.databricks.answer import Answer, columns_of, handle, raise_unless_succeeded
 from lakegate.databricks.guard import check_read_only
 from lakegate.errors import InputError, LakegateError, StatementError
 from lakegate.gateway import ActionContext, handler
@@ -295,52 +295,6 @@ def _chunk_holding(chunks: list[dict[str, Any]], offset: int) -> int:
 async def _chunk(runner: StatementRunner, index: int) -> dict[str, Any]:
     path = f"{STATEMENTS}/{runner.statement_id}/result/chunks/{index}"
     return dict(await runner.ctx.json("GET", path))
-
-
-# Databricks error classes that mean "this name does not exist".
-_NOT_FOUND = ("TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND", "NO_SUCH_CATALOG", "CATALOG_NOT_FOUND",
-              "UNRESOLVED_COLUMN", "UNRESOLVED_ROUTINE", "UNRESOLVED_FIELD")  # fmt: skip
-
-
-def raise_unless_succeeded(response: dict[str, Any], statement_id: str | None) -> None:
-    """Nothing for a SUCCEEDED statement; else an error that says what to do next."""
-    state = _state(response)
-    if state == "SUCCEEDED":
-        return
-    error = (response.get("status") or {}).get("error") or {}
-    code, message = error.get("error_code"), str(error.get("message") or "")
-    details = {"statement_id": statement_id, "state": state, "error_code": code}
-    text = f"Statement {statement_id} {state.lower()}" + (f": {message}" if message else ".")
-    if state in ("PENDING", "RUNNING"):
-        raise StatementError(
-            f"Statement {statement_id} is still {state}; its rows are not there yet.",
-            code="remote.statement_running",
-            hint=f"Call get_statement with statement_id {statement_id}: it waits for the result.",
-            details=details,
-        )
-    if state != "FAILED":
-        raise StatementError(
-            text,
-            code="remote.statement_canceled",
-            hint="It was canceled or its result expired; run the statement again if needed.",
-            details=details,
-        )
-    if "PARSE_SYNTAX_ERROR" in message:
-        raise StatementError(
-            text,
-            code="sql.parse_error",
-            hint="Fix the SQL where the message points, then run it again.",
-            details=details,
-        )
-    if any(name in message for name in _NOT_FOUND):
-        raise StatementError(
-            text,
-            code="sql.not_found",
-            hint="Check the names: list_tables shows a schema's tables, describe_table a "
-            "table's columns.",
-            details=details,
-        )
-    raise StatementError(text, details=details, hint="Fix the SQL; the message is Databricks' own.")
 
 
 def _deadline(ctx: ActionContext, inputs: dict[str, Any]) -> float:
