@@ -85,7 +85,9 @@ async def test_a_slow_statement_answers_with_a_handle_then_cancel_ends_it(
         assert not cancel.is_error, text_of(cancel)
         after = await client.call_tool("get_statement", {"statement_id": sid})
         other = await client.call_tool("cancel_statement", {"statement_id": "not-ours"})
-    assert 0.5 < waited < 5  # answered by its deadline, long before the statement would end
+    # It waited for its deadline, and answered while the statement still ran (the state above
+    # is PENDING or RUNNING): no upper bound on the clock, which a busy machine may stretch.
+    assert waited > 0.5
     assert any(sid in m and "RUNNING" in m for m in progress)
     assert await statement_state(sql_project, sid, "CANCELED", 10) == "CANCELED"
     assert after.is_error and "remote.statement_canceled" in text_of(after)

@@ -65,7 +65,9 @@ async def test_deadline_cancels_the_statement_on_the_server(
         assert not result.ok
         assert result.error.code == "remote.statement_deadline"
         assert "canceled" in result.error.message and result.error.hint
-        assert 1.4 < elapsed < 4, elapsed
+        # It waited for the deadline; that it answered before the statement could end is shown
+        # by the server canceling it below, not by the clock (a busy machine stretches it).
+        assert elapsed > 1.4, elapsed
         statement_id = result.error.details["statement_id"]
         query = await wait_for_status(gw, marker, "CANCELED", within_s=10)
         assert query["query_id"] == statement_id

@@ -7,6 +7,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from lakegate import _exchange, tokens
 from lakegate.gateway import Gateway
 from lakegate.workspace import LocalWorkspace
 
@@ -16,6 +19,20 @@ WAREHOUSES = "/api/2.0/sql/warehouses"
 RUN_NOW = "/api/2.2/jobs/run-now"
 CALLS, CONCURRENCY = 1000, 50
 RUN_JOB_CALLS = 200
+# The faults are seeded, but which call meets which fault depends on how 50 concurrent calls
+# interleave. What is under test is that retries absorb the faults (and never start a second
+# run), not the size of the retry budgets (tests/gateway pins those): the budgets here cannot
+# run out by chance. At these fault rates (at most 25%) 40 API retries in a row all fail with
+# p < 1e-24, 20 token retries with p < 1e-14; a call has 10 minutes, beyond 40 backoffs capped
+# at 8 s plus Retry-After waits of 1 s. (With the shipped 8 and 4, one run in nine failed.)
+RETRIES, TOKEN_RETRIES, BUDGET_S = 40, 20, 600.0
+
+
+@pytest.fixture(autouse=True)
+def ample_retry_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_exchange, "MAX_RETRIES", RETRIES)
+    monkeypatch.setattr(tokens, "_TOKEN_RETRIES", TOKEN_RETRIES)
+
 
 # 10% 429 (Retry-After: 1), 5% 503, 5% resets on the API; 20% 503 on the token endpoint.
 FAULTS = {
@@ -47,7 +64,7 @@ async def test_1000_idempotent_calls_all_succeed_under_faults(
     project = await pack_project(tmp_path / "p", ws)
     ws.set_faults(FAULTS)
     started = time.monotonic()
-    async with Gateway(project) as gw:
+    async with Gateway(project, budget_s=BUDGET_S) as gw:
         results = await bounded(CALLS, CONCURRENCY, lambda i: gw.call("list_warehouses"))
     elapsed = time.monotonic() - started
     ws.set_faults(None)
@@ -76,7 +93,7 @@ async def test_200_run_job_calls_under_503_start_exactly_200_runs(
 ) -> None:
     ws = workspace_factory()
     project = add_job_actions(await pack_project(tmp_path / "p", ws, allow_writes=True))
-    async with Gateway(project) as gw:
+    async with Gateway(project, budget_s=BUDGET_S) as gw:
         task = {"task_key": "main", "notebook_task": {"notebook_path": "/Shared/etl"}}
         created = await gw.call("create_job", {"name": "reliability", "tasks": [task]})
         assert created.ok, created.error

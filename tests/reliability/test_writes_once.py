@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from lakegate._exchange import MAX_RETRIES
 from lakegate.gateway import Gateway
 from lakegate.project import Project
 from lakegate.workspace import LocalWorkspace
@@ -22,7 +23,6 @@ from .conftest import access_log, add_job_actions, list_runs, pack_project
 
 STATEMENTS = "/api/2.0/sql/statements"
 RUN_NOW = "/api/2.2/jobs/run-now"
-MAX_RETRIES = 8  # lakegate._exchange.MAX_RETRIES
 
 
 def always(fault: str, path: str) -> dict:
