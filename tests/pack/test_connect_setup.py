@@ -159,6 +159,7 @@ def test_setup_end_to_end_and_idempotent_on_rerun(
     assert first.exit_code == 0, first.output
     assert "Created service principal 'lakegate-copilot'" in first.output
     assert "Granted CAN_USE on warehouse" in first.output
+    assert "Checked: list_warehouses shows it 1 warehouse(s)" in first.output
     store = SecretStore(project.parent / ".lakegate")
     secret = store.get("databricks_client_secret")
     assert secret and secret not in first.output  # stored, never printed

@@ -105,9 +105,28 @@ async def test_principal_without_warehouse_permission(
         .connectors["databricks"]
         .defaults["warehouse_id"],
     )
+    # Pinned but not readable either: the copilot's list_warehouses would be empty.
     step = failed(await diagnose(pinned, "databricks"))
-    assert step.name == "SELECT 1 on the pinned warehouse"
-    assert "CAN_USE" in step.fix
+    assert step.name == "warehouse visibility"
+    assert "list_warehouses would be empty" in step.cause and "CAN_USE" in step.fix
+
+
+async def test_a_can_use_principal_sees_its_pinned_warehouse(
+    workspace: LocalWorkspace, project_on: ProjectOn
+) -> None:
+    warehouse = (await project_on(workspace)).connectors["databricks"].defaults["warehouse_id"]
+    sp = workspace.create_service_principal(
+        "doctor-can-use", warehouse_permission={warehouse: "CAN_USE"}
+    )
+    project = await project_on(
+        workspace,
+        client_id=sp["client_id"],
+        client_secret=sp["client_secret"],
+        warehouse_id=warehouse,
+    )
+    steps = await diagnose(project, "databricks")
+    visibility = next(s for s in steps if s.name == "warehouse visibility")
+    assert visibility.ok and "list_warehouses shows the pinned" in visibility.detail
 
 
 def test_generic_connector_and_cli_exit_codes(

@@ -151,7 +151,20 @@ class Checks:
             names = ", ".join(f"{w.get('name')} ({w.get('state')})" for w in self.warehouses[:5])
             return f"visible: {names}"
         if pinned:
-            return f"the list is empty, but warehouse {pinned} is pinned; checking it next"
+            # What the copilot's list_warehouses shows: the pinned warehouse, fetched by id.
+            response = await self._api("GET", f"/api/2.0/sql/warehouses/{pinned}")
+            if response.status_code == 200:
+                found = _json(response)
+                return (
+                    f"list_warehouses shows the pinned {found.get('name')} "
+                    f"({found.get('state')}); Databricks' own listing is empty (no CAN_MANAGE)"
+                )
+            raise Failed(
+                f"list_warehouses would be empty: the listing is, and the pinned warehouse "
+                f"{pinned} cannot be read (HTTP {response.status_code}).",
+                f"Grant the service principal CAN_USE on warehouse {pinned} "
+                f"(`lakegate databricks setup --grant-warehouse {pinned}`), or pin another.",
+            )
         raise Failed(
             _NO_WAREHOUSE,
             "Grant the service principal CAN_MANAGE on a warehouse to see it listed, or CAN_USE "

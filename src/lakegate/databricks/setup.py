@@ -12,7 +12,7 @@ from typing import Any
 
 from lakegate._transport import HttpClient, SendError
 from lakegate.databricks.connect import discover_token_url, normalize_host
-from lakegate.errors import AuthError, RemoteError, TokenError, TransportError
+from lakegate.errors import AuthError, LakegateError, RemoteError, TokenError, TransportError
 from lakegate.results import decode_body, status_error
 from lakegate.secrets import SecretStore, redact, register_secret
 
@@ -49,6 +49,7 @@ class SetupReport:
     secret_value: str | None = field(default=None, repr=False)  # only for --show-secret
     assigned: bool = False
     granted_warehouse: str | None = None
+    visible_warehouses: int | None = None  # what list_warehouses shows the principal
     steps: list[str] = field(default_factory=list)
 
 
@@ -106,6 +107,7 @@ async def setup_service_principal(
             and workspace_host
             and await _secret_works(http, workspace_host, report.application_id, kept)
         )
+        secret = kept if reuse else None
         if reuse:
             report.steps.append(f"Kept its working OAuth secret ${{secret:{secret_name}}}")
         else:
@@ -121,6 +123,7 @@ async def setup_service_principal(
                 raise RemoteError("The account API created a secret but did not return it.")
             register_secret(value)
             secret_store.set(secret_name, value)
+            secret = value
             report.created_secret, report.secret_value = True, value
             report.steps.append(
                 f"Created an OAuth secret, stored as ${{secret:{secret_name}}} (mode 0600)"
@@ -132,7 +135,35 @@ async def setup_service_principal(
                     "Granting a warehouse needs the workspace URL.", hint="Pass --host."
                 )
             await _grant_warehouse(http, admin, workspace_host, grant_warehouse, report)
+        if workspace_host and secret:
+            await _check_listing(http, workspace_host, report, secret, grant_warehouse)
     return report
+
+
+async def _check_listing(
+    http: HttpClient, workspace_host: str, report: SetupReport, secret: str, warehouse: str | None
+) -> None:
+    """What the copilot's list_warehouses will show the new principal: never an empty list."""
+    host = normalize_host(workspace_host)
+    try:
+        token_url, _ = await discover_token_url(host, http)
+        token = await _client_credentials(http, token_url, report.application_id, secret)
+        headers = {"Authorization": f"Bearer {token}"}
+        listed = await _call(http, "GET", f"{host}/api/2.0/sql/warehouses", headers)
+        ids = {w.get("id") for w in listed.get("warehouses") or [] if isinstance(w, dict)}
+        if warehouse and warehouse not in ids:  # CAN_USE: not listed, but readable by id
+            await _call(http, "GET", f"{host}/api/2.0/sql/warehouses/{warehouse}", headers)
+            ids.add(warehouse)
+    except LakegateError as exc:
+        report.steps.append(f"Could not check list_warehouses as the principal yet: {exc}")
+        return
+    report.visible_warehouses = len(ids)
+    if ids:
+        report.steps.append(f"Checked: list_warehouses shows it {len(ids)} warehouse(s)")
+    else:
+        report.steps.append(
+            "Warning: list_warehouses shows it no warehouse; rerun with --grant-warehouse ID"
+        )
 
 
 async def _account_token(http: HttpClient, admin: AccountAdmin, host: str) -> str:
