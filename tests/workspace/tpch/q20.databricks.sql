@@ -1,4 +1,4 @@
--- Potential part promotion (nation FRANCE: at scale 0.01 Canada has one supplier, no answer)
+-- Potential part promotion in Canada
 SELECT s_name, s_address
 FROM samples.tpch.supplier, samples.tpch.nation
 WHERE s_suppkey IN (
@@ -13,5 +13,5 @@ WHERE s_suppkey IN (
       )
   )
   AND s_nationkey = n_nationkey
-  AND n_name = 'FRANCE'
+  AND n_name = 'CANADA'
 ORDER BY s_name

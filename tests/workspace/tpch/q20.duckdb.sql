@@ -12,5 +12,5 @@ WHERE s_suppkey IN (
       )
   )
   AND s_nationkey = n_nationkey
-  AND n_name = 'FRANCE'
+  AND n_name = 'CANADA'
 ORDER BY s_name
