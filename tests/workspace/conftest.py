@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -32,3 +32,16 @@ def account_admin(workspace: LocalWorkspace) -> Iterator[httpx.Client]:
     base = f"{workspace.account_host}/api/2.0/accounts/{workspace.account_id}"
     with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def ws(workspace_factory: Callable[..., LocalWorkspace]) -> LocalWorkspace:
+    """A fresh workspace of the test's own, for tests that change its faults or warehouses."""
+    return workspace_factory()
+
+
+@pytest.fixture
+def client(ws: LocalWorkspace) -> Iterator[httpx.Client]:
+    """An httpx client on `ws` with the admin's workspace token."""
+    with httpx.Client(base_url=ws.host, headers=bearer(fetch_token(ws)), timeout=10) as c:
+        yield c

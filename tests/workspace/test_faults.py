@@ -16,17 +16,6 @@ from lakegate.workspace.faults import FaultPlanError, parse_plan
 PATH = "/api/2.0/sql/warehouses"
 
 
-@pytest.fixture
-def ws(workspace_factory) -> LocalWorkspace:
-    return workspace_factory()
-
-
-@pytest.fixture
-def client(ws: LocalWorkspace):
-    with httpx.Client(base_url=ws.host, headers=bearer(fetch_token(ws)), timeout=10) as c:
-        yield c
-
-
 def statuses(client: httpx.Client, n: int, method: str = "GET") -> list[int]:
     return [client.request(method, PATH).status_code for _ in range(n)]
 

@@ -9,17 +9,6 @@ from workspace_http import bearer, fetch_token
 from lakegate.workspace import LocalWorkspace
 
 
-@pytest.fixture
-def ws(workspace_factory) -> LocalWorkspace:
-    return workspace_factory()
-
-
-@pytest.fixture
-def client(ws: LocalWorkspace):
-    with httpx.Client(base_url=ws.host, headers=bearer(fetch_token(ws)), timeout=10) as c:
-        yield c
-
-
 def warehouse_id(client: httpx.Client, name: str = "Shared Endpoint") -> str:
     warehouses = client.get("/api/2.0/sql/warehouses").json()["warehouses"]
     return next(w["id"] for w in warehouses if w["name"] == name)

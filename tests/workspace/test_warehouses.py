@@ -19,17 +19,6 @@ FIELDS = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def ws(workspace_factory) -> LocalWorkspace:
-    return workspace_factory()
-
-
-@pytest.fixture
-def client(ws: LocalWorkspace):
-    with httpx.Client(base_url=ws.host, headers=bearer(fetch_token(ws)), timeout=10) as c:
-        yield c
-
-
 def by_name(client: httpx.Client) -> dict[str, dict]:
     return {w["name"]: w for w in client.get(BASE).json()["warehouses"]}
 
