@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +14,9 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
+from _support import serve_http
+
 CLIENT = types.Implementation(name="pytest-copilot", version="1.2.3")
-READY = re.compile(r"listening on (http://\S+/mcp)")
 
 
 def serve_args(project: Path, *extra: str) -> list[str]:
@@ -41,36 +39,8 @@ async def stdio_session(project: Path, **session: Any) -> AsyncIterator[ClientSe
 @contextlib.contextmanager
 def http_server(project: Path, token: str, *extra: str) -> Iterator[str]:
     """`lakegate serve --http --port 0` in a subprocess; yields its /mcp URL."""
-    env = {**os.environ, "LAKEGATE_MCP_TOKEN": token}
-    proc = subprocess.Popen(
-        [sys.executable, *serve_args(project, "--http", "--port", "0", *extra)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        seen = []
-        assert proc.stderr is not None
-        while time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line and proc.poll() is not None:
-                raise AssertionError(f"lakegate serve --http exited: {''.join(seen)}")
-            seen.append(line)
-            found = READY.search(line)
-            if found:
-                yield found.group(1)
-                return
-        raise AssertionError("lakegate serve --http did not start in 30 s")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve_http(project, *extra, token=token) as served:
+        yield served.url
 
 
 @contextlib.asynccontextmanager

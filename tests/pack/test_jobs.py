@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from _support import create_job_action
 from lakegate.gateway import Gateway
 from lakegate.project import Action, Input, Project
 from lakegate.workspace import LocalWorkspace
@@ -18,17 +19,7 @@ RUN_NOW = "/api/2.2/jobs/run-now"
 
 def with_job_admin(project: Project) -> Project:
     """Two plain actions the tests need beside the pack: create a job, list its runs."""
-    project.set_action(
-        "create_job",
-        Action(
-            name="create_job",
-            connector="databricks",
-            method="POST",
-            path="/api/2.2/jobs/create",
-            body={"name": "{{name}}", "tasks": "{{tasks}}"},
-            inputs={"name": Input(type="string"), "tasks": Input(type="array")},
-        ),
-    )
+    project.set_action("create_job", create_job_action())
     project.set_action(
         "list_runs",
         Action(

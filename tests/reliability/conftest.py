@@ -5,24 +5,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from _support import create_job_action, serve_http
 from lakegate.databricks.connect import connect
-from lakegate.project import Action, Input, Project
+from lakegate.project import Project
 from lakegate.secrets import SecretStore
 from lakegate.workspace import LocalWorkspace
 
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9_\-]{40,}")
-READY = re.compile(r"listening on (http://\S+/mcp)")
 MCP_TOKEN = "mcp-bearer-for-the-test-0123456789"
 
 
@@ -47,17 +43,7 @@ async def pack_project(
 
 def add_job_actions(project: Project) -> Project:
     """`create_job` beside the pack (the pack only runs jobs), saved."""
-    project.set_action(
-        "create_job",
-        Action(
-            name="create_job",
-            connector="databricks",
-            method="POST",
-            path="/api/2.2/jobs/create",
-            body={"name": "{{name}}", "tasks": "{{tasks}}"},
-            inputs={"name": Input(type="string"), "tasks": Input(type="array")},
-        ),
-    )
+    project.set_action("create_job", create_job_action())
     project.save()
     return project
 
@@ -123,27 +109,5 @@ def leaked_tokens(text: str, digests: set[str]) -> list[str]:
 @contextlib.contextmanager
 def http_server(project: Path, errlog: Path) -> Iterator[tuple[str, int]]:
     """`lakegate serve --http --port 0`; yields its /mcp URL and pid; stderr goes to `errlog`."""
-    with errlog.open("w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "lakegate", "--project", str(project), "serve", "--http",
-             "--port", "0"],
-            stdin=subprocess.DEVNULL, stdout=err, stderr=err, text=True,
-            env={**os.environ, "LAKEGATE_MCP_TOKEN": MCP_TOKEN},
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                found = READY.search(errlog.read_text())
-                if found:
-                    yield found.group(1), proc.pid
-                    return
-                assert proc.poll() is None, errlog.read_text()
-                time.sleep(0.05)
-            raise AssertionError("lakegate serve --http did not start in 30 s")
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with serve_http(project, token=MCP_TOKEN, errlog=errlog) as served:
+        yield served

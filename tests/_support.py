@@ -1,0 +1,74 @@
+"""Helpers shared by the test folders (tests/conftest.py puts this folder on sys.path):
+starting `lakegate serve --http`, and the `create_job` action the pack does not ship."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+from lakegate.project import Action, Input
+
+READY = re.compile(r"listening on (http://\S+/mcp)")
+START_BOUND_S = 60  # an upper bound on start-up, not a delay: 8 jobs may share 2 cores
+
+
+class Served(NamedTuple):
+    url: str  # the /mcp endpoint
+    pid: int
+
+
+@contextlib.contextmanager
+def serve_http(
+    project: Path, *extra: str, token: str, errlog: Path | None = None
+) -> Iterator[Served]:
+    """`lakegate serve --http --port 0 EXTRA` in a subprocess, until it says where it listens.
+
+    Its stderr goes to `errlog` (a temporary file if not given), never to an undrained pipe.
+    """
+    with contextlib.ExitStack() as stack:
+        if errlog is None:
+            errlog = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "serve.err"
+        err = stack.enter_context(errlog.open("w"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lakegate", "--project", str(project), "serve", "--http",
+             "--port", "0", *extra],
+            stdin=subprocess.DEVNULL, stdout=err, stderr=err, text=True,
+            env={**os.environ, "LAKEGATE_MCP_TOKEN": token},
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + START_BOUND_S
+            while time.monotonic() < deadline:
+                found = READY.search(errlog.read_text())
+                if found:
+                    yield Served(found.group(1), proc.pid)
+                    return
+                assert proc.poll() is None, f"lakegate serve --http exited: {errlog.read_text()}"
+                time.sleep(0.05)
+            raise AssertionError(f"lakegate serve --http did not start in {START_BOUND_S} s")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def create_job_action(connector: str = "databricks") -> Action:
+    """`create_job`: POST /api/2.2/jobs/create with a name and tasks (the pack only runs jobs)."""
+    return Action(
+        name="create_job",
+        connector=connector,
+        method="POST",
+        path="/api/2.2/jobs/create",
+        body={"name": "{{name}}", "tasks": "{{tasks}}"},
+        inputs={"name": Input(type="string"), "tasks": Input(type="array")},
+    )
