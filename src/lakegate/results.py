@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from lakegate.errors import HTTPStatusError, LakegateError, RemoteError
 from lakegate.secrets import redact, redact_data
-
-if TYPE_CHECKING:  # httpx is not imported at run time: the CLI starts faster without it
-    import httpx
 
 __all__ = [
     "ActionResult",
@@ -236,10 +233,3 @@ def status_error(status: int, reason: str, body: Any) -> HTTPStatusError:
     if message:
         details["message"] = redact(str(message))
     return HTTPStatusError(redact(text), hint=hint, status=status, details=details)
-
-
-def response_reason(response: httpx.Response) -> str:
-    try:
-        return response.reason_phrase
-    except Exception:
-        return ""

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,7 +209,3 @@ def stats(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def monotonic_ms(start: float) -> float:
-    return (time.perf_counter() - start) * 1000

@@ -102,7 +102,7 @@ async def export_query(
         raise InputError("`concurrency` must be at least 1.")
     conn = gateway.connector(connector)
     action = Action(
-        name="export_query", connector=conn.name, handler="databricks.export", timeout_s=3600
+        name="export_query", connector=conn.name, method="POST", path=STATEMENTS, timeout_s=3600
     )
     inputs = {
         "statement": statement,
