@@ -60,6 +60,14 @@ MUTATIONS = (
         ("tests/reliability/test_secrets.py",),
         ("tests/reliability/test_redaction_echo.py",),
     ),
+    Mutation(
+        "credential_header_masking_off",
+        "src/lakegate/results.py",
+        r"if key\.lower\(\) in _SECRET_HEADERS or key in secret_names:",
+        "if False:",
+        ("tests/gateway/test_auth.py", "tests/gateway/test_workspace.py"),
+        ("tests/gateway/test_request_summary.py",),
+    ),
 )
 
 
