@@ -173,14 +173,15 @@ def export_tools(plans: list[ToolPlan], policy: Any, fmt: str) -> list[dict[str,
         elif fmt == "anthropic":
             out.append({"name": plan.name, "description": description, "input_schema": schema})
         else:
-            out.append(
-                {
-                    "name": plan.name,
-                    "description": description,
-                    "inputSchema": schema,
-                    "annotations": annotations_for(plan),
-                }
-            )
+            tool = {
+                "name": plan.name,
+                "description": description,
+                "inputSchema": schema,
+                "annotations": annotations_for(plan),
+            }
+            if output_schema(plan) is not None:
+                tool["outputSchema"] = output_schema(plan)
+            out.append(tool)
     return out
 
 

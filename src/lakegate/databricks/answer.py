@@ -30,9 +30,9 @@ __all__ = [
     "raise_unless_succeeded",
 ]
 
-NULL = "NULL"  # how a SQL NULL is written in a TSV cell
-# Up to this many rows an array of arrays costs about as much as TSV and keeps types and NULLs
-# exact; beyond it TSV is cheaper (measured in benchmarks/copilot_eval.py).
+NULL = "NULL"  # how a SQL NULL is written in a TSV cell (the string "NULL" is written \NULL)
+# Up to this many rows an array of arrays keeps types and NULLs exact at a small cost; beyond it
+# TSV is cheaper (measured in benchmarks/copilot_eval.py).
 JSON_ROWS_MAX = 10
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _TSV_SPECIAL = re.compile(r"[\\\t\n\r]")
@@ -51,7 +51,7 @@ ANSWER_SCHEMA: dict[str, Any] = {
         "rows": {
             "type": ["array", "string"],
             "description": "Cell arrays, or for many rows TSV: tab-separated lines, NULL, "
-            "\\t \\n \\\\ escaped",
+            "\\t \\n \\\\ \\NULL escaped",
         },
         "row_offset": {"type": "integer"},
         "row_count": {"type": "integer"},
@@ -209,6 +209,8 @@ def _tsv_cell(value: Any) -> str:
     if value is None:
         return NULL
     text = value if type(value) is str else json.dumps(value)
+    if text == NULL:
+        return "\\" + NULL  # the string "NULL", told apart from a SQL NULL
     return text.translate(_TSV_ESCAPES) if _TSV_SPECIAL.search(text) else text
 
 
