@@ -1,5 +1,6 @@
 """Helpers shared by the test folders (tests/conftest.py puts this folder on sys.path):
-starting `lakegate serve --http`, and the `create_job` action the pack does not ship."""
+starting `lakegate serve --http` and opening an MCP session on it, and the `create_job` action
+the pack does not ship."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import mcp_types as types
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 from lakegate.project import Action, Input
 
@@ -60,6 +66,21 @@ def serve_http(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def mcp_http_session(
+    url: str, token: str, client_info: types.Implementation, **session: Any
+) -> AsyncIterator[ClientSession]:
+    """An initialized MCP ClientSession over streamable HTTP with the bearer token."""
+    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+    async with (
+        http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write, client_info=client_info, **session) as client,
+    ):
+        await client.initialize()
+        yield client
 
 
 def create_job_action(connector: str = "databricks") -> Action:

@@ -11,10 +11,8 @@ from typing import Any
 
 import mcp_types as types
 from mcp import ClientSession, StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
-from _support import serve_http
+from _support import mcp_http_session, serve_http
 
 CLIENT = types.Implementation(name="pytest-copilot", version="1.2.3")
 
@@ -46,13 +44,7 @@ def http_server(project: Path, token: str, *extra: str) -> Iterator[str]:
 @contextlib.asynccontextmanager
 async def http_session(url: str, token: str, **session: Any) -> AsyncIterator[ClientSession]:
     """An initialized ClientSession over streamable HTTP with the bearer token."""
-    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
-    async with (
-        http,
-        streamable_http_client(url, http_client=http) as (read, write),
-        ClientSession(read, write, client_info=CLIENT, **session) as client,
-    ):
-        await client.initialize()
+    async with mcp_http_session(url, token, CLIENT, **session) as client:
         yield client
 
 

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import mcp_types as types
 import psutil
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
+from _support import mcp_http_session
 from lakegate.workspace import LocalWorkspace
 
 from .conftest import MCP_TOKEN, http_server, pack_project
@@ -24,13 +22,7 @@ CLIENT = types.Implementation(name="reliability-load", version="1.0")
 async def session(url: str, latencies: list[float]) -> int:
     """One client session making CALLS tool calls; the number of errors."""
     errors = 0
-    http = create_mcp_http_client(headers={"Authorization": f"Bearer {MCP_TOKEN}"})
-    async with (
-        http,
-        streamable_http_client(url, http_client=http) as (read, write),
-        ClientSession(read, write, client_info=CLIENT) as client,
-    ):
-        await client.initialize()
+    async with mcp_http_session(url, MCP_TOKEN, CLIENT) as client:
         for _ in range(CALLS):
             started = time.perf_counter()
             result = await client.call_tool("list_warehouses", {})

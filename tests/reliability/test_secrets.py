@@ -12,9 +12,8 @@ from pathlib import Path
 
 import mcp_types as types
 from mcp import ClientSession, StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
+from _support import mcp_http_session
 from lakegate.workspace import LocalWorkspace
 
 from .conftest import MCP_TOKEN, admin_token, http_server, issued_token_digests, leaked_tokens
@@ -98,13 +97,7 @@ async def test_no_canary_or_token_in_any_output(
     async with stdio_session(project, tmp_path / "stdio.err") as client:
         outputs.append(await tool_calls(client))
     with http_server(project, tmp_path / "http.err") as (url, _):
-        http = create_mcp_http_client(headers={"Authorization": f"Bearer {MCP_TOKEN}"})
-        async with (
-            http,
-            streamable_http_client(url, http_client=http) as (read, write),
-            ClientSession(read, write, client_info=CLIENT) as client,
-        ):
-            await client.initialize()
+        async with mcp_http_session(url, MCP_TOKEN, CLIENT) as client:
             outputs.append(await tool_calls(client))
     outputs.append(lakegate(folder, "audit", "tail"))
     outputs.append(lakegate(folder, "audit", "stats"))
