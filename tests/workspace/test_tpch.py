@@ -197,6 +197,9 @@ def test_samples_scale_is_kept_per_state_dir(workspace_factory, tmp_path: Path) 
     assert again.wait_samples(120).source == "kept"
     assert _orders(again) == 15_000
     assert json.loads((tmp_path / "catalogs" / "samples.json").read_text())["scale"] == 0.01
+    # The 0.02 file this process made was replaced: another state dir must not copy it.
+    elsewhere = workspace_factory(state_dir=tmp_path / "elsewhere", samples_scale=0.02)
+    assert _orders(elsewhere) == 30_000
 
 
 @pytest.mark.parametrize("scale", [0, 0.001, 11, float("nan")])

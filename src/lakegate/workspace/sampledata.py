@@ -124,7 +124,8 @@ def ensure_samples(
         stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     source = _generated.get(scale)
-    if source is not None and source.exists() and _read_stamp(source.with_name(stamp.name)):
+    # Only while it still holds this scale: its state dir may have been made again since.
+    if source is not None and _read_stamp(source.with_name(stamp.name)) == wanted:
         try:
             shutil.copyfile(source, tmp)
             _install(tmp, path, stamp, wanted)
