@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode
 
 if TYPE_CHECKING:
-    import httpx
+    from lakegate._httpx_transport import HttpxTransport
 
 __all__ = [
     "HttpClient",
@@ -153,7 +153,7 @@ class AiohttpTransport:
                 if max_bytes is None or (length is not None and length <= max_bytes):
                     data, truncated = await response.read(), False
                 else:
-                    data, truncated = await _capped(response.content.iter_chunked(CHUNK), max_bytes)
+                    data, truncated = await capped(response.content.iter_chunked(CHUNK), max_bytes)
                     if truncated:
                         response.close()  # the rest is not wanted: do not reuse the connection
                 reason = response.reason or ""
@@ -200,74 +200,6 @@ class _AiohttpStream:
             raise _aiohttp_error(exc) from None
 
 
-class HttpxTransport:
-    """Any `httpx.AsyncBaseTransport` (in-memory, recording, ASGI) under the gateway."""
-
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        import httpx
-
-        limits = httpx.Limits(
-            max_connections=MAX_CONNECTIONS, max_keepalive_connections=64, keepalive_expiry=30
-        )
-        self._client = httpx.AsyncClient(transport=transport, limits=limits, follow_redirects=False)
-
-    async def send(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: bytes | None,
-        timeout_s: float,
-        max_bytes: int | None,
-    ) -> Reply:
-        async with self.stream(method, url, headers, timeout_s, body) as response:
-            data, truncated = await _capped(response.chunks(), max_bytes)
-            return Reply(response.status, response.reason, response.headers, data, truncated)
-
-    @asynccontextmanager
-    async def stream(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        timeout_s: float,
-        body: bytes | None = None,
-    ) -> AsyncIterator[Any]:
-        import httpx
-
-        try:
-            request = self._client.build_request(
-                method, url, headers=headers, content=body, timeout=timeout_s
-            )
-            response = await self._client.send(request, stream=True)
-        except (httpx.HTTPError, httpx.InvalidURL, UnicodeEncodeError) as exc:
-            raise _httpx_error(exc) from None
-        try:
-            yield _HttpxStream(response)
-        finally:
-            await response.aclose()
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-
-class _HttpxStream:
-    def __init__(self, response: httpx.Response) -> None:
-        self.status = response.status_code
-        self.reason = response.reason_phrase
-        self.headers = response.headers
-        self._response = response
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        import httpx
-
-        try:
-            async for chunk in self._response.aiter_bytes():
-                yield chunk
-        except httpx.HTTPError as exc:
-            raise _httpx_error(exc) from None
-
-
 def _proxy_configured() -> bool:
     names = ("https_proxy", "http_proxy", "all_proxy")
     return any(os.environ.get(n) or os.environ.get(n.upper()) for n in names)
@@ -276,6 +208,8 @@ def _proxy_configured() -> bool:
 def default_transport() -> Transport:
     """aiohttp, unless LAKEGATE_HTTP=httpx asks for httpx's own pool."""
     if os.environ.get(TRANSPORT_ENV, "").lower() == "httpx":
+        from lakegate._httpx_transport import HttpxTransport
+
         return HttpxTransport()
     return AiohttpTransport()
 
@@ -285,11 +219,13 @@ def to_transport(given: Any) -> Transport:
     if given is None:
         return default_transport()
     if hasattr(given, "handle_async_request"):
+        from lakegate._httpx_transport import HttpxTransport
+
         return HttpxTransport(given)
     return given
 
 
-async def _capped(chunks: AsyncIterator[bytes], max_bytes: int | None) -> tuple[bytes, bool]:
+async def capped(chunks: AsyncIterator[bytes], max_bytes: int | None) -> tuple[bytes, bool]:
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
@@ -325,18 +261,6 @@ def _aiohttp_error(exc: Exception) -> Exception:
     if isinstance(exc, aiohttp.ClientError | OSError):
         return SendError("lost", exc)
     return exc
-
-
-def _httpx_error(exc: Exception) -> SendError:
-    import httpx
-
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-        return SendError("connect", exc)
-    if isinstance(exc, httpx.TimeoutException):
-        return SendError("timeout", exc)
-    if isinstance(exc, httpx.InvalidURL | UnicodeEncodeError | httpx.LocalProtocolError):
-        return SendError("invalid", exc)
-    return SendError("lost", exc)
 
 
 class Response:
@@ -430,3 +354,11 @@ class HttpClient:
         """An async context manager giving a StreamReply (`status`, `headers`, `chunks()`)."""
         sent = {**self.headers, **(headers or {})}
         return self.transport.stream(method.upper(), url, sent, timeout or self.timeout)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HttpxTransport":  # kept in its own module: httpx loads only when it is used
+        from lakegate._httpx_transport import HttpxTransport
+
+        return HttpxTransport
+    raise AttributeError(f"module 'lakegate._transport' has no attribute {name!r}")
