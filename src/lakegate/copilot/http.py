@@ -4,9 +4,9 @@ A copilot's HTTP endpoint is a door into the data platform, so every request nee
 a non-loopback bind needs `--allow-remote`, and Host/Origin are checked against DNS rebinding.
 
 A request is answered with one plain JSON body unless it needs a stream: the client asked for
-progress (`_meta.progressToken`), or the tool may ask the user to confirm (elicitation). An SSE
-stream per call costs the server ~2x the CPU of the call itself. With `stateless=True` any
-replica serves any request (no session); statement handles are then signed (copilot/handles.py).
+progress (`_meta.progressToken`), or the tool may ask the user to confirm (elicitation): a
+stream per call costs the server CPU and needs proxies that pass streams. With `stateless=True`
+any replica serves any request (no session); see copilot/scaleout.py and copilot/handles.py.
 """
 
 from __future__ import annotations
