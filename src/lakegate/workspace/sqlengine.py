@@ -303,9 +303,13 @@ class SqlEngine:
     def close(self) -> None:
         """Interrupt whatever still runs, then close every connection and the database."""
         self._closed = True
-        # A process that exits while DuckDB still generates the samples aborts: stop, then wait.
-        self._generation.stop()
-        self._loader.join(timeout=60)
+        # A process that exits while DuckDB still generates the samples aborts: stop, then wait,
+        # asking again (an interrupt that lands just before DuckDB starts a statement is lost).
+        for _ in range(600):
+            self._generation.stop()
+            self._loader.join(timeout=0.1)
+            if not self._loader.is_alive():
+                break
         with self._cursors_lock:
             cursors = list(self._cursors)
         for cursor in cursors:
