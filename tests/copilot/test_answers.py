@@ -200,9 +200,12 @@ async def test_descriptions_and_instructions_tell_the_effective_policy(
     assert tools["fetch_rows"].output_schema is not None
 
 
-async def test_a_pinned_scope_filters_browsing_and_show(workspace: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+async def test_a_pinned_scope_filters_browsing_and_show(
+    workspace: Any, tmp_path: Path, transport: str
+) -> None:
     project = build_sql_project(workspace, tmp_path, pinned={"catalogs": ["samples"]})
-    async with stdio_session(project.path) as client:
+    async with session(project, transport) as client:
         catalogs = await client.call_tool("list_catalogs", {})
         show = await client.call_tool("execute_sql", {"statement": "SHOW CATALOGS"})
         schemas = await client.call_tool("execute_sql", {"statement": "SHOW SCHEMAS IN samples"})
