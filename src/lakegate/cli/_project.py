@@ -114,13 +114,16 @@ def read_secret(prompt: str) -> str:
 
 
 def key_values(pairs: list[str], flag: str) -> dict[str, str]:
-    """`["a=1", "b=x=y"]` -> `{"a": "1", "b": "x=y"}` for repeatable KEY=VALUE flags."""
+    """`["a=1", "b = x=y"]` -> `{"a": "1", "b": "x=y"}` for repeatable KEY=VALUE flags (both
+    sides stripped, as the Studio's form does)."""
+    from lakegate.connectors import parse_pair
+
     out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise usage(f"{flag} expects KEY=VALUE, got {redact(pair)!r}.", f"e.g. {flag} a=b")
-        out[key.strip()] = value
+    for text in pairs:
+        pair = parse_pair(text)
+        if pair is None:
+            raise usage(f"{flag} expects KEY=VALUE, got {redact(text)!r}.", f"e.g. {flag} a=b")
+        out[pair[0]] = pair[1]
     return out
 
 

@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from lakegate import connectors
 from lakegate.cli import _context, _output
 from lakegate.cli._project import env_reference, read_secret, say, secret_store, usage, warn
 from lakegate.errors import ConfigError
@@ -57,11 +58,12 @@ def _client_secret(
         )
     if env:
         return env_reference("--client-secret-env", env), f"${{env:{env}}}"
-    secret_name = f"{name}_client_secret"
+    secret_name = connectors.secret_name(name, "client_secret")
     if stdin or profile_secret:
         value = profile_secret if profile_secret and not stdin else read_secret("Client secret")
         secret_store().set(secret_name, value)
-        return f"${{secret:{secret_name}}}", f"the secret store (${{secret:{secret_name}}})"
+        reference = connectors.secret_reference(name, "client_secret")
+        return reference, f"the secret store ({reference})"
     if os.environ.get("DATABRICKS_CLIENT_SECRET"):
         return "${env:DATABRICKS_CLIENT_SECRET}", "${env:DATABRICKS_CLIENT_SECRET}"
     raise usage(
@@ -131,7 +133,7 @@ def connect_cmd(
         raise usage("No workspace URL.", "Pass --host https://<workspace> or set DATABRICKS_HOST.")
     if not client_id:
         raise usage("No client id.", "Pass --client-id ID or set DATABRICKS_CLIENT_ID.")
-    store, secret_name = secret_store(), f"{name}_client_secret"
+    store, secret_name = secret_store(), connectors.secret_name(name, "client_secret")
     had_secret = store.get(secret_name) is not None
     secret_ref, secret_source = _client_secret(
         name, client_secret_env, client_secret_stdin, found.client_secret if found else None
@@ -264,7 +266,7 @@ def setup_cmd(
         raise usage("No admin secret.", "Pass --admin-secret-env VAR or --admin-secret-stdin.")
     project, created = _project_or_new()
     admin = AccountAdmin(account_host, account_id, admin_client_id, admin_secret)
-    secret_name = f"{connector_name}_client_secret"
+    secret_name = connectors.secret_name(connector_name, "client_secret")
     report = asyncio.run(
         setup_service_principal(
             admin,
@@ -292,7 +294,7 @@ def setup_cmd(
             project,
             host=host,
             client_id=report.application_id,
-            client_secret=f"${{secret:{secret_name}}}",
+            client_secret=connectors.secret_reference(connector_name, "client_secret"),
             name=connector_name,
             warehouse_id=grant_warehouse,
             allow_writes=allow_writes,

@@ -15,9 +15,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lakegate._transport import HttpClient, SendError
+from lakegate.connectors import build_connector
 from lakegate.databricks.pack import install_pack
 from lakegate.errors import ConfigError
-from lakegate.project import Connector, OAuth2Auth, Project
+from lakegate.project import Connector, Project
 from lakegate.results import ActionResult
 
 __all__ = [
@@ -142,17 +143,18 @@ def databricks_connector(
     warehouse_id: str | None = None,
 ) -> Connector:
     """The connector for a Databricks workspace (`client_secret` is a secret reference)."""
-    auth = OAuth2Auth(
-        grant_type="client_credentials",
-        token_url=token_url,
-        client_id=client_id,
-        client_secret=client_secret,
-        scope=AZURE_DATABRICKS_SCOPE if azure_tenant else DATABRICKS_SCOPE,
-        client_auth="request_body",
-    )
+    auth = {
+        "type": "oauth2",
+        "grant_type": "client_credentials",
+        "token_url": token_url,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "scope": AZURE_DATABRICKS_SCOPE if azure_tenant else DATABRICKS_SCOPE,
+        "client_auth": "request_body",
+    }
     kind = "Azure Databricks (Entra ID)" if azure_tenant else "Databricks"
-    return Connector(
-        name=name,
+    return build_connector(
+        name,
         description=f"{kind} workspace {urlsplit(host).hostname}",
         base_url=host,
         auth=auth,

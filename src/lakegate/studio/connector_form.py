@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from lakegate.connectors import build_connector, parse_pair, secret_name, secret_reference
 from lakegate.project import Connector
 from lakegate.secrets import SecretStore, is_reference, parse_reference, register_secret
 from lakegate.studio.forms import field_errors
@@ -269,9 +270,8 @@ class ConnectorDraft:
             if value is not None and is_reference(value):
                 auth[secret] = value
             elif value is not None:
-                store_name = f"{name}_{secret}"
-                to_store[store_name] = value
-                auth[secret] = f"${{secret:{store_name}}}"
+                to_store[secret_name(name, secret)] = value
+                auth[secret] = secret_reference(name, secret)
             elif (saved := self._saved_reference(existing, secret)) is not None:
                 auth[secret] = saved
         auth.update(self._auth_fields())
@@ -293,8 +293,8 @@ class ConnectorDraft:
             needed = "Required: the token endpoint, e.g. https://<host>/oidc/v1/token."
             self.errors["token_url"] = needed
         try:
-            connector = Connector(
-                name=name,
+            connector = build_connector(
+                name,
                 description=self.description,
                 base_url=self.base_url,
                 auth=auth,
@@ -350,8 +350,8 @@ def _key_values(text: str) -> dict[str, str]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip():
+        pair = parse_pair(line)
+        if pair is None:
             raise ValueError(f"Line {number} is not `key=value`.")
-        out[key.strip()] = value.strip()
+        out[pair[0]] = pair[1]
     return out

@@ -1,0 +1,65 @@
+"""Building a connector, the same way from every front: the CLI's `connector add`, the Studio's
+connector form and `lakegate databricks connect`.
+
+One secret-naming rule (a secret typed for field `client_secret` of connector `db` is stored as
+`db_client_secret`), one reading of `key=value` pairs (both sides stripped), and one builder that
+drops unset auth fields and lets the project models validate the rest.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lakegate.project import Connector
+
+__all__ = ["build_connector", "parse_pair", "secret_name", "secret_reference"]
+
+_UNSET = (None, "", {}, [])  # a flag not given, a form field left empty
+
+
+def secret_name(connector: str, field: str) -> str:
+    """The secret store name for `field` of `connector` (`field` as the auth model names it)."""
+    return f"{connector}_{field}"
+
+
+def secret_reference(connector: str, field: str) -> str:
+    """`${secret:NAME}` for the stored value of `field` of `connector`."""
+    return f"${{secret:{secret_name(connector, field)}}}"
+
+
+def parse_pair(text: str, separator: str = "=") -> tuple[str, str] | None:
+    """`" a = 1 "` -> `("a", "1")`; None when there is no separator or no key."""
+    key, found, value = text.partition(separator)
+    if not found or not key.strip():
+        return None
+    return key.strip(), value.strip()
+
+
+def build_connector(
+    name: str,
+    *,
+    base_url: str,
+    auth: dict[str, Any],
+    description: str = "",
+    read_only: bool = False,
+    defaults: dict[str, Any] | None = None,
+    **kept: Any,
+) -> Connector:
+    """The connector, validated by the models; unset auth fields are left to their defaults.
+
+    Raises pydantic's ValidationError: each front names the offending field in its own terms
+    (a CLI flag, a form field).
+    """
+    from lakegate.project import Connector  # pydantic: the CLI imports this module at start
+
+    fields = {key: value for key, value in auth.items() if value not in _UNSET}
+    return Connector(
+        name=name,
+        description=description,
+        base_url=base_url,
+        auth=fields,
+        read_only=read_only,
+        defaults=dict(defaults or {}),
+        **kept,
+    )
