@@ -160,19 +160,17 @@ def _confs(raw: dict[str, Any]) -> dict[str, str]:
     return confs
 
 
-def service(ws: WorkspaceState) -> SessionService:
-    """The workspace's session service, created on first use."""
-    from lakegate.workspace import statements  # statements imports this module's `service`
-
+def service(ws: WorkspaceState, statements: StatementService) -> SessionService:
+    """The workspace's session service, created once, next to its statement service."""
     svc = getattr(ws, "sql_sessions", None)
     if svc is None:
-        svc = SessionService(ws, statements.service(ws))
+        svc = SessionService(ws, statements)
         ws.sql_sessions = svc  # type: ignore[attr-defined]
     return svc
 
 
-def routes(ws: WorkspaceState) -> list[BaseRoute]:
-    svc = service(ws)
+def routes(ws: WorkspaceState, svc: SessionService) -> list[BaseRoute]:
+    """Mounted by the statements module, whose statements the sessions hold."""
 
     async def create(request: Request) -> Response:
         principal = await ws.identity.authenticate(request, scope="sql")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlglot
@@ -17,74 +17,30 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from lakegate.workspace import sqlmeta
+
+# Defined in sqlplan (so sqlmeta can use them without importing this module); kept importable
+# from here, where the rest of the workspace has always found them.
+from lakegate.workspace.sqlplan import ALIAS_SUFFIX as ALIAS_SUFFIX
+from lakegate.workspace.sqlplan import NAME as NAME
+from lakegate.workspace.sqlplan import RESERVED_CATALOGS as RESERVED_CATALOGS
+from lakegate.workspace.sqlplan import Parameter as Parameter
+from lakegate.workspace.sqlplan import Plan as Plan
+from lakegate.workspace.sqlplan import SqlError as SqlError
+from lakegate.workspace.sqlplan import duck_catalog as duck_catalog
+from lakegate.workspace.sqlplan import quote as quote
+from lakegate.workspace.sqlplan import split_name as split_name
+from lakegate.workspace.sqlplan import uc_catalog as uc_catalog
 from lakegate.workspace.sqlsemantics import databricks_semantics
 
 # sqlglot warns on every statement it hands over unparsed; that is expected here, not news.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
-# DuckDB refuses these as ATTACH aliases; Databricks' `main` is the usual default catalog.
-RESERVED_CATALOGS = frozenset({"main", "system", "temp", "memory"})
-ALIAS_SUFFIX = "__uc"
-NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PARAM_TYPE = re.compile(r"^\s*([A-Za-z_]+)\s*(\(\s*\d+\s*(,\s*\d+\s*)?\))?\s*$")
 PARAM_TYPES = frozenset(
     {"STRING", "VARCHAR", "CHAR", "INT", "INTEGER", "BIGINT", "LONG", "SMALLINT", "SHORT"}
     | {"TINYINT", "BYTE", "FLOAT", "REAL", "DOUBLE", "DECIMAL", "DEC", "NUMERIC", "BOOLEAN"}
     | {"DATE", "TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "BINARY", "VOID"}
 )
-
-
-class SqlError(Exception):
-    """A statement failure: `error_code` from Databricks' ServiceErrorCode, plus SQLSTATE."""
-
-    def __init__(
-        self, message: str, *, error_code: str = "BAD_REQUEST", sql_state: str = ""
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.error_code = error_code
-        self.sql_state = sql_state
-
-
-@dataclass
-class Parameter:
-    """One `{name, value, type}` of the request, already validated."""
-
-    name: str
-    value: str | None
-    type: str | None = None
-
-
-@dataclass
-class Plan:
-    """What the engine runs for one statement."""
-
-    sql: str
-    params: dict[str, Any] = field(default_factory=dict)
-    statement_type: str = "OTHER"
-    # "query" runs `sql`; "use" only checks names; "describe" maps DuckDB types afterwards;
-    # "create_catalog"/"drop_catalog" attach/detach a database file.
-    kind: str = "query"
-    target: tuple[str, ...] = ()
-    if_exists: bool = False
-    rename: dict[str, str] = field(default_factory=dict)
-    # Run first, in the same transaction (INSERT OVERWRITE: the DELETE before the INSERT).
-    before: tuple[str, ...] = ()
-    # Tables as the statement names them, by last name part (for Spark-style error messages).
-    tables: dict[str, str] = field(default_factory=dict)
-
-
-def duck_catalog(name: str) -> str:
-    """The DuckDB database alias of a Unity Catalog catalog."""
-    return name + ALIAS_SUFFIX if name.lower() in RESERVED_CATALOGS else name
-
-
-def uc_catalog(alias: str) -> str:
-    return alias.removesuffix(ALIAS_SUFFIX) if alias.endswith(ALIAS_SUFFIX) else alias
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user: str) -> Plan:
@@ -262,11 +218,6 @@ _VISIBLE_SCHEMA = (
     "(s.schema_name NOT IN ('main', 'pg_catalog') OR EXISTS (SELECT 1 FROM duckdb_tables() t "
     "WHERE t.database_name = s.database_name AND t.schema_name = s.schema_name))"
 )
-
-
-def split_name(text: str) -> list[str]:
-    parts = re.findall(_IDENT, text)
-    return [p[1:-1] if p.startswith("`") else p.lower() for p in parts]
 
 
 def _pattern(raw: str | None) -> str:

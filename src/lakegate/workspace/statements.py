@@ -92,6 +92,7 @@ class StatementService:
         self.result_ttl_s = 3600.0
         self.links = ResultLinks(ws.host)
         self.items: dict[str, Statement] = {}
+        self.sessions: sessions.SessionService | None = None  # SQL sessions, set by routes()
         self._background: set[asyncio.Task[None]] = set()
         for ident, body in ws.store.all("statement"):
             stmt = Statement(**body)
@@ -190,8 +191,8 @@ class StatementService:
                 stopped=stmt.execution.cancelled.is_set,
                 compression=stmt.compression,
             )
-        if translated.kind == "use" and stmt.session_id:
-            self.ws.sql_sessions.use(stmt.session_id, *translated.target)  # type: ignore[attr-defined]
+        if translated.kind == "use" and stmt.session_id and self.sessions is not None:
+            self.sessions.use(stmt.session_id, *translated.target)
         return result
 
     def _finish(
@@ -324,6 +325,7 @@ def service(ws: WorkspaceState) -> StatementService:
 
 def routes(ws: WorkspaceState) -> list[BaseRoute]:
     svc = service(ws)
+    in_session = svc.sessions = sessions.service(ws, svc)
 
     async def caller(request: Request) -> Principal:
         return await ws.identity.authenticate(request, scope="sql")
@@ -334,7 +336,7 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
         warehouse_id = body["warehouse_id"]
         ws.warehouses.live(warehouse_id)
         ws.permissions.check(principal, "warehouses", warehouse_id, "CAN_USE")
-        sessions.service(ws).bind(principal, body)
+        in_session.bind(principal, body)
         stmt = svc.submit(principal, body, params)
         await svc.wait(stmt, wait_s)
         if wait_s > 0 and on_timeout == "CANCEL" and not stmt.done.is_set():
@@ -393,4 +395,5 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
         Route(BASE + "/{id}/result/chunks/{n:int}", chunk, methods=["GET"]),
         Route(STORAGE + "/{id}/chunks/{n:int}", download, methods=["GET"]),
         *history.routes(ws, svc),
+        *sessions.routes(ws, in_session),
     ]

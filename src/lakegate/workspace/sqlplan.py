@@ -1,0 +1,75 @@
+"""What the SQL engine runs for a statement (`Plan`), how a statement fails (`SqlError`), and
+Unity Catalog names as DuckDB sees them. Shared by the translators (sqltranslate, sqlmeta)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# DuckDB refuses these as ATTACH aliases; Databricks' `main` is the usual default catalog.
+RESERVED_CATALOGS = frozenset({"main", "system", "temp", "memory"})
+ALIAS_SUFFIX = "__uc"
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SqlError(Exception):
+    """A statement failure: `error_code` from Databricks' ServiceErrorCode, plus SQLSTATE."""
+
+    def __init__(
+        self, message: str, *, error_code: str = "BAD_REQUEST", sql_state: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_code = error_code
+        self.sql_state = sql_state
+
+
+@dataclass
+class Parameter:
+    """One `{name, value, type}` of the request, already validated."""
+
+    name: str
+    value: str | None
+    type: str | None = None
+
+
+@dataclass
+class Plan:
+    """What the engine runs for one statement."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+    statement_type: str = "OTHER"
+    # "query" runs `sql`; "use" only checks names; "describe" maps DuckDB types afterwards;
+    # "create_catalog"/"drop_catalog" attach/detach a database file.
+    kind: str = "query"
+    target: tuple[str, ...] = ()
+    if_exists: bool = False
+    rename: dict[str, str] = field(default_factory=dict)
+    # Run first, in the same transaction (INSERT OVERWRITE: the DELETE before the INSERT).
+    before: tuple[str, ...] = ()
+    # Tables as the statement names them, by last name part (for Spark-style error messages).
+    tables: dict[str, str] = field(default_factory=dict)
+
+
+def duck_catalog(name: str) -> str:
+    """The DuckDB database alias of a Unity Catalog catalog."""
+    return name + ALIAS_SUFFIX if name.lower() in RESERVED_CATALOGS else name
+
+
+def uc_catalog(alias: str) -> str:
+    return alias.removesuffix(ALIAS_SUFFIX) if alias.endswith(ALIAS_SUFFIX) else alias
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+_IDENT = r"(?:`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)"
+
+
+def split_name(text: str) -> list[str]:
+    """`a.b` or `` `a`.`b` `` as its parts: unquoted ones lower-cased, quoted ones as written."""
+    parts = re.findall(_IDENT, text)
+    return [p[1:-1] if p.startswith("`") else p.lower() for p in parts]
