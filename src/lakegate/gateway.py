@@ -52,6 +52,10 @@ _HANDLER_MAX_BYTES = 64 * 1024 * 1024  # what a code handler may read in one res
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 Handler = Callable[["ActionContext", dict[str, Any]], Awaitable[Any]]
 _HANDLERS: dict[str, Handler] = {}
+# The packs shipped with lakegate: a handler name's prefix -> the module whose `load_handler`
+# imports the code registering it (imported on a handler's first call, so `list_warehouses`
+# does not load the SQL guard). A pack outside lakegate registers with `@handler` on import.
+BUILTIN_PACKS = {"databricks": "lakegate.databricks.handlers"}
 
 
 def handler(name: str) -> Callable[[Handler], Handler]:
@@ -385,21 +389,10 @@ def _merge_pages(merged: Any, page: Any, pagination: Any) -> Any:
 
 
 def _load_builtin_handlers(name: str) -> None:
-    """Import the pack that may define `name` (`databricks.execute_sql` -> lakegate.databricks)."""
+    """Import the built-in pack's module that registers `name` (`databricks.execute_sql`)."""
     import importlib
-    import re
 
-    pack = name.split(".", 1)[0]
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", pack):
-        return
-    for module in (f"lakegate.{pack}.handlers", f"lakegate.{pack}", f"lakegate.{pack}.statements"):
-        if name in _HANDLERS:
-            return
-        try:
-            found = importlib.import_module(module)
-        except ImportError:
-            continue
-        # A pack may say which of its modules defines `name`: a call imports only that one.
-        load = getattr(found, "load_handler", None)
-        if load is not None:
-            load(name)
+    module = BUILTIN_PACKS.get(name.split(".", 1)[0])
+    if module is not None:
+        # The pack says which of its modules defines `name`: a call imports only that one.
+        importlib.import_module(module).load_handler(name)
