@@ -167,8 +167,18 @@ class SqlEngine:
         """Whether loading the samples has ended (attached, or failed) within `timeout_s`."""
         return self._ready.wait(timeout_s)
 
-    def wait_ready(self, timeout_s: float = 60.0) -> None:
-        if not self._ready.wait(timeout_s) or self._failure is not None:
+    def wait_ready(self, timeout_s: float = 600.0) -> None:
+        """Block until the samples are attached and external access is locked.
+
+        No statement may run before the lock, so every statement waits; the bound is generous
+        because generation on a loaded 2-core machine has taken over a minute."""
+        if not self._ready.wait(timeout_s):
+            raise SqlError(
+                f"The sample data is still being generated after {timeout_s:.0f} s; "
+                "try again shortly.",
+                error_code="TEMPORARILY_UNAVAILABLE",
+            )
+        if self._failure is not None:
             raise SqlError(
                 f"The sample data could not be loaded: {self._failure!r}",
                 error_code="INTERNAL_ERROR",
