@@ -135,7 +135,7 @@ class CopilotServer:
         )
         if getter is None:
             return
-        with anyio.move_on_after(5):
+        with anyio.move_on_after(3):  # an unreachable workspace must not hold up the session
             try:
                 result = await self.gateway.call(getter, {"warehouse_id": self.warehouse})
             except Exception:  # the name is a nicety: the id alone still works
