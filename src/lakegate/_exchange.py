@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
-from lakegate._transport import Response, SendError, Transport, encode_url, json_body
+from lakegate._transport import Reply, Response, SendError, Transport, encode_url, json_body
 from lakegate.auth import Authenticator, Credential
 from lakegate.errors import GuardError, InputError, TransportError
 from lakegate.project import ApiKeyAuth, Connector
@@ -99,10 +99,24 @@ class Exchange:
 
     def response(self) -> Response:
         """As a Response (status_code, headers, content, json())."""
-        from lakegate._transport import Reply
-
         reply = Reply(self.status, self.reason, self.headers, self.body, self.truncated)
         return Response(reply, self.url)
+
+
+@dataclass
+class _Request:
+    """What the next attempt sends; redirects change it, retries do not."""
+
+    method: str
+    url: str
+    params: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: bytes | None
+    credentialed: bool
+    attempts: int = 0
+    retries: int = 0
+    redirects: int = 0
+    reauths: int = 0
 
 
 async def exchange(
@@ -122,113 +136,169 @@ async def exchange(
     trace: Trace,
 ) -> Exchange:
     """Send until there is an answer worth returning, within `deadline` (monotonic seconds)."""
-    connector, authenticator = runtime.connector, runtime.authenticator
-    attempts = retries = redirects = 0
-    reauths = 0
-    credentialed = auth
+    connector = runtime.connector
     body = _body(connector, json_body) if has_body else None
     _check_headers(connector, headers)
+    request = _Request(method, url, params, headers, body, credentialed=auth)
     while True:
-        attempts += 1
+        request.attempts += 1
         trace.attempts += 1
-        credential = await authenticator.credential() if credentialed else Credential()
-        if credential.from_cache is not None:
-            trace.token_from_cache = credential.from_cache
-        trace.client_auth_used = authenticator.client_auth_used
+        credential = await _credential(runtime, request, trace)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise _timeout(connector, method, url)
-        full_url = encode_url(url, [*params, *credential.params.items()])
-        if len(full_url) > MAX_URL_CHARS:
-            raise InputError(
-                f"The request of {connector.name!r} cannot be built: the URL is "
-                f"{len(full_url):,} characters long.",
-                hint="Shorten the inputs placed in the path or query.",
-            )
-        sent = {"User-Agent": runtime.user_agent, **headers, **credential.headers}
-        if body is not None:
-            sent.setdefault("Content-Type", "application/json")
+            raise _timeout(connector, request.method, request.url)
+        full_url, sent = _prepare(runtime, request, credential)
         summary = trace.summary = RequestSummary.of(
-            method, full_url, {**headers, **credential.headers}, runtime.secret_names
-        )
+            request.method, full_url, {**request.headers, **credential.headers},
+            runtime.secret_names,
+        )  # fmt: skip
         try:
             reply = await runtime.transport.send(
-                method, full_url, sent, body, min(timeout_s, remaining), max_bytes
+                request.method, full_url, sent, request.body, min(timeout_s, remaining), max_bytes
             )
         except SendError as exc:
-            if exc.kind == "connect":
-                # Nothing reached the server: safe to resend whatever the method.
-                if retries < MAX_RETRIES and await _pause(_backoff(retries), deadline):
-                    retries += 1
-                    continue
-                raise _transport(connector, exc, summary, "request.connect_failed") from None
-            if exc.kind == "timeout":
-                raise _timeout(connector, method, url, exc) from None
-            if exc.kind == "invalid":
-                # Refused before sending (an illegal URL or header): resending cannot help.
-                raise InputError(
-                    f"The request of {connector.name!r} cannot be sent ({exc.cause_name}).",
-                    hint="Check the inputs placed in the path, query and headers.",
-                ) from None
-            # The request may have reached the server: only an idempotent call is resent.
-            if idempotent and retries < MAX_RETRIES and await _pause(_backoff(retries), deadline):
-                retries += 1
-                continue
-            raise _transport(connector, exc, summary, "request.connection_lost") from None
-        status = reply.status
-        if status in (301, 302, 303, 307, 308) and "location" in reply.headers:
-            if redirects >= MAX_REDIRECTS:
-                raise TransportError(
-                    f"Too many redirects from {summary.url}.",
-                    code="request.redirect_loop",
-                    hint="Check the connector's base_url.",
-                )
-            redirects += 1
-            target = urljoin(full_url, reply.headers["location"])
-            try:
-                check_url(connector, target)
-                same_origin = True
-            except GuardError:
-                same_origin = False
-            if not same_origin and method not in ("GET", "HEAD"):
-                pass  # never replay a body to another origin: return the redirect as the answer
-            else:
-                if status == 303 or (status in (301, 302) and method == "POST"):
-                    method, body = "GET", None
-                url, params = target, []
-                if not same_origin:
-                    # Credentials stay with the connector's origin.
-                    credentialed, headers = False, {}
-                continue
-        if (
-            credentialed
-            and authenticator.refreshable
-            # Once per call; again only when the rejected token came from the cache (it may
-            # have expired during a long call), never for a token fetched just now.
-            and (reauths == 0 or (credential.from_cache and reauths < MAX_REAUTHS))
-            and _token_rejected(status, reply.headers, reply.body)
-        ):
-            authenticator.reject(credential)
-            reauths += 1
+            await _resend_or_raise(connector, request, exc, summary, idempotent, deadline)
             continue
-        if idempotent and status in RETRY_STATUSES and retries < MAX_RETRIES:
-            delay = _retry_after(reply.headers.get("retry-after"))
-            if await _pause(delay if delay is not None else _backoff(retries), deadline):
-                retries += 1
-                continue
-        trace.status, trace.truncated = status, trace.truncated or reply.truncated
+        if _follow_redirect(connector, request, reply, full_url, summary):
+            continue
+        if _reauthenticate(runtime.authenticator, request, credential, reply):
+            continue
+        if await _retry_status(request, reply, idempotent, deadline):
+            continue
+        trace.status, trace.truncated = reply.status, trace.truncated or reply.truncated
         return Exchange(
-            status=status,
+            status=reply.status,
             reason=reply.reason,
             headers=reply.headers,
             body=reply.body,
             truncated=reply.truncated,
-            attempts=attempts,
+            attempts=request.attempts,
             token_from_cache=credential.from_cache,
-            client_auth_used=authenticator.client_auth_used,
+            client_auth_used=runtime.authenticator.client_auth_used,
             summary=summary,
             url=full_url,
         )
+
+
+async def _credential(runtime: Runtime, request: _Request, trace: Trace) -> Credential:
+    """The connector's credential for this attempt (none once redirected off its origin)."""
+    authenticator = runtime.authenticator
+    credential = await authenticator.credential() if request.credentialed else Credential()
+    if credential.from_cache is not None:
+        trace.token_from_cache = credential.from_cache
+    trace.client_auth_used = authenticator.client_auth_used
+    return credential
+
+
+def _prepare(
+    runtime: Runtime, request: _Request, credential: Credential
+) -> tuple[str, dict[str, str]]:
+    """The full URL (credential query params included) and the headers to send."""
+    connector = runtime.connector
+    full_url = encode_url(request.url, [*request.params, *credential.params.items()])
+    if len(full_url) > MAX_URL_CHARS:
+        raise InputError(
+            f"The request of {connector.name!r} cannot be built: the URL is "
+            f"{len(full_url):,} characters long.",
+            hint="Shorten the inputs placed in the path or query.",
+        )
+    sent = {"User-Agent": runtime.user_agent, **request.headers, **credential.headers}
+    if request.body is not None:
+        sent.setdefault("Content-Type", "application/json")
+    return full_url, sent
+
+
+async def _resend_or_raise(
+    connector: Connector,
+    request: _Request,
+    exc: SendError,
+    summary: RequestSummary,
+    idempotent: bool,
+    deadline: float,
+) -> None:
+    """Return when the request may be sent again after `exc`; raise what the call fails with."""
+    if exc.kind == "connect":
+        # Nothing reached the server: safe to resend whatever the method.
+        if request.retries < MAX_RETRIES and await _pause(_backoff(request.retries), deadline):
+            request.retries += 1
+            return
+        raise _transport(connector, exc, summary, "request.connect_failed") from None
+    if exc.kind == "timeout":
+        raise _timeout(connector, request.method, request.url, exc) from None
+    if exc.kind == "invalid":
+        # Refused before sending (an illegal URL or header): resending cannot help.
+        raise InputError(
+            f"The request of {connector.name!r} cannot be sent ({exc.cause_name}).",
+            hint="Check the inputs placed in the path, query and headers.",
+        ) from None
+    # The request may have reached the server: only an idempotent call is resent.
+    if (
+        idempotent
+        and request.retries < MAX_RETRIES
+        and await _pause(_backoff(request.retries), deadline)
+    ):
+        request.retries += 1
+        return
+    raise _transport(connector, exc, summary, "request.connection_lost") from None
+
+
+def _follow_redirect(
+    connector: Connector, request: _Request, reply: Reply, full_url: str, summary: RequestSummary
+) -> bool:
+    """True when `request` now points at the redirect's target and should be sent again."""
+    if reply.status not in (301, 302, 303, 307, 308) or "location" not in reply.headers:
+        return False
+    if request.redirects >= MAX_REDIRECTS:
+        raise TransportError(
+            f"Too many redirects from {summary.url}.",
+            code="request.redirect_loop",
+            hint="Check the connector's base_url.",
+        )
+    request.redirects += 1
+    target = urljoin(full_url, reply.headers["location"])
+    try:
+        check_url(connector, target)
+        same_origin = True
+    except GuardError:
+        same_origin = False
+    if not same_origin and request.method not in ("GET", "HEAD"):
+        return False  # never replay a body to another origin: the redirect is the answer
+    if reply.status == 303 or (reply.status in (301, 302) and request.method == "POST"):
+        request.method, request.body = "GET", None
+    request.url, request.params = target, []
+    if not same_origin:
+        # Credentials stay with the connector's origin.
+        request.credentialed, request.headers = False, {}
+    return True
+
+
+def _reauthenticate(
+    authenticator: Authenticator, request: _Request, credential: Credential, reply: Reply
+) -> bool:
+    """True when the token was refused and a fresh one should be tried."""
+    if not (
+        request.credentialed
+        and authenticator.refreshable
+        # Once per call; again only when the rejected token came from the cache (it may
+        # have expired during a long call), never for a token fetched just now.
+        and (request.reauths == 0 or (credential.from_cache and request.reauths < MAX_REAUTHS))
+        and _token_rejected(reply.status, reply.headers, reply.body)
+    ):
+        return False
+    authenticator.reject(credential)
+    request.reauths += 1
+    return True
+
+
+async def _retry_status(request: _Request, reply: Reply, idempotent: bool, deadline: float) -> bool:
+    """True after waiting out a retryable status (429, 502-504) of an idempotent call."""
+    if not (idempotent and reply.status in RETRY_STATUSES and request.retries < MAX_RETRIES):
+        return False
+    delay = _retry_after(reply.headers.get("retry-after"))
+    if not await _pause(delay if delay is not None else _backoff(request.retries), deadline):
+        return False
+    request.retries += 1
+    return True
 
 
 def _body(connector: Connector, value: Any) -> bytes:
