@@ -60,6 +60,9 @@ def http_copilot(
                 if opened:
                     self.started.add(opened)  # the signature proves this server started it
             result = await super()._run(ctx, name, arguments, client, record)
+            if self.handles is not None and len(self.started) > _REMEMBERED:
+                # The handle is the proof; the set only serves calls in flight: keep it bounded.
+                self.started.clear()
             answer = record.get("answer")
             sid = getattr(answer, "statement_id", None)
             if self.handles is not None and sid and not result.is_error:
@@ -142,4 +145,5 @@ def _drop_idle_tracing(server: Any) -> None:
 
 
 _IDLE = "idle"  # the owner key of statements cancelled for idleness
+_REMEMBERED = 4096  # statement ids a stateless replica keeps before starting afresh
 _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "CANCELLED", "CLOSED"})
