@@ -50,6 +50,9 @@ async def test_sql_tools_are_listed_and_execute_sql_answers(sql_project: Project
         "truncated_reason": None,
     }
     assert json.loads(text_of(result)) == result.structured_content
+    audit = [json.loads(line) for line in (sql_project.state_dir / "audit.jsonl").open()]
+    ran = next(r for r in audit if r["tool"] == "execute_sql")
+    assert ran["statement_id"] and ran["row_count"] == 1  # the audit keeps what the model skips
 
 
 async def test_a_slow_statement_answers_with_a_handle_then_cancel_ends_it(

@@ -301,9 +301,8 @@ def answer_for(plan: ToolPlan, data: Any, *, max_rows: int, max_bytes: int) -> A
     if kind not in SQL_ANSWER_TOOLS or not isinstance(data, dict) or not plan.action.handler:
         return shape_answer(data, max_rows=max_rows, max_bytes=max_bytes)
     sid, state = statement_state(data)
-    follow = data.get("next")
-    if sid is None and isinstance(follow, dict):
-        sid = str(follow.get("statement_id") or "") or None
+    if "rows" in data:  # a result: its id only matters in `next`, which carries it
+        data = {k: v for k, v in data.items() if k != "statement_id"}
     shaped, text = _redacted_copy(data)
     rows = shaped.get("row_count")
     return Answer(shaped, bool(shaped.get("truncated")), rows, sid, state, None, text)

@@ -125,6 +125,7 @@ class Answer:
         encoded = [_json_row(self.columns, r) if as_json else _tsv_line(r) for r in rows]
         # Room for the rows: the envelope is measured as if cut (the longest form it can take).
         envelope = self._envelope([] if as_json else "", True, "x" * 80, self.row_offset)
+        envelope["statement_id"] = self.statement_id
         room = max_bytes - _size(envelope) - 2
         kept, used = 0, 0
         for piece in encoded:
@@ -151,6 +152,8 @@ class Answer:
         out = self._envelope(shown, reason is not None, reason, self.row_offset, end, kept)
         if not more:
             out.pop("next", None)
+        # For people and the audit log; the copilot server leaves it out of what a model reads.
+        out["statement_id"] = self.statement_id
         return out
 
     def _envelope(
