@@ -16,9 +16,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from lakegate.copilot.audit import AUDIT_FILE, read_records
-from lakegate.copilot.clientconfig import ClientSnippet, client_snippet, env_names
-from lakegate.copilot.policy import PROFILES, plan_tools
+from lakegate.copilot import (
+    AUDIT_FILE,
+    PROFILES,
+    ClientSnippet,
+    client_snippet,
+    env_names,
+    plan_tools,
+    read_records,
+)
 from lakegate.project import Project
 from lakegate.secrets import redact_data
 from lakegate.studio.connection import warehouses
