@@ -70,7 +70,8 @@ class CopilotServer:
         self.plans: dict[str, ToolPlan] = {p.name: p for p in plan_tools(self.project)}
         self.exposed = [p for p in self.plans.values() if p.exposed]
         self._exposed_names = {p.name for p in self.exposed}
-        self.warehouse = self._default_warehouse()  # "name (id)" once resolved, else the id
+        # The warehouse SQL runs on: "name (id)" once resolved, else the id.
+        self.warehouse = tooling.default_warehouse(self.project, self.exposed)
         self._named = False
         self._tools = [self._tool(p) for p in self.exposed]
         # statement_id -> connection key, for statements a tool answered with a running handle.
@@ -111,18 +112,6 @@ class CopilotServer:
                 idempotent_hint=None if read_only else ann["idempotentHint"],
             ),
         )
-
-    def _default_warehouse(self) -> str | None:
-        """The warehouse SQL runs on: the pinned one, else the SQL connector's default."""
-        pinned = getattr(self.policy.pinned, "warehouse_id", None)
-        if pinned:
-            return str(pinned)
-        for plan in self.exposed:
-            if tooling.tool_kind(plan.action) == "execute_sql":
-                connector = self.project.connectors.get(plan.action.connector)
-                found = (getattr(connector, "defaults", None) or {}).get("warehouse_id")
-                return str(found) if found else None
-        return None
 
     async def name_warehouse(self) -> None:
         """Put the default warehouse's name next to its id in descriptions and instructions."""

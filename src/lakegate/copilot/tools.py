@@ -19,6 +19,7 @@ __all__ = [
     "Answer",
     "annotations_for",
     "answer_for",
+    "default_warehouse",
     "describe",
     "export_tools",
     "instructions",
@@ -125,6 +126,19 @@ def output_schema(plan: ToolPlan) -> dict[str, Any] | None:
     from lakegate.databricks.answer import ANSWER_SCHEMA, SQL_OUTPUT_SCHEMA
 
     return ANSWER_SCHEMA if kind == "fetch_rows" else SQL_OUTPUT_SCHEMA
+
+
+def default_warehouse(project: Any, exposed: list[ToolPlan]) -> str | None:
+    """The warehouse SQL runs on: the pinned one, else the SQL connector's default."""
+    pinned = getattr(project.copilot.pinned, "warehouse_id", None)
+    if pinned:
+        return str(pinned)
+    for plan in exposed:
+        if tool_kind(plan.action) == "execute_sql":
+            connector = project.connectors.get(plan.action.connector)
+            found = (getattr(connector, "defaults", None) or {}).get("warehouse_id")
+            return str(found) if found else None
+    return None
 
 
 def instructions(policy: Any, exposed: list[ToolPlan], warehouse: str | None) -> str:
