@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from lakegate.connectors import build_connector, parse_pair, secret_name, secret_reference
 from lakegate.databricks.connect import databricks_connector
+from lakegate.project import load_project
+from lakegate.secrets import SecretStore
 
 
 def test_one_secret_naming_rule() -> None:
@@ -52,3 +58,23 @@ def test_databricks_connect_builds_through_it() -> None:
     )
     assert connector.auth.client_secret == "${secret:db_client_secret}"
     assert connector.read_only and connector.defaults == {"warehouse_id": "abc"}
+
+
+def test_the_cli_stores_a_typed_secret_under_the_same_name_as_the_studio(tmp_path: Path) -> None:
+    def lakegate(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "lakegate", *args], cwd=tmp_path, input=stdin,
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    assert lakegate("init").returncode == 0
+    added = lakegate(
+        "connector", "add", "svc", "--base-url", "https://api.example.com",
+        "--api-key-stdin", "--api-key-header", "X-Key", stdin="typed-api-key-0123456789\n",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    connector = load_project(tmp_path / "lakegate.yaml").connectors["svc"]
+    assert connector.auth.key == secret_reference("svc", "key")  # the model's field: `key`
+    assert SecretStore(tmp_path / ".lakegate").get(secret_name("svc", "key")) == (
+        "typed-api-key-0123456789"
+    )

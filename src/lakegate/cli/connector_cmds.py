@@ -28,6 +28,7 @@ from lakegate.cli._project import (
     secret_store,
     usage,
 )
+from lakegate.connectors import secret_name, secret_reference
 from lakegate.errors import ConfigError
 from lakegate.project import ApiKeyAuth, BasicAuth, BearerAuth, Connector, NoAuth, OAuth2Auth
 from lakegate.secrets import is_reference, parse_reference
@@ -197,9 +198,9 @@ def connector_add(
         if env:
             return env_reference(env_flag, env)
         if stdin:
-            store_name = f"{name}_{field}"
-            pending[store_name] = read_secret(f"{field.replace('_', ' ')} for {name}")
-            return f"${{secret:{store_name}}}"
+            # One naming rule with the Studio: the auth model's field name (`key`, not `api_key`).
+            pending[secret_name(name, field)] = read_secret(f"{field.replace('_', ' ')} for {name}")
+            return secret_reference(name, field)
         return None
 
     fields: dict[str, Any] = {"type": kind}
@@ -229,7 +230,7 @@ def connector_add(
             )
     elif kind == "api_key":
         fields |= {
-            "key": secret("api_key", api_key_env, api_key_stdin, "--api-key-env"),
+            "key": secret("key", api_key_env, api_key_stdin, "--api-key-env"),
             "header": api_key_header,
             "query_param": api_key_query,
         }
