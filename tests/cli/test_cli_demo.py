@@ -14,6 +14,7 @@ from conftest import Cli
 from lakegate.cli import demo
 
 
+@pytest.mark.timeout(900)  # a whole demo in a child process, on a machine that may be busy
 def test_demo_as_a_subprocess_exits_0_and_shows_the_warehouses() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "lakegate", "demo"], capture_output=True, text=True, timeout=600
@@ -57,6 +58,7 @@ def test_steps_can_be_appended(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> Non
     assert "2 warehouses seen by an appended step" in run.stdout
 
 
+@pytest.mark.timeout(900)  # a demo, a call and a clean stop, each in a child process
 def test_keep_leaves_a_usable_project_until_ctrl_c() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "lakegate", "demo", "--keep"],
