@@ -13,8 +13,10 @@ from typing import Any
 from lakegate._transport import HttpClient, SendError
 from lakegate.databricks.connect import discover_token_url, normalize_host
 from lakegate.errors import AuthError, LakegateError, RemoteError, TokenError, TransportError
+from lakegate.project import OAuth2Auth
 from lakegate.results import decode_body, status_error
-from lakegate.secrets import SecretStore, redact, register_secret
+from lakegate.secrets import SecretStore, register_secret
+from lakegate.tokens import TokenSource
 
 __all__ = ["AccountAdmin", "SetupReport", "setup_service_principal"]
 
@@ -177,35 +179,30 @@ async def _account_token(http: HttpClient, admin: AccountAdmin, host: str) -> st
 async def _client_credentials(
     http: HttpClient, token_url: str, client_id: str, client_secret: str
 ) -> str:
+    """An M2M token from the gateway's token source (its retries, its errors), setup's hints."""
     register_secret(client_secret)
+    config = OAuth2Auth(
+        grant_type="client_credentials",
+        token_url=token_url,
+        client_id=client_id,
+        client_secret="${secret:setup_client_secret}",  # noqa: S106 - a reference, resolved below
+        scope="all-apis",
+        client_auth="request_body",
+    )
+    source = TokenSource(config, http, lambda _reference: client_secret, name="setup")
     try:
-        response = await http.post(
-            token_url,
-            data={
-                "grant_type": "client_credentials",
-                "scope": "all-apis",
-                "client_id": client_id,
-                "client_secret": client_secret,
-            },
+        token, _ = await source.token()
+    except TokenError as exc:
+        exc.hint = (
+            "Check --account-host (e.g. https://accounts.cloud.databricks.com)."
+            if exc.status is None
+            else "Use an account admin service principal's client id and OAuth secret "
+            "(--admin-client-id, --admin-secret-env)."
         )
-    except SendError as exc:
-        raise TokenError(
-            f"Could not reach the token endpoint {token_url} ({exc.cause_name}).",
-            hint="Check --account-host (e.g. https://accounts.cloud.databricks.com).",
-        ) from None
-    body = decode_body(response.content, response.headers.get("content-type", ""), False)
-    if not response.is_success or not isinstance(body, dict) or "access_token" not in body:
-        detail = ""
-        if isinstance(body, dict):
-            detail = body.get("error_description") or body.get("error") or ""
-        raise TokenError(
-            redact(f"{token_url} refused the credentials ({detail or response.status_code})."),
-            hint="Use an account admin service principal's client id and OAuth secret "
-            "(--admin-client-id, --admin-secret-env).",
-        )
-    token = str(body["access_token"])
-    register_secret(token)
-    return token
+        raise
+    finally:
+        await source.aclose()
+    return token.value
 
 
 async def _find_principal(
