@@ -6,7 +6,9 @@ package's own. Imported on first use: `lakegate serve` should start fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lakegate._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from lakegate.copilot.audit import AUDIT_FILE, read_records  # noqa: F401
@@ -28,14 +30,4 @@ _LAZY = {
 }
 
 __all__ = list(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lakegate.copilot' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())

@@ -7,7 +7,9 @@ command that only needs `demo_steps` or `connect` does not load sqlglot and the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lakegate._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from lakegate.databricks.guard import Verdict, check_read_only, is_read_only
@@ -23,15 +25,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lakegate.databricks' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 __all__ = [
     "PACK_ACTIONS",
