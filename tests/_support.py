@@ -83,6 +83,24 @@ async def mcp_http_session(
         yield client
 
 
+def client_token(
+    host: str, client_id: str, client_secret: str, scope: str = "all-apis", *, tries: int = 1
+) -> str:
+    """An M2M token straight from `host`'s token endpoint (for a test to inspect state with);
+    asked up to `tries` times while the endpoint may be under injected faults."""
+    import httpx
+
+    for _ in range(tries):
+        response = httpx.post(
+            f"{host}/oidc/v1/token",
+            data={"grant_type": "client_credentials", "client_id": client_id,
+                  "client_secret": client_secret, "scope": scope},
+        )  # fmt: skip
+        if response.status_code == 200:
+            return str(response.json()["access_token"])
+    raise AssertionError(f"no token from {host}: {response.status_code} {response.text}")
+
+
 def create_job_action(connector: str = "databricks") -> Action:
     """`create_job`: POST /api/2.2/jobs/create with a name and tasks (the pack only runs jobs)."""
     return Action(

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from _support import client_token
 from lakegate.project import Action, Connector, CopilotPolicy, Input, OAuth2Auth, Project
 from lakegate.secrets import SecretStore
 
@@ -96,15 +97,7 @@ def running_warehouse(workspace: Any) -> str:
     import httpx
 
     creds = workspace.credentials
-    token = httpx.post(
-        f"{workspace.host}/oidc/v1/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": creds["client_id"],
-            "client_secret": creds["client_secret"],
-            "scope": "sql all-apis",
-        },
-    ).json()["access_token"]
+    token = client_token(workspace.host, creds["client_id"], creds["client_secret"], "sql all-apis")
     listing = httpx.get(
         f"{workspace.host}/api/2.0/sql/warehouses", headers={"Authorization": f"Bearer {token}"}
     ).json()

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from _support import create_job_action, serve_http
+from _support import client_token, create_job_action, serve_http
 from lakegate.databricks.connect import connect
 from lakegate.project import Project
 from lakegate.secrets import SecretStore
@@ -51,19 +51,8 @@ def add_job_actions(project: Project) -> Project:
 def admin_token(ws: LocalWorkspace) -> str:
     """A token for the workspace admin, fetched directly (used only to inspect state)."""
     creds = ws.credentials
-    for _ in range(20):  # the token endpoint may be under injected faults
-        response = httpx.post(
-            f"{ws.host}/oidc/v1/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": creds["client_id"],
-                "client_secret": creds["client_secret"],
-                "scope": "all-apis",
-            },
-        )
-        if response.status_code == 200:
-            return str(response.json()["access_token"])
-    raise AssertionError(f"no admin token: {response.status_code} {response.text}")
+    # The token endpoint may be under injected faults.
+    return client_token(ws.host, creds["client_id"], creds["client_secret"], tries=20)
 
 
 def list_runs(ws: LocalWorkspace, job_id: int) -> list[dict]:

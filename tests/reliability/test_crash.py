@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from _support import client_token
 from lakegate.copilot.audit import AuditLog, read_records
 from lakegate.project import Action, Connector, Project, load_project
 from lakegate.secrets import SecretStore
@@ -148,15 +149,7 @@ def serve(state_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
 
 def api(host: str, state_dir: Path) -> httpx.Client:
     creds = json.loads((state_dir / "credentials.json").read_text())
-    token = httpx.post(
-        f"{host}/oidc/v1/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": creds["client_id"],
-            "client_secret": creds["client_secret"],
-            "scope": "all-apis",
-        },
-    ).json()["access_token"]
+    token = client_token(host, creds["client_id"], creds["client_secret"])
     return httpx.Client(base_url=host, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
