@@ -4,6 +4,7 @@ and errors (Databricks `error_code`/`message` first, HTTP status second)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -23,6 +24,15 @@ __all__ = [
 
 # Headers whose value is a credential whatever it looks like.
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
+_SECRET_RESPONSE_HEADERS = {"set-cookie", "www-authenticate", "authorization"}
+
+
+def shown_response_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Response headers safe to show: cookies masked, every value passed through redaction."""
+    return {
+        key: "***" if key.lower() in _SECRET_RESPONSE_HEADERS else redact(value)
+        for key, value in headers.items()
+    }
 
 
 @dataclass
@@ -77,6 +87,7 @@ class ActionResult:
     token_from_cache: bool | None = None
     client_auth_used: str | None = None
     pages: int = 0
+    response_headers: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, redacted data for `--json`, tool results and audit lines."""
@@ -93,6 +104,7 @@ class ActionResult:
             "token_from_cache": self.token_from_cache,
             "client_auth_used": self.client_auth_used,
             "pages": self.pages,
+            "response_headers": dict(self.response_headers),
         }
 
     def __repr__(self) -> str:

@@ -34,3 +34,20 @@ def test_headers_and_query_params_named_as_secrets_are_masked() -> None:
     )
     assert summary.headers == {"X-Custom-Auth": "***", "Accept": "application/json"}
     assert "query-secret" not in summary.url and "page=2" in summary.url
+
+
+def test_response_headers_mask_cookies_and_redact_registered_secrets() -> None:
+    from lakegate.results import shown_response_headers
+    from lakegate.secrets import register_secret
+
+    register_secret("echoed-secret-value-0123456789")
+    shown = shown_response_headers(
+        {
+            "Content-Type": "application/json",
+            "Set-Cookie": "session=server-cookie-0123456789; HttpOnly",
+            "X-Echo": "got echoed-secret-value-0123456789",
+        }
+    )
+    assert shown["Content-Type"] == "application/json"
+    assert shown["Set-Cookie"] == "***"
+    assert "echoed-secret-value" not in repr(shown)

@@ -72,6 +72,11 @@ def test_the_response_is_wide_expanded_and_has_pretty_raw_and_copy(
         raw.get_by_role("button", name="Pretty").click()
         expect(page.locator("#raw-response")).to_be_hidden()
 
+        headers = page.locator("#test-panel .response-headers")
+        headers.locator("summary").click()
+        expect(headers).to_contain_text(re.compile("content-type", re.IGNORECASE))
+        expect(headers).to_contain_text("application/json")
+
 
 def test_declared_inputs_appear_in_the_test_panel_as_they_are_typed(
     browser: Browser, studio: RunningStudio, workspace: LocalWorkspace
