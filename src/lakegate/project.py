@@ -69,6 +69,9 @@ class Connector(ProjectModel):
     base_url: str
     auth: AuthConfig = Field(default_factory=NoAuth)
     read_only: bool = False
+    # On a read-only connector SQL may not read files or URLs (read_csv, read_text, glob ...)
+    # unless this is set: a copilot could otherwise read whatever the warehouse can reach.
+    allow_file_reads: bool = False
     defaults: dict[str, Any] = Field(default_factory=dict)
     user_agent_extra: str | None = None
     # The largest response body read for this connector's actions (default: the gateway's 1 MiB).

@@ -74,3 +74,20 @@ def test_the_workspace_refuses_file_reads_sent_straight_with_the_sdk(
         assert "the host's own file" not in str(answer.as_dict())
         message = answer.status.error.message
         assert "disabled by configuration" in message or "cannot be found" in message, message
+
+
+async def test_allow_file_reads_lets_the_statement_through_to_the_warehouse(
+    workspace: LocalWorkspace, project_on: ProjectOn, host_file: Path
+) -> None:
+    """The connector's switch turns the guard's file check off (the workspace still refuses)."""
+    project = await project_on(workspace)
+    connector = next(iter(project.connectors.values()))
+    assert connector.read_only
+    connector.allow_file_reads = True
+    async with Gateway(project) as gw:
+        before = len(access_log(workspace))
+        sql = f"SELECT * FROM read_text('{host_file}')"
+        result = await gw.call("execute_sql", {"statement": sql})
+        assert not isinstance(result.error, ReadOnlyError)
+        assert "host's own file" not in repr(result.to_dict())
+    assert [e for e in access_log(workspace)[before:] if e["path"] == STATEMENTS]

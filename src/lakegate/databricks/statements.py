@@ -194,8 +194,7 @@ def guard(ctx: ActionContext, statement: Any, *, allow_files: bool = False) -> b
 @handler("databricks.execute_sql")
 async def execute_sql(ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, Any]:
     """Run one statement and answer with the first page of its result (see answer.py)."""
-    allow_files = bool(getattr(ctx.connector, "allow_file_reads", False))
-    is_read = guard(ctx, inputs.get("statement"), allow_files=allow_files)
+    is_read = guard(ctx, inputs.get("statement"), allow_files=ctx.connector.allow_file_reads)
     caps = _caps(inputs)
     body = statement_body(ctx, inputs)
     # No row_limit: every row stays reachable with fetch_rows and total_row_count is exact.
