@@ -169,15 +169,17 @@ async def test_errors_say_what_to_fix_in_the_models_terms(
         assert not PERSON_WORDS.search(text_of(results[key]).split("hint: ")[-1]), key
 
 
+@pytest.mark.parametrize("transport", ["stdio", "http"])
 async def test_descriptions_and_instructions_tell_the_effective_policy(
-    workspace: Any, tmp_path: Path
+    workspace: Any, tmp_path: Path, transport: str
 ) -> None:
+    """Over HTTP too the first session's instructions name the warehouse (looked up at start)."""
     project = build_sql_project(
         workspace, tmp_path, caps={"max_rows": 50, "max_bytes": 16384, "deadline_s": 20}
     )
     warehouse = running_warehouse(workspace)
     name = sdk(workspace).warehouses.get(warehouse).name
-    async with stdio_session(project.path) as client:
+    async with session(project, transport) as client:
         hello = await client.initialize()
         tools = {t.name: t for t in (await client.list_tools()).tools}
     assert f"{name} ({warehouse})" in (hello.instructions or "")

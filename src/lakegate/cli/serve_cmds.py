@@ -161,6 +161,7 @@ async def _serve_http(
     shown = f"[{host}]" if ":" in host else host
     async with Gateway(project, secret_store=store) as gateway:
         copilot = http_copilot(gateway, **scale)
+        await copilot.name_warehouse()  # so the first session's instructions name it too
         app = http_app(
             copilot, token=token, host=host, port=bound, extra_hosts=allowed_hosts,
             stateless=scale["stateless"],
