@@ -65,6 +65,9 @@ def test_keep_leaves_a_usable_project_until_ctrl_c() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as in a terminal, even when this suite runs in the background (where SIGINT is
+        # inherited as ignored and the demo would never stop).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None
