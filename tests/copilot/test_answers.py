@@ -186,7 +186,8 @@ async def test_descriptions_and_instructions_tell_the_effective_policy(
     assert "fetch_rows" in (hello.instructions or "") and "next" in (hello.instructions or "")
     sql = tools["execute_sql"].description or ""
     assert f"{name} ({warehouse})" in sql and "At most 50 rows, 16384 bytes" in sql
-    assert "at most 20 s" in sql and "not canceled" in sql and "200" not in sql
+    assert "at most 20 s" in sql and "not canceled" in sql
+    assert "200" not in sql.replace(warehouse, "")  # the id is random hex: it may hold "200"
     props = tools["execute_sql"].input_schema["properties"]
     assert props["max_rows"]["maximum"] == 50 and props["max_bytes"]["maximum"] == 16384
     for tool in tools.values():  # row caps only where rows come back
