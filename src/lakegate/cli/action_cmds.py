@@ -6,7 +6,7 @@ import json
 import re
 import sys
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -26,7 +26,9 @@ from lakegate.cli._project import (
 )
 from lakegate.curl import looks_like_credential, parse_curl
 from lakegate.errors import ConfigError
-from lakegate.project import PLACEHOLDER, Action, Input, Project
+
+if TYPE_CHECKING:  # the models load only in the commands that build them
+    from lakegate.project import Action, Input, Project
 
 action_app = typer.Typer(
     help="Actions: declared requests on a connector, with typed inputs.", no_args_is_help=True
@@ -123,6 +125,8 @@ def action_add(
     if path is None and handler is None:
         raise usage("An action needs --path (or --handler).", "e.g. --path /api/2.0/sql/warehouses")
     fields["inputs"] = _inputs([*input_spec, *old_input_spec], fields)
+    from lakegate.project import Action
+
     _save(project, build(Action, _ACTION_FLAGS, "action", **fields))
 
 
@@ -180,6 +184,8 @@ def action_import_curl(
         "risk": risk.value if risk else _default_risk(imported.method),
     }
     fields["inputs"] = _inputs([], fields)
+    from lakegate.project import Action
+
     action = build(Action, _ACTION_FLAGS, "action", **fields)
     _save(project, action)
     print_yaml({name: _slim(action)})
@@ -301,6 +307,8 @@ def _refuse_credential_headers(headers: dict[str, str]) -> None:
 
 def _inputs(specs: list[str], fields: dict[str, Any]) -> dict[str, Input]:
     """Declared `--declare`s, plus a required string for every other `{{placeholder}}`."""
+    from lakegate.project import PLACEHOLDER, Input
+
     inputs: dict[str, Input] = {}
     for spec in specs:
         match = _INPUT_SPEC.match(spec)

@@ -30,7 +30,6 @@ from lakegate.cli._project import (
 )
 from lakegate.connectors import secret_name, secret_reference
 from lakegate.errors import ConfigError
-from lakegate.project import ApiKeyAuth, BasicAuth, BearerAuth, Connector, NoAuth, OAuth2Auth
 from lakegate.secrets import is_reference, parse_reference
 
 connector_app = typer.Typer(
@@ -85,10 +84,17 @@ _CONNECTOR_FLAGS = {
     "header": "--api-key-header/--api-key-query", "pattern": "--api-key-pattern",
     "token": "--token-env/--token-stdin", "name": "NAME",
 }  # fmt: skip
-_AUTH_MODELS: dict[str, type] = {
-    "none": NoAuth, "api_key": ApiKeyAuth, "bearer": BearerAuth, "basic": BasicAuth,
-    "oauth2": OAuth2Auth,
-}  # fmt: skip
+
+
+def _auth_model(kind: str) -> type:
+    """The auth model for `--auth KIND`; the models load only in the command that builds one."""
+    from lakegate.project import ApiKeyAuth, BasicAuth, BearerAuth, NoAuth, OAuth2Auth
+
+    models: dict[str, type] = {
+        "none": NoAuth, "api_key": ApiKeyAuth, "bearer": BearerAuth, "basic": BasicAuth,
+        "oauth2": OAuth2Auth,
+    }  # fmt: skip
+    return models[kind]
 
 
 @connector_app.command("add")
@@ -244,7 +250,9 @@ def connector_add(
             "password": secret("password", password_env, password_stdin, "--password-env"),
         }
     auth_fields = {k: v for k, v in fields.items() if v not in (None, {})}
-    auth_model = build(_AUTH_MODELS[kind], _CONNECTOR_FLAGS, f"{kind} auth", **auth_fields)
+    from lakegate.project import Connector
+
+    auth_model = build(_auth_model(kind), _CONNECTOR_FLAGS, f"{kind} auth", **auth_fields)
     connector = build(
         Connector,
         _CONNECTOR_FLAGS,
