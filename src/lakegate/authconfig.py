@@ -5,6 +5,7 @@ Secret fields are `SecretRef`s: a `${env:NAME}` or `${secret:NAME}` reference, n
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -155,6 +156,16 @@ class OAuth2Auth(ProjectModel):
 AuthConfig = Annotated[
     NoAuth | ApiKeyAuth | BearerAuth | BasicAuth | OAuth2Auth, Field(discriminator="type")
 ]
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 (bracketed or not) and localhost."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def check_http_url(url: str, field: str, *, query_ok: bool = False) -> str:

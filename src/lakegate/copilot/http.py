@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextvars
 import hmac
-import ipaddress
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from mcp.server.streamable_http import StreamableHTTPServerTransport
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lakegate.authconfig import is_loopback
 from lakegate.copilot.audit import AuditLog, now_iso
 from lakegate.copilot.scaleout import http_copilot, replica_id
 from lakegate.errors import ConfigError
@@ -45,17 +45,6 @@ log = logging.getLogger("lakegate.copilot.http")
 
 TOKEN_ENV = "LAKEGATE_MCP_TOKEN"  # noqa: S105 - a variable's name
 TOKEN_SECRET = "lakegate_mcp_token"  # noqa: S105 - the secret's name in the store, not a value
-LOOPBACK_NAMES = ("localhost",)
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost."""
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, *, allow_remote: bool) -> None:

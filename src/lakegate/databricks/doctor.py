@@ -10,7 +10,6 @@ get the generic steps (base URL, reach, credentials, one read action).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lakegate._transport import HttpClient
+from lakegate.authconfig import is_loopback
 from lakegate.databricks.doctor_checks import Checks, Failed
 from lakegate.project import Connector, OAuth2Auth, Project
 from lakegate.secrets import SecretStore
@@ -118,7 +118,7 @@ async def _base_url(connector: Connector) -> str:
     parts = urlsplit(connector.base_url)
     if parts.scheme == "https":
         return f"{parts.scheme}://{parts.netloc}"
-    if _loopback(parts.hostname or ""):
+    if is_loopback(parts.hostname or ""):
         return f"{parts.netloc} is loopback: plain http is acceptable here"
     raise Failed(
         "The base URL uses plain http on a non-loopback host: tokens would cross the network "
@@ -159,12 +159,3 @@ async def _reach(connector: Connector, transport: Any) -> str:
         ) from None
     writer.close()
     return f"{host}:{port} reachable" + (" over TLS" if context else "")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

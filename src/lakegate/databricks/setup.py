@@ -222,9 +222,7 @@ async def _find_principal(
     return None
 
 
-async def _secret_works(
-    http: HttpClient, workspace_host: str, client_id: str, secret: str
-) -> bool:
+async def _secret_works(http: HttpClient, workspace_host: str, client_id: str, secret: str) -> bool:
     host = normalize_host(workspace_host)
     token_url, _ = await discover_token_url(host, http)
     try:

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import parse_qs, urlsplit
+
+from lakegate.authconfig import is_loopback
 
 __all__ = ["workspace_url"]
 
@@ -34,17 +35,8 @@ def workspace_url(text: str) -> tuple[str, str, str]:
         port = parts.port
     except ValueError:
         return "", "", f"The port in “{typed}” is not a valid port number."
-    if parts.scheme == "http" and not _loopback(host):
+    if parts.scheme == "http" and not is_loopback(host):
         return "", "", "Databricks workspaces answer on https only: write https://…"
     url = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
     workspace_id = next((o for o in parse_qs(parts.query).get("o", []) if o.isdigit()), "")
     return url, workspace_id, ""
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
