@@ -242,17 +242,7 @@ def databricks_project(tmp_path: Path, ws: Any, monkeypatch: pytest.MonkeyPatch)
     return make_project(tmp_path, connector, actions)
 
 
-def logged_requests(
-    ws: Any, path: str, method: str | None = None, *, at_least: int = 0
-) -> list[dict[str, Any]]:
-    """Lines of the workspace's requests.jsonl for `path`, once there are `at_least` of them.
-
-    The server writes a line after it answered; for a connection it resets, the client may see
-    the reset before the line is written, so a test waits for the lines it knows were sent."""
-    deadline = time.monotonic() + 30  # a generous bound for a busy machine, not a time window
-    while True:
-        lines = [json.loads(line) for line in ws.requests_log.read_text().splitlines() if line]
-        found = [e for e in lines if e["path"] == path and method in (None, e["method"])]
-        if len(found) >= at_least or time.monotonic() > deadline:
-            return found
-        time.sleep(0.02)
+def logged_requests(ws: Any, path: str, method: str | None = None) -> list[dict[str, Any]]:
+    """Lines of the workspace's requests.jsonl for `path`."""
+    lines = [json.loads(line) for line in ws.requests_log.read_text().splitlines() if line]
+    return [e for e in lines if e["path"] == path and (method is None or e["method"] == method)]
