@@ -16,7 +16,7 @@ from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lakegate.workspace.faults import FAULT_KEY
+from lakegate.workspace.faults import FAULT_KEY, LOG_NOW_KEY
 from lakegate.workspace.identity import PRINCIPAL_KEY
 
 
@@ -71,17 +71,21 @@ class AccessLogMiddleware:
                 line["fault"] = fault
             return line
 
-        async def logging_send(message: Message) -> None:
+        def log_now() -> None:
             nonlocal logged
+            if not logged:
+                self.log.write(entry(status[0] if status else None))
+                logged = True
+
+        async def logging_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
             elif message["type"] == "http.response.body" and not message.get("more_body"):
-                self.log.write(entry(status[0] if status else None))
-                logged = True
+                log_now()  # before the last byte: a client that has the answer can read the line
             await send(message)
 
+        scope[LOG_NOW_KEY] = log_now
         try:
             await self.app(scope, receive, logging_send)
         finally:
-            if not logged:  # a reset, a client gone, or a crash before the last byte
-                self.log.write(entry(status[0] if status else None))
+            log_now()  # a client gone or a crash before the last byte

@@ -22,6 +22,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 FAULTS = ("http_429", "http_500", "http_503", "reset", "delay")
 TRANSPORT_KEY = "lakegate.transport"  # set in the ASGI scope by server.ResettableH11Protocol
 FAULT_KEY = "lakegate.fault"  # what was injected, for the access log
+# A callable the access log puts in the scope: write this request's line now. A reset calls it
+# before the RST, as a normal answer's line is written before its last byte, so whoever sees
+# the outcome can already read the line.
+LOG_NOW_KEY = "lakegate.log_now"
 _ANSWERS = {
     "http_429": (429, "REQUEST_LIMIT_EXCEEDED", "Too many requests. Please wait and retry."),
     "http_500": (500, "INTERNAL_ERROR", "Injected internal error."),
@@ -187,6 +191,8 @@ async def _reset(scope: Scope) -> None:
     if sock is not None:
         # SO_LINGER 0: close() sends RST instead of FIN, like a crashed proxy would.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    if (log_now := scope.get(LOG_NOW_KEY)) is not None:
+        log_now()
     transport.abort()
     # Let connection_lost run so the server knows not to answer this request.
     for _ in range(3):
