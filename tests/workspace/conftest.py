@@ -11,6 +11,21 @@ from workspace_http import TokenGetter, bearer, fetch_token
 from lakegate.workspace import LocalWorkspace
 
 
+@pytest.fixture(scope="module")
+def api(workspace: LocalWorkspace) -> Iterator[httpx.Client]:
+    """An admin REST client on the shared workspace (modules with other needs define their own)."""
+    headers = bearer(fetch_token(workspace))
+    with httpx.Client(base_url=workspace.host, headers=headers, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def warehouse(api: httpx.Client) -> str:
+    """A running warehouse of the shared workspace."""
+    listed = api.get("/api/2.0/sql/warehouses").json()["warehouses"]
+    return next(w["id"] for w in listed if w["state"] == "RUNNING")
+
+
 @pytest.fixture
 def token() -> TokenGetter:
     """`token(ws, client_id=None, client_secret=None, *, scope=..., account=False)`."""

@@ -27,19 +27,6 @@ TABLES = ["customer", "lineitem", "nation", "orders", "part", "partsupp", "regio
 
 
 @pytest.fixture(scope="module")
-def api(workspace: LocalWorkspace) -> Iterator[httpx.Client]:
-    headers = bearer(fetch_token(workspace))
-    with httpx.Client(base_url=workspace.host, headers=headers, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def warehouse(api: httpx.Client) -> str:
-    listed = api.get("/api/2.0/sql/warehouses").json()["warehouses"]
-    return next(w["id"] for w in listed if w["state"] == "RUNNING")
-
-
-@pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
     """The same generator's data in an in-process DuckDB, attached as `samples`."""
     path = tmp_path_factory.mktemp("tpch") / "samples.duckdb"

@@ -3,14 +3,9 @@ Execution API with Databricks' own answer (values as JSON_ARRAY strings, and the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from tpch import execute, query
-from workspace_http import bearer, fetch_token
-
-from lakegate.workspace import LocalWorkspace
 
 V2 = "FROM VALUES (1), (2) AS t(x)"
 V4 = "FROM VALUES (1), (2), (3), (4) AS t(x)"
@@ -139,19 +134,6 @@ CASES: list[tuple[str, list[list[str | None]], list[str] | None]] = [
     ("SELECT x FROM VALUES (1), (2) AS t(x) LEFT ANTI JOIN VALUES (1) AS u(z) ON x = z",
      [["2"]], None),
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def api(workspace: LocalWorkspace) -> Iterator[httpx.Client]:
-    headers = bearer(fetch_token(workspace))
-    with httpx.Client(base_url=workspace.host, headers=headers, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def warehouse(api: httpx.Client) -> str:
-    listed = api.get("/api/2.0/sql/warehouses").json()["warehouses"]
-    return next(w["id"] for w in listed if w["state"] == "RUNNING")
 
 
 @pytest.mark.parametrize(("sql", "rows", "types"), CASES, ids=[c[0][7:40] for c in CASES])
