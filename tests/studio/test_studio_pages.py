@@ -11,29 +11,14 @@ from typing import Any
 import httpx
 
 from lakegate.copilot.audit import AuditLog, call_record
-from lakegate.project import Action, Connector, Input, OAuth2Auth, Project, load_project
-from lakegate.secrets import SecretStore
+from lakegate.project import Action, Input, load_project
 from lakegate.studio.jsonview import json_html
 from lakegate.workspace import LocalWorkspace
 
+from .browsing import seed
 from .conftest import RunningStudio
 
 WRONG_SECRET = "not-the-right-secret-5c1d"
-
-
-def seed(studio: RunningStudio, ws: LocalWorkspace, *, secret: str | None = None) -> None:
-    """The seed's connector, its secret in the store, written straight through the project API."""
-    project = Project.new(studio.project)
-    auth = OAuth2Auth(
-        token_url=f"{ws.host}/oidc/v1/token",
-        client_id=ws.credentials["client_id"],
-        client_secret="${secret:databricks_client_secret}",
-        scope="sql all-apis",
-    )
-    project.set_connector("databricks", Connector(name="databricks", base_url=ws.host, auth=auth))
-    project.save()
-    value = secret or ws.credentials["client_secret"]
-    SecretStore(project.state_dir).set("databricks_client_secret", value)
 
 
 def field_value(html: str, name: str) -> str:
