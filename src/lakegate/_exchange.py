@@ -23,7 +23,7 @@ from lakegate.auth import Authenticator, Credential
 from lakegate.errors import GuardError, InputError, TransportError
 from lakegate.project import ApiKeyAuth, Connector
 from lakegate.render import check_url
-from lakegate.results import RequestSummary, shown_response_headers
+from lakegate.results import RequestSummary
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # 8 retries: at a 20% fault rate a call still fails 1 time in 3 million (4 gave 1 in 4,000);
@@ -80,7 +80,7 @@ class Trace:
     client_auth_used: str | None = None
     status: int | None = None
     truncated: bool = False
-    response_headers: dict[str, str] = field(default_factory=dict)
+    response_headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -167,7 +167,7 @@ async def exchange(
         if await _retry_status(request, reply, idempotent, deadline):
             continue
         trace.status, trace.truncated = reply.status, trace.truncated or reply.truncated
-        trace.response_headers = shown_response_headers(reply.headers)
+        trace.response_headers = reply.headers
         return Exchange(
             status=reply.status,
             reason=reply.reason,

@@ -243,7 +243,7 @@ class Gateway:
         result.truncated = trace.truncated
         result.token_from_cache = trace.token_from_cache
         result.client_auth_used = trace.client_auth_used
-        result.response_headers = trace.response_headers
+        result._headers = trace.response_headers
         result.elapsed_ms = (time.monotonic() - started) * 1000
         return result
 

@@ -87,7 +87,14 @@ class ActionResult:
     token_from_cache: bool | None = None
     client_auth_used: str | None = None
     pages: int = 0
-    response_headers: dict[str, str] = field(default_factory=dict)
+    # As received; shown only masked, through `response_headers` (masking costs a few us a call,
+    # so it is done only when someone looks).
+    _headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def response_headers(self) -> dict[str, str]:
+        """The answer's headers, safe to show: cookies masked, values redacted."""
+        return shown_response_headers(self._headers)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, redacted data for `--json`, tool results and audit lines."""
@@ -104,7 +111,7 @@ class ActionResult:
             "token_from_cache": self.token_from_cache,
             "client_auth_used": self.client_auth_used,
             "pages": self.pages,
-            "response_headers": dict(self.response_headers),
+            "response_headers": self.response_headers,
         }
 
     def __repr__(self) -> str:
