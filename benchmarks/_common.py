@@ -15,14 +15,17 @@ from typing import Any
 
 @contextmanager
 def served_workspace(
-    token_ttl: int = 3600, faults: dict[str, Any] | None = None
+    token_ttl: int = 3600, faults: dict[str, Any] | None = None, *, tls: bool = False
 ) -> Iterator[dict[str, Any]]:
-    """`lakegate workspace serve` in a subprocess (so its CPU is not the client's GIL)."""
+    """`lakegate workspace serve` in a subprocess (so its CPU is not the client's GIL), yielded
+    once it answers HTTP; with `tls`, over HTTPS with its own CA (`info["ca_file"]`)."""
+    import httpx
+
     state = Path(tempfile.mkdtemp(prefix="lg-bench-"))
-    extra: list[str] = []
+    extra: list[str] = ["--tls"] if tls else []
     if faults is not None:
         (state / "faults.json").write_text(json.dumps(faults))  # JSON is YAML
-        extra = ["--faults", str(state / "faults.json")]
+        extra += ["--faults", str(state / "faults.json")]
     proc = subprocess.Popen(
         [sys.executable, "-m", "lakegate", "workspace", "serve", "--port", "0",
          "--state-dir", str(state), "--token-ttl", str(token_ttl), *extra],
@@ -31,13 +34,17 @@ def served_workspace(
     )  # fmt: skip
     try:
         creds = state / "credentials.json"
-        deadline = time.monotonic() + 30
-        while not creds.exists() or not creds.read_text().strip():
+        deadline = time.monotonic() + 60
+        while True:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("the local workspace did not start")
-            time.sleep(0.05)
-        time.sleep(0.1)
-        info = json.loads(creds.read_text())
+            try:
+                info = json.loads(creds.read_text())
+                verify = info.get("ca_file", True)
+                httpx.get(f"{info['host']}/.well-known/databricks-config", verify=verify)
+                break
+            except (OSError, ValueError, KeyError, httpx.HTTPError):
+                time.sleep(0.05)  # not written, or not listening yet
         info["requests_log"] = state / "requests.jsonl"
         yield info
     finally:

@@ -23,15 +23,12 @@ import json
 import math
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 HERE = Path(__file__).resolve()
 FIRST_ANSWER_SQL = "SELECT * FROM samples.nyctaxi.trips LIMIT 100"
@@ -58,29 +55,6 @@ def count_tokens(text: str) -> int:
 
 
 # --- the workspace and the clients' settings --------------------------------------------------
-
-
-def start_workspace(state_dir: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lakegate", "workspace", "serve", "--port", "0",
-         "--state-dir", str(state_dir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    credentials = state_dir / "credentials.json"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if credentials.exists():
-            try:
-                found = json.loads(credentials.read_text())
-                httpx.get(f"{found['host']}/.well-known/databricks-config", timeout=2)
-                return server, found
-            except (ValueError, OSError, KeyError, httpx.HTTPError):
-                time.sleep(0.1)  # written but not listening yet
-                continue
-        time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("the workspace did not start")
 
 
 def make_project(folder: Path, creds: dict[str, str]) -> tuple[Path, str]:
@@ -210,19 +184,17 @@ def _typed(value: str | None, kind: str) -> Any:
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    from _common import row, spread
+    from _common import row, served_workspace, spread
 
     runs = 5 if quick else 30
-    with tempfile.TemporaryDirectory(prefix="lakegate-bench-sql-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="lakegate-bench-sql-") as tmp,
+        served_workspace() as creds,
+    ):
         folder = Path(tmp)
-        server, creds = start_workspace(folder / "workspace")
-        try:
-            (folder / "project").mkdir()
-            project, warehouse_id = make_project(folder / "project", creds)
-            latency = first_answer_and_tokens(project, creds, warehouse_id, runs)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        (folder / "project").mkdir()
+        project, warehouse_id = make_project(folder / "project", creds)
+        latency = first_answer_and_tokens(project, creds, warehouse_id, runs)
     ours_tokens = count_tokens(latency["compact"])
     objects_tokens = count_tokens(latency["objects"])
     array_tokens = count_tokens(latency["json_array"])

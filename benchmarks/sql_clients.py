@@ -26,32 +26,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from _common import row, spread
+from _common import row, served_workspace, spread
 
 HERE = Path(__file__).resolve()
 EXPORT_SQL = "SELECT id, id * 2 AS twice, concat('row-', id) AS label FROM range({rows}) AS r(id)"
-
-
-def start_tls_workspace(state: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lakegate", "workspace", "serve", "--port", "0", "--tls",
-         "--state-dir", str(state)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    creds_file = state / "credentials.json"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            creds = json.loads(creds_file.read_text())
-            httpx.get(f"{creds['host']}/.well-known/databricks-config", verify=creds["ca_file"])
-            return proc, creds
-        except (OSError, ValueError, KeyError, httpx.HTTPError):
-            time.sleep(0.1)  # not written, or not listening yet
-    proc.kill()
-    raise RuntimeError("the local workspace did not start")
 
 
 def tls_env(creds: dict[str, Any], pycache: Path) -> dict[str, str]:
@@ -150,34 +128,31 @@ def run(quick: bool) -> list[dict[str, Any]]:
     rows = 300_000 if quick else 3_000_000
     rounds = 2 if quick else 5
     sql = EXPORT_SQL.format(rows=rows)
-    with tempfile.TemporaryDirectory(prefix="lakegate-bench-clients-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="lakegate-bench-clients-") as tmp,
+        served_workspace(tls=True) as served,
+    ):
         folder = Path(tmp)
-        server, creds = start_tls_workspace(folder / "workspace")
-        try:
-            project = folder / "project"
-            project.mkdir()
-            env, creds["warehouse_id"] = make_project(project, creds)
-            creds_file = folder / "connector.json"  # holds the secret: owner-only from the start
-            with os.fdopen(
-                os.open(creds_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w"
-            ) as f:
-                json.dump(creds, f)
-            ours_cmd = [sys.executable, "-m", "lakegate", "databricks", "query", sql, "--out"]
-            theirs_cmd = [sys.executable, str(HERE), "--child", str(creds_file), sql]
-            ours: list[tuple[float, float]] = []
-            theirs: list[tuple[float, float]] = []
-            for n in range(-1, rounds):  # round -1 warms caches and is not counted
-                runs = [(ours, ours_cmd, "lakegate"), (theirs, theirs_cmd, "connector")]
-                for found, cmd, name in runs if n % 2 == 0 else runs[::-1]:
-                    out = folder / f"{name}-{n}.parquet"
-                    measured = timed([*cmd, str(out)], project, env)
-                    assert parquet_rows(out) == rows, (name, parquet_rows(out))
-                    out.unlink()
-                    if n >= 0:
-                        found.append(measured)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        creds = {k: v for k, v in served.items() if k != "requests_log"}  # JSON for the child
+        project = folder / "project"
+        project.mkdir()
+        env, creds["warehouse_id"] = make_project(project, creds)
+        creds_file = folder / "connector.json"  # holds the secret: owner-only from the start
+        with os.fdopen(os.open(creds_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            json.dump(creds, f)
+        ours_cmd = [sys.executable, "-m", "lakegate", "databricks", "query", sql, "--out"]
+        theirs_cmd = [sys.executable, str(HERE), "--child", str(creds_file), sql]
+        ours: list[tuple[float, float]] = []
+        theirs: list[tuple[float, float]] = []
+        for n in range(-1, rounds):  # round -1 warms caches and is not counted
+            runs = [(ours, ours_cmd, "lakegate"), (theirs, theirs_cmd, "connector")]
+            for found, cmd, name in runs if n % 2 == 0 else runs[::-1]:
+                out = folder / f"{name}-{n}.parquet"
+                measured = timed([*cmd, str(out)], project, env)
+                assert parquet_rows(out) == rows, (name, parquet_rows(out))
+                out.unlink()
+                if n >= 0:
+                    found.append(measured)
     ours_s, theirs_s = [s for s, _ in ours], [s for s, _ in theirs]
     ours_mb = max(m for _, m in ours)
     theirs_mb = max(m for _, m in theirs)
