@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from lakegate._transport import MAX_CONNECTIONS, Reply, SendError, capped
+from lakegate._wire import KEEPALIVE_S, MAX_CONNECTIONS, Reply, SendError, capped
 
 __all__ = ["HttpxTransport"]
 
@@ -19,7 +19,9 @@ class HttpxTransport:
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
         limits = httpx.Limits(
-            max_connections=MAX_CONNECTIONS, max_keepalive_connections=64, keepalive_expiry=30
+            max_connections=MAX_CONNECTIONS,
+            max_keepalive_connections=64,
+            keepalive_expiry=KEEPALIVE_S,
         )
         self._client = httpx.AsyncClient(transport=transport, limits=limits, follow_redirects=False)
 

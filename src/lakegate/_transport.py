@@ -8,17 +8,31 @@ in `HttpxTransport`. aiohttp and httpx are imported only when a transport is cre
 
 Failures are one exception, `SendError`, whose `kind` says what the retry rules need to know:
 `connect` (nothing reached the server), `lost` (it may have), `timeout`, `invalid` (refused here).
+It and the `Transport` protocol live in `_wire.py`, shared with the adapter; importable from here.
 """
 
 from __future__ import annotations
 
 import json as jsonlib
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote, urlencode
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+# The primitives live in _wire, which the httpx adapter shares without importing this module;
+# they stay importable from here, where the gateway and the packs take them.
+from lakegate._wire import (
+    KEEPALIVE_S,
+    MAX_CONNECTIONS,
+    Reply,
+    SendError,
+    StreamReply,
+    Transport,
+    capped,
+    encode_url,
+    json_body,
+)
 
 if TYPE_CHECKING:
     from lakegate._httpx_transport import HttpxTransport
@@ -32,73 +46,12 @@ __all__ = [
     "Transport",
     "default_transport",
     "encode_url",
+    "json_body",
     "to_transport",
 ]
 
-MAX_CONNECTIONS = 100
-KEEPALIVE_S = 30.0
 CHUNK = 64 * 1024
 TRANSPORT_ENV = "LAKEGATE_HTTP"  # "httpx" picks httpx's own pool (for comparisons)
-
-
-class SendError(Exception):
-    """A request that got no HTTP answer; `kind` is connect, lost, timeout or invalid."""
-
-    def __init__(self, kind: str, cause: BaseException) -> None:
-        super().__init__(f"{kind}: {type(cause).__name__}")
-        self.kind = kind
-        self.cause_name = type(cause).__name__
-
-
-@dataclass
-class Reply:
-    """A response with its body read, at most `max_bytes` of it (`truncated` then)."""
-
-    status: int
-    reason: str
-    headers: Mapping[str, str]  # case-insensitive
-    body: bytes
-    truncated: bool = False
-
-
-class StreamReply(Protocol):
-    status: int
-    headers: Mapping[str, str]
-
-    def chunks(self) -> AsyncIterator[bytes]: ...
-
-
-class Transport(Protocol):
-    """What the gateway needs from HTTP: one request, one capped answer; or a streamed one."""
-
-    async def send(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        body: bytes | None,
-        timeout_s: float,
-        max_bytes: int | None,
-    ) -> Reply: ...
-
-    def stream(
-        self, method: str, url: str, headers: dict[str, str], timeout_s: float
-    ) -> Any: ...  # an async context manager giving a StreamReply
-
-    async def aclose(self) -> None: ...
-
-
-def encode_url(url: str, params: list[tuple[str, str]] | None) -> str:
-    """`url` with `params` appended as a percent-encoded query (spaces as %20)."""
-    if not params:
-        return url
-    query = urlencode(params, quote_via=quote, safe="")
-    return f"{url}{'&' if '?' in url else '?'}{query}"
-
-
-def json_body(value: Any) -> bytes:
-    """JSON as httpx writes it: compact, UTF-8, no NaN."""
-    return jsonlib.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 class AiohttpTransport:
@@ -223,18 +176,6 @@ def to_transport(given: Any) -> Transport:
 
         return HttpxTransport(given)
     return given
-
-
-async def capped(chunks: AsyncIterator[bytes], max_bytes: int | None) -> tuple[bytes, bool]:
-    parts: list[bytes] = []
-    size = 0
-    async for chunk in chunks:
-        if max_bytes is not None and size + len(chunk) > max_bytes:
-            parts.append(chunk[: max_bytes - size])
-            return b"".join(parts), True
-        parts.append(chunk)
-        size += len(chunk)
-    return b"".join(parts), False
 
 
 def _yarl(url: str) -> Any:
