@@ -13,7 +13,8 @@ from lakegate.errors import *  # noqa: F403
 from lakegate.errors import __all__ as _errors_all
 
 if TYPE_CHECKING:
-    from lakegate.gateway import ActionContext, ActionResult, Gateway, handler  # noqa: F401
+    from lakegate.gateway import ActionResult, Gateway  # noqa: F401
+    from lakegate.handlers import ActionContext, handler  # noqa: F401
     from lakegate.project import (  # noqa: F401
         Action,
         Connector,
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "Gateway": "lakegate.gateway",
     "ActionResult": "lakegate.gateway",
-    "ActionContext": "lakegate.gateway",
-    "handler": "lakegate.gateway",
+    "ActionContext": "lakegate.handlers",
+    "handler": "lakegate.handlers",
     "Project": "lakegate.project",
     "Connector": "lakegate.project",
     "Action": "lakegate.project",

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,15 @@ from lakegate._exchange import Exchange, Runtime, Trace, exchange, user_agent
 from lakegate._transport import HttpClient, Response, Transport, to_transport
 from lakegate.auth import build_authenticator
 from lakegate.errors import LakegateError, NotFoundError
+from lakegate.handlers import (
+    DEFAULT_BUDGET_S,
+    HANDLER_MAX_BYTES,
+    ActionContext,
+    Progress,
+    handler,
+    handlers,
+    lookup,
+)
 from lakegate.project import Action, Connector, Project, load_project
 from lakegate.render import render, resolve_inputs, url_for
 from lakegate.results import (
@@ -32,7 +39,7 @@ from lakegate.results import (
     too_large_error,
     unprojectable_text,
 )
-from lakegate.secrets import SecretStore
+from lakegate.secrets import MemorySecretStore, SecretStore
 
 __all__ = [
     "DEFAULT_BUDGET_S",
@@ -45,94 +52,7 @@ __all__ = [
     "handlers",
 ]
 
-DEFAULT_BUDGET_S = 60.0
 DEFAULT_MAX_BYTES = 1024 * 1024
-_HANDLER_MAX_BYTES = 64 * 1024 * 1024  # what a code handler may read in one response
-
-Progress = Callable[[float, float | None, str], Awaitable[None]]
-Handler = Callable[["ActionContext", dict[str, Any]], Awaitable[Any]]
-_HANDLERS: dict[str, Handler] = {}
-# The packs shipped with lakegate: a handler name's prefix -> the module whose `load_handler`
-# imports the code registering it (imported on a handler's first call, so `list_warehouses`
-# does not load the SQL guard). A pack outside lakegate registers with `@handler` on import.
-BUILTIN_PACKS = {"databricks": "lakegate.databricks.handlers"}
-
-
-def handler(name: str) -> Callable[[Handler], Handler]:
-    """Register a code handler for actions declaring `handler: name`."""
-
-    def register(fn: Handler) -> Handler:
-        _HANDLERS[name] = fn
-        return fn
-
-    return register
-
-
-def handlers() -> dict[str, Handler]:
-    """Every registered code handler, by name."""
-    return dict(_HANDLERS)
-
-
-@dataclass
-class ActionContext:
-    """What a code handler gets: the call's connector, action, inputs, caller and deadline."""
-
-    gateway: Gateway
-    connector: Connector
-    action: Action
-    inputs: dict[str, Any]
-    caller: dict[str, Any] | None = None
-    progress: Progress | None = None
-    deadline: float = field(default_factory=lambda: time.monotonic() + DEFAULT_BUDGET_S)
-    _trace: Trace = field(default_factory=Trace, repr=False)
-
-    async def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | list[tuple[str, Any]] | None = None,
-        json: Any = None,
-        headers: dict[str, str] | None = None,
-        idempotent: bool | None = None,
-        timeout_s: float | None = None,
-        auth: bool = True,
-    ) -> Response:
-        """One request on the connector (auth, refresh, safe retries, guards); any status."""
-        method = method.upper()
-        if idempotent is None:
-            idempotent = method in ("GET", "HEAD", "OPTIONS")
-        found = await self.gateway._send(
-            self.connector,
-            method,
-            url_for(self.connector, path),
-            params=_pairs(params),
-            headers=dict(headers or {}),
-            json_body=json,
-            has_body=json is not None,
-            idempotent=idempotent,
-            timeout_s=timeout_s or self.action.timeout_s,
-            auth=auth,
-            deadline=self.deadline,
-            max_bytes=_HANDLER_MAX_BYTES,
-            trace=self._trace,
-        )
-        if found.truncated and 200 <= found.status < 300:  # never hand on cut-off data
-            raise too_large_error(self.action.name, _HANDLER_MAX_BYTES, None)
-        return found.response()
-
-    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Like `send`, but the decoded JSON; HTTPStatusError on a non-2xx answer."""
-        response = await self.send(method, path, **kwargs)
-        body = decode_body(response.content, response.headers.get("content-type", ""), False)
-        if not response.is_success:
-            raise status_error(response.status_code, response.reason_phrase, body)
-        return body
-
-    @property
-    def http(self) -> HttpClient:
-        """A plain client WITHOUT credentials (for presigned external links)."""
-        return self.gateway._plain_http()
 
 
 class Gateway:
@@ -163,6 +83,17 @@ class Gateway:
     def from_file(cls, path: str | Path, **kwargs: Any) -> Gateway:
         """A gateway over the project file at `path`."""
         return cls(load_project(path), **kwargs)
+
+    @classmethod
+    def over(
+        cls, connectors: list[Connector], *, secrets: dict[str, str] | None = None, **kwargs: Any
+    ) -> Gateway:
+        """A gateway over connectors held in memory, their `${secret:NAME}` references read
+        from `secrets` (setup's account admin): no project file, nothing written."""
+        project = Project.new(Path("<in-memory>"))
+        for connector in connectors:
+            project.set_connector(connector.name, connector)
+        return cls(project, secret_store=MemorySecretStore(secrets), **kwargs)
 
     async def __aenter__(self) -> Gateway:
         return self
@@ -306,20 +237,90 @@ class Gateway:
 
     async def _run_handler(self, result: ActionResult, ctx: ActionContext) -> None:
         action = ctx.action
-        fn = _HANDLERS.get(action.handler or "")
-        if fn is None:
-            _load_builtin_handlers(action.handler or "")
-            fn = _HANDLERS.get(action.handler or "")
+        fn = lookup(action.handler or "")
         if fn is None:
             raise NotFoundError(
                 f"Action {action.name!r} uses handler {action.handler!r}, which is not registered.",
-                hint=f"Registered handlers: {', '.join(sorted(_HANDLERS)) or 'none'}.",
+                hint=f"Registered handlers: {', '.join(sorted(handlers())) or 'none'}.",
             )
         remaining = max(ctx.deadline - time.monotonic(), 0)
         raw = await asyncio.wait_for(fn(ctx, ctx.inputs), remaining)
         result.raw = raw
         result.data = _project(action, raw)
         result.ok = True
+
+    async def request(
+        self,
+        connector: str | Connector,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | list[tuple[str, Any]] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+        timeout_s: float = 30.0,
+        auth: bool = True,
+        deadline_s: float | None = None,
+    ) -> Response:
+        """One request on a connector outside any action (setup, connect, doctor), with an
+        action's credentials, token refresh, safe retries and URL guards; any status.
+
+        `connector` may be one this gateway's project does not hold (an account API, a host
+        being discovered): its secrets are looked up in the gateway's secret store.
+        """
+        conn = self.connector(connector) if isinstance(connector, str) else connector
+        deadline = time.monotonic() + min(deadline_s or self.budget_s, self.budget_s)
+        found = await self._request(
+            conn,
+            method,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            idempotent=idempotent,
+            timeout_s=timeout_s,
+            auth=auth,
+            deadline=deadline,
+            trace=Trace(),
+        )
+        if found.truncated and 200 <= found.status < 300:
+            raise too_large_error(f"{method} {path}", HANDLER_MAX_BYTES, None)
+        return found.response()
+
+    async def _request(
+        self,
+        connector: Connector,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | list[tuple[str, Any]] | None,
+        json: Any,
+        headers: dict[str, str] | None,
+        idempotent: bool | None,
+        timeout_s: float,
+        auth: bool,
+        deadline: float,
+        trace: Trace,
+    ) -> Exchange:
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "OPTIONS")
+        return await self._send(
+            connector,
+            method,
+            url_for(connector, path),
+            params=_pairs(params),
+            headers=dict(headers or {}),
+            json_body=json,
+            has_body=json is not None,
+            idempotent=idempotent,
+            timeout_s=timeout_s,
+            auth=auth,
+            deadline=deadline,
+            max_bytes=HANDLER_MAX_BYTES,
+            trace=trace,
+        )
 
     async def _send(self, connector: Connector, method: str, url: str, **kwargs: Any) -> Exchange:
         runtime = self.runtime(connector)
@@ -387,13 +388,3 @@ def _merge_pages(merged: Any, page: Any, pagination: Any) -> Any:
     if pagination.response_field not in page:
         out.pop(pagination.response_field, None)
     return out
-
-
-def _load_builtin_handlers(name: str) -> None:
-    """Import the built-in pack's module that registers `name` (`databricks.execute_sql`)."""
-    import importlib
-
-    module = BUILTIN_PACKS.get(name.split(".", 1)[0])
-    if module is not None:
-        # The pack says which of its modules defines `name`: a call imports only that one.
-        importlib.import_module(module).load_handler(name)

@@ -21,6 +21,7 @@ from lakegate.errors import SecretError
 
 __all__ = [
     "REFERENCE_PATTERN",
+    "MemorySecretStore",
     "SecretStore",
     "is_reference",
     "parse_reference",
@@ -233,6 +234,24 @@ class SecretStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+class MemorySecretStore(SecretStore):
+    """Secrets held in this process only (setup's admin credentials): never written to disk."""
+
+    def __init__(self, values: dict[str, str] | None = None) -> None:
+        self._values: dict[str, str] = {}
+        for name, value in (values or {}).items():
+            self.set(name, value)
+
+    def __repr__(self) -> str:
+        return f"MemorySecretStore(names={self.names()})"
+
+    def _read(self) -> dict[str, str]:
+        return dict(self._values)
+
+    def _write(self, data: dict[str, str]) -> None:
+        self._values = dict(data)
 
 
 def _check_name(name: str) -> None:

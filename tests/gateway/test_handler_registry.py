@@ -28,12 +28,11 @@ def test_every_handler_the_pack_names_is_found_through_the_table() -> None:
     assert names
     found = run(
         "import json, sys\n"
-        "from lakegate import gateway\n"
+        "from lakegate import handlers\n"
         f"names = {names!r}\n"
         "found = {}\n"
         "for name in names:\n"
-        "    gateway._load_builtin_handlers(name)\n"
-        "    found[name] = name in gateway.handlers()\n"
+        "    found[name] = handlers.lookup(name) is not None\n"
         "print(json.dumps(found))\n"
     )
     assert found == dict.fromkeys(names, True)
@@ -42,8 +41,8 @@ def test_every_handler_the_pack_names_is_found_through_the_table() -> None:
 def test_a_light_handler_does_not_load_the_sql_guard() -> None:
     loaded = run(
         "import json, sys\n"
-        "from lakegate import gateway\n"
-        "gateway._load_builtin_handlers('databricks.list_warehouses')\n"
+        "from lakegate import handlers\n"
+        "handlers.lookup('databricks.list_warehouses')\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('lakegate.databricks'))))\n"
     )
     assert "lakegate.databricks.warehouses" in loaded
@@ -53,10 +52,10 @@ def test_a_light_handler_does_not_load_the_sql_guard() -> None:
 def test_an_unknown_pack_imports_nothing() -> None:
     loaded = run(
         "import json, sys\n"
-        "from lakegate import gateway\n"
+        "from lakegate import handlers\n"
         "before = set(sys.modules)\n"
         "for name in ('nosuch.thing', 'os.system', 'databricks_x.run', ''):\n"
-        "    gateway._load_builtin_handlers(name)\n"
+        "    handlers.lookup(name)\n"
         "print(json.dumps(sorted(set(sys.modules) - before)))\n"
     )
     assert loaded == []

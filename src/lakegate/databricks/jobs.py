@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from lakegate.errors import InputError
-from lakegate.gateway import ActionContext, handler
+from lakegate.handlers import ActionContext, handler
 
 __all__ = ["JOBS", "idempotency_token", "run_job", "wait_for_run"]
 

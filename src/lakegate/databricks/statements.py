@@ -16,7 +16,7 @@ from typing import Any
 from lakegate.databricks.answer import Answer, columns_of, handle, raise_unless_succeeded
 from lakegate.databricks.guard import check_read_only
 from lakegate.errors import InputError, LakegateError, StatementError
-from lakegate.gateway import ActionContext, handler
+from lakegate.handlers import ActionContext, handler
 
 __all__ = [
     "DEFAULT_DEADLINE_S",

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from lakegate.errors import InputError, LakegateError, RemoteError
-from lakegate.gateway import ActionContext, handler
+from lakegate.handlers import ActionContext, handler
 
 __all__ = ["WAREHOUSES", "list_warehouses", "start_warehouse", "wait_until_running"]
 

@@ -1,0 +1,132 @@
+"""Code handlers: the registry of named handlers and the context each call hands them.
+
+An action declaring `handler: databricks.execute_sql` runs that function instead of a templated
+request; the function sends its own requests through `ActionContext.send`, which goes through
+the gateway's exchange (credentials, token refresh, safe retries, guards).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lakegate._exchange import Trace
+from lakegate._transport import HttpClient, Response
+from lakegate.project import Action, Connector
+from lakegate.results import decode_body, status_error, too_large_error
+
+if TYPE_CHECKING:
+    from lakegate.gateway import Gateway
+
+__all__ = [
+    "BUILTIN_PACKS",
+    "DEFAULT_BUDGET_S",
+    "HANDLER_MAX_BYTES",
+    "ActionContext",
+    "Handler",
+    "Progress",
+    "handler",
+    "handlers",
+    "lookup",
+]
+
+DEFAULT_BUDGET_S = 60.0
+HANDLER_MAX_BYTES = 64 * 1024 * 1024  # what a code handler may read in one response
+
+Progress = Callable[[float, float | None, str], Awaitable[None]]
+Handler = Callable[["ActionContext", dict[str, Any]], Awaitable[Any]]
+_HANDLERS: dict[str, Handler] = {}
+# The packs shipped with lakegate: a handler name's prefix -> the module whose `load_handler`
+# imports the code registering it (imported on a handler's first call, so `list_warehouses`
+# does not load the SQL guard). A pack outside lakegate registers with `@handler` on import.
+BUILTIN_PACKS = {"databricks": "lakegate.databricks.handlers"}
+
+
+def handler(name: str) -> Callable[[Handler], Handler]:
+    """Register a code handler for actions declaring `handler: name`."""
+
+    def register(fn: Handler) -> Handler:
+        _HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+def handlers() -> dict[str, Handler]:
+    """Every registered code handler, by name."""
+    return dict(_HANDLERS)
+
+
+@dataclass
+class ActionContext:
+    """What a code handler gets: the call's connector, action, inputs, caller and deadline."""
+
+    gateway: Gateway
+    connector: Connector
+    action: Action
+    inputs: dict[str, Any]
+    caller: dict[str, Any] | None = None
+    progress: Progress | None = None
+    deadline: float = field(default_factory=lambda: time.monotonic() + DEFAULT_BUDGET_S)
+    _trace: Trace = field(default_factory=Trace, repr=False)
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | list[tuple[str, Any]] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+        timeout_s: float | None = None,
+        auth: bool = True,
+    ) -> Response:
+        """One request on the connector (auth, refresh, safe retries, guards); any status."""
+        found = await self.gateway._request(
+            self.connector,
+            method,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            idempotent=idempotent,
+            timeout_s=timeout_s or self.action.timeout_s,
+            auth=auth,
+            deadline=self.deadline,
+            trace=self._trace,
+        )
+        if found.truncated and 200 <= found.status < 300:  # never hand on cut-off data
+            raise too_large_error(self.action.name, HANDLER_MAX_BYTES, None)
+        return found.response()
+
+    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Like `send`, but the decoded JSON; HTTPStatusError on a non-2xx answer."""
+        response = await self.send(method, path, **kwargs)
+        body = decode_body(response.content, response.headers.get("content-type", ""), False)
+        if not response.is_success:
+            raise status_error(response.status_code, response.reason_phrase, body)
+        return body
+
+    @property
+    def http(self) -> HttpClient:
+        """A plain client WITHOUT credentials (for presigned external links)."""
+        return self.gateway._plain_http()
+
+
+def lookup(name: str) -> Handler | None:
+    """The handler registered as `name`, importing the built-in pack module that defines it."""
+    if name not in _HANDLERS:
+        _load_builtin(name)
+    return _HANDLERS.get(name)
+
+
+def _load_builtin(name: str) -> None:
+    """Import the built-in pack's module that registers `name` (`databricks.execute_sql`)."""
+    module = BUILTIN_PACKS.get(name.split(".", 1)[0])
+    if module is not None:
+        # The pack says which of its modules defines `name`: a call imports only that one.
+        importlib.import_module(module).load_handler(name)
