@@ -57,12 +57,12 @@ def http_copilot(
                     arguments, opened = self.handles.open_arguments(arguments)
                 except LakegateError as exc:
                     return self._error(record, exc)
-                if opened:
-                    self.started.add(opened)  # the signature proves this server started it
+                if opened:  # the signature proves this server started it
+                    self.statements.started.add(opened)
             result = await super()._run(ctx, name, arguments, client, record)
-            if self.handles is not None and len(self.started) > _REMEMBERED:
+            if self.handles is not None and len(self.statements.started) > _REMEMBERED:
                 # The handle is the proof; the set only serves calls in flight: keep it bounded.
-                self.started.clear()
+                self.statements.started.clear()
             answer = record.get("answer")
             sid = getattr(answer, "statement_id", None)
             if self.handles is not None and sid and not result.is_error:
@@ -80,7 +80,7 @@ def http_copilot(
                 return
             if state and state not in _TERMINAL and self.kind_of(plan) != "cancel_statement":
                 # Started or polled here: the idle clock of this replica restarts.
-                self.open_statements.setdefault(sid, None)
+                self.statements.open.setdefault(sid, None)
                 self.last_seen[sid] = time.monotonic()
             else:
                 self.last_seen.pop(sid, None)
@@ -112,7 +112,7 @@ def http_copilot(
             idle = [s for s, t in self.last_seen.items() if now - t >= self.idle_cancel_s]
             for sid in idle:
                 self.last_seen.pop(sid, None)
-                self.open_statements[sid] = _IDLE
+                self.statements.open[sid] = _IDLE
             return await self.cancel_abandoned(_IDLE) if idle else []
 
     copilot = HttpCopilot(gateway)

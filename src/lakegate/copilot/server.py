@@ -15,11 +15,12 @@ import anyio
 import mcp_types as types
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from lakegate.copilot import tools as tooling
+from lakegate.copilot.approval import confirm_with_user
 from lakegate.copilot.audit import AuditLog, call_record
-from lakegate.copilot.policy import ToolPlan, filter_listing, plan_tools, prepare_call
+from lakegate.copilot.policy import CallPlan, ToolPlan, filter_listing, plan_tools, prepare_call
+from lakegate.copilot.running import RunningStatements, connection_key
 from lakegate.copilot.stdio import fast_stdio_server
 from lakegate.errors import (
     InputError,
@@ -36,17 +37,6 @@ log = logging.getLogger("lakegate.copilot")
 
 # Extra time past a call's deadline before the server itself gives up on the gateway.
 DEADLINE_GRACE_S = 5.0
-CONFIRM_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "approve": {
-            "type": "boolean",
-            "title": "Approve",
-            "description": "Run this destructive action now.",
-        }
-    },
-    "required": ["approve"],
-}
 
 
 def _outcome_of(error: LakegateError) -> str:
@@ -74,17 +64,7 @@ class CopilotServer:
         self.warehouse = tooling.default_warehouse(self.project, self.exposed)
         self._named = False
         self._tools = [self._tool(p) for p in self.exposed]
-        # statement_id -> connection key, for statements a tool answered with a running handle.
-        self.open_statements: dict[str, object] = {}
-        self.started: set[str] = set()  # every statement execute_sql started through this server
-        self._cancel_tool = next(
-            (
-                a.name
-                for a in self.project.actions.values()
-                if tooling.tool_kind(a) == "cancel_statement"
-            ),
-            None,
-        )
+        self.statements = RunningStatements(cancel_tool=self._cancel_tool())
         self.server: Server[Any] = Server(
             name,
             version=__version__,
@@ -92,6 +72,10 @@ class CopilotServer:
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
         )
+
+    def _cancel_tool(self) -> str | None:
+        actions = self.project.actions.values()
+        return next((a.name for a in actions if tooling.tool_kind(a) == "cancel_statement"), None)
 
     # -- listing --------------------------------------------------------------------------------
 
@@ -177,73 +161,89 @@ class CopilotServer:
         client: dict[str, Any],
         record: dict[str, Any],
     ) -> types.CallToolResult:
-        plan = self.plans.get(name)
-        if plan is None:
-            return self._error(
-                record,
-                PolicyError(
-                    f"There is no tool called {name!r}.",
-                    code="policy.unknown_tool",
-                    hint=f"Call one of: {', '.join(sorted(self._exposed_names)) or 'none'}.",
-                ),
-            )
         try:
-            call = prepare_call(plan, self.policy, arguments if isinstance(arguments, dict) else {})
-            if plan.confirm_required:
-                await self._confirm_with_user(ctx, plan, call.inputs)
+            plan = self._plan(name)
+            call = await self._prepare(ctx, plan, arguments)
+            result = await self._call_gateway(ctx, plan, call, client)
+            record["status"] = result.status
+            if not result.ok:
+                raise _failure(name, result)
         except LakegateError as exc:
             return self._error(record, exc)
+        return self._answer(ctx, plan, call, result, record)
+
+    def _plan(self, name: str) -> ToolPlan:
+        plan = self.plans.get(name)
+        if plan is None:
+            raise PolicyError(
+                f"There is no tool called {name!r}.",
+                code="policy.unknown_tool",
+                hint=f"Call one of: {', '.join(sorted(self._exposed_names)) or 'none'}.",
+            )
+        return plan
+
+    async def _prepare(
+        self, ctx: ServerRequestContext[Any], plan: ToolPlan, arguments: Any
+    ) -> CallPlan:
+        """The model's arguments checked against the policy, and approved by the user if asked."""
+        call = prepare_call(plan, self.policy, arguments if isinstance(arguments, dict) else {})
+        if plan.confirm_required:
+            await confirm_with_user(ctx, plan, call.inputs)
+        if (
+            plan.own_statements_only
+            and call.inputs.get("statement_id") not in self.statements.started
+        ):
+            raise PolicyError(
+                f"{plan.name} may only cancel statements this copilot started.",
+                code="policy.not_yours",
+                hint="Pass a statement_id that execute_sql returned in this server.",
+            )
+        return call
+
+    async def _call_gateway(
+        self,
+        ctx: ServerRequestContext[Any],
+        plan: ToolPlan,
+        call: CallPlan,
+        client: dict[str, Any],
+    ) -> Any:
+        """The action's result from the gateway, which gets the call's deadline plus a grace."""
 
         async def progress(done: float, total: float | None, message: str) -> None:
             await ctx.session.report_progress(done, total, redact(message))
 
-        if plan.own_statements_only and call.inputs.get("statement_id") not in self.started:
-            return self._error(
-                record,
-                PolicyError(
-                    f"{name} may only cancel statements this copilot started.",
-                    code="policy.not_yours",
-                    hint="Pass a statement_id that execute_sql returned in this server.",
-                ),
-            )
         # `handles`: a statement still running at the deadline is answered with its id, not
         # canceled; `client`/`version`/`tool` end up in Databricks query_tags.
         caller = {
             "client": client.get("name"),
             "version": client.get("version"),
-            "tool": name,
+            "tool": plan.name,
             "front": "mcp",
             "handles": True,
         }
-        deadline = call.deadline_s
-        result = None
-        with anyio.move_on_after(deadline + DEADLINE_GRACE_S):
-            try:
-                result = await self.gateway.call(
-                    plan.action.name,
-                    call.inputs,
-                    caller=caller,
-                    progress=progress,
-                    deadline_s=deadline,
-                )
-            except LakegateError as exc:
-                return self._error(record, exc)
-        if result is None:
-            return self._error(
-                record,
-                TransportError(
-                    f"{name} did not answer within {deadline:g} s.",
-                    code="request.timeout",
-                    hint="Try again with a narrower request, or raise copilot.caps.deadline_s.",
-                ),
+        with anyio.move_on_after(call.deadline_s + DEADLINE_GRACE_S):
+            return await self.gateway.call(
+                plan.action.name,
+                call.inputs,
+                caller=caller,
+                progress=progress,
+                deadline_s=call.deadline_s,
             )
-        record["status"] = result.status
-        if not result.ok:
-            error = result.error or RemoteError(f"{name} failed.")
-            if error.status is None and result.status:
-                error.status = result.status
-            return self._error(record, error)
+        raise TransportError(  # reached only when the deadline's scope gave up on the gateway
+            f"{plan.name} did not answer within {call.deadline_s:g} s.",
+            code="request.timeout",
+            hint="Try again with a narrower request, or raise copilot.caps.deadline_s.",
+        )
 
+    def _answer(
+        self,
+        ctx: ServerRequestContext[Any],
+        plan: ToolPlan,
+        call: CallPlan,
+        result: Any,
+        record: dict[str, Any],
+    ) -> types.CallToolResult:
+        """The result within the pinned scope and the call's bounds; its statement tracked."""
         data = self._in_scope(plan, result.data)
         answer = tooling.answer_for(plan, data, max_rows=call.max_rows, max_bytes=call.max_bytes)
         if result.truncated and not answer.truncated:
@@ -280,35 +280,6 @@ class CopilotServer:
             structured_content={"error": data},
             is_error=True,
         )
-
-    async def _confirm_with_user(
-        self, ctx: ServerRequestContext[Any], plan: ToolPlan, inputs: dict[str, Any]
-    ) -> None:
-        """Ask the person too when the client can show a form: `confirm` alone is the model."""
-        capability = types.ClientCapabilities(elicitation=types.ElicitationCapability())
-        if not ctx.session.check_client_capability(capability) or not ctx.session.can_send_request:
-            return
-        shown = ", ".join(f"{k}={v!r}" for k, v in sorted(inputs.items()))
-        try:
-            reply = await ctx.session.elicit_form(
-                redact(f"The copilot wants to run the destructive action {plan.name} ({shown})."),
-                CONFIRM_SCHEMA,
-                related_request_id=ctx.request_id,
-            )
-        except Exception as exc:
-            raise PolicyError(
-                f"{plan.name} needs the user's approval, and asking for it failed "
-                f"({type(exc).__name__}).",
-                code="policy.confirm_failed",
-                hint="Try again; the user must approve destructive actions.",
-            ) from None
-        content = reply.content or {}
-        if reply.action != "accept" or content.get("approve") is not True:
-            raise PolicyError(
-                f"The user did not approve {plan.name}.",
-                code="policy.declined",
-                hint="Do not retry unless the user asks for it again.",
-            )
 
     def _audit(
         self,
@@ -349,60 +320,18 @@ class CopilotServer:
         answer: tooling.Answer,
         inputs: dict[str, Any],
     ) -> None:
-        kind = tooling.tool_kind(plan.action)
         sid = answer.statement_id or inputs.get("statement_id")
-        if not sid:
-            return
-        state = (answer.state or "").upper()
-        if kind == "execute_sql":
-            self.started.add(sid)
-        if kind == "cancel_statement" or state in tooling.TERMINAL_STATES:
-            self.open_statements.pop(sid, None)
-        elif kind == "execute_sql" and state:
-            self.open_statements[sid] = self._connection_key(ctx)
+        if sid:
+            kind, state = tooling.tool_kind(plan.action), (answer.state or "").upper()
+            self.statements.track(kind, sid, state, owner=lambda: self._connection_key(ctx))
 
     def _connection_key(self, ctx: ServerRequestContext[Any]) -> object | None:
         """A key for the client connection, whose close cancels its running statements."""
-        connection = getattr(ctx.session, "_connection", None)  # the SDK keeps it private
-        if connection is None or connection.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            return None  # a modern connection lives for one request: cancel at server shutdown
-        if not connection.state.get("lakegate.cleanup"):
-            connection.state["lakegate.cleanup"] = True
-            connection.exit_stack.push_async_callback(self.cancel_abandoned, id(connection))
-        return id(connection)
+        return connection_key(ctx.session, on_close=self.cancel_abandoned)
 
     async def cancel_abandoned(self, key: object | None = None) -> list[str]:
         """Cancel the running statements of one closed connection (or of every connection)."""
-        ids = [sid for sid, owner in self.open_statements.items() if key is None or owner == key]
-        for sid in ids:
-            self.open_statements.pop(sid, None)
-        if not ids or self._cancel_tool is None:
-            return []
-        with anyio.CancelScope(shield=True):
-            for sid in ids:
-                started = time.perf_counter()
-                try:
-                    result = await self.gateway.call(
-                        self._cancel_tool,
-                        {"statement_id": sid},
-                        caller={"client": "lakegate", "tool": "cancel_abandoned", "front": "mcp"},
-                        deadline_s=10,
-                    )
-                    outcome, status = ("ok" if result.ok else "error"), result.status
-                except Exception:
-                    outcome, status = "error", None
-                self.audit.write(
-                    call_record(
-                        client={"name": "lakegate", "version": None},
-                        tool=self._cancel_tool,
-                        arguments={"statement_id": sid, "reason": "client disconnected"},
-                        outcome=outcome,
-                        status=status,
-                        statement_id=sid,
-                        elapsed_ms=(time.perf_counter() - started) * 1000,
-                    )
-                )
-        return ids
+        return await self.statements.cancel(key, self.gateway, self.audit)
 
     # -- transports -----------------------------------------------------------------------------
 
@@ -414,6 +343,14 @@ class CopilotServer:
                 await self.server.run(read, write, self.server.create_initialization_options())
         finally:
             await self.cancel_abandoned()
+
+
+def _failure(name: str, result: Any) -> LakegateError:
+    """The error a failed result carries, with the HTTP status it came with."""
+    error = result.error or RemoteError(f"{name} failed.")
+    if error.status is None and result.status:
+        error.status = result.status
+    return error
 
 
 def _internal(name: str, exc: BaseException) -> LakegateError:

@@ -31,8 +31,6 @@ __all__ = [
     "tool_kind",
 ]
 
-# Statement states that end a statement; a handle in any other state is still running.
-TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "CLOSED"})
 STATEMENT_TOOLS = ("execute_sql", "get_statement", "fetch_rows", "cancel_statement")
 
 
