@@ -43,28 +43,7 @@ def _validated_settings(settings: Any) -> dict[str, Any]:
         raise fail("INVALID_PARAMETER_VALUE", "tasks must be an array.")
     keys: set[str] = set()
     for task in tasks:
-        key = task.get("task_key") if isinstance(task, dict) else None
-        if not isinstance(key, str) or not key:
-            raise fail("INVALID_PARAMETER_VALUE", "Every task needs a non-empty task_key.")
-        if key in keys:
-            raise fail("INVALID_PARAMETER_VALUE", f"Duplicate task_key {key!r}.")
-        keys.add(key)
-        kinds = [k for k in task if k.endswith("_task")]
-        if len(kinds) != 1 or kinds[0] not in TASK_TYPES:
-            raise fail(
-                "INVALID_PARAMETER_VALUE",
-                f"Task {key!r}: the local workspace runs exactly one of sql_task or "
-                f"notebook_task per task (got {', '.join(kinds) or 'none'}).",
-            )
-        if "notebook_task" in task and not task["notebook_task"].get("notebook_path"):
-            raise fail("INVALID_PARAMETER_VALUE", f"Task {key!r}: notebook_path is required.")
-        if "sql_task" in task:
-            sql = task["sql_task"]
-            if not sql.get("warehouse_id") or "query_id" not in sql.get("query", {}):
-                raise fail(
-                    "INVALID_PARAMETER_VALUE",
-                    f"Task {key!r}: sql_task needs warehouse_id and query.query_id.",
-                )
+        keys.add(_validated_task(task, keys))
     for task in tasks:
         for dep in task.get("depends_on", []):
             if dep.get("task_key") not in keys:
@@ -76,6 +55,39 @@ def _validated_settings(settings: Any) -> dict[str, Any]:
     if not isinstance(timeout, int | float) or timeout < 0:
         raise fail("INVALID_PARAMETER_VALUE", "timeout_seconds must be a non-negative number.")
     return settings
+
+
+def _validated_task(task: Any, keys: set[str]) -> str:
+    """The key of one task the local workspace can run; `keys` are those of the tasks before it."""
+    key = task.get("task_key") if isinstance(task, dict) else None
+    if not isinstance(key, str) or not key:
+        raise fail("INVALID_PARAMETER_VALUE", "Every task needs a non-empty task_key.")
+    if key in keys:
+        raise fail("INVALID_PARAMETER_VALUE", f"Duplicate task_key {key!r}.")
+    kinds = [k for k in task if k.endswith("_task")]
+    if len(kinds) != 1 or kinds[0] not in TASK_TYPES:
+        raise fail(
+            "INVALID_PARAMETER_VALUE",
+            f"Task {key!r}: the local workspace runs exactly one of sql_task or "
+            f"notebook_task per task (got {', '.join(kinds) or 'none'}).",
+        )
+    if "notebook_task" in task and not task["notebook_task"].get("notebook_path"):
+        raise fail("INVALID_PARAMETER_VALUE", f"Task {key!r}: notebook_path is required.")
+    if "sql_task" in task:
+        sql = task["sql_task"]
+        if not sql.get("warehouse_id") or "query_id" not in sql.get("query", {}):
+            raise fail(
+                "INVALID_PARAMETER_VALUE",
+                f"Task {key!r}: sql_task needs warehouse_id and query.query_id.",
+            )
+    return key
+
+
+def _idempotency_token(body: dict[str, Any]) -> str | None:
+    token = body.get("idempotency_token")
+    if token is not None and (not isinstance(token, str) or not 0 < len(token) <= 64):
+        raise fail("INVALID_PARAMETER_VALUE", "idempotency_token must be 1-64 characters.")
+    return token
 
 
 def _page(request: Request) -> tuple[int, int]:
@@ -98,38 +110,79 @@ def _paged(items: list[Any], key: str, offset: int, limit: int) -> Response:
     return JSONResponse(body)
 
 
-def routes(ws: WorkspaceState) -> list[BaseRoute]:
-    jobs: dict[int, dict[str, Any]] = {int(k): v for k, v in ws.store.all("job")}
-    runs = JobRuns(ws, statement_service(ws))
-    ws.jobs = runs  # type: ignore[attr-defined]  # tests tune runs.notebook_s / setup_s
-    ws.permissions.register(
-        ObjectType("jobs", "/jobs/", LEVELS, lambda i: i.isdigit() and int(i) in jobs)
-    )
+class JobsApi:
+    """The Jobs endpoints over the workspace's jobs (kept in the store) and their runs."""
 
-    async def caller(request: Request) -> Principal:
-        return await ws.identity.authenticate(request)
+    def __init__(self, ws: WorkspaceState) -> None:
+        self.ws = ws
+        self.jobs: dict[int, dict[str, Any]] = {int(k): v for k, v in ws.store.all("job")}
+        self.runs = JobRuns(ws, statement_service(ws))
+        ws.jobs = self.runs  # type: ignore[attr-defined]  # tests tune runs.notebook_s / setup_s
+        ws.permissions.register(ObjectType("jobs", "/jobs/", LEVELS, self._exists))
 
-    def job_for(principal: Principal, job_id: int, level: str) -> dict[str, Any]:
-        job = jobs.get(job_id)
+    def routes(self) -> list[BaseRoute]:
+        found: list[BaseRoute] = []
+        for version in ("2.2", "2.1"):
+            base = f"/api/{version}/jobs"
+            found += [
+                Route(f"{base}/create", self.create, methods=["POST"]),
+                Route(f"{base}/get", self.get, methods=["GET"]),
+                Route(f"{base}/list", self.listing, methods=["GET"]),
+                Route(f"{base}/delete", self.delete, methods=["POST"]),
+                Route(f"{base}/reset", self.reset, methods=["POST"]),
+                Route(f"{base}/update", self.update, methods=["POST"]),
+                Route(f"{base}/run-now", self.run_now, methods=["POST"]),
+                Route(f"{base}/runs/get", self.run_get, methods=["GET"]),
+                Route(f"{base}/runs/submit", self.submit, methods=["POST"]),
+                Route(f"{base}/runs/get-output", self.run_output, methods=["GET"]),
+                Route(f"{base}/runs/list", self.runs_list, methods=["GET"]),
+                Route(f"{base}/runs/cancel", self.run_cancel, methods=["POST"]),
+                Route(f"{base}/runs/delete", self.run_delete, methods=["POST"]),
+            ]
+        return found
+
+    def _exists(self, ident: str) -> bool:
+        return ident.isdigit() and int(ident) in self.jobs
+
+    async def _caller(self, request: Request) -> Principal:
+        return await self.ws.identity.authenticate(request)
+
+    def _job_for(self, principal: Principal, job_id: int, level: str) -> dict[str, Any]:
+        job = self.jobs.get(job_id)
         if job is None:
             raise fail("RESOURCE_DOES_NOT_EXIST", f"Job {job_id} does not exist.")
-        ws.permissions.check(principal, "jobs", str(job_id), level)
+        self.ws.permissions.check(principal, "jobs", str(job_id), level)
         return job
 
-    def run_for(principal: Principal, run_id: int, level: str) -> dict[str, Any]:
-        run = runs.runs.get(run_id)
+    def _run_for(self, principal: Principal, run_id: int, level: str) -> dict[str, Any]:
+        run = self.runs.runs.get(run_id)
         if run is None:
             raise fail("RESOURCE_DOES_NOT_EXIST", f"Run {run_id} does not exist.")
-        if run["job_id"] in jobs:
-            ws.permissions.check(principal, "jobs", str(run["job_id"]), level)
+        if run["job_id"] in self.jobs:
+            self.ws.permissions.check(principal, "jobs", str(run["job_id"]), level)
         elif not (principal.is_admin or run["creator_user_name"] == principal.application_id):
+            # No job to check (a one-time run, or its job was deleted): creator and admins only.
             raise fail("RESOURCE_DOES_NOT_EXIST", f"Run {run_id} does not exist.")
         return run
 
-    async def create(request: Request) -> Response:
-        principal = await caller(request)
+    def _visible(self, principal: Principal, job_id: int) -> bool:
+        return self.ws.permissions.allows(principal, "jobs", str(job_id), "CAN_VIEW")
+
+    async def _managed(self, request: Request) -> tuple[dict[str, Any], int, dict[str, Any]]:
+        """The body of a change to one job, its id and the job, which the caller may manage."""
+        principal = await self._caller(request)
+        body = await json_body(request)
+        job_id = _job_id(body.get("job_id"))
+        return body, job_id, self._job_for(principal, job_id, "CAN_MANAGE")
+
+    def _remember(self, token: str, run: dict[str, Any]) -> None:
+        self.runs.tokens[token] = run["run_id"]
+        self.ws.store.put("run_token", token, {"run_id": run["run_id"]})
+
+    async def create(self, request: Request) -> Response:
+        principal = await self._caller(request)
         settings = _validated_settings(await json_body(request))
-        job_id = ws.store.next_id("job", 880_000_000_001)
+        job_id = self.ws.store.next_id("job", 880_000_000_001)
         job = {
             "job_id": job_id,
             "creator_user_name": principal.application_id,
@@ -137,118 +190,113 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
             "created_time": int(time.time() * 1000),
             "settings": {"max_concurrent_runs": 1, "format": "MULTI_TASK", **settings},
         }
-        jobs[job_id] = job
-        ws.store.put("job", str(job_id), job)
-        ws.permissions.grant(
+        self.jobs[job_id] = job
+        self.ws.store.put("job", str(job_id), job)
+        self.ws.permissions.grant(
             "jobs", str(job_id), "service_principal_name", principal.application_id, "IS_OWNER"
         )
         return JSONResponse({"job_id": job_id})
 
-    async def get(request: Request) -> Response:
-        principal = await caller(request)
+    async def get(self, request: Request) -> Response:
+        principal = await self._caller(request)
         job_id = _job_id(request.query_params.get("job_id"))
-        return JSONResponse(job_for(principal, job_id, "CAN_VIEW"))
+        return JSONResponse(self._job_for(principal, job_id, "CAN_VIEW"))
 
-    async def listing(request: Request) -> Response:
-        principal = await caller(request)
+    async def listing(self, request: Request) -> Response:
+        principal = await self._caller(request)
         offset, limit = _page(request)
         name = request.query_params.get("name")
         expand = request.query_params.get("expand_tasks") == "true"
         visible = []
-        for job_id, job in sorted(jobs.items()):
-            if not ws.permissions.allows(principal, "jobs", str(job_id), "CAN_VIEW"):
+        for job_id, job in sorted(self.jobs.items()):
+            if not self._visible(principal, job_id):
                 continue
             if name and job["settings"].get("name") != name:
                 continue
-            settings = (
-                job["settings"]
-                if expand
-                else {k: v for k, v in job["settings"].items() if k != "tasks"}
-            )
+            settings = job["settings"]
+            if not expand:
+                settings = {k: v for k, v in settings.items() if k != "tasks"}
             visible.append({**job, "settings": settings})
         return _paged(visible, "jobs", offset, limit)
 
-    async def change(request: Request) -> Response:
-        principal = await caller(request)
-        body = await json_body(request)
-        job_id = _job_id(body.get("job_id"))
-        job = job_for(principal, job_id, "CAN_MANAGE")
-        path = request.url.path
-        if path.endswith("/delete"):
-            del jobs[job_id]
-            ws.store.delete("job", str(job_id))
-            ws.permissions.forget("jobs", str(job_id))
-            return empty()
-        if path.endswith("/reset"):
-            job["settings"] = _validated_settings(body.get("new_settings"))
-        else:  # update: merge top-level fields, drop fields_to_remove
-            merged = {**job["settings"], **(body.get("new_settings") or {})}
-            for name in body.get("fields_to_remove") or []:
-                merged.pop(name, None)
-            job["settings"] = _validated_settings(merged)
-        ws.store.put("job", str(job_id), job)
+    async def delete(self, request: Request) -> Response:
+        _, job_id, _ = await self._managed(request)
+        del self.jobs[job_id]
+        self.ws.store.delete("job", str(job_id))
+        self.ws.permissions.forget("jobs", str(job_id))
         return empty()
 
-    async def run_now(request: Request) -> Response:
-        principal = await caller(request)
+    async def reset(self, request: Request) -> Response:
+        body, job_id, job = await self._managed(request)
+        job["settings"] = _validated_settings(body.get("new_settings"))
+        self.ws.store.put("job", str(job_id), job)
+        return empty()
+
+    async def update(self, request: Request) -> Response:
+        """Merge the top-level fields of `new_settings`, then drop `fields_to_remove`."""
+        body, job_id, job = await self._managed(request)
+        merged = {**job["settings"], **(body.get("new_settings") or {})}
+        for name in body.get("fields_to_remove") or []:
+            merged.pop(name, None)
+        job["settings"] = _validated_settings(merged)
+        self.ws.store.put("job", str(job_id), job)
+        return empty()
+
+    async def run_now(self, request: Request) -> Response:
+        principal = await self._caller(request)
         body = await json_body(request)
-        job = job_for(principal, _job_id(body.get("job_id")), "CAN_MANAGE_RUN")
-        token = body.get("idempotency_token")
-        if token is not None and (not isinstance(token, str) or not 0 < len(token) <= 64):
-            raise fail("INVALID_PARAMETER_VALUE", "idempotency_token must be 1-64 characters.")
-        if token in runs.tokens:
-            run_id = runs.tokens[token]
+        job = self._job_for(principal, _job_id(body.get("job_id")), "CAN_MANAGE_RUN")
+        token = _idempotency_token(body)
+        if token in self.runs.tokens:
+            run_id = self.runs.tokens[token]
             if run_id is None:
                 raise fail(
                     "INVALID_STATE",
                     f"The run started with idempotency_token {token!r} was deleted; "
                     "use a new token to start another run.",
                 )
-            existing = runs.runs[run_id]
+            existing = self.runs.runs[run_id]
             return JSONResponse({"run_id": run_id, "number_in_job": existing["number_in_job"]})
         params = body.get("job_parameters") or {}
         if not isinstance(params, dict):
             raise fail("INVALID_PARAMETER_VALUE", "job_parameters must be an object.")
-        run = runs.start(job, principal, params)
+        run = self.runs.start(job, principal, params)
         if token is not None:
             run["idempotency_token"] = token
-            runs.tokens[token] = run["run_id"]
-            ws.store.put("run_token", token, {"run_id": run["run_id"]})
-            runs.save(run)
+            self._remember(token, run)
+            self.runs.save(run)
         return JSONResponse({"run_id": run["run_id"], "number_in_job": run["number_in_job"]})
 
-    async def submit(request: Request) -> Response:
+    async def submit(self, request: Request) -> Response:
         """A one-time run (`runs/submit`), idempotent like run-now."""
-        principal = await caller(request)
+        principal = await self._caller(request)
         body = await json_body(request)
-        token = body.get("idempotency_token")
-        if token is not None and (not isinstance(token, str) or not 0 < len(token) <= 64):
-            raise fail("INVALID_PARAMETER_VALUE", "idempotency_token must be 1-64 characters.")
-        if token is not None and runs.tokens.get(token) is not None:
-            return JSONResponse({"run_id": runs.tokens[token]})
+        token = _idempotency_token(body)
+        if token is not None and self.runs.tokens.get(token) is not None:
+            return JSONResponse({"run_id": self.runs.tokens[token]})
         fields = {k: body[k] for k in runoutput.SUBMIT_FIELDS if k in body}
-        job_id = ws.store.next_id("job", 880_000_000_001)
+        job_id = self.ws.store.next_id("job", 880_000_000_001)
         job = runoutput.one_time_job(job_id, body, _validated_settings(fields), principal)
-        run = runs.start(job, principal, {})
-        runoutput.mark_submitted(runs, run)
+        run = self.runs.start(job, principal, {})
+        runoutput.mark_submitted(self.runs, run)
         if token is not None:
-            runs.tokens[token] = run["run_id"]
-            ws.store.put("run_token", token, {"run_id": run["run_id"]})
+            self._remember(token, run)
         return JSONResponse({"run_id": run["run_id"]})
 
-    async def run_output(request: Request) -> Response:
-        principal = await caller(request)
-        run, task = runoutput.find(runs, _job_id(request.query_params.get("run_id"), "run_id"))
-        run_for(principal, run["run_id"], "CAN_VIEW")
-        return JSONResponse(runoutput.output(runs, run, task))
-
-    async def run_get(request: Request) -> Response:
-        principal = await caller(request)
+    async def run_output(self, request: Request) -> Response:
+        principal = await self._caller(request)
         run_id = _job_id(request.query_params.get("run_id"), "run_id")
-        return JSONResponse(view(run_for(principal, run_id, "CAN_VIEW")))
+        run, task = runoutput.find(self.runs, run_id)
+        self._run_for(principal, run["run_id"], "CAN_VIEW")
+        return JSONResponse(runoutput.output(self.runs, run, task))
 
-    async def runs_list(request: Request) -> Response:
-        principal = await caller(request)
+    async def run_get(self, request: Request) -> Response:
+        principal = await self._caller(request)
+        run_id = _job_id(request.query_params.get("run_id"), "run_id")
+        return JSONResponse(view(self._run_for(principal, run_id, "CAN_VIEW")))
+
+    async def runs_list(self, request: Request) -> Response:
+        principal = await self._caller(request)
         offset, limit = _page(request)
         job_id = request.query_params.get("job_id")
         active = request.query_params.get("active_only") == "true"
@@ -256,51 +304,34 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
         if active and completed:
             raise fail("INVALID_PARAMETER_VALUE", "active_only and completed_only are exclusive.")
         found = []
-        for run in sorted(runs.runs.values(), key=lambda r: r["run_id"], reverse=True):
+        for run in sorted(self.runs.runs.values(), key=lambda r: r["run_id"], reverse=True):
             if job_id and str(run["job_id"]) != job_id:
                 continue
             is_active = run["state"]["life_cycle_state"] in ACTIVE
             if (active and not is_active) or (completed and is_active):
                 continue
-            if run["job_id"] in jobs and not ws.permissions.allows(
-                principal, "jobs", str(run["job_id"]), "CAN_VIEW"
-            ):
+            if run["job_id"] in self.jobs and not self._visible(principal, run["job_id"]):
                 continue
             found.append(view(run))
         return _paged(found, "runs", offset, limit)
 
-    async def run_cancel(request: Request) -> Response:
-        principal = await caller(request)
+    async def run_cancel(self, request: Request) -> Response:
+        principal = await self._caller(request)
         run_id = _job_id((await json_body(request)).get("run_id"), "run_id")
-        run_for(principal, run_id, "CAN_MANAGE_RUN")
-        runs.cancel(run_id)
+        self._run_for(principal, run_id, "CAN_MANAGE_RUN")
+        self.runs.cancel(run_id)
         return empty()
 
-    async def run_delete(request: Request) -> Response:
-        principal = await caller(request)
+    async def run_delete(self, request: Request) -> Response:
+        principal = await self._caller(request)
         run_id = _job_id((await json_body(request)).get("run_id"), "run_id")
-        run = run_for(principal, run_id, "CAN_MANAGE")
+        run = self._run_for(principal, run_id, "CAN_MANAGE")
         if run["state"]["life_cycle_state"] in ACTIVE:
             raise fail("INVALID_STATE", f"Run {run_id} is still active; cancel it first.")
-        runs.delete(run_id)
+        self.runs.delete(run_id)
         return empty()
 
-    found: list[BaseRoute] = [*queries.routes(ws)]
-    for version in ("2.2", "2.1"):
-        base = f"/api/{version}/jobs"
-        found += [
-            Route(f"{base}/create", create, methods=["POST"]),
-            Route(f"{base}/get", get, methods=["GET"]),
-            Route(f"{base}/list", listing, methods=["GET"]),
-            Route(f"{base}/delete", change, methods=["POST"]),
-            Route(f"{base}/reset", change, methods=["POST"]),
-            Route(f"{base}/update", change, methods=["POST"]),
-            Route(f"{base}/run-now", run_now, methods=["POST"]),
-            Route(f"{base}/runs/get", run_get, methods=["GET"]),
-            Route(f"{base}/runs/submit", submit, methods=["POST"]),
-            Route(f"{base}/runs/get-output", run_output, methods=["GET"]),
-            Route(f"{base}/runs/list", runs_list, methods=["GET"]),
-            Route(f"{base}/runs/cancel", run_cancel, methods=["POST"]),
-            Route(f"{base}/runs/delete", run_delete, methods=["POST"]),
-        ]
-    return found
+
+def routes(ws: WorkspaceState) -> list[BaseRoute]:
+    """The saved queries the sql tasks run, and the Jobs API at its 2.2 and 2.1 paths."""
+    return [*queries.routes(ws), *JobsApi(ws).routes()]
