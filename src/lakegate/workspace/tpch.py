@@ -158,24 +158,40 @@ def counts(scale: float) -> dict[str, int]:
 def generate_sql(scale: float) -> str:
     """The SQL that creates schema `tpch` with its eight tables and their comments."""
     n = counts(scale)
+    return "".join(
+        [
+            f"\n{_macros()}\n{_suppliers_of_part(n['supplier'], n['part'])}\nCREATE SCHEMA tpch;\n",
+            _region_and_nation(),
+            _supplier(n["supplier"]),
+            _part_and_partsupp(n["part"]),
+            _customer(n["customer"]),
+            _order_base(n["customer"], n["orders"]),
+            _lineitem(n["part"]),
+            _orders(n["clerks"]),
+            f"DROP TABLE tpch_order_base;\nDROP TABLE tpch_words;\n{_comments()}\n",
+        ]
+    )
+
+
+def _region_and_nation() -> str:
+    """The two fixed tables: 5 regions and 25 nations."""
     nations = ", ".join(f"({i}, '{name}', {region})" for i, (name, region) in enumerate(NATIONS))
     regions = ", ".join(f"({i}, '{name}')" for i, name in enumerate(REGIONS))
-    # Customers whose key is a multiple of 3 place no orders (spec 4.2.3): draw among the rest.
-    ordering = n["customer"] - n["customer"] // 3
-    return f"""
-{_macros()}
-{_suppliers_of_part(n["supplier"], n["part"])}
-CREATE SCHEMA tpch;
-CREATE TABLE tpch.region AS
+    return f"""CREATE TABLE tpch.region AS
 SELECT r.k::BIGINT AS r_regionkey, r.name AS r_name, txt(r.k, 1000, 31, 115) AS r_comment
 FROM (VALUES {regions}) r(k, name) ORDER BY 1;
 CREATE TABLE tpch.nation AS
 SELECT v.k::BIGINT AS n_nationkey, v.name AS n_name, v.region::BIGINT AS n_regionkey,
        txt(v.k, 1100, 31, 114) AS n_comment
 FROM (VALUES {nations}) v(k, name, region) ORDER BY 1;
-CREATE TABLE tpch.supplier AS
+"""
+
+
+def _supplier(count: int) -> str:
+    """Table `supplier` with `count` rows."""
+    return f"""CREATE TABLE tpch.supplier AS
 WITH s AS (SELECT i, floor(rnd(i, 1201) * 25)::BIGINT AS nation
-           FROM range(1, {n["supplier"] + 1}) r(i))
+           FROM range(1, {count + 1}) r(i))
 SELECT i::BIGINT AS s_suppkey,
        'Supplier#' || lpad(i::VARCHAR, 9, '0') AS s_name,
        vstr(i, 1202, 10, 40) AS s_address,
@@ -187,7 +203,12 @@ SELECT i::BIGINT AS s_suppkey,
                      WHEN 1001 THEN txt(i, 1208, 10, 30) || ' Customer blithely Recommends'
                      ELSE txt(i, 1208, 25, 100) END AS s_comment
 FROM s ORDER BY 1;
-CREATE TABLE tpch.part AS
+"""
+
+
+def _part_and_partsupp(parts: int) -> str:
+    """Tables `part` and `partsupp` (four suppliers for each part)."""
+    return f"""CREATE TABLE tpch.part AS
 SELECT i::BIGINT AS p_partkey,
        pick({_list(COLORS)}, rnd(i, 1301)) || ' ' || pick({_list(COLORS)}, rnd(i, 1302)) || ' '
            || pick({_list(COLORS)}, rnd(i, 1303)) || ' ' || pick({_list(COLORS)}, rnd(i, 1304))
@@ -201,7 +222,7 @@ SELECT i::BIGINT AS p_partkey,
            || pick({_list(CONTAINER_KINDS)}, rnd(i, 1313)) AS p_container,
        retailprice(i) AS p_retailprice,
        txt(i, 1314, 5, 22) AS p_comment
-FROM (SELECT i, (1 + floor(rnd(i, 1306) * 5))::BIGINT AS m FROM range(1, {n["part"] + 1}) r(i))
+FROM (SELECT i, (1 + floor(rnd(i, 1306) * 5))::BIGINT AS m FROM range(1, {parts + 1}) r(i))
 ORDER BY 1;
 CREATE TABLE tpch.partsupp AS
 SELECT p::BIGINT AS ps_partkey,
@@ -209,11 +230,16 @@ SELECT p::BIGINT AS ps_partkey,
        (1 + floor(rnd(p * 4 + j, 1401) * 9999))::INTEGER AS ps_availqty,
        money(p * 4 + j, 1402, 100, 100000) AS ps_supplycost,
        txt(p * 4 + j, 1403, 49, 198) AS ps_comment
-FROM range(1, {n["part"] + 1}) r(p), range(4) s(j)
+FROM range(1, {parts + 1}) r(p), range(4) s(j)
 ORDER BY 1, j;
-CREATE TABLE tpch.customer AS
+"""
+
+
+def _customer(count: int) -> str:
+    """Table `customer` with `count` rows."""
+    return f"""CREATE TABLE tpch.customer AS
 WITH c AS (SELECT i, floor(rnd(i, 1501) * 25)::BIGINT AS nation
-           FROM range(1, {n["customer"] + 1}) r(i))
+           FROM range(1, {count + 1}) r(i))
 SELECT i::BIGINT AS c_custkey,
        'Customer#' || lpad(i::VARCHAR, 9, '0') AS c_name,
        vstr(i, 1502, 10, 40) AS c_address,
@@ -223,16 +249,28 @@ SELECT i::BIGINT AS c_custkey,
        pick({_list(SEGMENTS)}, rnd(i, 1508)) AS c_mktsegment,
        txt(i, 1509, 29, 116) AS c_comment
 FROM c ORDER BY 1;
-CREATE TEMP TABLE tpch_order_base AS
+"""
+
+
+def _order_base(customers: int, orders: int) -> str:
+    """A temporary table of the orders' keys, customers, dates and line counts."""
+    # Customers whose key is a multiple of 3 place no orders (spec 4.2.3): draw among the rest.
+    ordering = customers - customers // 3
+    return f"""CREATE TEMP TABLE tpch_order_base AS
 SELECT i, ((i - 1) // 8) * 32 + (i - 1) % 8 + 1 AS orderkey,
        floor(rnd(i, 1601) * {ordering})::BIGINT AS pick_cust,
        DATE '1992-01-01' + floor(rnd(i, 1602) * 2406)::INTEGER AS orderdate,
        1 + floor(rnd(i, 1603) * 7)::INTEGER AS lines
-FROM range(1, {n["orders"] + 1}) r(i);
-CREATE TABLE tpch.lineitem AS
+FROM range(1, {orders + 1}) r(i);
+"""
+
+
+def _lineitem(parts: int) -> str:
+    """Table `lineitem`: 1 to 7 lines for each order."""
+    return f"""CREATE TABLE tpch.lineitem AS
 WITH l AS (
     SELECT o.orderkey, o.orderdate, n AS line, o.orderkey * 8 + n AS j,
-           1 + floor(rnd(o.orderkey * 8 + n, 1701) * {n["part"]})::BIGINT AS partkey,
+           1 + floor(rnd(o.orderkey * 8 + n, 1701) * {parts})::BIGINT AS partkey,
            floor(rnd(o.orderkey * 8 + n, 1702) * 4)::BIGINT AS supp,
            1 + floor(rnd(o.orderkey * 8 + n, 1703) * 50)::INTEGER AS qty,
            o.orderdate + 1 + floor(rnd(o.orderkey * 8 + n, 1704) * 121)::INTEGER AS shipdate,
@@ -260,7 +298,12 @@ SELECT orderkey::BIGINT AS l_orderkey,
        pick({_list(SHIP_MODES)}, rnd(j, 1711)) AS l_shipmode,
        txt(j, 1712, 10, 43) AS l_comment
 FROM d ORDER BY 1, 4;
-CREATE TABLE tpch.orders AS
+"""
+
+
+def _orders(clerks: int) -> str:
+    """Table `orders`, whose status and total price come from its lines."""
+    return f"""CREATE TABLE tpch.orders AS
 WITH t AS (
     SELECT l_orderkey,
            sum(l_extendedprice * (1 + l_tax) * (1 - l_discount)) AS total,
@@ -273,15 +316,12 @@ SELECT o.orderkey::BIGINT AS o_orderkey,
        round(t.total, 2)::DECIMAL(18, 2) AS o_totalprice,
        o.orderdate AS o_orderdate,
        pick({_list(PRIORITIES)}, rnd(o.i, 1604)) AS o_orderpriority,
-       'Clerk#' || lpad((1 + floor(rnd(o.i, 1605) * {n["clerks"]}))::BIGINT::VARCHAR, 9, '0')
+       'Clerk#' || lpad((1 + floor(rnd(o.i, 1605) * {clerks}))::BIGINT::VARCHAR, 9, '0')
            AS o_clerk,
        0::INTEGER AS o_shippriority,
        txt(o.i, 1606, 19, 78) AS o_comment
 FROM tpch_order_base o JOIN t ON t.l_orderkey = o.orderkey
 ORDER BY 1;
-DROP TABLE tpch_order_base;
-DROP TABLE tpch_words;
-{_comments()}
 """
 
 
