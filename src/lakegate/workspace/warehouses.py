@@ -257,38 +257,62 @@ def _offset(token: str) -> int:
     raise fail("INVALID_PARAMETER_VALUE", "page_token is not valid; pass the one a list returned.")
 
 
-def routes(ws: WorkspaceState) -> list[BaseRoute]:
-    """The SQL warehouses API; every route accepts tokens with the `sql` scope."""
-    warehouses, permissions = ws.warehouses, ws.permissions
+class WarehousesApi:
+    """The SQL warehouses endpoints; every one accepts tokens with the `sql` scope."""
 
-    async def caller(request: Request) -> Principal:
-        return await ws.identity.authenticate(request, scope="sql")
+    def __init__(self, ws: WorkspaceState) -> None:
+        self.ws = ws
+        self.warehouses, self.permissions = ws.warehouses, ws.permissions
 
-    def can_manage(principal: Principal, warehouse_id: str) -> bool:
-        return principal.is_admin or permissions.allows(
+    def routes(self) -> list[BaseRoute]:
+        base = "/api/2.0/sql/warehouses"
+        return [
+            Route("/api/2.0/sql/config/warehouses", self.workspace_config, methods=["GET"]),
+            Route(base, self.listing, methods=["GET"]),
+            Route(base, self.create, methods=["POST"]),
+            Route(base + "/{id}", self.get, methods=["GET"]),
+            Route(base + "/{id}", self.delete, methods=["DELETE"]),
+            Route(base + "/{id}/edit", self.edit, methods=["POST"]),
+            Route(base + "/{id}/start", self.start, methods=["POST"]),
+            Route(base + "/{id}/stop", self.stop, methods=["POST"]),
+        ]
+
+    async def _caller(self, request: Request) -> Principal:
+        return await self.ws.identity.authenticate(request, scope="sql")
+
+    async def _live(self, request: Request, level: str) -> str:
+        """The id of the live warehouse the path names, on which the caller holds `level`."""
+        principal = await self._caller(request)
+        warehouse_id = request.path_params["id"]
+        self.warehouses.live(warehouse_id)
+        self.permissions.check(principal, "warehouses", warehouse_id, level)
+        return warehouse_id
+
+    def _can_manage(self, principal: Principal, warehouse_id: str) -> bool:
+        return principal.is_admin or self.permissions.allows(
             principal, "warehouses", warehouse_id, "CAN_MANAGE"
         )
 
-    async def listing(request: Request) -> Response:
-        principal = await caller(request)
+    async def listing(self, request: Request) -> Response:
+        principal = await self._caller(request)
         page_size = int_param(request, "page_size", default=0, high=1000)
         token = request.query_params.get("page_token")
         start = _offset(token) if token else 0
         # Databricks lists only the warehouses the caller can manage.
-        visible = [i for i in warehouses.ids() if can_manage(principal, i)]
+        visible = [i for i in self.warehouses.ids() if self._can_manage(principal, i)]
         end = start + page_size if page_size else len(visible)
-        out: dict[str, Any] = {"warehouses": [warehouses.get(i) for i in visible[start:end]]}
+        out: dict[str, Any] = {"warehouses": [self.warehouses.get(i) for i in visible[start:end]]}
         if end < len(visible):
             out["next_page_token"] = _page_token(end)
         return JSONResponse(out)
 
-    async def create(request: Request) -> Response:
-        principal = await caller(request)
+    async def create(self, request: Request) -> Response:
+        principal = await self._caller(request)
         config = _validated(await json_body(request), creating=True)
         if not principal.is_admin:
             raise fail("PERMISSION_DENIED", "Only workspace admins can create SQL warehouses.")
-        warehouse_id = warehouses.create(config, principal.application_id)
-        permissions.grant(
+        warehouse_id = self.warehouses.create(config, principal.application_id)
+        self.permissions.grant(
             "warehouses",
             warehouse_id,
             "service_principal_name",
@@ -297,43 +321,38 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
         )
         return JSONResponse({"id": warehouse_id})
 
-    async def one(request: Request) -> Response:
-        principal = await caller(request)
+    async def get(self, request: Request) -> Response:
+        principal = await self._caller(request)
         warehouse_id = request.path_params["id"]
-        if request.method == "GET":
-            view = warehouses.get(warehouse_id)
-            if view["state"] != "DELETED":
-                permissions.check(principal, "warehouses", warehouse_id, "CAN_USE")
-            return JSONResponse(view)
-        warehouses.live(warehouse_id)
-        permissions.check(principal, "warehouses", warehouse_id, "CAN_MANAGE")
-        warehouses.delete(warehouse_id)
+        view = self.warehouses.get(warehouse_id)
+        if view["state"] != "DELETED":
+            self.permissions.check(principal, "warehouses", warehouse_id, "CAN_USE")
+        return JSONResponse(view)
+
+    async def delete(self, request: Request) -> Response:
+        self.warehouses.delete(await self._live(request, "CAN_MANAGE"))
         return empty()
 
-    async def edit(request: Request) -> Response:
-        principal = await caller(request)
+    async def edit(self, request: Request) -> Response:
+        principal = await self._caller(request)
         warehouse_id = request.path_params["id"]
         body = await json_body(request)
-        warehouses.live(warehouse_id)
-        permissions.check(principal, "warehouses", warehouse_id, "CAN_MANAGE")
-        warehouses.edit(warehouse_id, _validated(body, creating=False))
+        self.warehouses.live(warehouse_id)
+        self.permissions.check(principal, "warehouses", warehouse_id, "CAN_MANAGE")
+        self.warehouses.edit(warehouse_id, _validated(body, creating=False))
         return empty()
 
-    async def action(request: Request) -> Response:
-        principal = await caller(request)
-        warehouse_id = request.path_params["id"]
-        warehouses.live(warehouse_id)
-        if request.url.path.endswith("/start"):
-            permissions.check(principal, "warehouses", warehouse_id, "CAN_USE")
-            warehouses.start(warehouse_id)
-        else:
-            permissions.check(principal, "warehouses", warehouse_id, "CAN_MANAGE")
-            warehouses.stop(warehouse_id)
+    async def start(self, request: Request) -> Response:
+        self.warehouses.start(await self._live(request, "CAN_USE"))
         return empty()
 
-    async def workspace_config(request: Request) -> Response:
+    async def stop(self, request: Request) -> Response:
+        self.warehouses.stop(await self._live(request, "CAN_MANAGE"))
+        return empty()
+
+    async def workspace_config(self, request: Request) -> Response:
         """The workspace-wide warehouse settings (`get_workspace_warehouse_config`)."""
-        await caller(request)
+        await self._caller(request)
         types = [{"warehouse_type": t, "enabled": True} for t in ("PRO", "CLASSIC")]
         return JSONResponse(
             {
@@ -345,13 +364,7 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
             }
         )
 
-    base = "/api/2.0/sql/warehouses"
-    return [
-        Route("/api/2.0/sql/config/warehouses", workspace_config, methods=["GET"]),
-        Route(base, listing, methods=["GET"]),
-        Route(base, create, methods=["POST"]),
-        Route(base + "/{id}", one, methods=["GET", "DELETE"]),
-        Route(base + "/{id}/edit", edit, methods=["POST"]),
-        Route(base + "/{id}/start", action, methods=["POST"]),
-        Route(base + "/{id}/stop", action, methods=["POST"]),
-    ]
+
+def routes(ws: WorkspaceState) -> list[BaseRoute]:
+    """The SQL warehouses API and the workspace's warehouse settings."""
+    return WarehousesApi(ws).routes()
