@@ -12,10 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-
+from lakegate.copilot.arguments import check_arguments
 from lakegate.copilot.scope import check_pair, check_sql_scope, filter_listing, scope_show
-from lakegate.errors import InputError, PolicyError
+from lakegate.errors import PolicyError
 
 __all__ = [
     "CAP_ARGUMENTS",
@@ -152,6 +151,41 @@ def plan_tool(policy: Any, action: Any, defaults: dict[str, Any] | None = None) 
     schema.setdefault("type", "object")
     props: dict[str, Any] = schema.setdefault("properties", {})
     required: list[str] = list(schema.get("required", []))
+    forced, enums = _pin_scope(policy, props, required)
+    cap_inputs, server_caps = _bound_answers(policy, action, props)
+    confirm_required = action_risk(action) == "destructive"
+    if confirm_required:
+        props[CONFIRM] = {
+            "type": "boolean",
+            "description": (
+                "Must be true. Set it only after the user explicitly approved this destructive "
+                "action in the conversation."
+            ),
+        }
+    schema["required"] = required
+    if not required:
+        schema.pop("required")
+    return ToolPlan(
+        name=action.name,
+        action=action,
+        exposed=exposed,
+        reason=reason,
+        input_schema=schema,
+        forced=forced,
+        enums=enums,
+        cap_inputs=cap_inputs,
+        server_caps=server_caps,
+        confirm_required=confirm_required,
+    )
+
+
+def _pin_scope(
+    policy: Any, props: dict[str, Any], required: list[str]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Pin the warehouse, catalog and schema inputs to the policy's scope (edits the schema).
+
+    Returns the inputs forced to their single allowed value and those narrowed to an enum.
+    """
     forced: dict[str, Any] = {}
     enums: dict[str, list[str]] = {}
 
@@ -181,7 +215,16 @@ def plan_tool(policy: Any, action: Any, defaults: dict[str, Any] | None = None) 
     else:
         pin(CATALOG_INPUTS, _allowed_catalogs(policy))
     pin(SCHEMA_INPUTS, _bare_schemas(policy))
+    return forced, enums
 
+
+def _bound_answers(
+    policy: Any, action: Any, props: dict[str, Any]
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Cap the inputs that bound an answer at the policy's caps, and add the server's own.
+
+    Returns the capped inputs (input -> cap name) and the cap arguments the server consumes.
+    """
     max_rows, max_bytes, deadline_s = _caps(policy)
     limits = {"max_rows": max_rows, "max_bytes": max_bytes, "deadline_s": deadline_s}
     cap_inputs: dict[str, str] = {}
@@ -203,31 +246,7 @@ def plan_tool(policy: Any, action: Any, defaults: dict[str, Any] | None = None) 
         server_caps = tuple(c for c in CAP_ARGUMENTS if c not in covered and c not in props)
         for cap in server_caps:
             props[cap] = _cap_property(cap, limits[cap])
-
-    confirm_required = action_risk(action) == "destructive"
-    if confirm_required:
-        props[CONFIRM] = {
-            "type": "boolean",
-            "description": (
-                "Must be true. Set it only after the user explicitly approved this destructive "
-                "action in the conversation."
-            ),
-        }
-    schema["required"] = required
-    if not required:
-        schema.pop("required")
-    return ToolPlan(
-        name=action.name,
-        action=action,
-        exposed=exposed,
-        reason=reason,
-        input_schema=schema,
-        forced=forced,
-        enums=enums,
-        cap_inputs=cap_inputs,
-        server_caps=server_caps,
-        confirm_required=confirm_required,
-    )
+    return cap_inputs, server_caps
 
 
 def _cap_property(cap: str, limit: float) -> dict[str, Any]:
@@ -282,39 +301,6 @@ def plan_tools(project: Any) -> list[ToolPlan]:
 # -- calls ------------------------------------------------------------------------------------
 
 
-_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "type")
-
-
-def _range(prop: dict[str, Any]) -> str | None:
-    """`from 1 to 200` for a bounded number property: the same range the schema states."""
-    if "maximum" not in prop:
-        return None
-    kind = "an integer" if prop.get("type") == "integer" else "a number"
-    if "minimum" in prop:
-        return f"{kind} from {_num(prop['minimum'])} to {_num(prop['maximum'])}"
-    return f"{kind} above {_num(prop.get('exclusiveMinimum', 0))} and at most " + _num(
-        prop["maximum"]
-    )
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-def _schema_error(plan: ToolPlan, error: jsonschema.ValidationError) -> InputError:
-    where = ".".join(str(p) for p in error.absolute_path) or "arguments"
-    props = sorted(plan.input_schema.get("properties", {}))
-    prop = plan.input_schema.get("properties", {}).get(where, {})
-    bounds = _range(prop) if error.validator in _BOUNDS else None
-    message = f"must be {bounds}, not {error.instance!r}" if bounds else error.message
-    return InputError(
-        f"{plan.name}: {where}: {message}",
-        hint="Arguments must match the tool's inputSchema; it accepts: "
-        f"{', '.join(props) or 'none'}.",
-        details={"path": where},
-    )
-
-
 def prepare_call(plan: ToolPlan, policy: Any, arguments: dict[str, Any] | None) -> CallPlan:
     """Validate a model's arguments and turn them into gateway inputs and answer bounds.
 
@@ -326,24 +312,8 @@ def prepare_call(plan: ToolPlan, policy: Any, arguments: dict[str, Any] | None) 
             code="policy.not_exposed",
         )
     args = dict(arguments or {})
-    overridden = sorted(k for k in args if k in plan.forced)
-    if overridden:  # a pinned input is not in the schema; say so rather than "unknown property"
-        raise PolicyError(
-            f"{plan.name}: {', '.join(overridden)} is pinned by the copilot policy and cannot "
-            "be set.",
-            code="policy.pinned",
-            hint="Leave the argument out; lakegate supplies the pinned value.",
-        )
-    validator = _validator(plan)
-    errors = sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))
-    if errors:
-        raise _schema_error(plan, errors[0])
-    unknown = sorted(set(args) - set(plan.input_schema.get("properties", {})))
-    if unknown:
-        raise InputError(
-            f"{plan.name}: unknown argument {', '.join(unknown)}.",
-            hint="Pass only the properties the tool's inputSchema declares.",
-        )
+    _refuse_pinned(plan, args)
+    check_arguments(plan.name, plan.input_schema, args)
     if plan.confirm_required and args.get(CONFIRM) is not True:
         raise PolicyError(
             f"{plan.name} is destructive and needs confirm: true.",
@@ -351,7 +321,34 @@ def prepare_call(plan: ToolPlan, policy: Any, arguments: dict[str, Any] | None) 
             hint="Ask the user to approve this exact action, then call again with confirm: true.",
         )
     args.pop(CONFIRM, None)
+    bounds = _answer_bounds(plan, policy, args)
+    inputs = {**args, **plan.forced}
+    _check_scope(plan, policy, inputs)
+    return CallPlan(
+        inputs=inputs,
+        max_rows=int(bounds["max_rows"]),
+        max_bytes=int(bounds["max_bytes"]),
+        deadline_s=float(bounds["deadline_s"]),
+    )
 
+
+def _refuse_pinned(plan: ToolPlan, args: dict[str, Any]) -> None:
+    """A pinned input is not in the schema: say so rather than "unknown property"."""
+    overridden = sorted(k for k in args if k in plan.forced)
+    if overridden:
+        raise PolicyError(
+            f"{plan.name}: {', '.join(overridden)} is pinned by the copilot policy and cannot "
+            "be set.",
+            code="policy.pinned",
+            hint="Leave the argument out; lakegate supplies the pinned value.",
+        )
+
+
+def _answer_bounds(plan: ToolPlan, policy: Any, args: dict[str, Any]) -> dict[str, float]:
+    """The policy's caps, lowered to what the call asks for (edits `args`).
+
+    The server's own cap arguments leave `args`; a capping input left out is set to its cap.
+    """
     max_rows, max_bytes, deadline_s = _caps(policy)
     bounds = {"max_rows": max_rows, "max_bytes": max_bytes, "deadline_s": deadline_s}
     for cap in plan.server_caps:
@@ -363,29 +360,7 @@ def prepare_call(plan: ToolPlan, policy: Any, arguments: dict[str, Any] | None) 
             bounds[cap] = min(bounds[cap], value)
         elif value is None and cap != "deadline_s":  # ask the remote for no more than the cap
             args[input_name] = bounds[cap]
-
-    inputs = {**args, **plan.forced}
-    _check_scope(plan, policy, inputs)
-    return CallPlan(
-        inputs=inputs,
-        max_rows=int(bounds["max_rows"]),
-        max_bytes=int(bounds["max_bytes"]),
-        deadline_s=float(bounds["deadline_s"]),
-    )
-
-
-_VALIDATORS: dict[int, tuple[dict[str, Any], jsonschema.Draft202012Validator]] = {}
-
-
-def _validator(plan: ToolPlan) -> jsonschema.Draft202012Validator:
-    """One compiled validator per schema object (plans are immutable, servers call them often)."""
-    found = _VALIDATORS.get(id(plan.input_schema))
-    if found is None or found[0] is not plan.input_schema:
-        if len(_VALIDATORS) > 1024:
-            _VALIDATORS.clear()
-        found = (plan.input_schema, jsonschema.Draft202012Validator(plan.input_schema))
-        _VALIDATORS[id(plan.input_schema)] = found
-    return found[1]
+    return bounds
 
 
 def _first(inputs: dict[str, Any], names: tuple[str, ...]) -> Any:
