@@ -9,28 +9,27 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from lakegate.cli import _output
+from lakegate.cli._connector_flags import auth_fields, auth_flags, auth_kind, connector_from_flags
 from lakegate.cli._project import (
-    build,
-    env_reference,
-    header_pairs,
     key_values,
     open_project,
     print_json,
     print_yaml,
-    read_secret,
     say,
     secret_store,
     usage,
 )
-from lakegate.connectors import secret_name, secret_reference
 from lakegate.errors import ConfigError
 from lakegate.secrets import is_reference, parse_reference
+
+if TYPE_CHECKING:
+    from lakegate.project import Connector, Project
 
 connector_app = typer.Typer(
     help="Connectors: a base URL plus how to authenticate to it.", no_args_is_help=True
@@ -62,43 +61,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(connector_app, name="connector")
 
 
-# --- connector --------------------------------------------------------------------------------
-
-# Flags that only make sense for one kind of auth (username/password serve two).
-_FLAG_AUTH = {
-    "--grant-type": "oauth2", "--client-id": "oauth2", "--client-secret-env": "oauth2",
-    "--client-secret-stdin": "oauth2", "--scope": "oauth2", "--token-url": "oauth2",
-    "--client-auth": "oauth2", "--token-param": "oauth2", "--token-header": "oauth2",
-    "--refresh-token-env": "oauth2", "--refresh-token-stdin": "oauth2",
-    "--api-key-env": "api_key", "--api-key-stdin": "api_key", "--api-key-header": "api_key",
-    "--api-key-query": "api_key", "--api-key-pattern": "api_key",
-    "--token-env": "bearer", "--token-stdin": "bearer",
-}  # fmt: skip
-_USER_FLAGS = ("--username", "--password-env", "--password-stdin")
-# Model fields as the flags a person typed, for validation messages.
-_CONNECTOR_FLAGS = {
-    "base_url": "--base-url", "token_url": "--token-url", "client_id": "--client-id",
-    "client_secret": "--client-secret-env/--client-secret-stdin", "scope": "--scope",
-    "refresh_token": "--refresh-token-env/--refresh-token-stdin", "username": "--username",
-    "password": "--password-env/--password-stdin", "key": "--api-key-env/--api-key-stdin",
-    "header": "--api-key-header/--api-key-query", "pattern": "--api-key-pattern",
-    "token": "--token-env/--token-stdin", "name": "NAME",
-}  # fmt: skip
-
-
-def _auth_model(kind: str) -> type:
-    """The auth model for `--auth KIND`; the models load only in the command that builds one."""
-    from lakegate.project import ApiKeyAuth, BasicAuth, BearerAuth, NoAuth, OAuth2Auth
-
-    models: dict[str, type] = {
-        "none": NoAuth, "api_key": ApiKeyAuth, "bearer": BearerAuth, "basic": BasicAuth,
-        "oauth2": OAuth2Auth,
-    }  # fmt: skip
-    return models[kind]
+# --- connector add ----------------------------------------------------------------------------
 
 
 @connector_app.command("add")
 def connector_add(
+    ctx: typer.Context,
     name: str = typer.Argument(..., help="The connector's name, e.g. databricks."),
     base_url: str = typer.Option(..., "--base-url", help="Every action's URL starts here."),
     auth: AuthType | None = typer.Option(
@@ -170,131 +138,40 @@ def connector_add(
             --token-url https://dbc-1.cloud.databricks.com/oidc/v1/token \\
             --client-auth request_body
     """
-    given = {
-        "--grant-type": grant_type, "--client-id": client_id,
-        "--client-secret-env": client_secret_env, "--client-secret-stdin": client_secret_stdin,
-        "--scope": scope, "--token-url": token_url, "--client-auth": client_auth,
-        "--token-param": token_param, "--token-header": token_header,
-        "--refresh-token-env": refresh_token_env, "--refresh-token-stdin": refresh_token_stdin,
-        "--api-key-env": api_key_env, "--api-key-stdin": api_key_stdin,
-        "--api-key-header": api_key_header, "--api-key-query": api_key_query,
-        "--api-key-pattern": api_key_pattern, "--token-env": token_env,
-        "--token-stdin": token_stdin, "--username": username, "--password-env": password_env,
-        "--password-stdin": password_stdin,
-    }  # fmt: skip
-    used = {flag for flag, value in given.items() if value not in (None, False, [])}
-    kind = _auth_kind(auth.value if auth else None, used)
+    given = auth_flags(ctx)
+    kind = auth_kind(auth.value if auth else None, set(given))
+    project = _open_for(name, replace)
+    defaults = key_values(default, "--default")
+    fields, to_store = auth_fields(name, kind, given, base_url)
+    connector = connector_from_flags(
+        name, kind, base_url=base_url, auth=fields, description=description,
+        read_only=read_only, defaults=defaults,
+    )  # fmt: skip
+    _save(project, connector, to_store)
+    say(f"[green]✓[/] Connector [bold]{name}[/] ({kind}) saved to {project.path.name}")
+    for store_name in to_store:
+        say(f"[green]✓[/] Secret stored as ${{secret:{store_name}}} in .lakegate/secrets.json")
+    say(f"Next: lakegate action add NAME --connector {name} --method GET --path /...")
+
+
+def _open_for(name: str, replace: bool) -> Project:
+    """The project, refused when it has a connector `name` already and --replace is not given."""
     project = open_project()
     if name in project.connectors and not replace:
         raise usage(
             f"There is already a connector {name!r} in {project.path.name}.",
             f"Pass --replace to overwrite it, or remove it first: lakegate connector remove {name}",
         )
-    stdin_flags = sorted(f for f in used if f.endswith("-stdin"))
-    if len(stdin_flags) > 1:
-        raise usage(
-            f"Only one secret can be read from stdin, got {', '.join(stdin_flags)}.",
-            "Pass the other secrets through environment variables (--...-env VAR).",
-        )
-    pending: dict[str, str] = {}  # secret store name -> value, stored once everything is valid
+    return project
 
-    def secret(field: str, env: str | None, stdin: bool, env_flag: str) -> str | None:
-        if env and stdin:
-            raise usage(f"Use either {env_flag} or its -stdin twin, not both.", f"Keep {env_flag}.")
-        if env:
-            return env_reference(env_flag, env)
-        if stdin:
-            # One naming rule with the Studio: the auth model's field name (`key`, not `api_key`).
-            pending[secret_name(name, field)] = read_secret(f"{field.replace('_', ' ')} for {name}")
-            return secret_reference(name, field)
-        return None
 
-    fields: dict[str, Any] = {"type": kind}
-    if kind == "oauth2":
-        fields |= {
-            "grant_type": (grant_type or GrantType.client_credentials).value,
-            "token_url": token_url,
-            "client_id": client_id,
-            "client_secret": secret(
-                "client_secret", client_secret_env, client_secret_stdin, "--client-secret-env"
-            ),
-            "scope": scope,
-            "extra_token_params": key_values(token_param, "--token-param"),
-            "extra_token_headers": header_pairs(token_header, "--token-header"),
-            "refresh_token": secret(
-                "refresh_token", refresh_token_env, refresh_token_stdin, "--refresh-token-env"
-            ),
-            "username": username,
-            "password": secret("password", password_env, password_stdin, "--password-env"),
-        }
-        if client_auth:
-            fields["client_auth"] = client_auth.value
-        if fields["token_url"] is None:
-            raise usage(
-                "--auth oauth2 needs --token-url.",
-                f"For Databricks it is {base_url.rstrip('/')}/oidc/v1/token.",
-            )
-    elif kind == "api_key":
-        fields |= {
-            "key": secret("key", api_key_env, api_key_stdin, "--api-key-env"),
-            "header": api_key_header,
-            "query_param": api_key_query,
-        }
-        if api_key_pattern:
-            fields["pattern"] = api_key_pattern
-    elif kind == "bearer":
-        fields["token"] = secret("token", token_env, token_stdin, "--token-env")
-    elif kind == "basic":
-        fields |= {
-            "username": username,
-            "password": secret("password", password_env, password_stdin, "--password-env"),
-        }
-    auth_fields = {k: v for k, v in fields.items() if v not in (None, {})}
-    from lakegate.project import Connector
-
-    auth_model = build(_auth_model(kind), _CONNECTOR_FLAGS, f"{kind} auth", **auth_fields)
-    connector = build(
-        Connector,
-        _CONNECTOR_FLAGS,
-        "connector",
-        name=name,
-        description=description,
-        base_url=base_url,
-        auth=auth_model,
-        read_only=read_only,
-        defaults=key_values(default, "--default"),
-    )
-    project.set_connector(name, connector)
+def _save(project: Project, connector: Connector, to_store: dict[str, str]) -> None:
+    """The typed secrets, then lakegate.yaml that refers to them (the order the Studio saves in)."""
+    project.set_connector(connector.name, connector)
     store = secret_store()
-    for store_name, value in pending.items():
+    for store_name, value in to_store.items():
         store.set(store_name, value)
     project.save()
-    say(f"[green]✓[/] Connector [bold]{name}[/] ({kind}) saved to {project.path.name}")
-    for store_name in pending:
-        say(f"[green]✓[/] Secret stored as ${{secret:{store_name}}} in .lakegate/secrets.json")
-    say(f"Next: lakegate action add NAME --connector {name} --method GET --path /...")
-
-
-def _auth_kind(explicit: str | None, used: set[str]) -> str:
-    """The auth type: as given, or the one the flags belong to; conflicting flags are an error."""
-    kinds = {_FLAG_AUTH[f] for f in used if f in _FLAG_AUTH}
-    user_flags = {f for f in used if f in _USER_FLAGS}
-    if explicit is None:
-        if len(kinds) > 1:
-            raise usage(
-                f"These flags belong to different auth types: {', '.join(sorted(used))}.",
-                "Pick one with --auth none|api_key|bearer|basic|oauth2.",
-            )
-        explicit = kinds.pop() if kinds else ("basic" if user_flags else "none")
-    wrong = sorted(f for f in used if f in _FLAG_AUTH and _FLAG_AUTH[f] != explicit)
-    if user_flags and explicit not in ("basic", "oauth2"):
-        wrong += sorted(user_flags)
-    if wrong:
-        raise usage(
-            f"{', '.join(wrong)} cannot be used with --auth {explicit}.",
-            "Drop them, or choose the auth type they belong to (see `lakegate connector add -h`).",
-        )
-    return explicit
 
 
 @connector_app.command("list")

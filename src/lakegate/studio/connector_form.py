@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from lakegate.connectors import build_connector, parse_pair, secret_name, secret_reference
+from lakegate.connectors import build_connector, field_problems, parse_pair, typed_secret
 from lakegate.project import Connector
 from lakegate.secrets import SecretStore, is_reference, parse_reference, register_secret
 from lakegate.studio.forms import field_errors
@@ -267,11 +267,9 @@ class ConnectorDraft:
         for secret, _required in self.secret_fields():
             key = self.pending.get(secret)
             value = session.pending.get(key) if key else None
-            if value is not None and is_reference(value):
-                auth[secret] = value
-            elif value is not None:
-                to_store[secret_name(name, secret)] = value
-                auth[secret] = secret_reference(name, secret)
+            if value is not None:
+                auth[secret], stored = typed_secret(name, secret, value)
+                to_store |= stored
             elif (saved := self._saved_reference(existing, secret)) is not None:
                 auth[secret] = saved
         auth.update(self._auth_fields())
@@ -303,8 +301,9 @@ class ConnectorDraft:
             )
         except ValidationError as exc:
             known = {*_PLAIN, *SECRET_LABELS, "name"}
-            for key, message in field_errors(exc, known).items():
-                self.errors.setdefault(key, message)
+            for problem in field_problems(exc):  # the CLI reads the same problems, flag by flag
+                where = problem.field if problem.field in known else "_form"
+                self.errors.setdefault(where, "Required." if problem.missing else problem.sentence)
             return None, {}
         if self.errors:
             return None, {}
