@@ -68,6 +68,22 @@ MUTATIONS = (
         ("tests/gateway/test_auth.py", "tests/gateway/test_workspace.py"),
         ("tests/gateway/test_request_summary.py",),
     ),
+    Mutation(
+        "setup_assignment_not_resent",
+        "src/lakegate/databricks/setup.py",
+        r'idempotent=method in \("GET", "PUT"\)',
+        'idempotent=method in ("GET",)',
+        ("tests/pack/test_connect_setup.py",),
+        ("tests/pack/test_setup_tokens.py::test_the_workspace_assignment_is_resent_under_503",),
+    ),
+    Mutation(
+        "setup_create_resent",
+        "src/lakegate/databricks/setup.py",
+        r'idempotent=method in \("GET", "PUT"\)',
+        "idempotent=True",
+        ("tests/pack/test_connect_setup.py",),
+        ("tests/pack/test_setup_tokens.py::test_creating_a_principal_is_sent_once_under_503",),
+    ),
 )
 
 

@@ -75,6 +75,8 @@ def test_keep_leaves_a_usable_project_until_ctrl_c() -> None:
         deadline = time.monotonic() + 300  # generous: the suite runs on busy 2-core machines
         while project is None and time.monotonic() < deadline:
             line = proc.stdout.readline()
+            if not line:  # the demo ended without printing it: fail now, with its stderr
+                break
             if "export LAKEGATE_PROJECT=" in line:
                 project = line.split("=", 1)[1].strip()
         assert project, "the demo never said where its project is"

@@ -52,13 +52,10 @@ async def test_token_url_discovery_falls_back_to_the_usual_path() -> None:
             return httpx.Response(200, json={"token_endpoint": "https://h/oidc/v1/token"})
         return httpx.Response(404)
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(nothing)) as http:
-        assert await discover_token_url("https://h", http) == (
-            "https://h/oidc/v1/token",
-            "fallback",
-        )
-    async with httpx.AsyncClient(transport=httpx.MockTransport(oidc_only)) as http:
-        assert (await discover_token_url("https://h", http))[1] == "oidc-discovery"
+    async with Gateway.over([], transport=httpx.MockTransport(nothing)) as gw:
+        assert await discover_token_url("https://h", gw) == ("https://h/oidc/v1/token", "fallback")
+    async with Gateway.over([], transport=httpx.MockTransport(oidc_only)) as gw:
+        assert (await discover_token_url("https://h", gw))[1] == "oidc-discovery"
 
 
 def test_cli_connect_with_env_secret_allow_writes_and_test(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lakegate.databricks.setup import AccountAdmin, setup_service_principal
-from lakegate.errors import TokenError
+from lakegate.errors import RemoteError, TokenError
 from lakegate.secrets import SecretStore
 from lakegate.workspace import LocalWorkspace
 
@@ -73,3 +73,34 @@ async def test_an_unreachable_account_host_says_to_check_it(
         await setup(workspace, admin_of(workspace, host=nowhere), tmp_path, "y")
     assert caught.value.code == "auth.token_failed"
     assert "--account-host" in caught.value.hint
+
+
+async def test_the_workspace_assignment_is_resent_under_503(
+    workspace_factory: Callable[..., LocalWorkspace], tmp_path: Path
+) -> None:
+    ws = workspace_factory()
+    rule = {"path": "/api/2.0/accounts/*/workspaces/*/permissionassignments/principals/*",
+            "method": "PUT", "fault": "http_503", "every": 2, "retry_after": 0}  # fmt: skip
+    # The 2nd PUT is refused: the first setup's passes, the second setup's must be resent.
+    ws.set_faults({"seed": 1, "rules": [rule]})
+    await setup(ws, admin_of(ws), tmp_path, "first")
+    report = await setup(ws, admin_of(ws), tmp_path, "second")
+    ws.set_faults(None)
+    assert report.assigned  # type: ignore[attr-defined]
+    puts = [e["status"] for e in access_log(ws) if e["method"] == "PUT"]
+    assert puts == [200, 503, 200]
+
+
+async def test_creating_a_principal_is_sent_once_under_503(
+    workspace_factory: Callable[..., LocalWorkspace], tmp_path: Path
+) -> None:
+    ws = workspace_factory()
+    rule = {"path": "/api/2.0/accounts/*/scim/v2/ServicePrincipals", "method": "POST",
+            "fault": "http_503", "every": 1, "retry_after": 0}  # fmt: skip
+    ws.set_faults({"seed": 1, "rules": [rule]})
+    with pytest.raises(RemoteError) as caught:
+        await setup(ws, admin_of(ws), tmp_path, "once")
+    ws.set_faults(None)
+    assert caught.value.status == 503
+    posts = [e for e in access_log(ws) if e["method"] == "POST" and "/scim/" in e["path"]]
+    assert len(posts) == 1  # a resent create could make a second principal

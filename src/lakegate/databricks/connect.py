@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from lakegate._transport import HttpClient, SendError
 from lakegate.connectors import build_connector
 from lakegate.databricks.pack import install_pack
-from lakegate.errors import ConfigError
+from lakegate.errors import ConfigError, LakegateError, TransportError
+from lakegate.gateway import Gateway
 from lakegate.project import Connector, Project
 from lakegate.results import ActionResult
 
@@ -35,6 +35,11 @@ __all__ = [
 AZURE_DATABRICKS_SCOPE = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
 DATABRICKS_SCOPE = "sql all-apis"
 _DISCOVERY_TIMEOUT_S = 10.0
+# Where a host says its token endpoint is: (path, key of the JSON answer, what the report says).
+_DISCOVERY = (
+    ("/.well-known/databricks-config", "oidc_endpoint", "databricks-config"),
+    ("/oidc/.well-known/oauth-authorization-server", "token_endpoint", "oidc-discovery"),
+)
 
 
 @dataclass
@@ -106,28 +111,23 @@ def read_profile(name: str, path: str | Path | None = None) -> Profile:
     )
 
 
-async def discover_token_url(host: str, http: HttpClient | Any) -> tuple[str, str]:
-    """(token URL, how it was found) for a workspace or account host."""
-    try:
-        response = await http.get(
-            f"{host}/.well-known/databricks-config", timeout=_DISCOVERY_TIMEOUT_S
-        )
-        if response.is_success:
-            oidc = (response.json() or {}).get("oidc_endpoint")
-            if isinstance(oidc, str) and oidc.startswith(("http://", "https://")):
-                return oidc.rstrip("/") + "/v1/token", "databricks-config"
-    except (SendError, ValueError):
-        pass
-    try:
-        response = await http.get(
-            f"{host}/oidc/.well-known/oauth-authorization-server", timeout=_DISCOVERY_TIMEOUT_S
-        )
-        if response.is_success:
-            endpoint = (response.json() or {}).get("token_endpoint")
-            if isinstance(endpoint, str) and endpoint.startswith(("http://", "https://")):
-                return endpoint, "oidc-discovery"
-    except (SendError, ValueError):
-        pass
+async def discover_token_url(host: str, gateway: Gateway) -> tuple[str, str]:
+    """(token URL, how it was found) for a workspace or account host, asked through `gateway`."""
+    probe = build_connector("lakegate_discovery", base_url=host, auth={"type": "none"})
+    for path, key, how in _DISCOVERY:
+        try:
+            response = await gateway.request(
+                probe, "GET", path, auth=False, timeout_s=_DISCOVERY_TIMEOUT_S,
+                deadline_s=_DISCOVERY_TIMEOUT_S,
+            )  # fmt: skip
+            found = response.json() if response.is_success else None
+        except TransportError:
+            break  # the host is unreachable: the token request will say so, with its hint
+        except (LakegateError, ValueError):
+            continue
+        endpoint = found.get(key) if isinstance(found, dict) else None
+        if isinstance(endpoint, str) and endpoint.startswith(("http://", "https://")):
+            return (endpoint.rstrip("/") + "/v1/token" if key == "oidc_endpoint" else endpoint), how
     return f"{host}/oidc/v1/token", "fallback"
 
 
@@ -181,43 +181,31 @@ async def connect(
     All or nothing: when Test fails the project (in memory and on disk) is left as it was, and
     `report.saved` is False.
     """
-    from lakegate.gateway import Gateway
-
     host = normalize_host(host)
-    if token_url:
-        source = "given"
-    elif azure_tenant:
-        token_url = f"https://login.microsoftonline.com/{azure_tenant}/oauth2/v2.0/token"
-        source = "azure"
-    else:
-        async with HttpClient() as http:
-            token_url, source = await discover_token_url(host, http)
-    connector = databricks_connector(
-        name,
-        host,
-        client_id,
-        client_secret,
-        token_url=token_url,
-        azure_tenant=azure_tenant,
-        read_only=not allow_writes,
-        warehouse_id=warehouse_id,
-    )
     before = dict(project.connectors), dict(project.actions)
-    project.set_connector(name, connector)
-    actions = install_pack(project, project.connectors[name])
-    report = ConnectReport(project.connectors[name], actions, token_url, source)
-    report.warehouse_id = warehouse_id
-    report.warehouse_source = "given" if warehouse_id else ""
-    if not run_test:
-        project.save()
-        report.saved = True
-        return report
     async with Gateway(project) as gw:
-        report.test = await gw.test("list_warehouses")
-    if not report.test.ok:
+        token_url, source = await _token_url(gw, host, token_url, azure_tenant)
+        connector = databricks_connector(
+            name,
+            host,
+            client_id,
+            client_secret,
+            token_url=token_url,
+            azure_tenant=azure_tenant,
+            read_only=not allow_writes,
+            warehouse_id=warehouse_id,
+        )
+        project.set_connector(name, connector)
+        actions = install_pack(project, project.connectors[name])
+        report = ConnectReport(project.connectors[name], actions, token_url, source)
+        report.warehouse_id = warehouse_id
+        report.warehouse_source = "given" if warehouse_id else ""
+        if run_test:
+            report.test = await gw.test("list_warehouses")
+    if report.test is not None and not report.test.ok:
         project.connectors, project.actions = before  # nothing half-connected stays behind
         return report
-    if not warehouse_id:
+    if report.test is not None and not warehouse_id:
         report.warehouse_id, report.warehouse_source = _pick_warehouse(report.test.raw)
     if report.warehouse_id and not warehouse_id:
         pinned = connector.model_copy(
@@ -229,6 +217,17 @@ async def connect(
     project.save()
     report.saved = True
     return report
+
+
+async def _token_url(
+    gw: Gateway, host: str, given: str | None, azure_tenant: str | None
+) -> tuple[str, str]:
+    """The token URL and where it came from: given, Entra ID's, or discovered on the host."""
+    if given:
+        return given, "given"
+    if azure_tenant:
+        return f"https://login.microsoftonline.com/{azure_tenant}/oauth2/v2.0/token", "azure"
+    return await discover_token_url(host, gw)
 
 
 def _pick_warehouse(raw: Any) -> tuple[str | None, str]:

@@ -10,19 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lakegate._transport import HttpClient, SendError
+from lakegate.connectors import build_connector
 from lakegate.databricks.connect import discover_token_url, normalize_host
-from lakegate.errors import AuthError, LakegateError, RemoteError, TokenError, TransportError
-from lakegate.project import OAuth2Auth
+from lakegate.errors import AuthError, LakegateError, RemoteError, TokenError
+from lakegate.gateway import Gateway
+from lakegate.project import Connector
 from lakegate.results import decode_body, status_error
 from lakegate.secrets import SecretStore, register_secret
-from lakegate.tokens import TokenSource
 
 __all__ = ["AccountAdmin", "SetupReport", "setup_service_principal"]
 
 _TIMEOUT_S = 30.0
-# The codes _exchange gives the same transport failures, so one cause has one code everywhere.
-_SEND_CODES = {"connect": "request.connect_failed", "timeout": "request.timeout"}
+# Names in setup's in-memory secret store (never written): the admin's and the new principal's.
+_ADMIN_SECRET = "admin_client_secret"  # noqa: S105 - a store name, not a secret
+_PRINCIPAL_SECRET = "principal_client_secret"  # noqa: S105 - a store name, not a secret
 
 
 @dataclass
@@ -68,21 +69,17 @@ async def setup_service_principal(
 ) -> SetupReport:
     """Create (or find) the principal, its secret, its workspace assignment and grant."""
     report = SetupReport(display_name=display_name, secret_name=secret_name)
-    account_host = normalize_host(admin.account_host)
-    base = f"{account_host}/api/2.0/accounts/{admin.account_id}"
-    async with HttpClient(transport, timeout=_TIMEOUT_S) as http:
-        token = await _account_token(http, admin, account_host)
-        headers = {"Authorization": f"Bearer {token}"}
-
-        principal = await _find_principal(http, base, headers, display_name)
+    register_secret(admin.client_secret)
+    secrets = {_ADMIN_SECRET: admin.client_secret}
+    async with Gateway.over([], secrets=secrets, transport=transport) as gw:
+        account = await _account_connector(gw, admin)
+        path = f"/api/2.0/accounts/{admin.account_id}"
+        principal = await _find_principal(gw, account, path, display_name)
         if principal is None:
             principal = await _call(
-                http,
-                "POST",
-                f"{base}/scim/v2/ServicePrincipals",
-                headers,
+                gw, account, "POST", f"{path}/scim/v2/ServicePrincipals",
                 {"displayName": display_name, "active": True},
-            )
+            )  # fmt: skip
             report.created_principal = True
         report.principal_id = str(principal["id"])
         report.application_id = str(principal.get("applicationId") or "")
@@ -90,71 +87,72 @@ async def setup_service_principal(
             f"{'Created' if report.created_principal else 'Found'} service principal "
             f"{display_name!r} (application id {report.application_id})"
         )
-
         await _call(
-            http,
-            "PUT",
-            f"{base}/workspaces/{workspace_id}/permissionassignments/principals/"
+            gw, account, "PUT",
+            f"{path}/workspaces/{workspace_id}/permissionassignments/principals/"
             f"{report.principal_id}",
-            headers,
             {"permissions": ["USER"]},
-        )
+        )  # fmt: skip
         report.assigned = True
         report.steps.append(f"Assigned it to workspace {workspace_id} (USER)")
-
-        kept = secret_store.get(secret_name)
-        reuse = bool(
-            kept
-            and not report.created_principal
-            and workspace_host
-            and await _secret_works(http, workspace_host, report.application_id, kept)
-        )
-        secret = kept if reuse else None
-        if reuse:
-            report.steps.append(f"Kept its working OAuth secret ${{secret:{secret_name}}}")
-        else:
-            created = await _call(
-                http,
-                "POST",
-                f"{base}/servicePrincipals/{report.principal_id}/credentials/secrets",
-                headers,
-                {},
-            )
-            value = str(created.get("secret") or "")
-            if not value:
-                raise RemoteError("The account API created a secret but did not return it.")
-            register_secret(value)
-            secret_store.set(secret_name, value)
-            secret = value
-            report.created_secret, report.secret_value = True, value
-            report.steps.append(
-                f"Created an OAuth secret, stored as ${{secret:{secret_name}}} (mode 0600)"
-            )
-
+        secret = await _principal_secret(gw, account, path, secret_store, workspace_host, report)
         if grant_warehouse:
             if not workspace_host:
                 raise RemoteError(
                     "Granting a warehouse needs the workspace URL.", hint="Pass --host."
                 )
-            await _grant_warehouse(http, admin, workspace_host, grant_warehouse, report)
+            await _grant_warehouse(gw, admin, workspace_host, grant_warehouse, report)
         if workspace_host and secret:
-            await _check_listing(http, workspace_host, report, secret, grant_warehouse)
+            await _check_listing(gw, workspace_host, report, secret, grant_warehouse)
     return report
 
 
+async def _principal_secret(
+    gw: Gateway,
+    account: Connector,
+    path: str,
+    store: SecretStore,
+    workspace_host: str | None,
+    report: SetupReport,
+) -> str:
+    """The stored OAuth secret when it still works for this principal, else a new one."""
+    kept = store.get(report.secret_name)
+    if (
+        kept
+        and not report.created_principal
+        and workspace_host
+        and await _secret_works(gw, workspace_host, report.application_id, kept)
+    ):
+        report.steps.append(f"Kept its working OAuth secret ${{secret:{report.secret_name}}}")
+        return kept
+    created = await _call(
+        gw, account, "POST", f"{path}/servicePrincipals/{report.principal_id}/credentials/secrets"
+    )
+    value = str(created.get("secret") or "")
+    if not value:
+        raise RemoteError("The account API created a secret but did not return it.")
+    register_secret(value)
+    store.set(report.secret_name, value)
+    report.created_secret, report.secret_value = True, value
+    report.steps.append(
+        f"Created an OAuth secret, stored as ${{secret:{report.secret_name}}} (mode 0600)"
+    )
+    return value
+
+
 async def _check_listing(
-    http: HttpClient, workspace_host: str, report: SetupReport, secret: str, warehouse: str | None
+    gw: Gateway, workspace_host: str, report: SetupReport, secret: str, warehouse: str | None
 ) -> None:
     """What the copilot's list_warehouses will show the new principal: never an empty list."""
-    host = normalize_host(workspace_host)
     try:
-        token_url, _ = await discover_token_url(host, http)
-        token = await _client_credentials(http, token_url, report.application_id, secret)
-        headers = {"Authorization": f"Bearer {token}"}
-        listed = await _call(http, "GET", f"{host}/api/2.0/sql/warehouses", headers)
+        principal = await _workspace_connector(
+            gw, "setup_principal", workspace_host, report.application_id, _PRINCIPAL_SECRET,
+            secret,
+        )  # fmt: skip
+        listed = await _call(gw, principal, "GET", "/api/2.0/sql/warehouses")
         ids = {w.get("id") for w in listed.get("warehouses") or [] if isinstance(w, dict)}
         if warehouse and warehouse not in ids:  # CAN_USE: not listed, but readable by id
-            await _call(http, "GET", f"{host}/api/2.0/sql/warehouses/{warehouse}", headers)
+            await _call(gw, principal, "GET", f"/api/2.0/sql/warehouses/{warehouse}")
             ids.add(warehouse)
     except LakegateError as exc:
         report.steps.append(f"Could not check list_warehouses as the principal yet: {exc}")
@@ -168,119 +166,110 @@ async def _check_listing(
         )
 
 
-async def _account_token(http: HttpClient, admin: AccountAdmin, host: str) -> str:
-    """OAuth M2M against the account's token endpoint (scope all-apis)."""
-    token_url, _ = await discover_token_url(host, http)
+def _client_credentials(
+    name: str, host: str, token_url: str, client_id: str, secret_name: str
+) -> Connector:
+    """A connector authenticating with OAuth M2M (scope all-apis, secret in the request body)."""
+    return build_connector(
+        name,
+        base_url=host,
+        auth={
+            "type": "oauth2",
+            "grant_type": "client_credentials",
+            "token_url": token_url,
+            "client_id": client_id,
+            "client_secret": f"${{secret:{secret_name}}}",
+            "scope": "all-apis",
+            "client_auth": "request_body",
+        },
+    )
+
+
+async def _account_connector(gw: Gateway, admin: AccountAdmin) -> Connector:
+    """The account API as the admin (its token from the account's token endpoint)."""
+    host = normalize_host(admin.account_host)
+    token_url, _ = await discover_token_url(host, gw)
     if token_url.endswith("/oidc/v1/token"):  # no discovery: the account endpoint's usual place
         token_url = f"{host}/oidc/accounts/{admin.account_id}/v1/token"
-    return await _client_credentials(http, token_url, admin.client_id, admin.client_secret)
+    return _client_credentials("setup_account", host, token_url, admin.client_id, _ADMIN_SECRET)
 
 
-async def _client_credentials(
-    http: HttpClient, token_url: str, client_id: str, client_secret: str
-) -> str:
-    """An M2M token from the gateway's token source (its retries, its errors), setup's hints."""
-    register_secret(client_secret)
-    config = OAuth2Auth(
-        grant_type="client_credentials",
-        token_url=token_url,
-        client_id=client_id,
-        client_secret="${secret:setup_client_secret}",  # noqa: S106 - a reference, resolved below
-        scope="all-apis",
-        client_auth="request_body",
-    )
-    source = TokenSource(config, http, lambda _reference: client_secret, name="setup")
-    try:
-        token, _ = await source.token()
-    except TokenError as exc:
-        exc.hint = (
-            "Check --account-host (e.g. https://accounts.cloud.databricks.com)."
-            if exc.status is None
-            else "Use an account admin service principal's client id and OAuth secret "
-            "(--admin-client-id, --admin-secret-env)."
-        )
-        raise
-    finally:
-        await source.aclose()
-    return token.value
+async def _workspace_connector(
+    gw: Gateway, name: str, workspace_host: str, client_id: str, secret_name: str, secret: str
+) -> Connector:
+    """The workspace as `client_id`, its secret put in the gateway's in-memory store."""
+    host = normalize_host(workspace_host)
+    gw.secret_store.set(secret_name, secret)
+    token_url, _ = await discover_token_url(host, gw)
+    return _client_credentials(name, host, token_url, client_id, secret_name)
 
 
 async def _find_principal(
-    http: HttpClient, base: str, headers: dict[str, str], name: str
+    gw: Gateway, account: Connector, path: str, name: str
 ) -> dict[str, Any] | None:
     escaped = name.replace("\\", "\\\\").replace('"', '\\"')
     found = await _call(
-        http,
-        "GET",
-        f"{base}/scim/v2/ServicePrincipals",
-        headers,
+        gw, account, "GET", f"{path}/scim/v2/ServicePrincipals",
         params={"filter": f'displayName eq "{escaped}"'},
-    )
+    )  # fmt: skip
     for item in found.get("Resources") or []:
         if item.get("displayName") == name:
             return item
     return None
 
 
-async def _secret_works(http: HttpClient, workspace_host: str, client_id: str, secret: str) -> bool:
-    host = normalize_host(workspace_host)
-    token_url, _ = await discover_token_url(host, http)
+async def _secret_works(gw: Gateway, workspace_host: str, client_id: str, secret: str) -> bool:
+    """True when the workspace's token endpoint accepts `client_id` with `secret`."""
+    principal = await _workspace_connector(
+        gw, "setup_principal", workspace_host, client_id, _PRINCIPAL_SECRET, secret
+    )
     try:
-        await _client_credentials(http, token_url, client_id, secret)
+        await gw.runtime(principal).authenticator.credential()
     except AuthError:
         return False
     return True
 
 
 async def _grant_warehouse(
-    http: HttpClient,
-    admin: AccountAdmin,
-    workspace_host: str,
-    warehouse_id: str,
-    report: SetupReport,
+    gw: Gateway, admin: AccountAdmin, workspace_host: str, warehouse_id: str, report: SetupReport
 ) -> None:
     """CAN_USE for the principal, with the admin's workspace token."""
-    host = normalize_host(workspace_host)
-    token_url, _ = await discover_token_url(host, http)
-    token = await _client_credentials(http, token_url, admin.client_id, admin.client_secret)
-    await _call(
-        http,
-        "PATCH",
-        f"{host}/api/2.0/permissions/warehouses/{warehouse_id}",
-        {"Authorization": f"Bearer {token}"},
-        {
-            "access_control_list": [
-                {"service_principal_name": report.application_id, "permission_level": "CAN_USE"}
-            ]
-        },
+    workspace = await _workspace_connector(
+        gw, "setup_workspace", workspace_host, admin.client_id, _ADMIN_SECRET, admin.client_secret
     )
+    acl = [{"service_principal_name": report.application_id, "permission_level": "CAN_USE"}]
+    await _call(
+        gw, workspace, "PATCH", f"/api/2.0/permissions/warehouses/{warehouse_id}",
+        {"access_control_list": acl},
+    )  # fmt: skip
     report.granted_warehouse = warehouse_id
     report.steps.append(f"Granted CAN_USE on warehouse {warehouse_id}")
 
 
 async def _call(
-    http: HttpClient,
+    gw: Gateway,
+    connector: Connector,
     method: str,
-    url: str,
-    headers: dict[str, str],
+    path: str,
     body: Any = None,
     *,
     params: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """One API call through the gateway (a PUT is resent like a GET: it is idempotent)."""
     try:
-        response = await http.request(
-            method,
-            url,
-            headers=headers,
-            params=params,
-            json=body,
-        )
-    except SendError as exc:
-        raise TransportError(
-            f"{method} {url} failed ({exc.cause_name}).",
-            code=_SEND_CODES.get(exc.kind, "request.connection_lost"),
-            hint="Check the host and your network.",
-        ) from None
+        response = await gw.request(
+            connector, method, path, json=body, params=params,
+            idempotent=method in ("GET", "PUT"), timeout_s=_TIMEOUT_S,
+        )  # fmt: skip
+    except TokenError as exc:
+        if connector.name != "setup_principal":  # the admin's credentials: name setup's flags
+            exc.hint = (
+                "Check --account-host (e.g. https://accounts.cloud.databricks.com)."
+                if exc.status is None
+                else "Use an account admin service principal's client id and OAuth secret "
+                "(--admin-client-id, --admin-secret-env)."
+            )
+        raise
     data = decode_body(response.content, response.headers.get("content-type", ""), False)
     if not response.is_success:
         raise status_error(response.status_code, response.reason_phrase, data)
