@@ -25,9 +25,9 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        from lakegate import __version__
+        from lakegate._version import version as installed
 
-        _output.console.print(f"lakegate {__version__}")
+        _output.console.print(f"lakegate {installed()}")
         raise typer.Exit()
 
 
@@ -84,9 +84,9 @@ for _module in (
 @app.command()
 def version() -> None:
     """Print lakegate's version."""
-    from lakegate import __version__
+    from lakegate._version import version as installed
 
-    _output.console.print(f"lakegate {__version__}")
+    _output.console.print(f"lakegate {installed()}")
 
 
 def main() -> None:

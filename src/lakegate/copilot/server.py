@@ -51,7 +51,7 @@ class CopilotServer:
     """One MCP server over one Gateway; serve it with `run_stdio()` or `http_app()`."""
 
     def __init__(self, gateway: Any, *, audit: AuditLog | None = None, name: str = "lakegate"):
-        from lakegate import __version__
+        from lakegate._version import version
 
         self.gateway = gateway
         self.project = gateway.project
@@ -67,7 +67,7 @@ class CopilotServer:
         self.statements = RunningStatements(cancel_tool=self._cancel_tool())
         self.server: Server[Any] = Server(
             name,
-            version=__version__,
+            version=version(),
             instructions=tooling.instructions(self.policy, self.exposed, self.warehouse),
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
