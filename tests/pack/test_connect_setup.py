@@ -58,6 +58,21 @@ async def test_token_url_discovery_falls_back_to_the_usual_path() -> None:
         assert (await discover_token_url("https://h", gw))[1] == "oidc-discovery"
 
 
+async def test_token_url_discovery_is_retried_through_the_gateway() -> None:
+    answers = []
+
+    def busy_once(request: httpx.Request) -> httpx.Response:
+        answers.append(request.url.path)
+        if len(answers) == 1:
+            return httpx.Response(503, headers={"retry-after": "0"})
+        return httpx.Response(200, json={"oidc_endpoint": "https://h/oidc"})
+
+    async with Gateway.over([], transport=httpx.MockTransport(busy_once)) as gw:
+        found = await discover_token_url("https://h", gw)
+    assert found == ("https://h/oidc/v1/token", "databricks-config")
+    assert answers == ["/.well-known/databricks-config"] * 2
+
+
 def test_cli_connect_with_env_secret_allow_writes_and_test(
     workspace: LocalWorkspace, tmp_path: Path
 ) -> None:

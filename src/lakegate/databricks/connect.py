@@ -34,7 +34,9 @@ __all__ = [
 
 AZURE_DATABRICKS_SCOPE = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
 DATABRICKS_SCOPE = "sql all-apis"
-_DISCOVERY_TIMEOUT_S = 10.0
+# Discovery answers in milliseconds where it exists, and its fallback is the usual token URL: a
+# dead or wrong host is retried for a blip's worth, not the 10 s a token request may take.
+_DISCOVERY_BUDGET_S = 2.0
 # Where a host says its token endpoint is: (path, key of the JSON answer, what the report says).
 _DISCOVERY = (
     ("/.well-known/databricks-config", "oidc_endpoint", "databricks-config"),
@@ -117,8 +119,8 @@ async def discover_token_url(host: str, gateway: Gateway) -> tuple[str, str]:
     for path, key, how in _DISCOVERY:
         try:
             response = await gateway.request(
-                probe, "GET", path, auth=False, timeout_s=_DISCOVERY_TIMEOUT_S,
-                deadline_s=_DISCOVERY_TIMEOUT_S,
+                probe, "GET", path, auth=False, timeout_s=_DISCOVERY_BUDGET_S,
+                deadline_s=_DISCOVERY_BUDGET_S,
             )  # fmt: skip
             found = response.json() if response.is_success else None
         except TransportError:
