@@ -62,6 +62,7 @@ class Token:
     refresh_at: float
     stale_at: float
     expires_at: float
+    scope: str | None = None  # what the token response says was granted (`doctor` checks it)
 
     def __repr__(self) -> str:
         return f"Token(value='***', ttl={self.ttl:g})"
@@ -179,7 +180,15 @@ class TokenSource:
         self._client_auth_used = method
         ttl = _ttl(body.get(cfg.expires_in_key))
         refresh, stale = token_windows(ttl)
-        token = Token(value, ttl, started + ttl - refresh, started + ttl - stale, started + ttl)
+        granted = body.get("scope")
+        token = Token(
+            value,
+            ttl,
+            started + ttl - refresh,
+            started + ttl - stale,
+            started + ttl,
+            scope=granted if isinstance(granted, str) else None,
+        )
         self._token = token
         return token
 

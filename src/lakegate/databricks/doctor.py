@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from lakegate._transport import HttpClient
 from lakegate.authconfig import is_loopback
 from lakegate.databricks.doctor_checks import Checks, Failed
+from lakegate.gateway import Gateway
 from lakegate.project import Connector, OAuth2Auth, Project
 from lakegate.secrets import SecretStore
 
@@ -63,18 +63,26 @@ async def diagnose(
     transport: Any = None,
     account_host: str | None = None,
 ) -> list[Step]:
-    """Diagnose `connector_name` step by step; stops at the first failure (the rest skipped)."""
+    """Diagnose `connector_name` step by step; stops at the first failure (the rest skipped).
+
+    Every HTTP request goes through one Gateway (its exchange and token sources).
+    """
     connector = project.connector(connector_name)
     store = secret_store or SecretStore(project.state_dir)
-    async with HttpClient(transport, timeout=30.0) as http:
-        checks = Checks(project, connector, store, http, account_host)
-        plan: list[tuple[str, Callable[[], Awaitable[str]]]] = [
-            ("base URL is https (or loopback)", lambda: _base_url(connector)),
-            ("TCP/TLS reach", lambda: _reach(connector, transport)),
-        ]
-        databricks = await checks.is_databricks()
+    async with Gateway(project, secret_store=store, transport=transport) as gw:
+        checks = Checks(connector, gw, account_host)
+        steps = await _run(
+            [
+                ("base URL is https (or loopback)", lambda: _base_url(connector)),
+                ("TCP/TLS reach", lambda: _reach(connector, transport)),
+            ]
+        )
+        # Which plan follows depends on the host's discovery document: asked only of a host
+        # that may be asked (https or loopback) and can be reached.
+        databricks = await checks.is_databricks(probe=all(s.ok for s in steps))
+        plan: list[tuple[str, Callable[[], Awaitable[str]]]]
         if databricks:
-            plan += [
+            plan = [
                 ("OIDC discovery", checks.discovery),
                 ("token request", checks.token),
                 ("granted scopes", checks.scopes),
@@ -84,17 +92,20 @@ async def diagnose(
                 ("secret expiry", checks.secret_expiry),
             ]
         else:
-            plan += [
+            plan = [
                 ("credentials" if not isinstance(connector.auth, OAuth2Auth) else "token request",
                  checks.credentials),
                 ("a read action", checks.read_action),
             ]  # fmt: skip
-        return await _run(plan)
+        return await _run(plan, steps)
 
 
-async def _run(plan: list[tuple[str, Callable[[], Awaitable[str]]]]) -> list[Step]:
-    steps: list[Step] = []
-    failed = False
+async def _run(
+    plan: list[tuple[str, Callable[[], Awaitable[str]]]], steps: list[Step] | None = None
+) -> list[Step]:
+    """Run `plan` after `steps` (already run); after a failure the rest are skipped."""
+    steps = list(steps or [])
+    failed = any(s.status == "failed" for s in steps)
     for name, check in plan:
         if failed:
             steps.append(Step(name, "skipped", detail="skipped: an earlier step failed"))

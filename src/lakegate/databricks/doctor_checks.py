@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-import base64
 import time
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from lakegate._transport import HttpClient, Response, SendError
+from lakegate._transport import Response
 from lakegate.databricks.connect import AZURE_DATABRICKS_SCOPE
-from lakegate.errors import LakegateError
-from lakegate.project import ApiKeyAuth, BasicAuth, BearerAuth, Connector, OAuth2Auth, Project
-from lakegate.secrets import SecretStore, redact, register_secret, resolve
+from lakegate.databricks.doctor_failures import (
+    Failed,
+    api_failure,
+    client_refused,
+    json_object,
+    message_of,
+    oauth_error,
+    store_fix,
+    token_failure,
+)
+from lakegate.errors import LakegateError, TokenError
+from lakegate.gateway import Gateway
+from lakegate.project import ApiKeyAuth, BasicAuth, BearerAuth, Connector, OAuth2Auth
+from lakegate.secrets import resolve
+from lakegate.tokens import Token
 
 __all__ = ["Checks", "Failed"]
 
@@ -26,46 +37,50 @@ _ACCOUNT_HOSTS = {
     "gcp": "https://accounts.gcp.databricks.com",
 }
 _EXPIRY_WARNING_DAYS = 7
-
-
-class Failed(Exception):
-    """A failed step: what is wrong (cause), what to do (fix), and what was seen."""
-
-    def __init__(self, cause: str, fix: str, detail: str = "") -> None:
-        super().__init__(cause)
-        self.cause, self.fix, self.detail = redact(cause), redact(fix), redact(detail)
+_DISCOVERY_TIMEOUT_S = 10.0
+_DISCOVERY_BUDGET_S = 20.0  # retries of a busy host included
+_STATEMENT_TIMEOUT_S = 45.0  # the statement's own wait_timeout is 30 s
 
 
 class Checks:
-    """Shared state of one diagnosis (the token, the warehouses found) and its checks."""
+    """Shared state of one diagnosis (the discovery, the warehouses found) and its checks.
 
-    def __init__(
-        self,
-        project: Project,
-        connector: Connector,
-        store: SecretStore,
-        http: HttpClient,
-        account_host: str | None,
-    ) -> None:
-        self.project, self.connector, self.store, self.http = project, connector, store, http
+    Every request goes through `gw`: credentials, token refresh and safe retries as an action's.
+    """
+
+    def __init__(self, connector: Connector, gw: Gateway, account_host: str | None) -> None:
+        self.connector, self.gw = connector, gw
+        self.project, self.store = gw.project, gw.secret_store
         self.host = connector.base_url
         self.account_host = account_host
         self.config: dict[str, Any] = {}
-        self.access_token: str | None = None
         self.granted: str | None = None
         self.warehouses: list[dict[str, Any]] = []
+        self._account_api: Connector | None = None
 
     # --- Databricks ------------------------------------------------------------------------
 
-    async def is_databricks(self) -> bool:
-        """A workspace answers `/.well-known/databricks-config` (or its host says Databricks)."""
-        try:
-            response = await self.http.get(f"{self.host}/.well-known/databricks-config")
-            if response.is_success and isinstance(response.json(), dict):
-                self.config = response.json()
-                return True
-        except (SendError, ValueError):
-            pass
+    async def is_databricks(self, *, probe: bool = True) -> bool:
+        """A workspace answers `/.well-known/databricks-config` (or its host says Databricks).
+
+        Without `probe` (the host is not reachable) only the host name is looked at.
+        """
+        if probe:
+            discovery = Connector(name="doctor_discovery", base_url=self.host)
+            try:
+                response = await self.gw.request(
+                    discovery,
+                    "GET",
+                    "/.well-known/databricks-config",
+                    auth=False,
+                    timeout_s=_DISCOVERY_TIMEOUT_S,
+                    deadline_s=_DISCOVERY_BUDGET_S,
+                )
+                if response.is_success and isinstance(response.json(), dict):
+                    self.config = response.json()
+                    return True
+            except (LakegateError, ValueError):
+                pass
         host = urlsplit(self.host).hostname or ""
         return host.endswith(("databricks.com", "azuredatabricks.net", "databricks.azure.cn"))
 
@@ -91,28 +106,31 @@ class Checks:
         return f"token endpoint {expected}"
 
     async def token(self) -> str:
-        """Try both client-auth modes; say which works."""
+        """Try both client-auth modes through the gateway's token source; say which works."""
         auth = self.connector.auth
         if not isinstance(auth, OAuth2Auth):
             return await self.credentials()
-        secret = self._secret(auth.client_secret)
+        self._check_secret(auth.client_secret)  # a missing secret is named before anything is sent
         outcomes: dict[str, str] = {}
-        answers: dict[str, Any] = {}
-        for mode in ("request_body", "basic_header"):
-            status, body = await self._token_request(auth, secret, mode)
-            if status == 200 and isinstance(body, dict) and body.get(auth.access_token_key):
+        granted: dict[str, Token] = {}
+        refusal: TokenError | None = None
+        # A refresh token may be single-use: other grants get one token, in the connector's mode.
+        both = auth.grant_type == "client_credentials"
+        for mode in ("request_body", "basic_header") if both else (auth.client_auth,):
+            try:
+                granted[mode] = await self._token_in_mode(auth, mode)
                 outcomes[mode] = "works"
-                answers[mode] = body
-            else:
-                outcomes[mode] = f"refused ({_oauth_error(status, body)})"
-                answers.setdefault("failure", (status, body))
+            except TokenError as exc:
+                if exc.status is None:  # unreachable, or an answer without a token
+                    raise Failed(exc.message, exc.hint) from None
+                outcomes[mode] = f"refused ({oauth_error(exc)})"
+                refusal = refusal or exc
+            except LakegateError as exc:
+                raise Failed(exc.message, exc.hint) from None
         works = [m for m, o in outcomes.items() if o == "works"]
         summary = "; ".join(f"{m}: {o}" for m, o in outcomes.items())
         if works:
-            body = answers[works[0]]
-            self.access_token = str(body[auth.access_token_key])
-            register_secret(self.access_token)
-            self.granted = body.get("scope")
+            self.granted = granted[works[0]].scope
             chosen = auth.client_auth
             if chosen != "auto" and chosen not in works:
                 raise Failed(
@@ -121,7 +139,8 @@ class Checks:
                     summary,
                 )
             return summary
-        raise await self._token_failure(auth, secret, *answers["failure"], summary)
+        assert refusal is not None  # no mode worked, and each refusal raised or was kept
+        raise await self._token_failure(auth, refusal, summary)
 
     async def scopes(self) -> str:
         if self.granted is None:
@@ -141,8 +160,8 @@ class Checks:
     async def list_warehouses(self) -> str:
         response = await self._api("GET", "/api/2.0/sql/warehouses")
         if response.status_code != 200:
-            raise self._api_failure(response, "listing warehouses")
-        self.warehouses = list((response.json() or {}).get("warehouses") or [])
+            raise api_failure(response, "listing warehouses")
+        self.warehouses = list(json_object(response).get("warehouses") or [])
         return f"HTTP 200, {len(self.warehouses)} warehouse(s)"
 
     async def visibility(self) -> str:
@@ -154,7 +173,7 @@ class Checks:
             # What the copilot's list_warehouses shows: the pinned warehouse, fetched by id.
             response = await self._api("GET", f"/api/2.0/sql/warehouses/{pinned}")
             if response.status_code == 200:
-                found = _json(response)
+                found = json_object(response)
                 return (
                     f"list_warehouses shows the pinned {found.get('name')} "
                     f"({found.get('state')}); Databricks' own listing is empty (no CAN_MANAGE)"
@@ -188,12 +207,13 @@ class Checks:
                 "on_wait_timeout": "CANCEL",
                 "query_tags": [{"key": "lakegate", "value": "doctor"}],
             },
+            timeout_s=_STATEMENT_TIMEOUT_S,
         )
-        body = _json(response)
+        body = json_object(response)
         if response.status_code == 403:
             raise Failed(
                 f"The service principal may not use warehouse {warehouse_id}: "
-                f"{_message(body) or 'PERMISSION_DENIED'}.",
+                f"{message_of(body) or 'PERMISSION_DENIED'}.",
                 f"Grant it CAN_USE on warehouse {warehouse_id} (warehouse > Permissions, or "
                 f"`lakegate databricks setup --grant-warehouse {warehouse_id}`).",
             )
@@ -204,7 +224,7 @@ class Checks:
                 "(ids from `lakegate call list_warehouses`).",
             )
         if response.status_code != 200:
-            raise self._api_failure(response, "running SELECT 1")
+            raise api_failure(response, "running SELECT 1")
         state = (body.get("status") or {}).get("state")
         if state != "SUCCEEDED":
             error = (body.get("status") or {}).get("error") or {}
@@ -221,28 +241,26 @@ class Checks:
         account = self._account_host()
         if not isinstance(auth, OAuth2Auth) or account is None or _is_entra(auth):
             return "skipped: the secret's expiry is not readable from here"
-        account_id = self.config.get("account_id")
+        base = f"/api/2.0/accounts/{self.config.get('account_id')}"
         try:
-            token = await self._account_token(auth, account)
-            base = f"{account}/api/2.0/accounts/{account_id}"
-            headers = {"Authorization": f"Bearer {token}"}
-            found = await self.http.get(
+            api = self._account(auth, account)
+            found = await self.gw.request(
+                api,
+                "GET",
                 f"{base}/scim/v2/ServicePrincipals",
                 params={"filter": f'applicationId eq "{auth.client_id}"'},
-                headers=headers,
             )
-            resources = _json(found).get("Resources") or []
+            resources = json_object(found).get("Resources") or []
             if found.status_code != 200 or not resources:
                 return "skipped: the account API does not show this principal"
-            listed = await self.http.get(
-                f"{base}/servicePrincipals/{resources[0]['id']}/credentials/secrets",
-                headers=headers,
+            listed = await self.gw.request(
+                api, "GET", f"{base}/servicePrincipals/{resources[0]['id']}/credentials/secrets"
             )
-        except (SendError, Failed, KeyError):
+        except (LakegateError, ValueError, KeyError):
             return "skipped: the secret's expiry is not readable with this principal"
         expiries = [
             datetime.fromisoformat(str(s["expire_time"]).replace("Z", "+00:00"))
-            for s in _json(listed).get("secrets") or []
+            for s in json_object(listed).get("secrets") or []
             if s.get("status") == "ACTIVE" and s.get("expire_time")
         ]
         if listed.status_code != 200 or not expiries:
@@ -254,7 +272,7 @@ class Checks:
                 f"The principal's newest OAuth secret expires on {latest.date()} "
                 f"(in {days:.1f} days).",
                 "Create a new secret (`lakegate databricks setup ...` re-run, or the account "
-                f"console), then {_store_fix(auth)}",
+                f"console), then {store_fix(auth)}",
             )
         return f"newest secret expires {latest.date().isoformat()} (in {days:.0f} days)"
 
@@ -270,12 +288,10 @@ class Checks:
             BasicAuth: lambda a: [a.password],
         }.get(type(auth), lambda a: [])(auth)
         for ref in refs:
-            self._secret(ref)
+            self._check_secret(ref)
         return f"{auth.type}: {len(refs)} secret reference(s) resolved" if refs else "no auth"
 
     async def read_action(self) -> str:
-        from lakegate.gateway import Gateway
-
         candidates = [
             a
             for a in self.project.actions.values()
@@ -286,8 +302,7 @@ class Checks:
         if not candidates:
             return "skipped: no read action without required inputs on this connector"
         action = candidates[0]
-        async with Gateway(self.project, secret_store=self.store) as gw:
-            result = await gw.test(action.name)
+        result = await self.gw.test(action.name)
         if result.ok:
             return f"{action.name}: HTTP {result.status} in {result.elapsed_ms:.0f} ms"
         error = result.error or LakegateError("unknown failure")
@@ -295,81 +310,27 @@ class Checks:
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _secret(self, ref: str | None) -> str:
+    def _check_secret(self, ref: str | None) -> None:
         if not ref:
             raise Failed("The connector has no client secret.", "Add `client_secret: ${env:VAR}`.")
         try:
-            return resolve(ref, self.store)
+            resolve(ref, self.store)
         except LakegateError as exc:
             raise Failed(exc.message, exc.hint) from None
 
-    async def _token_request(
-        self, auth: OAuth2Auth, secret: str, mode: str, url: str | None = None
-    ) -> tuple[int, Any]:
-        form = {"grant_type": "client_credentials", **auth.extra_token_params}
-        if auth.scope:
-            form["scope"] = auth.scope
-        headers = dict(auth.extra_token_headers)
-        if mode == "request_body":
-            form.update(client_id=auth.client_id or "", client_secret=secret)
-        else:
-            pair = base64.b64encode(f"{auth.client_id or ''}:{secret}".encode()).decode("ascii")
-            register_secret(pair)
-            headers["Authorization"] = f"Basic {pair}"
-        try:
-            response = await self.http.post(url or auth.token_url, data=form, headers=headers)
-        except SendError as exc:
-            raise Failed(
-                f"The token endpoint {url or auth.token_url} is unreachable ({exc.cause_name}).",
-                "Check `token_url` (for Databricks: https://<workspace>/oidc/v1/token).",
-            ) from None
-        return response.status_code, _json(response) or response.text[:200]
-
-    async def _token_failure(
-        self, auth: OAuth2Auth, secret: str, status: int, body: Any, summary: str
-    ) -> Failed:
-        error = _oauth_error(status, body)
-        if status in (404, 405):
-            discovered = self.config.get("oidc_endpoint")
-            right = f"{discovered}/v1/token" if discovered else f"{self.host}/oidc/v1/token"
-            return Failed(
-                f"There is no token endpoint at {auth.token_url} (HTTP {status}).",
-                f"Set `token_url: {right}`.",
-                summary,
+    async def _token_in_mode(self, auth: OAuth2Auth, mode: str) -> Token:
+        """A token from the gateway's token source, the client authenticating as `mode`."""
+        probe = self.connector
+        if mode != auth.client_auth:
+            probe = probe.model_copy(
+                update={
+                    "name": f"{self.connector.name}__doctor_{mode}",
+                    "auth": auth.model_copy(update={"client_auth": mode}),
+                }
             )
-        if "invalid_scope" in error:
-            return Failed(
-                f"The token endpoint refuses the scope {auth.scope!r}.",
-                f"Use `scope: sql all-apis` (Azure Entra ID: `scope: {AZURE_DATABRICKS_SCOPE}`).",
-                summary,
-            )
-        if "invalid_client" in error or status == 401:
-            account = self._account_host()
-            if account is not None and await self._account_accepts(auth, secret, account):
-                return Failed(
-                    "The client id and secret are right (the account accepts them), but the "
-                    "service principal is not assigned to this workspace.",
-                    "Assign it: account console > Workspaces > (workspace) > Permissions > Add, "
-                    "or `lakegate databricks setup ... --principal-name <its name>`, which "
-                    "assigns it.",
-                    summary,
-                )
-            also = "" if account else ", or the service principal is not assigned to it"
-            fix = f"Create a new OAuth secret for the service principal and {_store_fix(auth)}"
-            if account is None:
-                fix += (
-                    " To tell a wrong secret from an unassigned principal, run again with "
-                    "`--account-host` (e.g. https://accounts.cloud.databricks.com)."
-                )
-            return Failed(
-                f"The workspace refused the client credentials ({error}): the client secret is "
-                f"wrong or expired, or the client id is wrong{also}.",
-                fix,
-                summary,
-            )
-        return Failed(
-            f"The token request failed ({error}).", "Check the connector's auth settings.", summary
-        )
+        credential = await self.gw.runtime(probe).authenticator.credential()
+        assert credential.token is not None  # an oauth2 connector's credential is a token
+        return credential.token
 
     def _account_host(self) -> str | None:
         if self.account_host:
@@ -380,90 +341,52 @@ class Checks:
             return None
         return _ACCOUNT_HOSTS.get(cloud)
 
-    async def _account_token(self, auth: OAuth2Auth, account: str) -> str:
-        url = f"{account}/oidc/accounts/{self.config.get('account_id')}/v1/token"
-        status, body = await self._token_request(
-            auth.model_copy(update={"scope": "all-apis"}),
-            self._secret(auth.client_secret),
-            "request_body",
-            url,
-        )
-        if status != 200 or not isinstance(body, dict) or "access_token" not in body:
-            raise Failed("The account refused the credentials.", "")
-        register_secret(str(body["access_token"]))
-        return str(body["access_token"])
+    def _account(self, auth: OAuth2Auth, account: str) -> Connector:
+        """The account API, reached with the connector's own client id and secret."""
+        if self._account_api is None:
+            account_id = self.config.get("account_id")
+            self._account_api = Connector(
+                name="doctor_account",
+                base_url=account,
+                auth=OAuth2Auth(
+                    grant_type="client_credentials",
+                    token_url=f"{account}/oidc/accounts/{account_id}/v1/token",
+                    client_id=auth.client_id,
+                    client_secret=auth.client_secret,
+                    scope="all-apis",
+                    client_auth="request_body",
+                ),
+            )
+        return self._account_api
 
-    async def _account_accepts(self, auth: OAuth2Auth, secret: str, account: str) -> bool:
+    async def _account_accepts(self, auth: OAuth2Auth, account: str) -> bool:
         try:
-            await self._account_token(auth, account)
-        except Failed:
+            await self.gw.runtime(self._account(auth, account)).authenticator.credential()
+        except (LakegateError, ValueError):
             return False
         return True
 
+    async def _token_failure(self, auth: OAuth2Auth, refusal: TokenError, summary: str) -> Failed:
+        """The refusal's cause and fix; a refused client is tried on the account to tell a wrong
+        secret from a principal not assigned to the workspace."""
+        account = self._account_host()
+        accepted = None
+        if account is not None and client_refused(refusal):
+            accepted = await self._account_accepts(auth, account)
+        discovered = self.config.get("oidc_endpoint")
+        right = f"{discovered}/v1/token" if discovered else f"{self.host}/oidc/v1/token"
+        return token_failure(auth, refusal, summary, right_url=right, account_accepts=accepted)
+
     async def _api(self, method: str, path: str, **kwargs: Any) -> Response:
-        headers = {"Authorization": f"Bearer {self.access_token}"}
+        """A workspace API call with the connector's own credentials (refreshed, retried)."""
         try:
-            return await self.http.request(method, f"{self.host}{path}", headers=headers, **kwargs)
-        except SendError as exc:
+            return await self.gw.request(self.connector, method, path, **kwargs)
+        except LakegateError as exc:
             raise Failed(
-                f"{method} {path} failed ({exc.cause_name}).", "Check the workspace's health."
+                f"{method} {path} failed: {exc.message}",
+                exc.hint or "Check the workspace's health.",
             ) from None
-
-    def _api_failure(self, response: Response, doing: str) -> Failed:
-        body = _json(response)
-        message = _message(body) or f"HTTP {response.status_code}"
-        if "not assigned" in message:
-            return Failed(
-                f"The service principal is not assigned to this workspace ({message}).",
-                "Assign it in the account console (Workspaces > Permissions) or with "
-                "`lakegate databricks setup`.",
-            )
-        if "scope" in message.lower():
-            return Failed(message, "Set `scope: sql all-apis` on the connector.")
-        if response.status_code == 401:
-            return Failed(
-                f"The workspace rejected the token while {doing} ({message}).",
-                "The token came from another workspace or account: check `token_url`.",
-            )
-        return Failed(f"{doing} failed: {message}.", "See the message; retry later if it is 5xx.")
-
-
-def _store_fix(auth: OAuth2Auth) -> str:
-    """Where the new secret goes: where the connector reads it from."""
-    kind, _, name = (auth.client_secret or "").removeprefix("${").removesuffix("}").partition(":")
-    if kind == "env":
-        return (
-            f"put it in the environment variable the connector reads: export {name}=<the new "
-            "secret> (where lakegate and the copilot run); then check client_id."
-        )
-    if kind == "secret":
-        return f"store it: `lakegate secret set {name}` (pipe it in); then check client_id."
-    return (
-        "store it with `lakegate secret set NAME` and write `client_secret: ${secret:NAME}`; "
-        "then check client_id."
-    )
 
 
 def _is_entra(auth: OAuth2Auth) -> bool:
     return (urlsplit(auth.token_url).hostname or "").endswith("login.microsoftonline.com")
-
-
-def _json(response: Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _message(body: dict[str, Any]) -> str:
-    parts = [str(body[k]) for k in ("error_code", "message") if body.get(k)]
-    return ": ".join(parts)
-
-
-def _oauth_error(status: int, body: Any) -> str:
-    if isinstance(body, dict):
-        text = " ".join(str(body[k]) for k in ("error", "error_description") if body.get(k))
-        if text:
-            return f"HTTP {status} {text}"
-    return f"HTTP {status}"
