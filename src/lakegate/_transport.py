@@ -231,8 +231,9 @@ class Response:
 
 
 class HttpClient:
-    """A plain client on a Transport for what is not an action call: token requests, setup,
-    doctor, presigned downloads. No credentials of its own; redirects are not followed."""
+    """The gateway's plain client on its Transport: token requests and presigned downloads (never
+    a connector's API: that goes through `Gateway.request`). No credentials of its own; redirects
+    are not followed."""
 
     def __init__(
         self,
