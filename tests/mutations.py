@@ -84,6 +84,14 @@ MUTATIONS = (
         ("tests/pack/test_connect_setup.py",),
         ("tests/pack/test_setup_tokens.py::test_creating_a_principal_is_sent_once_under_503",),
     ),
+    Mutation(
+        "doctor_api_not_retried",
+        "src/lakegate/databricks/doctor_checks.py",
+        r"return await self\.gw\.request\(self\.connector, method, path, \*\*kwargs\)",
+        "return await self.gw.request(self.connector, method, path, idempotent=False, **kwargs)",
+        ("tests/pack/test_doctor.py",),
+        ("tests/pack/test_doctor_gateway.py",),
+    ),
 )
 
 
