@@ -1,6 +1,6 @@
 """Helpers shared by the test folders (tests/conftest.py puts this folder on sys.path):
-starting `lakegate serve --http` and opening an MCP session on it, and the `create_job` action
-the pack does not ship."""
+starting `lakegate serve --http` and opening an MCP session on it, the official SDK's clients
+on a local workspace, and the `create_job` action the pack does not ship."""
 
 from __future__ import annotations
 
@@ -13,14 +13,18 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import mcp_types as types
+from databricks.sdk import AccountClient, WorkspaceClient
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from lakegate.project import Action, Input
+
+if TYPE_CHECKING:
+    from lakegate.workspace import LocalWorkspace
 
 READY = re.compile(r"listening on (http://\S+/mcp)")
 START_BOUND_S = 60  # an upper bound on start-up, not a delay: 8 jobs may share 2 cores
@@ -99,6 +103,29 @@ def client_token(
         if response.status_code == 200:
             return str(response.json()["access_token"])
     raise AssertionError(f"no token from {host}: {response.status_code} {response.text}")
+
+
+def workspace_client(
+    ws: LocalWorkspace, client_id: str | None = None, client_secret: str | None = None
+) -> WorkspaceClient:
+    """The official databricks-sdk on `ws`, OAuth M2M, as the admin unless a principal is given."""
+    return WorkspaceClient(
+        host=ws.host,
+        client_id=client_id or ws.credentials["client_id"],
+        client_secret=client_secret or ws.credentials["client_secret"],
+        auth_type="oauth-m2m",
+    )
+
+
+def account_client(ws: LocalWorkspace) -> AccountClient:
+    """The official databricks-sdk on `ws`'s account host, OAuth M2M, as the account admin."""
+    return AccountClient(
+        host=ws.account_host,
+        account_id=ws.credentials["account_id"],
+        client_id=ws.credentials["client_id"],
+        client_secret=ws.credentials["client_secret"],
+        auth_type="oauth-m2m",
+    )
 
 
 def create_job_action(connector: str = "databricks") -> Action:

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_runner import Cli
 
-from conftest import Cli
 from lakegate.cli import demo
 
 

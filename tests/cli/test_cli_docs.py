@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from conftest import Cli
+from cli_runner import Cli
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

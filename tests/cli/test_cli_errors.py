@@ -7,8 +7,7 @@ import shlex
 from collections.abc import Callable
 
 import pytest
-
-from conftest import Cli
+from cli_runner import Cli
 
 SECRETISH = "dose4f1b9c2d7e8a0b3c5d6e7f8a9b0c1d2"
 

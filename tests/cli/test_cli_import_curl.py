@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from conftest import Cli
+from cli_runner import Cli
+
 from lakegate.project import load_project
 
 

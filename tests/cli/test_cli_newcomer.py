@@ -7,8 +7,8 @@ import shlex
 from collections.abc import Callable
 
 import pytest
+from cli_runner import Cli
 
-from conftest import Cli
 from lakegate.errors import ConfigError
 from lakegate.project import load_project
 

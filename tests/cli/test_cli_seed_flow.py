@@ -6,7 +6,8 @@ import json
 import stat
 from collections.abc import Callable
 
-from conftest import Cli
+from cli_runner import Cli
+
 from lakegate.project import load_project
 
 

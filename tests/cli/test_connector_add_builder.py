@@ -7,11 +7,12 @@ import json
 from typing import Any
 
 import pytest
+from cli_runner import Cli
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from conftest import Cli
-from lakegate.connectors import build_connector, field_problems, typed_secret
+from lakegate.authconfig import field_problems
+from lakegate.connectors import build_connector, typed_secret
 from lakegate.project import Connector, load_project
 from lakegate.studio.connector_form import ConnectorDraft
 from lakegate.studio.security import Session
@@ -198,8 +199,8 @@ def test_a_name_and_an_auth_problem_are_told_together(cli: Cli) -> None:
 def test_each_problem_is_tied_to_its_field(auth: dict[str, Any], field: str, missing: bool) -> None:
     with pytest.raises(ValidationError) as refused:
         build_connector("svc", base_url=BASE, auth=auth)
-    [problem] = field_problems(refused.value)
-    assert (problem.field, problem.missing, problem.in_auth) == (field, missing, True)
+    [problem] = field_problems(refused.value, Connector)
+    assert (problem.field, problem.missing, problem.under) == (field, missing, "auth")
 
 
 def test_a_typed_secret_is_stored_under_the_one_name_unless_it_is_a_reference() -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.sql import Disposition, Format, StatementState
 from mcp import ClientSession
 
+from _support import workspace_client
 from lakegate.project import Project
 from lakegate.secrets import SecretStore
 
@@ -42,16 +42,6 @@ async def session(project: Project, transport: str) -> AsyncIterator[ClientSessi
             yield client
 
 
-def sdk(workspace: Any, creds: dict[str, str] | None = None) -> WorkspaceClient:
-    creds = creds or workspace.credentials
-    return WorkspaceClient(
-        host=workspace.host,
-        client_id=creds["client_id"],
-        client_secret=creds["client_secret"],
-        auth_type="oauth-m2m",
-    )
-
-
 def tsv_line(row: list[Any]) -> str:
     """A row of the warehouse's JSON_ARRAY answer as the contract's TSV writes it."""
     escapes = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -71,7 +61,7 @@ async def test_paging_reaches_each_of_100k_rows_across_chunk_boundaries(
     project = build_sql_project(
         workspace, tmp_path, caps={"max_rows": 7000, "max_bytes": 4 << 20, "deadline_s": 60}
     )
-    own = sdk(workspace).statement_execution
+    own = workspace_client(workspace).statement_execution
     truth = own.execute_statement(
         statement=PAGED_SQL,
         warehouse_id=running_warehouse(workspace),
@@ -178,7 +168,7 @@ async def test_descriptions_and_instructions_tell_the_effective_policy(
         workspace, tmp_path, caps={"max_rows": 50, "max_bytes": 16384, "deadline_s": 20}
     )
     warehouse = running_warehouse(workspace)
-    name = sdk(workspace).warehouses.get(warehouse).name
+    name = workspace_client(workspace).warehouses.get(warehouse).name
     async with session(project, transport) as client:
         hello = await client.initialize()
         tools = {t.name: t for t in (await client.list_tools()).tools}
@@ -248,7 +238,8 @@ async def test_list_warehouses_shows_the_warehouse_a_can_use_principal_runs_sql_
     user = workspace.create_service_principal(
         f"user-{uuid.uuid4().hex[:6]}", warehouse_permission={warehouse: "CAN_USE"}
     )
-    assert list(sdk(workspace, user).warehouses.list()) == []  # what Databricks lists for it
+    as_user = workspace_client(workspace, user["client_id"], user["client_secret"])
+    assert list(as_user.warehouses.list()) == []  # what Databricks lists for it
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     usable = _as_principal(build_sql_project(workspace, tmp_path / "a"), user,

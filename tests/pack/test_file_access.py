@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.sql import StatementState
 
+from _support import workspace_client
 from lakegate.errors import ReadOnlyError
 from lakegate.gateway import Gateway
 from lakegate.workspace import LocalWorkspace
@@ -54,13 +54,7 @@ async def test_the_guard_refuses_file_reads_before_anything_is_sent(
 def test_the_workspace_refuses_file_reads_sent_straight_with_the_sdk(
     workspace: LocalWorkspace, host_file: Path
 ) -> None:
-    creds = workspace.credentials
-    client = WorkspaceClient(
-        host=workspace.host,
-        client_id=creds["client_id"],
-        client_secret=creds["client_secret"],
-        auth_type="oauth-m2m",
-    )
+    client = workspace_client(workspace)
     warehouse = next(w.id for w in client.warehouses.list())
     ok = client.statement_execution.execute_statement(
         statement="SELECT 1 AS one", warehouse_id=warehouse, wait_timeout="30s"

@@ -12,18 +12,13 @@ from databricks.sdk.service.catalog import ColumnTypeName, TableType
 from databricks.sdk.service.sql import StatementState
 from workspace_http import bearer, fetch_token
 
+from _support import workspace_client
 from lakegate.workspace import LocalWorkspace
 
 
 @pytest.fixture(scope="module")
 def w(workspace: LocalWorkspace) -> WorkspaceClient:
-    c = workspace.credentials
-    return WorkspaceClient(
-        host=workspace.host,
-        client_id=c["client_id"],
-        client_secret=c["client_secret"],
-        auth_type="oauth-m2m",
-    )
+    return workspace_client(workspace)
 
 
 def test_catalogs_and_schemas(w: WorkspaceClient) -> None:

@@ -13,17 +13,8 @@ from databricks.sdk.errors import DatabricksError, NotFound
 from databricks.sdk.service import jobs, sql
 from workspace_http import bearer, fetch_token
 
+from _support import workspace_client
 from lakegate.workspace import LocalWorkspace
-
-
-def client(ws: LocalWorkspace) -> WorkspaceClient:
-    c = ws.credentials
-    return WorkspaceClient(
-        host=ws.host,
-        client_id=c["client_id"],
-        client_secret=c["client_secret"],
-        auth_type="oauth-m2m",
-    )
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +22,7 @@ def w(workspace: LocalWorkspace) -> Iterator[WorkspaceClient]:
     runs = workspace.state.jobs
     saved = runs.setup_s, runs.notebook_s
     runs.setup_s, runs.notebook_s = 0.05, 0.3  # simulated work, kept short
-    yield client(workspace)
+    yield workspace_client(workspace)
     runs.setup_s, runs.notebook_s = saved
 
 
@@ -198,7 +189,7 @@ def test_jobs_crud_and_the_2_1_paths(w: WorkspaceClient, workspace: LocalWorkspa
 
 def test_runs_interrupted_by_a_restart_end_internal_error(workspace_factory, tmp_path) -> None:
     ws = workspace_factory(state_dir=tmp_path)
-    w = client(ws)
+    w = workspace_client(ws)
     job_id = notebook_job(w)  # notebooks take 2 s by default: still running at the stop
     run_id = w.jobs.run_now(job_id).response.run_id
     deadline = time.monotonic() + 10
@@ -206,7 +197,7 @@ def test_runs_interrupted_by_a_restart_end_internal_error(workspace_factory, tmp
         assert time.monotonic() < deadline
         time.sleep(0.02)
     ws.stop()
-    again = client(workspace_factory(state_dir=tmp_path))
+    again = workspace_client(workspace_factory(state_dir=tmp_path))
     run = again.jobs.get_run(run_id)
     assert run.state.life_cycle_state == jobs.RunLifeCycleState.INTERNAL_ERROR
     assert "restarted" in run.state.state_message
@@ -217,12 +208,7 @@ def test_runs_interrupted_by_a_restart_end_internal_error(workspace_factory, tmp
 def test_job_permissions(w: WorkspaceClient, workspace: LocalWorkspace) -> None:
     job_id = notebook_job(w)
     peer = workspace.create_service_principal(f"job-peer-{uuid.uuid4().hex[:6]}")
-    other = WorkspaceClient(
-        host=workspace.host,
-        client_id=peer["client_id"],
-        client_secret=peer["client_secret"],
-        auth_type="oauth-m2m",
-    )
+    other = workspace_client(workspace, peer["client_id"], peer["client_secret"])
     assert job_id not in [j.job_id for j in other.jobs.list()]
     with pytest.raises(DatabricksError, match="CAN_VIEW"):
         other.jobs.get(job_id)

@@ -9,13 +9,8 @@ from databricks.sdk import AccountClient, WorkspaceClient
 from databricks.sdk.errors import NotFound, PermissionDenied
 from databricks.sdk.service import iam, sql
 
+from _support import account_client, workspace_client
 from lakegate.workspace import LocalWorkspace
-
-
-def workspace_client(ws: LocalWorkspace, client_id: str, client_secret: str) -> WorkspaceClient:
-    return WorkspaceClient(
-        host=ws.host, client_id=client_id, client_secret=client_secret, auth_type="oauth-m2m"
-    )
 
 
 @pytest.fixture
@@ -25,19 +20,12 @@ def ws(workspace_factory) -> LocalWorkspace:
 
 @pytest.fixture
 def w(ws: LocalWorkspace) -> WorkspaceClient:
-    return workspace_client(ws, ws.credentials["client_id"], ws.credentials["client_secret"])
+    return workspace_client(ws)
 
 
 @pytest.fixture
 def a(ws: LocalWorkspace) -> AccountClient:
-    c = ws.credentials
-    return AccountClient(
-        host=ws.account_host,
-        account_id=c["account_id"],
-        client_id=c["client_id"],
-        client_secret=c["client_secret"],
-        auth_type="oauth-m2m",
-    )
+    return account_client(ws)
 
 
 def test_warehouses_list_get_start_stop_edit(w: WorkspaceClient) -> None:

@@ -9,10 +9,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from databricks.sdk import AccountClient, WorkspaceClient
+from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import BadRequest, NotFound, PermissionDenied, ResourceAlreadyExists
 from databricks.sdk.service import catalog, iam, jobs, sql
 
+from _support import account_client, workspace_client
 from lakegate.workspace import LocalWorkspace
 
 WAIT = timedelta(seconds=60)
@@ -27,22 +28,16 @@ def ws() -> Iterator[LocalWorkspace]:
         yield workspace
 
 
-def client(ws: LocalWorkspace, client_id: str, client_secret: str) -> WorkspaceClient:
-    return WorkspaceClient(
-        host=ws.host, client_id=client_id, client_secret=client_secret, auth_type="oauth-m2m"
-    )
-
-
 @pytest.fixture(scope="module")
 def w(ws: LocalWorkspace) -> WorkspaceClient:
-    return client(ws, ws.credentials["client_id"], ws.credentials["client_secret"])
+    return workspace_client(ws)
 
 
 @pytest.fixture(scope="module")
 def user_w(ws: LocalWorkspace) -> WorkspaceClient:
     """A workspace user that is not an admin."""
     sp = ws.create_service_principal("gaps-user", warehouse_permission="CAN_USE")
-    return client(ws, sp["client_id"], sp["client_secret"])
+    return workspace_client(ws, sp["client_id"], sp["client_secret"])
 
 
 @pytest.fixture(scope="module")
@@ -309,14 +304,7 @@ def test_scim_groups(ws: LocalWorkspace, w: WorkspaceClient) -> None:
 
 
 def test_account_workspaces_list_and_get(ws: LocalWorkspace) -> None:
-    c = ws.credentials
-    a = AccountClient(
-        host=ws.account_host,
-        account_id=c["account_id"],
-        client_id=c["client_id"],
-        client_secret=c["client_secret"],
-        auth_type="oauth-m2m",
-    )
+    a = account_client(ws)
     [workspace] = a.workspaces.list()
     assert workspace.workspace_id == int(ws.workspace_id)
     assert workspace.account_id == ws.account_id

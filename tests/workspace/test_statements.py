@@ -23,6 +23,7 @@ from databricks.sdk.service.sql import (
     StatementState,
 )
 
+from _support import workspace_client
 from lakegate.workspace import LocalWorkspace
 
 # Slow in DuckDB (minutes), streaming (no memory), and interruptible.
@@ -30,16 +31,9 @@ SLOW_QUERY = "SELECT sum(hash(a.range * b.range)) FROM range(1000000) a, range(1
 DONE = (StatementState.SUCCEEDED, StatementState.FAILED, StatementState.CANCELED)
 
 
-def client(ws: LocalWorkspace, client_id: str, client_secret: str) -> WorkspaceClient:
-    return WorkspaceClient(
-        host=ws.host, client_id=client_id, client_secret=client_secret, auth_type="oauth-m2m"
-    )
-
-
 @pytest.fixture(scope="module")
 def w(workspace: LocalWorkspace) -> WorkspaceClient:
-    c = workspace.credentials
-    return client(workspace, c["client_id"], c["client_secret"])
+    return workspace_client(workspace)
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +296,7 @@ def test_statement_on_stopped_warehouse_starts_it(w: WorkspaceClient) -> None:
 
 def test_caller_needs_can_use(workspace: LocalWorkspace, warehouse: str) -> None:
     outsider = workspace.create_service_principal(f"no-grant-{uuid.uuid4().hex[:6]}")
-    w = client(workspace, outsider["client_id"], outsider["client_secret"])
+    w = workspace_client(workspace, outsider["client_id"], outsider["client_secret"])
     with pytest.raises(PermissionDenied, match="CAN_USE"):
         w.statement_execution.execute_statement(statement="SELECT 1", warehouse_id=warehouse)
 

@@ -16,6 +16,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config, oauth_service_principal
 from databricks.sql.client import Connection
 
+from _support import workspace_client
 from lakegate.workspace import LocalWorkspace
 
 
@@ -86,12 +87,7 @@ def sea_connect(plain_workspace: LocalWorkspace) -> Iterator[Callable[..., Conne
 @pytest.fixture
 def sdk_client(plain_workspace: LocalWorkspace) -> WorkspaceClient:
     """The official SDK client, OAuth M2M with the admin's credentials."""
-    return WorkspaceClient(
-        host=plain_workspace.host,
-        client_id=plain_workspace.credentials["client_id"],
-        client_secret=plain_workspace.credentials["client_secret"],
-        auth_type="oauth-m2m",
-    )
+    return workspace_client(plain_workspace)
 
 
 @pytest.fixture

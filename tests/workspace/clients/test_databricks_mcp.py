@@ -16,6 +16,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from workspace_http import bearer, fetch_token
 
+from _support import workspace_client
 from lakegate.workspace import LocalWorkspace
 from lakegate.workspace.readonly import read_refusal
 
@@ -31,13 +32,7 @@ def ws() -> Any:
 
 @pytest.fixture(scope="module")
 def w(ws: LocalWorkspace) -> WorkspaceClient:
-    c = ws.credentials
-    return WorkspaceClient(
-        host=ws.host,
-        client_id=c["client_id"],
-        client_secret=c["client_secret"],
-        auth_type="oauth-m2m",
-    )
+    return workspace_client(ws)
 
 
 @pytest.fixture
