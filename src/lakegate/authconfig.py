@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+from functools import cache
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from lakegate.secrets import is_reference, register_secret
@@ -21,6 +29,7 @@ __all__ = [
     "AuthConfig",
     "BasicAuth",
     "BearerAuth",
+    "FieldProblem",
     "Name",
     "NoAuth",
     "OAuth2Auth",
@@ -28,6 +37,7 @@ __all__ = [
     "SecretRef",
     "check_http_url",
     "config_problem",
+    "field_problems",
 ]
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{1,63}$")
@@ -36,6 +46,60 @@ NAME_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{1,63}$")
 def config_problem(problem: str, fix: str, at: str = "") -> PydanticCustomError:
     """A validation problem with its fix; `at` names the key a model-level check is about."""
     return PydanticCustomError("lakegate", "{problem}", {"problem": problem, "fix": fix, "at": at})
+
+
+class FieldProblem(NamedTuple):
+    """One reason a project model refused its input, tied to the field it is about."""
+
+    field: str  # a field of the model or of a model it nests (`base_url`, `token_url` ...); or ""
+    problem: str
+    fix: str  # what to do about it, in lakegate.yaml's terms; may be ""
+    missing: bool  # a required field was not given
+    under: str  # the model's own field the problem sits in (`auth` for any auth problem)
+
+    @property
+    def sentence(self) -> str:
+        """`problem — fix.`, for a message shown next to the field."""
+        return self.problem + (f" — {self.fix}." if self.fix else ".")
+
+
+def field_problems(exc: ValidationError, model: type[BaseModel]) -> list[FieldProblem]:
+    """What `model` refused, problem by problem: a model-level check names its field itself
+    (`config_problem`'s `at`); any other problem is about the deepest field in its location.
+
+    Each front names the field in its own terms (a CLI flag, a form field)."""
+    known = _field_names(model)
+    out = []
+    for err in exc.errors():
+        ctx = err.get("ctx") or {}
+        loc = [str(part) for part in err["loc"]]
+        field = ctx.get("at") or next((part for part in reversed(loc) if part in known), "")
+        problem, fix = ctx.get("problem") or err["msg"], ctx.get("fix", "")
+        out.append(FieldProblem(field, problem, fix, err["type"] == "missing", (loc or [""])[0]))
+    return out
+
+
+@cache
+def _field_names(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of `model` and of the models its fields hold (an auth union, dict[str, Input])."""
+    names: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    todo = [model]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for name, info in current.model_fields.items():
+            names.add(name)
+            todo.extend(_models_in(info.annotation))
+    return frozenset(names)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
 
 
 def _check_name(value: str) -> str:

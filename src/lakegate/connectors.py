@@ -3,26 +3,21 @@ connector form and `lakegate databricks connect`.
 
 One secret-naming rule (a secret typed for field `client_secret` of connector `db` is stored as
 `db_client_secret`; a typed `${env:X}` or `${secret:X}` is used as that reference), one reading of
-`key=value` pairs (both sides stripped), one builder that drops unset auth fields and lets the
-project models validate the rest, and one reading of what the models refused, field by field.
+`key=value` pairs (both sides stripped), and one builder that drops unset auth fields and lets
+the project models validate the rest (`authconfig.field_problems` reads what they refused).
 """
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from lakegate.secrets import is_reference
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
-
     from lakegate.project import Connector
 
 __all__ = [
-    "FieldProblem",
     "build_connector",
-    "field_problems",
     "parse_pair",
     "secret_name",
     "secret_reference",
@@ -71,8 +66,8 @@ def build_connector(
 ) -> Connector:
     """The connector, validated by the models; unset auth fields are left to their defaults.
 
-    Raises pydantic's ValidationError: `field_problems` reads it field by field, and each front
-    names the field in its own terms (a CLI flag, a form field).
+    Raises pydantic's ValidationError: `authconfig.field_problems(exc, Connector)` reads it field
+    by field, and each front names the field in its own terms (a CLI flag, a form field).
     """
     from lakegate.project import Connector  # pydantic: the CLI imports this module at start
 
@@ -86,40 +81,3 @@ def build_connector(
         defaults=dict(defaults or {}),
         **kept,
     )
-
-
-class FieldProblem(NamedTuple):
-    """One reason `build_connector` refused its input, tied to the field it is about."""
-
-    field: str  # a connector or auth field (`base_url`, `token_url`, `key` ...); "" when none
-    problem: str
-    fix: str  # what to do about it, in lakegate.yaml's terms; may be ""
-    missing: bool  # a required field was not given
-    in_auth: bool  # the problem is in the connector's `auth`
-
-    @property
-    def sentence(self) -> str:
-        """`problem — fix.`, for a message shown next to the field."""
-        return self.problem + (f" — {self.fix}." if self.fix else ".")
-
-
-def field_problems(exc: ValidationError) -> list[FieldProblem]:
-    """`build_connector`'s refusal, problem by problem: a model-level check names its field
-    itself; any other problem is about the deepest connector or auth field in its location."""
-    known = _field_names()
-    out = []
-    for err in exc.errors():
-        ctx = err.get("ctx") or {}
-        loc = [str(part) for part in err["loc"]]
-        field = ctx.get("at") or next((part for part in reversed(loc) if part in known), "")
-        problem, fix = ctx.get("problem") or err["msg"], ctx.get("fix", "")
-        out.append(FieldProblem(field, problem, fix, err["type"] == "missing", loc[:1] == ["auth"]))
-    return out
-
-
-@cache
-def _field_names() -> frozenset[str]:
-    from lakegate.project import ApiKeyAuth, BasicAuth, BearerAuth, Connector, NoAuth, OAuth2Auth
-
-    models = (Connector, NoAuth, ApiKeyAuth, BearerAuth, BasicAuth, OAuth2Auth)
-    return frozenset(name for model in models for name in model.model_fields)

@@ -6,10 +6,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from lakegate.cli._project import env_reference, header_pairs, key_values, read_secret, usage
-from lakegate.connectors import FieldProblem, build_connector, field_problems, typed_secret
-from lakegate.errors import ConfigError
-from lakegate.secrets import redact
+from lakegate.cli._project import (
+    env_reference,
+    header_pairs,
+    key_values,
+    read_secret,
+    refusal,
+    usage,
+)
+from lakegate.connectors import build_connector, typed_secret
 
 if TYPE_CHECKING:
     import typer
@@ -130,28 +135,12 @@ def connector_from_flags(name: str, kind: str, **parts: Any) -> Connector:
     """`build_connector`; what it refuses is told in terms of the flags (exit 2)."""
     from pydantic import ValidationError
 
+    from lakegate.authconfig import field_problems
+    from lakegate.project import Connector
+
     try:
         return build_connector(name, **parts)
     except ValidationError as exc:
-        raise _refusal(field_problems(exc), kind) from None
-
-
-def _refusal(problems: list[FieldProblem], kind: str) -> ConfigError:
-    """The problems as one error naming the flags to fix, each with its hint."""
-    lines, fixes = [], []
-    for problem in problems:
-        field = problem.field
-        flag = _FIELD_FLAGS.get(field, f"`{field}`" if field else "")
-        if problem.missing:
-            text, fix = f"{flag} is required", f"add {flag}"
-        else:
-            text, fix = problem.problem, problem.fix
-            if fix.startswith("add `") and field in _FIELD_FLAGS:  # the model's fix speaks YAML
-                fix = f"add {flag}"
-        lines.append(f"{text} ({flag})" if flag and flag not in text else text)
-        fixes.append(fix)
-    what = f"{kind} auth" if all(problem.in_auth for problem in problems) else "connector"
-    return ConfigError(
-        redact(f"The {what} is not valid: " + "; ".join(lines) + "."),
-        hint=redact("; ".join(fix for fix in fixes if fix) or "See `--help` for the flags."),
-    )
+        problems = field_problems(exc, Connector)
+        in_auth = all(problem.under == "auth" for problem in problems)
+        raise refusal(problems, _FIELD_FLAGS, f"{kind} auth" if in_auth else "connector") from None

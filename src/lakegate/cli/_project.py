@@ -20,6 +20,7 @@ from lakegate.secrets import SecretStore, redact, redact_data, register_secret
 if TYPE_CHECKING:  # pydantic and the project models load only in commands that use them
     from pydantic import BaseModel
 
+    from lakegate.authconfig import FieldProblem
     from lakegate.project import Project
 
 Model = TypeVar("Model", bound="BaseModel")
@@ -52,29 +53,35 @@ def build(model: type[Model], flags: dict[str, str], what: str, **fields: Any) -
     """`model(**fields)`, with validation problems told in terms of the command's flags."""
     from pydantic import ValidationError
 
+    from lakegate.authconfig import field_problems
+
     try:
         return model(**fields)
     except ValidationError as exc:
-        lines, fixes = [], []
-        for err in exc.errors():
-            ctx = err.get("ctx") or {}
-            loc = [str(p) for p in err["loc"] if p not in ("function-after",)]
-            key = ctx.get("at") or (loc[-1] if loc else "")
-            flag = flags.get(key, f"`{key}`" if key else "")
-            problem = ctx.get("problem") or err["msg"]
-            if err["type"] == "missing":
-                problem, fix = f"{flag} is required", f"add {flag}"
-            else:
-                fix = ctx.get("fix", "")
-                if fix.startswith("add `") and key in flags:  # the model's fix speaks YAML
-                    fix = f"add {flag}"
-            lines.append(f"{problem} ({flag})" if flag and flag not in problem else problem)
-            if fix:
-                fixes.append(fix)
-        raise ConfigError(
-            redact(f"The {what} is not valid: " + "; ".join(lines) + "."),
-            hint=redact("; ".join(fixes) or "See `--help` for the flags."),
-        ) from None
+        raise refusal(field_problems(exc, model), flags, what) from None
+
+
+def refusal(problems: list[FieldProblem], flags: dict[str, str], what: str) -> ConfigError:
+    """What a model refused, as one error naming the flag of each field to fix, with its fix.
+
+    `flags` maps a model field to the flag that gives it; other fields are named as in YAML."""
+    lines, fixes = [], []
+    for problem in problems:
+        field = problem.field
+        flag = flags.get(field, f"`{field}`" if field else "")
+        if problem.missing:
+            text, fix = f"{flag} is required", f"add {flag}"
+        else:
+            text, fix = problem.problem, problem.fix
+            if fix.startswith("add `") and field in flags:  # the model's fix speaks YAML
+                fix = f"add {flag}"
+        lines.append(f"{text} ({flag})" if flag and flag not in text else text)
+        if fix:
+            fixes.append(fix)
+    return ConfigError(
+        redact(f"The {what} is not valid: " + "; ".join(lines) + "."),
+        hint=redact("; ".join(fixes) or "See `--help` for the flags."),
+    )
 
 
 def env_reference(flag: str, variable: str) -> str:
@@ -192,3 +199,30 @@ def print_yaml(data: Any) -> None:
     yaml.dump(redact_data(data), out)
     sys.stdout.write(out.getvalue())
     sys.stdout.flush()
+
+
+def print_listing(
+    rows: list[dict[str, Any]], columns: dict[str, str], empty: str, as_json: bool
+) -> None:
+    """A `list` command's answer: the rows as JSON for machines; else `empty` when there are none,
+    or a table of `columns` ({row key: title}), a yes for true and lists comma separated."""
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        say(empty)
+        return
+    from rich.table import Table
+
+    table = Table(*columns.values())
+    for row in rows:
+        table.add_row(*(_cell(row[key]) for key in columns))
+    _output.console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)

@@ -9,9 +9,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
-from lakegate.cli import _output
 from lakegate.cli._project import (
     build,
     header_pairs,
@@ -19,6 +17,7 @@ from lakegate.cli._project import (
     key_values,
     open_project,
     print_json,
+    print_listing,
     print_yaml,
     say,
     usage,
@@ -213,19 +212,12 @@ def action_list(
         }
         for a in project.actions.values()
     ]
-    if as_json:
-        print_json(rows)
-        return
-    if not rows:
-        say("No actions yet. Add one with `lakegate action add NAME --connector C --path /...`.")
-        return
-    table = Table("name", "connector", "method", "path", "risk", "inputs")
-    for row in rows:
-        table.add_row(
-            row["name"], row["connector"], row["method"], row["path"], row["risk"],
-            ", ".join(row["inputs"]),
-        )  # fmt: skip
-    _output.console.print(table)
+    print_listing(
+        rows,
+        {key: key for key in ("name", "connector", "method", "path", "risk", "inputs")},
+        "No actions yet. Add one with `lakegate action add NAME --connector C --path /...`.",
+        as_json,
+    )
 
 
 @action_app.command("show")

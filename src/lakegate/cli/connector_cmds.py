@@ -12,14 +12,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from lakegate.cli import _output
 from lakegate.cli._connector_flags import auth_fields, auth_flags, auth_kind, connector_from_flags
 from lakegate.cli._project import (
     key_values,
     open_project,
     print_json,
+    print_listing,
     print_yaml,
     say,
     secret_store,
@@ -34,6 +33,8 @@ if TYPE_CHECKING:
 connector_app = typer.Typer(
     help="Connectors: a base URL plus how to authenticate to it.", no_args_is_help=True
 )
+_LIST_COLUMNS = {"name": "name", "base_url": "base URL", "auth": "auth", "read_only": "read-only",
+                 "actions": "actions"}  # fmt: skip
 
 
 class AuthType(StrEnum):
@@ -195,19 +196,12 @@ def connector_list(
         }
         for c in project.connectors.values()
     ]
-    if as_json:
-        print_json(rows)
-        return
-    if not rows:
-        say("No connectors yet. Add one with `lakegate connector add NAME --base-url URL ...`.")
-        return
-    table = Table("name", "base URL", "auth", "read-only", "actions")
-    for row in rows:
-        table.add_row(
-            row["name"], row["base_url"], row["auth"], "yes" if row["read_only"] else "",
-            str(row["actions"]),
-        )  # fmt: skip
-    _output.console.print(table)
+    print_listing(
+        rows,
+        _LIST_COLUMNS,
+        "No connectors yet. Add one with `lakegate connector add NAME --base-url URL ...`.",
+        as_json,
+    )
 
 
 @connector_app.command("show")

@@ -13,11 +13,12 @@ import jmespath
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from lakegate.authconfig import field_problems
 from lakegate.curl import parse_curl
 from lakegate.errors import ConfigError
 from lakegate.project import METHODS, Action, Connector, Input
 from lakegate.studio.connection import form_terms
-from lakegate.studio.forms import field_errors
+from lakegate.studio.forms import note_problems
 
 __all__ = ["INPUT_TYPES", "LABELS", "ActionDraft", "InputRow"]
 
@@ -189,8 +190,7 @@ class ActionDraft:
         try:
             action = Action(**probe)
         except ValidationError as exc:
-            for key, message in field_errors(exc, _FIELDS).items():
-                self.errors.setdefault(key, message)
+            note_problems(self.errors, field_problems(exc, Action), _FIELDS)
             return None
         return None if self.errors else action
 

@@ -14,10 +14,11 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from lakegate.connectors import build_connector, field_problems, parse_pair, typed_secret
+from lakegate.authconfig import field_problems
+from lakegate.connectors import build_connector, parse_pair, typed_secret
 from lakegate.project import Connector
 from lakegate.secrets import SecretStore, is_reference, parse_reference, register_secret
-from lakegate.studio.forms import field_errors
+from lakegate.studio.forms import note_problems
 from lakegate.studio.security import Session
 from lakegate.studio.shortcut import workspace_url
 
@@ -299,11 +300,9 @@ class ConnectorDraft:
                 read_only=self.read_only,
                 **kept,
             )
-        except ValidationError as exc:
-            known = {*_PLAIN, *SECRET_LABELS, "name"}
-            for problem in field_problems(exc):  # the CLI reads the same problems, flag by flag
-                where = problem.field if problem.field in known else "_form"
-                self.errors.setdefault(where, "Required." if problem.missing else problem.sentence)
+        except ValidationError as exc:  # the CLI reads the same problems, flag by flag
+            shown = {*_PLAIN, *SECRET_LABELS, "name"}
+            note_problems(self.errors, field_problems(exc, Connector), shown)
             return None, {}
         if self.errors:
             return None, {}
@@ -319,7 +318,7 @@ class ConnectorDraft:
         try:
             Connector(name="probe", base_url=self.base_url)
         except ValidationError as exc:
-            self.errors.update(field_errors(exc, {"base_url"}))
+            note_problems(self.errors, field_problems(exc, Connector), {"base_url"})
 
     def _auth_fields(self) -> dict[str, Any]:
         if self.auth_type == "oauth2":

@@ -1,12 +1,16 @@
-"""What every Studio form shares: name checks and pydantic errors placed next to their fields."""
+"""What every Studio form shares: name checks and the models' refusals placed next to their
+fields."""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from lakegate.project import NAME_PATTERN
 
-__all__ = ["check_name", "field_errors"]
+if TYPE_CHECKING:
+    from lakegate.authconfig import FieldProblem
+
+__all__ = ["check_name", "note_problems"]
 
 
 def check_name(name: str, taken: set[str], kind: str) -> str | None:
@@ -21,18 +25,9 @@ def check_name(name: str, taken: set[str], kind: str) -> str | None:
     return None
 
 
-def field_errors(exc: ValidationError, known: set[str]) -> dict[str, str]:
-    """Pydantic's errors as {form field: message}; what names no field goes under `_form`."""
-    out: dict[str, str] = {}
-    for err in exc.errors():
-        ctx = err.get("ctx") or {}
-        where = ctx.get("at") or next(
-            (str(p) for p in reversed(err["loc"]) if str(p) in known), "_form"
-        )
-        if err["type"] == "missing":
-            message = "Required."
-        else:
-            problem, fix = ctx.get("problem") or err["msg"], ctx.get("fix", "")
-            message = problem + (f" — {fix}." if fix else ".")
-        out.setdefault(where if where in known else "_form", message)
-    return out
+def note_problems(errors: dict[str, str], problems: list[FieldProblem], shown: set[str]) -> None:
+    """Each problem next to its form field (under `_form` when the form does not show that field);
+    a field keeps the first message it got."""
+    for problem in problems:
+        where = problem.field if problem.field in shown else "_form"
+        errors.setdefault(where, "Required." if problem.missing else problem.sentence)
