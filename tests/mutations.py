@@ -6,7 +6,9 @@
 
 Each mutation breaks one line (a regex replace in a copy of `git archive HEAD` in a temporary
 folder, never in the work tree), runs its tests there with PYTHONPATH on the copy's src, and prints
-`caught` (some test failed) or `SURVIVED` (all passed). See tests/mutations.md.
+`caught` (some test failed) or `SURVIVED` (all passed); `BROKEN` when the tests already fail on the
+unmutated copy (the control run), which would make every mutation look caught. See
+tests/mutations.md.
 """
 
 from __future__ import annotations
@@ -143,10 +145,13 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="lakegate-mutant-") as tmp:
             tree = Path(tmp)
             copy_of_head(tree)
-            mutate(tree, mutation)
-            passed, tail = run_tests(tree, tests)
-        survived += passed
-        verdict = "SURVIVED" if passed else "caught"
+            # The control: a test that fails unmutated would "catch" every mutation.
+            sound, tail = run_tests(tree, tests)
+            if sound:
+                mutate(tree, mutation)
+                passed, tail = run_tests(tree, tests)
+        survived += not sound or passed
+        verdict = "BROKEN" if not sound else "SURVIVED" if passed else "caught"
         print(f"{mutation.name:32} {args.only:5} {verdict:9} {tail}", flush=True)
     return 1 if survived else 0
 
