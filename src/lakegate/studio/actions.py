@@ -17,13 +17,12 @@ from lakegate.project import METHODS, Action, Project
 from lakegate.secrets import redact, redact_data
 from lakegate.studio.action_form import INPUT_TYPES, LABELS, RISKS, ActionDraft
 from lakegate.studio.connection import form_terms, step_view
-from lakegate.studio.forms import check_name
+from lakegate.studio.forms import check_name, chosen_name
 from lakegate.studio.pages import Studio, done
 from lakegate.studio.security import csrf_protected
 
 __all__ = ["routes"]
 
-RESERVED = {"new"}
 DRAFT_NAME = "studio_draft"  # the name a Test uses while the action has no valid name yet
 
 
@@ -86,12 +85,8 @@ def routes(studio: Studio) -> list[BaseRoute]:
         if intent != "save":  # a table grew a row: show it
             return render(request, draft, existing, intent=intent)
 
-        name = original or draft.name
-        if existing is None:
-            problem = check_name(draft.name, set(project.actions) | RESERVED, "action")
-            if problem:
-                draft.errors["name"] = problem
-        action = draft.build(name if not draft.errors.get("name") else DRAFT_NAME, existing)
+        name = chosen_name(draft.errors, original, draft.name, project.actions, "action")
+        action = draft.build(DRAFT_NAME if "name" in draft.errors else name, existing)
         if action is None or draft.errors:
             return render(request, draft, existing, status=422, intent="save")
         project.set_action(name, action)

@@ -15,6 +15,7 @@ from lakegate.errors import LakegateError
 from lakegate.gateway import Gateway
 from lakegate.project import Action, Connector, OAuth2Auth, Project
 from lakegate.secrets import redact
+from lakegate.studio.connector_form import LABELS
 
 __all__ = [
     "ConnectionCheck",
@@ -30,13 +31,9 @@ WAREHOUSES = "/api/2.0/sql/warehouses"
 PROBE_BUDGET_S = 10.0  # a page waits for these calls: an unreachable host must not hang it
 
 # What the CLI and the YAML call a thing -> (the form's label, the field's id on the page).
+_LINKED = ("base_url", "token_url", "client_id", "client_secret", "client_auth", "scope")
 FIELDS = {
-    "base_url": ("Base URL", "f-base_url"),
-    "token_url": ("Token URL", "f-token_url"),
-    "client_id": ("Client ID", "f-client_id"),
-    "client_secret": ("Client secret", "f-client_secret"),
-    "client_auth": ("Client authentication", "f-client_auth"),
-    "scope": ("Scope", "f-scope"),
+    **{key: LABELS[key] for key in _LINKED},
     "timeout_s": ("the action's timeout", ""),
 }
 _AUTH_LABELS = {"bearer": "Bearer token", "basic": "Basic"}

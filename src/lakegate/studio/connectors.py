@@ -17,13 +17,11 @@ from lakegate.studio.connector_form import (
     LABELS,
     ConnectorDraft,
 )
-from lakegate.studio.forms import check_name
+from lakegate.studio.forms import chosen_name
 from lakegate.studio.pages import Studio, done
 from lakegate.studio.security import Session, csrf_protected
 
 __all__ = ["routes"]
-
-RESERVED = {"new"}  # would hide behind /connectors/new
 
 
 def routes(studio: Studio) -> list[BaseRoute]:
@@ -82,11 +80,7 @@ def routes(studio: Studio) -> list[BaseRoute]:
         if intent != "save":  # the type or grant changed: show the matching fields
             return render(request, draft, existing, intent=intent)
 
-        name = original or draft.name
-        if existing is None:
-            problem = check_name(draft.name, set(project.connectors) | RESERVED, "connector")
-            if problem:
-                draft.errors["name"] = problem
+        name = chosen_name(draft.errors, original, draft.name, project.connectors, "connector")
         # An invalid name still lets the other fields be checked, under a stand-in name.
         connector, to_store = draft.build(
             "draft" if "name" in draft.errors else name, existing, session

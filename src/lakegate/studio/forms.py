@@ -8,9 +8,13 @@ from typing import TYPE_CHECKING
 from lakegate.project import NAME_PATTERN
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from lakegate.authconfig import FieldProblem
 
-__all__ = ["check_name", "note_problems"]
+__all__ = ["check_name", "chosen_name", "note_problems"]
+
+RESERVED = {"new"}  # a connector or action called `new` would hide behind /connectors/new
 
 
 def check_name(name: str, taken: set[str], kind: str) -> str | None:
@@ -23,6 +27,19 @@ def check_name(name: str, taken: set[str], kind: str) -> str | None:
         article = "an" if kind[:1] in "aeiou" else "a"
         return f"There is already {article} {kind} called {name!r}; choose another name."
     return None
+
+
+def chosen_name(
+    errors: dict[str, str], original: str | None, typed: str, taken: Iterable[str], kind: str
+) -> str:
+    """The name a form saves under: the edited one's own, or the `typed` new one, checked against
+    the names `taken` (its problem goes under `errors["name"]`)."""
+    if original:
+        return original
+    problem = check_name(typed, {*taken, *RESERVED}, kind)
+    if problem:
+        errors["name"] = problem
+    return typed
 
 
 def note_problems(errors: dict[str, str], problems: list[FieldProblem], shown: set[str]) -> None:
