@@ -20,6 +20,7 @@ from lakegate.cli._project import (
     print_listing,
     print_yaml,
     say,
+    typed_text,
     usage,
     warn,
 )
@@ -327,20 +328,12 @@ def _inputs(specs: list[str], fields: dict[str, Any]) -> dict[str, Input]:
 
 def _typed(text: str, kind: str, spec: str) -> Any:
     try:
-        if kind == "integer":
-            return int(text)
-        if kind == "number":
-            return float(text)
-        if kind == "boolean":
-            return {"true": True, "false": False}[text.lower()]
-        if kind in ("array", "object"):
-            return json.loads(text)
-    except (ValueError, KeyError):
+        return typed_text(kind, text)
+    except ValueError:
         raise usage(
             f"The example in --declare {spec!r} is not a valid {kind}.",
             "Arrays and objects are JSON, booleans true/false.",
         ) from None
-    return text
 
 
 def _slim(action: Action) -> dict[str, Any]:

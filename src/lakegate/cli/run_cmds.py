@@ -7,7 +7,6 @@ Both go through the gateway, like every other front. Exit codes: 0 ok, 1 the act
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import sys
 from http import HTTPStatus
@@ -18,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from lakegate.cli import _output
-from lakegate.cli._project import open_project, print_json, say, usage, warn
+from lakegate.cli._project import open_project, print_json, say, typed_text, usage, warn
 from lakegate.errors import LakegateError
 
 if TYPE_CHECKING:  # the models load when a command runs, not when the CLI starts
@@ -120,22 +119,9 @@ def _coerce(key: str, kind: str, text: str) -> Any:
                 f"-i {key}: cannot read {text[1:]} ({exc.strerror}).", "Check the path."
             ) from None
     try:
-        if kind == "string":
-            return text
-        if kind == "integer":
-            return int(text)
-        if kind == "number":
-            return float(text)
-        if kind == "boolean":
-            return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[
-                text.strip().lower()
-            ]
-        value = json.loads(text)
-    except (ValueError, KeyError):
-        value = None
-    expected = list if kind == "array" else dict
-    if kind in ("array", "object") and isinstance(value, expected):
-        return value
+        return typed_text(kind, text)
+    except ValueError:
+        pass
     example = {"integer": "5", "number": "0.5", "boolean": "true", "array": "'[1, 2]'"}.get(
         kind, "'{\"a\": 1}'"
     )
