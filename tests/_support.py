@@ -1,27 +1,31 @@
 """Helpers shared by the test folders (tests/conftest.py puts this folder on sys.path):
-starting `lakegate serve --http` and opening an MCP session on it, the official SDK's clients
-on a local workspace, and the `create_job` action the pack does not ship."""
+starting `lakegate serve --http` and opening an MCP session on it, serving an ASGI app on a
+loopback port, the official SDK's clients on a local workspace, the `databricks` connector and
+`list_warehouses` action on it, and the `create_job` action the pack does not ship."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import mcp_types as types
+import uvicorn
 from databricks.sdk import AccountClient, WorkspaceClient
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from lakegate.project import Action, Input
+from lakegate.project import Action, Connector, Input, OAuth2Auth
 
 if TYPE_CHECKING:
     from lakegate.workspace import LocalWorkspace
@@ -87,6 +91,26 @@ async def mcp_http_session(
         yield client
 
 
+@contextlib.contextmanager
+def serve_asgi(app: Any) -> Iterator[str]:
+    """`app` served by uvicorn on a loopback port in a thread, until the block ends; yields its
+    base URL (`http://127.0.0.1:PORT`)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_BOUND_S
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 def client_token(
     host: str, client_id: str, client_secret: str, scope: str = "all-apis", *, tries: int = 1
 ) -> str:
@@ -125,6 +149,35 @@ def account_client(ws: LocalWorkspace) -> AccountClient:
         client_id=ws.credentials["client_id"],
         client_secret=ws.credentials["client_secret"],
         auth_type="oauth-m2m",
+    )
+
+
+def databricks_connector(ws: LocalWorkspace, client_secret: str, **auth: Any) -> Connector:
+    """The `databricks` connector on `ws`: OAuth2 M2M as its admin, scope `sql all-apis`;
+    `client_secret` is the reference the project stores (`${secret:...}`, `${env:...}`)."""
+    return Connector(
+        name="databricks",
+        base_url=ws.host,
+        auth=OAuth2Auth(
+            token_url=f"{ws.host}/oidc/v1/token",
+            client_id=ws.credentials["client_id"],
+            client_secret=client_secret,
+            scope="sql all-apis",
+            **auth,
+        ),
+    )
+
+
+def list_warehouses_action(**fields: Any) -> Action:
+    """`list_warehouses` on the `databricks` connector: the id, name and state of each."""
+    return Action(
+        **{
+            "name": "list_warehouses",
+            "connector": "databricks",
+            "path": "/api/2.0/sql/warehouses",
+            "output": "warehouses[].{id: id, name: name, state: state}",
+            **fields,
+        }
     )
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from _support import client_token
-from lakegate.project import Action, Connector, CopilotPolicy, Input, OAuth2Auth, Project
+from _support import client_token, databricks_connector, list_warehouses_action
+from lakegate.project import Action, CopilotPolicy, Input, Project
 from lakegate.secrets import SecretStore
 
 SECRET = "dbx_client_secret"
@@ -19,29 +19,10 @@ def build_project(workspace: Any, folder: Path, **policy: Any) -> Project:
     """lakegate.yaml with the workspace's connector, plain HTTP actions and a copilot policy."""
     project = Project.new(folder / "lakegate.yaml")
     SecretStore(project.state_dir).set(SECRET, workspace.credentials["client_secret"])
-    host = workspace.host
-    project.set_connector(
-        "databricks",
-        Connector(
-            name="databricks",
-            base_url=host,
-            auth=OAuth2Auth(
-                token_url=f"{host}/oidc/v1/token",
-                client_id=workspace.credentials["client_id"],
-                client_secret=f"${{secret:{SECRET}}}",
-                scope="sql all-apis",
-            ),
-        ),
-    )
+    project.set_connector("databricks", databricks_connector(workspace, f"${{secret:{SECRET}}}"))
     project.set_action(
         "list_warehouses",
-        Action(
-            name="list_warehouses",
-            connector="databricks",
-            description="List the SQL warehouses: id, name and state of each.",
-            path="/api/2.0/sql/warehouses",
-            output="warehouses[].{id: id, name: name, state: state}",
-        ),
+        list_warehouses_action(description="List the SQL warehouses: id, name and state of each."),
     )
     project.set_action(
         "start_warehouse",

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +13,8 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-import uvicorn
 
+from _support import serve_asgi
 from lakegate.copilot.handles import PREFIX, HandleSigner, signing_key
 from lakegate.project import Project
 from lakegate.secrets import SecretStore
@@ -64,20 +62,8 @@ class RoundRobin:
 def proxy(backends: list[str]) -> Iterator[tuple[str, RoundRobin]]:
     """The round-robin proxy on a loopback port, in a thread; yields its /mcp URL."""
     app = RoundRobin([b.removesuffix("/mcp") for b in backends])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the proxy did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/mcp", app
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_asgi(app) as url:
+        yield f"{url}/mcp", app
 
 
 @pytest.fixture

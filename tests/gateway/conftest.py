@@ -6,21 +6,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from _support import databricks_connector, list_warehouses_action, serve_asgi
 from lakegate.project import Action, Connector, Project
 
 CLIENT_ID = "cid-123"
@@ -171,20 +168,8 @@ class ApiServer:
 @pytest.fixture(scope="session")
 def _api_server() -> Iterator[ApiServer]:
     state = ApiState()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(_app(state), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "test API did not start"
-        time.sleep(0.01)
-    yield ApiServer(f"http://127.0.0.1:{port}", port, state)
-    server.should_exit = True
-    thread.join(5)
+    with serve_asgi(_app(state)) as url:
+        yield ApiServer(url, int(url.rsplit(":", 1)[1]), state)
 
 
 @pytest.fixture
@@ -206,29 +191,15 @@ def make_project(path: Path, connector: Connector, actions: list[Action]) -> Pro
 
 def databricks_project(tmp_path: Path, ws: Any, monkeypatch: pytest.MonkeyPatch) -> Project:
     """The seed-guide project on a local workspace: OAuth2 M2M, scope `sql all-apis`."""
-    from lakegate.project import OAuth2Auth
-
     monkeypatch.setenv("LG_TEST_DATABRICKS_SECRET", ws.credentials["client_secret"])
-    connector = Connector(
-        name="databricks",
-        base_url=ws.host,
-        auth=OAuth2Auth(
-            grant_type="client_credentials",
-            token_url=f"{ws.host}/oidc/v1/token",
-            client_id=ws.credentials["client_id"],
-            client_secret="${env:LG_TEST_DATABRICKS_SECRET}",
-            scope="sql all-apis",
-            client_auth="request_body",
-        ),
+    connector = databricks_connector(
+        ws,
+        "${env:LG_TEST_DATABRICKS_SECRET}",
+        grant_type="client_credentials",
+        client_auth="request_body",
     )
     actions = [
-        Action(
-            name="list_warehouses",
-            connector="databricks",
-            method="GET",
-            path="/api/2.0/sql/warehouses",
-            output="warehouses[].{id: id, name: name, state: state}",
-        ),
+        list_warehouses_action(),
         Action.model_validate(
             {
                 "name": "start_warehouse",

@@ -10,7 +10,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from lakegate.project import Action, Connector, OAuth2Auth, Project, load_project
+from _support import databricks_connector, list_warehouses_action
+from lakegate.project import Project, load_project
 from lakegate.secrets import SecretStore
 from lakegate.workspace import LocalWorkspace
 
@@ -55,23 +56,10 @@ def seed(
     project = (
         Project.new(studio.project) if not studio.project.exists() else load_project(studio.project)
     )
-    auth = OAuth2Auth(
-        token_url=f"{ws.host}/oidc/v1/token",
-        client_id=ws.credentials["client_id"],
-        client_secret="${secret:databricks_client_secret}",
-        scope="sql all-apis",
-    )
-    project.set_connector("databricks", Connector(name="databricks", base_url=ws.host, auth=auth))
+    connector = databricks_connector(ws, "${secret:databricks_client_secret}")
+    project.set_connector("databricks", connector)
     if action:
-        project.set_action(
-            "list_warehouses",
-            Action(
-                name="list_warehouses",
-                connector="databricks",
-                path="/api/2.0/sql/warehouses",
-                output=OUTPUT,
-            ),
-        )
+        project.set_action("list_warehouses", list_warehouses_action(output=OUTPUT))
     project.save()
     SecretStore(project.state_dir).set(
         "databricks_client_secret", secret or ws.credentials["client_secret"]
