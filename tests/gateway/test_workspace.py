@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from lakegate.gateway import Gateway
+from lakegate.project import Project
 from lakegate.tokens import Token
 
 from .conftest import databricks_project, logged_requests
@@ -18,10 +19,27 @@ TOKEN_PATH = "/oidc/v1/token"
 LIST_PATH = "/api/2.0/sql/warehouses"
 
 
-async def test_seed_flow_lists_warehouses(
-    tmp_path: Path, workspace: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    project = databricks_project(tmp_path, workspace, monkeypatch)
+@pytest.fixture
+def project(tmp_path: Path, workspace: Any, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """The seed project on the session workspace."""
+    return databricks_project(tmp_path, workspace, monkeypatch)
+
+
+@pytest.fixture
+def own(
+    tmp_path: Path, workspace_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, Project]:
+    """A workspace of the test's own (its faults, its request log) and the seed project on it."""
+    ws = workspace_factory()
+    return ws, databricks_project(tmp_path, ws, monkeypatch)
+
+
+def inject(ws: Any, **rule: Any) -> None:
+    """One seeded fault rule on `ws` (the rule's fields as the workspace's faults take them)."""
+    ws.set_faults({"seed": 1, "rules": [rule]})
+
+
+async def test_seed_flow_lists_warehouses(project: Project, workspace: Any) -> None:
     async with Gateway.from_file(project.path) as gw:
         result = await gw.test("list_warehouses")
     assert result.ok, result.error
@@ -35,11 +53,8 @@ async def test_seed_flow_lists_warehouses(
     assert secret not in repr(result.to_dict()) and secret not in repr(gw.runtime("databricks"))
 
 
-async def test_single_flight_200_cold_calls_one_token_request(
-    tmp_path: Path, workspace_factory: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ws = workspace_factory()
-    project = databricks_project(tmp_path, ws, monkeypatch)
+async def test_single_flight_200_cold_calls_one_token_request(own: tuple[Any, Project]) -> None:
+    ws, project = own
     async with Gateway(project) as gw:
         results = await asyncio.gather(*(gw.call("list_warehouses") for _ in range(200)))
     assert all(r.ok for r in results), [r.error for r in results if not r.ok][:3]
@@ -74,10 +89,7 @@ async def test_proactive_refresh_never_lets_a_call_fail_or_wait(
     assert all(r.token_from_cache for r in results[4:])
 
 
-async def test_a_403_invalid_token_drops_the_token_and_retries_once(
-    tmp_path: Path, workspace: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    project = databricks_project(tmp_path, workspace, monkeypatch)
+async def test_a_403_invalid_token_drops_the_token_and_retries_once(project: Project) -> None:
     async with Gateway(project) as gw:
         assert (await gw.call("list_warehouses")).ok
         source = gw.runtime("databricks").authenticator.source
@@ -91,19 +103,11 @@ async def test_a_403_invalid_token_drops_the_token_and_retries_once(
     assert source.requests == before + 1
 
 
-async def test_retry_after_is_honoured_for_a_get(
-    tmp_path: Path, workspace_factory: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ws = workspace_factory()
-    project = databricks_project(tmp_path, ws, monkeypatch)
+async def test_retry_after_is_honoured_for_a_get(own: tuple[Any, Project]) -> None:
+    ws, project = own
     async with Gateway(project) as gw:
         assert (await gw.call("list_warehouses")).ok  # token fetched, connection warm
-        ws.set_faults(
-            {
-                "seed": 1,
-                "rules": [{"path": LIST_PATH, "fault": "http_503", "every": 2, "retry_after": 0.4}],
-            }
-        )
+        inject(ws, path=LIST_PATH, fault="http_503", every=2, retry_after=0.4)
         assert (await gw.call("list_warehouses")).attempts == 1  # the 1st matching request: 200
         started = time.monotonic()
         result = await gw.call("list_warehouses")  # the 2nd gets a 503, the 3rd a 200
@@ -115,14 +119,11 @@ async def test_retry_after_is_honoured_for_a_get(
     assert statuses[-2:] == [503, 200]
 
 
-async def test_a_get_survives_connection_resets(
-    tmp_path: Path, workspace_factory: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ws = workspace_factory()
-    project = databricks_project(tmp_path, ws, monkeypatch)
+async def test_a_get_survives_connection_resets(own: tuple[Any, Project]) -> None:
+    ws, project = own
     async with Gateway(project) as gw:
         assert (await gw.call("list_warehouses")).ok
-        ws.set_faults({"seed": 1, "rules": [{"path": LIST_PATH, "fault": "reset", "every": 2}]})
+        inject(ws, path=LIST_PATH, fault="reset", every=2)
         results = [await gw.call("list_warehouses") for _ in range(4)]
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
     # Requests 2, 4, 6 are reset: the first call passes, each later one needs a second attempt.
@@ -130,17 +131,11 @@ async def test_a_get_survives_connection_resets(
 
 
 @pytest.mark.parametrize("fault", ["http_503", "http_429", "reset"])
-async def test_a_post_is_never_resent(
-    tmp_path: Path, workspace_factory: Any, monkeypatch: pytest.MonkeyPatch, fault: str
-) -> None:
-    ws = workspace_factory()
-    project = databricks_project(tmp_path, ws, monkeypatch)
+async def test_a_post_is_never_resent(own: tuple[Any, Project], fault: str) -> None:
+    ws, project = own
     async with Gateway(project) as gw:
         warehouse = (await gw.call("list_warehouses")).data[0]["id"]
-        ws.set_faults(
-            {"seed": 1, "rules": [{"path": "/api/2.0/sql/warehouses/*/start", "method": "POST",
-                                   "fault": fault, "every": 1, "retry_after": 0}]}
-        )  # fmt: skip
+        inject(ws, path=f"{LIST_PATH}/*/start", method="POST", fault=fault, every=1, retry_after=0)
         result = await gw.call("start_warehouse", {"id": warehouse})
     assert not result.ok
     assert result.attempts == 1
@@ -156,19 +151,11 @@ async def test_a_post_is_never_resent(
         )
 
 
-async def test_the_retry_budget_is_never_exceeded(
-    tmp_path: Path, workspace_factory: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ws = workspace_factory()
-    project = databricks_project(tmp_path, ws, monkeypatch)
+async def test_the_retry_budget_is_never_exceeded(own: tuple[Any, Project]) -> None:
+    ws, project = own
     async with Gateway(project, budget_s=1.0) as gw:
         assert (await gw.call("list_warehouses")).ok
-        ws.set_faults(
-            {
-                "seed": 1,
-                "rules": [{"path": LIST_PATH, "fault": "http_503", "every": 1, "retry_after": 5}],
-            }
-        )
+        inject(ws, path=LIST_PATH, fault="http_503", every=1, retry_after=5)
         started = time.monotonic()
         result = await gw.call("list_warehouses")
         waited = time.monotonic() - started
@@ -180,10 +167,7 @@ async def test_the_retry_budget_is_never_exceeded(
     assert result.error.message.startswith("TEMPORARILY_UNAVAILABLE: ")
 
 
-async def test_databricks_errors_are_surfaced_verbatim(
-    tmp_path: Path, workspace: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    project = databricks_project(tmp_path, workspace, monkeypatch)
+async def test_databricks_errors_are_surfaced_verbatim(project: Project) -> None:
     async with Gateway(project) as gw:
         result = await gw.call("start_warehouse", {"id": "no-such-warehouse"})
     assert not result.ok and result.status == 404
