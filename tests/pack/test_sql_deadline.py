@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
+
+import pytest
 
 from lakegate.gateway import Gateway
 from lakegate.project import Action, Project
@@ -34,6 +37,19 @@ def with_history(project: Project) -> Project:
     return project
 
 
+@pytest.fixture
+async def gw(workspace: LocalWorkspace, project_on: ProjectOn) -> AsyncIterator[Gateway]:
+    """A gateway on the pack with the `history` action, to see a statement's state on the server."""
+    async with Gateway(with_history(await project_on(workspace))) as gateway:
+        yield gateway
+
+
+@pytest.fixture
+def marker() -> str:
+    """A mark in the statement's text, to find it in the query history."""
+    return uuid.uuid4().hex
+
+
 async def history_of(gw: Gateway, marker: str) -> dict[str, Any] | None:
     result = await gw.call("history", {})
     assert result.ok, result.error
@@ -51,27 +67,22 @@ async def wait_for_status(gw: Gateway, marker: str, status: str, within_s: float
         await asyncio.sleep(0.05)
 
 
-async def test_deadline_cancels_the_statement_on_the_server(
-    workspace: LocalWorkspace, project_on: ProjectOn
-) -> None:
-    project = with_history(await project_on(workspace))
-    marker = uuid.uuid4().hex
-    async with Gateway(project) as gw:
-        started = time.monotonic()
-        result = await gw.call(
-            "execute_sql", {"statement": SLOW.format(marker=marker), "deadline_s": 1.5}
-        )
-        elapsed = time.monotonic() - started
-        assert not result.ok
-        assert result.error.code == "remote.statement_deadline"
-        assert "canceled" in result.error.message and result.error.hint
-        # It waited for the deadline; that it answered before the statement could end is shown
-        # by the server canceling it below, not by the clock (a busy machine stretches it).
-        assert elapsed > 1.4, elapsed
-        statement_id = result.error.details["statement_id"]
-        query = await wait_for_status(gw, marker, "CANCELED", within_s=10)
-        assert query["query_id"] == statement_id
-        state = await gw.call("get_statement", {"statement_id": statement_id})
+async def test_deadline_cancels_the_statement_on_the_server(gw: Gateway, marker: str) -> None:
+    started = time.monotonic()
+    result = await gw.call(
+        "execute_sql", {"statement": SLOW.format(marker=marker), "deadline_s": 1.5}
+    )
+    elapsed = time.monotonic() - started
+    assert not result.ok
+    assert result.error.code == "remote.statement_deadline"
+    assert "canceled" in result.error.message and result.error.hint
+    # It waited for the deadline; that it answered before the statement could end is shown
+    # by the server canceling it below, not by the clock (a busy machine stretches it).
+    assert elapsed > 1.4, elapsed
+    statement_id = result.error.details["statement_id"]
+    query = await wait_for_status(gw, marker, "CANCELED", within_s=10)
+    assert query["query_id"] == statement_id
+    state = await gw.call("get_statement", {"statement_id": statement_id})
     assert not state.ok and state.error.code == "remote.statement_canceled"
     assert state.error.details["state"] == "CANCELED" and "run the statement again" in (
         state.error.hint
@@ -79,31 +90,21 @@ async def test_deadline_cancels_the_statement_on_the_server(
 
 
 async def test_server_side_wait_cancels_at_a_deadline_within_reach(
-    workspace: LocalWorkspace, project_on: ProjectOn
+    gw: Gateway, marker: str
 ) -> None:
     """With 6 s left, the one server-side wait ends at the deadline with on_wait_timeout=CANCEL."""
-    project = with_history(await project_on(workspace))
-    marker = uuid.uuid4().hex
-    async with Gateway(project) as gw:
-        result = await gw.call(
-            "execute_sql", {"statement": SLOW.format(marker=marker), "deadline_s": 6.5}
-        )
-        assert not result.ok and result.error.code == "remote.statement_deadline"
-        await wait_for_status(gw, marker, "CANCELED", within_s=10)
+    result = await gw.call(
+        "execute_sql", {"statement": SLOW.format(marker=marker), "deadline_s": 6.5}
+    )
+    assert not result.ok and result.error.code == "remote.statement_deadline"
+    await wait_for_status(gw, marker, "CANCELED", within_s=10)
 
 
-async def test_caller_going_away_cancels_the_statement(
-    workspace: LocalWorkspace, project_on: ProjectOn
-) -> None:
-    project = with_history(await project_on(workspace))
-    marker = uuid.uuid4().hex
-    async with Gateway(project) as gw:
-        call = asyncio.create_task(
-            gw.call("execute_sql", {"statement": SLOW.format(marker=marker)})
-        )
-        await wait_for_status(gw, marker, "RUNNING", within_s=10)
-        call.cancel()  # the copilot hung up
-        with contextlib.suppress(asyncio.CancelledError):
-            await call
-        # Caught during the server-side wait (5 s): the cancel follows the submit's answer.
-        await wait_for_status(gw, marker, "CANCELED", within_s=15)
+async def test_caller_going_away_cancels_the_statement(gw: Gateway, marker: str) -> None:
+    call = asyncio.create_task(gw.call("execute_sql", {"statement": SLOW.format(marker=marker)}))
+    await wait_for_status(gw, marker, "RUNNING", within_s=10)
+    call.cancel()  # the copilot hung up
+    with contextlib.suppress(asyncio.CancelledError):
+        await call
+    # Caught during the server-side wait (5 s): the cancel follows the submit's answer.
+    await wait_for_status(gw, marker, "CANCELED", within_s=15)
