@@ -66,6 +66,15 @@ def seed(
     )
 
 
+def new_shop_connector(
+    page: Page, studio: RunningStudio, base_url: str = "https://shop.example.com"
+) -> None:
+    """The new-connector page with a connector `shop` on `base_url` typed in, not saved."""
+    page.goto(f"{studio.url}/connectors/new")
+    page.locator("#f-name").fill("shop")
+    page.locator("#f-base_url").fill(base_url)
+
+
 def overflow(page: Page) -> int:
     """How many CSS pixels the page is wider than its viewport (0 = no horizontal scroll)."""
     return int(

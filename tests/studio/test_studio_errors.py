@@ -10,14 +10,12 @@ from playwright.sync_api import Browser, Page, expect
 from lakegate.project import load_project
 from lakegate.workspace import LocalWorkspace
 
-from .browsing import seed, settled, signed_in
+from .browsing import new_shop_connector, seed, settled, signed_in
 from .conftest import RunningStudio
 
 
 def fill_shop(page: Page, studio: RunningStudio) -> None:
-    page.goto(f"{studio.url}/connectors/new")
-    page.locator("#f-name").fill("shop")
-    page.locator("#f-base_url").fill("https://shop.example.com")
+    new_shop_connector(page, studio)
     page.locator("#f-auth_type").select_option("bearer")
     expect(page.locator("#f-token")).to_be_visible()
     settled(page)

@@ -4,14 +4,24 @@ itself, keeps what was typed and leads back."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from lakegate.project import load_project
 from lakegate.secrets import SecretStore
 from lakegate.workspace import LocalWorkspace
 
-from .browsing import OUTPUT, seed, signed_in
+from .browsing import OUTPUT, new_shop_connector, seed, signed_in
 from .conftest import RunningStudio
+
+
+def remove_the_seed(page: Page, studio: RunningStudio) -> None:
+    """Remove the `list_warehouses` action, then the `databricks` connector, on their pages."""
+    page.goto(f"{studio.url}/actions/list_warehouses")
+    page.get_by_role("button", name="Remove action").click()
+    page.wait_for_url("**/?saved=removed")
+    page.goto(f"{studio.url}/connectors/databricks")
+    page.get_by_role("button", name="Remove connector").click()
+    page.wait_for_url("**/?saved=removed")
 
 
 def test_every_form_works_with_javascript_disabled(
@@ -48,12 +58,7 @@ def test_every_form_works_with_javascript_disabled(
         page.wait_for_url("**/copilot?saved=1")
         assert load_project(studio.project).copilot.profile == "operator"
 
-        page.goto(f"{studio.url}/actions/list_warehouses")
-        page.get_by_role("button", name="Remove action").click()
-        page.wait_for_url("**/?saved=removed")
-        page.goto(f"{studio.url}/connectors/databricks")
-        page.get_by_role("button", name="Remove connector").click()
-        page.wait_for_url("**/?saved=removed")
+        remove_the_seed(page, studio)
     project = load_project(studio.project)
     assert not project.actions and not project.connectors
     studio.assert_never_sent(secret)
@@ -71,12 +76,7 @@ def test_save_policy_and_remove_through_the_real_page(
         expect(page.locator(".flash")).to_contain_text("Saved")
         assert load_project(studio.project).copilot.allow_writes is True
 
-        page.goto(f"{studio.url}/actions/list_warehouses")
-        page.get_by_role("button", name="Remove action").click()
-        page.wait_for_url("**/?saved=removed")
-        page.goto(f"{studio.url}/connectors/databricks")
-        page.get_by_role("button", name="Remove connector").click()
-        page.wait_for_url("**/?saved=removed")
+        remove_the_seed(page, studio)
         expect(page.locator(".flash")).to_contain_text("Removed")
     assert not load_project(studio.project).connectors
 
@@ -85,9 +85,7 @@ def test_a_refused_post_says_why_keeps_the_input_and_can_be_sent_again(
     browser: Browser, studio: RunningStudio
 ) -> None:
     with signed_in(browser, studio, js=False) as page:
-        page.goto(f"{studio.url}/connectors/new")
-        page.locator("#f-name").fill("shop")
-        page.locator("#f-base_url").fill("https://shop.example.com")
+        new_shop_connector(page, studio)
         page.locator("#f-auth_type").select_option("none")
         page.locator("#f-client_secret").fill("typed-secret-1b2c3d")
         # Signing in again (a new link) makes this page's token one of an earlier session.
@@ -113,9 +111,7 @@ def test_a_post_without_a_session_keeps_what_was_typed(
     browser: Browser, studio: RunningStudio
 ) -> None:
     with signed_in(browser, studio, js=False) as page:
-        page.goto(f"{studio.url}/connectors/new")
-        page.locator("#f-name").fill("shop")
-        page.locator("#f-base_url").fill("https://shop.example.com/v2")
+        new_shop_connector(page, studio, "https://shop.example.com/v2")
         page.context.clear_cookies()  # the session ends (a cleared cookie, or a restart)
         page.get_by_role("button", name="Save connector").click()
         expect(page.locator("h1")).to_have_text("Sign in with your link")
