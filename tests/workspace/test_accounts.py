@@ -31,6 +31,15 @@ def assign(account_admin: httpx.Client, ws: LocalWorkspace, sp: dict, level: str
     return account_admin.put(path, json={"permissions": [level]})
 
 
+def assigned_sp(
+    account_admin: httpx.Client, ws: LocalWorkspace, name: str, **secret: str
+) -> tuple[dict, str]:
+    """A new service principal assigned to `ws` as a user, and a new secret of it."""
+    sp = new_sp(account_admin, name)
+    assign(account_admin, ws, sp)
+    return sp, new_secret(account_admin, sp, **secret)["secret"]
+
+
 def workspace_token(ws: LocalWorkspace, sp: dict, secret: str) -> httpx.Response:
     return httpx.post(f"{ws.host}/oidc/v1/token", data=FORM, auth=(sp["applicationId"], secret))
 
@@ -116,14 +125,12 @@ def test_bad_lifetime_and_scopes_are_400(account_admin: httpx.Client) -> None:
 def test_expired_secret_is_invalid_client(
     workspace: LocalWorkspace, account_admin: httpx.Client
 ) -> None:
-    sp = new_sp(account_admin, "short-lived")
-    assign(account_admin, workspace, sp)
-    secret = new_secret(account_admin, sp, lifetime="1s")
+    sp, secret = assigned_sp(account_admin, workspace, "short-lived", lifetime="1s")
     deadline = time.monotonic() + 5
-    while workspace_token(workspace, sp, secret["secret"]).status_code == 200:
+    while workspace_token(workspace, sp, secret).status_code == 200:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert workspace_token(workspace, sp, secret["secret"]).json()["error"] == "invalid_client"
+    assert workspace_token(workspace, sp, secret).json()["error"] == "invalid_client"
     listed = account_admin.get(f"/servicePrincipals/{sp['id']}/credentials/secrets").json()
     assert listed["secrets"][0]["status"] == "EXPIRED"
 
@@ -131,9 +138,7 @@ def test_expired_secret_is_invalid_client(
 def test_deactivated_principal_loses_tokens_and_secrets(
     workspace: LocalWorkspace, account_admin: httpx.Client
 ) -> None:
-    sp = new_sp(account_admin, "to-deactivate")
-    assign(account_admin, workspace, sp)
-    secret = new_secret(account_admin, sp)["secret"]
+    sp, secret = assigned_sp(account_admin, workspace, "to-deactivate")
     access = workspace_token(workspace, sp, secret).json()["access_token"]
     me_url = f"{workspace.host}/api/2.0/preview/scim/v2/Me"
     assert httpx.get(me_url, headers=bearer(access)).is_success
@@ -147,9 +152,7 @@ def test_deactivated_principal_loses_tokens_and_secrets(
 def test_deleted_principal_and_removed_assignment_get_invalid_client(
     workspace: LocalWorkspace, account_admin: httpx.Client
 ) -> None:
-    sp = new_sp(account_admin, "to-delete")
-    assign(account_admin, workspace, sp)
-    secret = new_secret(account_admin, sp)["secret"]
+    sp, secret = assigned_sp(account_admin, workspace, "to-delete")
     assert workspace_token(workspace, sp, secret).status_code == 200
     path = f"/workspaces/{workspace.workspace_id}/permissionassignments/principals/{sp['id']}"
     assert account_admin.delete(path).is_success

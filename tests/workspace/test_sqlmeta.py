@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from workspace_http import fetch_token
 
 from lakegate.workspace import LocalWorkspace
 
@@ -49,11 +50,7 @@ def rows(body: dict[str, Any]) -> list[list[str | None]]:
 @pytest.fixture(scope="module", autouse=True)
 def tables(workspace: LocalWorkspace, schema: str) -> None:
     """main.<schema>.items (a table) and .cheap (a view), made over the REST API."""
-    token = httpx.post(
-        f"{workspace.host}/oidc/v1/token",
-        data={"grant_type": "client_credentials"},
-        auth=(workspace.credentials["client_id"], workspace.credentials["client_secret"]),
-    ).json()["access_token"]
+    token = fetch_token(workspace)
     assert workspace.state is not None
     warehouse = workspace.state.warehouses.ids()[0]
     for statement in (

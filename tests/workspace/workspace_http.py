@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 
 import httpx
@@ -18,8 +19,10 @@ def fetch_token(
     *,
     scope: str = "all-apis",
     account: bool = False,
+    verify: ssl.SSLContext | bool = True,
 ) -> str:
-    """A client-credentials access token (the admin's by default)."""
+    """A client-credentials access token (the admin's by default); `verify` as httpx takes it,
+    e.g. a context trusting a TLS workspace's CA file."""
     client_id = client_id or ws.credentials["client_id"]
     client_secret = client_secret or ws.credentials["client_secret"]
     url = (
@@ -31,6 +34,7 @@ def fetch_token(
         url,
         data={"grant_type": "client_credentials", "scope": scope},
         auth=(client_id, client_secret),
+        verify=verify,
     )
     assert response.status_code == 200, response.text
     return response.json()["access_token"]

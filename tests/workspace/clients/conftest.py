@@ -15,6 +15,7 @@ from databricks import sql
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config, oauth_service_principal
 from databricks.sql.client import Connection
+from workspace_http import bearer, fetch_token
 
 from _support import workspace_client
 from lakegate.workspace import LocalWorkspace
@@ -94,14 +95,7 @@ def sdk_client(plain_workspace: LocalWorkspace) -> WorkspaceClient:
 def rest(plain_workspace: LocalWorkspace) -> Iterator[httpx.Client]:
     """httpx on the plain workspace with the admin's token (to check what clients did)."""
     ws = plain_workspace
-    token = httpx.post(
-        f"{ws.host}/oidc/v1/token",
-        data={"grant_type": "client_credentials", "scope": "all-apis"},
-        auth=(ws.credentials["client_id"], ws.credentials["client_secret"]),
-    ).json()["access_token"]
-    with httpx.Client(
-        base_url=ws.host, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    ) as client:
+    with httpx.Client(base_url=ws.host, headers=bearer(fetch_token(ws)), timeout=60) as client:
         yield client
 
 

@@ -19,6 +19,7 @@ import pytest
 from databricks import sql
 from databricks.sql.client import Connection
 from databricks.sql.exc import ServerOperationError
+from workspace_http import bearer, fetch_token
 
 from lakegate.workspace import LocalWorkspace
 
@@ -230,14 +231,9 @@ def test_sessions_belong_to_their_principal(
     outsider = plain_workspace.create_service_principal("sea-outsider")
 
     def client_of(principal: dict[str, str]) -> httpx.Client:
-        token = httpx.post(
-            f"{plain_workspace.host}/oidc/v1/token",
-            data={"grant_type": "client_credentials", "scope": "sql"},
-            auth=(principal["client_id"], principal["client_secret"]),
-        ).json()["access_token"]
-        return httpx.Client(
-            base_url=plain_workspace.host, headers={"Authorization": f"Bearer {token}"}
-        )
+        id_, secret = principal["client_id"], principal["client_secret"]
+        token = fetch_token(plain_workspace, id_, secret, scope="sql")
+        return httpx.Client(base_url=plain_workspace.host, headers=bearer(token))
 
     admins_session = rest.post("/api/2.0/sql/sessions", json={"warehouse_id": warehouse})
     with client_of(user) as as_user, client_of(outsider) as as_outsider:
@@ -262,12 +258,7 @@ def test_sessions_belong_to_their_principal(
 
 def test_sessions_and_their_use_survive_a_restart(tmp_path: Path) -> None:
     def client(ws: LocalWorkspace) -> httpx.Client:
-        token = httpx.post(
-            f"{ws.host}/oidc/v1/token",
-            data={"grant_type": "client_credentials"},
-            auth=(ws.credentials["client_id"], ws.credentials["client_secret"]),
-        ).json()["access_token"]
-        return httpx.Client(base_url=ws.host, headers={"Authorization": f"Bearer {token}"})
+        return httpx.Client(base_url=ws.host, headers=bearer(fetch_token(ws)))
 
     def current_schema(http: httpx.Client, warehouse: str, session_id: str) -> list[list[str]]:
         body = http.post(
@@ -399,12 +390,7 @@ def test_sea_over_tls_with_only_the_ca_file(tmp_path: Path) -> None:
     with LocalWorkspace(state_dir=tmp_path, warehouse_delays=0.1, tls=True) as ws:
         assert ws.ca_file is not None
         host, port = ws.host.removeprefix("https://").rsplit(":", 1)
-        token = httpx.post(
-            f"{ws.host}/oidc/v1/token",
-            data={"grant_type": "client_credentials"},
-            auth=(ws.credentials["client_id"], ws.credentials["client_secret"]),
-            verify=ssl.create_default_context(cafile=str(ws.ca_file)),
-        ).json()["access_token"]
+        token = fetch_token(ws, verify=ssl.create_default_context(cafile=str(ws.ca_file)))
         connection = sql.connect(
             server_hostname=host,
             _port=int(port),

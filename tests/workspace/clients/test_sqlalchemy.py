@@ -16,6 +16,7 @@ import httpx
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from workspace_http import bearer, fetch_token
 
 from lakegate.workspace import LocalWorkspace
 
@@ -28,15 +29,9 @@ def tls_ws() -> Iterator[LocalWorkspace]:
 
 def personal_access_token(ws: LocalWorkspace, verify: ssl.SSLContext | bool = True) -> str:
     """A PAT, as a user would paste into the URL: OAuth token -> /api/2.0/token/create."""
-    oauth = httpx.post(
-        f"{ws.host}/oidc/v1/token",
-        data={"grant_type": "client_credentials"},
-        auth=(ws.credentials["client_id"], ws.credentials["client_secret"]),
-        verify=verify,
-    ).json()["access_token"]
     created = httpx.post(
         f"{ws.host}/api/2.0/token/create",
-        headers={"Authorization": f"Bearer {oauth}"},
+        headers=bearer(fetch_token(ws, verify=verify)),
         json={"comment": "sqlalchemy", "lifetime_seconds": 3600},
         verify=verify,
     )

@@ -24,7 +24,7 @@ from databricks import sql
 from databricks.sdk.core import Config, oauth_service_principal
 from databricks.sql.client import Connection
 from databricks.sql.exc import RequestError, ServerOperationError
-from workspace_http import fetch_token
+from workspace_http import bearer, fetch_token
 
 from lakegate.workspace import LocalWorkspace
 
@@ -155,16 +155,9 @@ def test_cli_serve_tls_prints_the_ca_and_answers_over_verified_https(tmp_path: P
 def test_warehouses_advertise_the_https_thrift_endpoint(tls_workspace: LocalWorkspace) -> None:
     ws = tls_workspace
     trusted = ssl.create_default_context(cafile=str(ws.ca_file))
-    token = httpx.post(
-        f"{ws.host}/oidc/v1/token",
-        data={"grant_type": "client_credentials", "scope": "sql"},
-        auth=(ws.credentials["client_id"], ws.credentials["client_secret"]),
-        verify=trusted,
-    ).json()["access_token"]
+    token = fetch_token(ws, scope="sql", verify=trusted)
     listed = httpx.get(
-        f"{ws.host}/api/2.0/sql/warehouses",
-        headers={"Authorization": f"Bearer {token}"},
-        verify=trusted,
+        f"{ws.host}/api/2.0/sql/warehouses", headers=bearer(token), verify=trusted
     ).json()["warehouses"]
     odbc = next(w for w in listed if w["state"] == "RUNNING")["odbc_params"]
     host, port = ws.host.removeprefix("https://").rsplit(":", 1)
