@@ -265,23 +265,45 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True,
+             "false": False, "0": False, "no": False, "off": False}  # fmt: skip
+
+
+def typed_value(kind: str, text: str) -> Any:
+    """Text a person typed (a CLI `-i` value, a `--declare` or Studio example) as an input of
+    type `kind`: the one reading every front shares. ValueError says what the text is not."""
+    if kind == "integer":
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not an integer") from None
+    if kind == "number":
+        try:  # 5 stays 5 (a URL gets "5", not "5.0"); NaN and infinity are no JSON numbers
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a number") from None
+    if kind == "boolean":
+        lowered = text.strip().lower()
+        if lowered not in _BOOLEANS:
+            raise ValueError(f"{text!r} is not true or false")
+        return _BOOLEANS[lowered]
+    if kind in ("array", "object"):
+        try:
+            found = json.loads(text)
+        except ValueError:
+            found = None
+        if not isinstance(found, list if kind == "array" else dict):
+            raise ValueError(f"{text!r} is not a JSON {kind}")
+        return found
+    return text
+
+
 def _coerce(kind: str, value: Any, name: str) -> Any:
     """Text from a command line (`-i limit=5`) becomes the declared type; typed values pass."""
     if not isinstance(value, str) or kind == "string":
         return value
     try:
-        if kind == "integer":
-            return int(value)
-        if kind == "number":
-            return float(value)
-        if kind == "boolean":
-            lowered = value.strip().lower()
-            if lowered in ("true", "1", "yes", "on"):
-                return True
-            if lowered in ("false", "0", "no", "off"):
-                return False
-            raise ValueError(value)
-        return json.loads(value)  # array, object
+        return typed_value(kind, value)
     except ValueError:
         raise InputError(
             redact(f"Input {name!r} should be {_article(kind)} {kind}, not {value!r}."),

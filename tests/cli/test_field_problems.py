@@ -71,3 +71,29 @@ def test_a_declared_example_is_typed_as_an_input_value_is(cli: Cli) -> None:
     wrong = cli("action", "add", "a2", "--path", "/x", "--declare", 'ids:array={"a": 1}')
     assert wrong.code == 2 and "not a valid array" in " ".join(wrong.stderr.split())
     assert "a2" not in load_project(cli.project).actions
+
+
+EXAMPLES = [
+    ("integer", "5", 5), ("number", "5", 5), ("number", "0.5", 0.5), ("boolean", "yes", True),
+    ("boolean", "off", False), ("array", "[1, 2]", [1, 2]), ("object", '{"a": 1}', {"a": 1}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "text", "typed"), EXAMPLES)
+def test_the_cli_and_the_action_form_type_an_example_alike(
+    cli: Cli, kind: str, text: str, typed: object
+) -> None:
+    assert cli("init").code == 0
+    assert cli("connector", "add", "api", "--base-url", "https://api.example.com").code == 0
+    added = cli("action", "add", "a1", "--path", "/x", "--declare", f"v:{kind}={text}")
+    assert added.code == 0, added.output
+    from_cli = load_project(cli.project).actions["a1"].inputs["v"].example
+    row = [("input_name", "v"), ("input_type", kind), ("input_description", ""),
+           ("input_example", text)]  # fmt: skip
+    form = FormData([("connector", "api"), ("method", "GET"), ("path", "/x"), *row])
+    draft = ActionDraft.from_form(form)
+    built = draft.build("a1", None)
+    assert built is not None, draft.errors
+    from_form = built.inputs["v"].example
+    assert from_cli == from_form == typed
+    assert type(from_cli) is type(from_form) is type(typed)  # 5 stays 5, not 5.0

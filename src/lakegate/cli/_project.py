@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # pydantic and the project models load only in commands that 
 Model = TypeVar("Model", bound="BaseModel")
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def usage(message: str, hint: str) -> ConfigError:
@@ -133,25 +132,6 @@ def key_values(pairs: list[str], flag: str) -> dict[str, str]:
             raise usage(f"{flag} expects KEY=VALUE, got {redact(text)!r}.", f"e.g. {flag} a=b")
         out[pair[0]] = pair[1]
     return out
-
-
-def typed_text(kind: str, text: str) -> Any:
-    """Text from the command line (an `-i` value, a `--declare` example) as an input of type
-    `kind`; ValueError when it is not one."""
-    if kind == "integer":
-        return int(text)
-    if kind == "number":
-        return float(text)
-    if kind == "boolean":
-        if text.strip().lower() not in _BOOLEANS:
-            raise ValueError(text)
-        return _BOOLEANS[text.strip().lower()]
-    if kind in ("array", "object"):
-        value = json.loads(text)
-        if not isinstance(value, list if kind == "array" else dict):
-            raise ValueError(text)
-        return value
-    return text
 
 
 def header_pairs(lines: list[str], flag: str) -> dict[str, str]:

@@ -20,7 +20,6 @@ from lakegate.cli._project import (
     print_listing,
     print_yaml,
     say,
-    typed_text,
     usage,
     warn,
 )
@@ -327,8 +326,10 @@ def _inputs(specs: list[str], fields: dict[str, Any]) -> dict[str, Input]:
 
 
 def _typed(text: str, kind: str, spec: str) -> Any:
+    from lakegate.render import typed_value
+
     try:
-        return typed_text(kind, text)
+        return typed_value(kind, text)
     except ValueError:
         raise usage(
             f"The example in --declare {spec!r} is not a valid {kind}.",

@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from lakegate.cli import _output
-from lakegate.cli._project import open_project, print_json, say, typed_text, usage, warn
+from lakegate.cli._project import open_project, print_json, say, usage, warn
 from lakegate.errors import LakegateError
 
 if TYPE_CHECKING:  # the models load when a command runs, not when the CLI starts
@@ -118,8 +118,10 @@ def _coerce(key: str, kind: str, text: str) -> Any:
             raise usage(
                 f"-i {key}: cannot read {text[1:]} ({exc.strerror}).", "Check the path."
             ) from None
+    from lakegate.render import typed_value
+
     try:
-        return typed_text(kind, text)
+        return typed_value(kind, text)
     except ValueError:
         pass
     example = {"integer": "5", "number": "0.5", "boolean": "true", "array": "'[1, 2]'"}.get(

@@ -17,6 +17,7 @@ from lakegate.authconfig import field_problems
 from lakegate.curl import parse_curl
 from lakegate.errors import ConfigError
 from lakegate.project import METHODS, Action, Connector, Input
+from lakegate.render import typed_value
 from lakegate.studio.connection import form_terms
 from lakegate.studio.forms import note_problems
 
@@ -287,30 +288,12 @@ def _value(text: str) -> Any:
 
 
 def _typed(kind: str, text: str) -> Any:
-    """An example typed as the input's type; ValueError says what is wrong."""
+    """An example typed as the input's type (as the CLI types it); ValueError says what is
+    wrong."""
     text = text.strip()
     if not text:
         return None
-    if kind == "integer":
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"the example {text!r} is not an integer") from None
-    if kind == "number":
-        try:
-            return float(text) if any(c in text for c in ".eE") else int(text)
-        except ValueError:
-            raise ValueError(f"the example {text!r} is not a number") from None
-    if kind == "boolean":
-        if text.lower() not in ("true", "false"):
-            raise ValueError(f"the example {text!r} is not true or false")
-        return text.lower() == "true"
-    if kind in ("array", "object"):
-        try:
-            found = json.loads(text)
-        except ValueError:
-            raise ValueError(f"the example is not a JSON {kind}") from None
-        if not isinstance(found, list if kind == "array" else dict):
-            raise ValueError(f"the example is not a JSON {kind}")
-        return found
-    return text
+    try:
+        return typed_value(kind, text)
+    except ValueError as exc:
+        raise ValueError(f"the example {exc}") from None
