@@ -1,11 +1,12 @@
 """Helpers shared by the test folders (tests/conftest.py puts this folder on sys.path):
 starting `lakegate serve --http` and opening an MCP session on it, serving an ASGI app on a
-loopback port, the official SDK's clients on a local workspace, the `databricks` connector and
-`list_warehouses` action on it, and the `create_job` action the pack does not ship."""
+loopback port, the official SDK's clients on a local workspace and its access log, the `databricks`
+connector and `list_warehouses` action on it, and the `create_job` action the pack does not ship."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import socket
@@ -150,6 +151,13 @@ def account_client(ws: LocalWorkspace) -> AccountClient:
         client_secret=ws.credentials["client_secret"],
         auth_type="oauth-m2m",
     )
+
+
+def access_log(ws: LocalWorkspace) -> list[dict[str, Any]]:
+    """Every request `ws` has served so far, one dict a line of its requests.jsonl."""
+    if not ws.requests_log.exists():
+        return []
+    return [json.loads(line) for line in ws.requests_log.read_text().splitlines() if line]
 
 
 def databricks_connector(ws: LocalWorkspace, client_secret: str, **auth: Any) -> Connector:

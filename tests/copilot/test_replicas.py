@@ -14,7 +14,7 @@ import anyio
 import httpx
 import pytest
 
-from _support import serve_asgi
+from _support import access_log, serve_asgi
 from lakegate.copilot.handles import PREFIX, HandleSigner, signing_key
 from lakegate.project import Project
 from lakegate.secrets import SecretStore
@@ -76,8 +76,7 @@ async def cancel_reached(workspace: Any, statement_id: str, within: float) -> bo
     path = f"/api/2.0/sql/statements/{statement_id}/cancel"
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        lines = workspace.requests_log.read_text().splitlines()
-        if any(json.loads(line).get("path") == path for line in lines if line):
+        if any(e.get("path") == path for e in access_log(workspace)):
             return True
         await anyio.sleep(0.2)
     return False

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from _support import databricks_connector, list_warehouses_action, serve_asgi
+from _support import access_log, databricks_connector, list_warehouses_action, serve_asgi
 from lakegate.project import Action, Connector, Project
 
 CLIENT_ID = "cid-123"
@@ -215,5 +215,6 @@ def databricks_project(tmp_path: Path, ws: Any, monkeypatch: pytest.MonkeyPatch)
 
 def logged_requests(ws: Any, path: str, method: str | None = None) -> list[dict[str, Any]]:
     """Lines of the workspace's requests.jsonl for `path`."""
-    lines = [json.loads(line) for line in ws.requests_log.read_text().splitlines() if line]
-    return [e for e in lines if e["path"] == path and (method is None or e["method"] == method)]
+    return [
+        e for e in access_log(ws) if e["path"] == path and (method is None or e["method"] == method)
+    ]

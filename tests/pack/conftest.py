@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from _support import access_log as access_log  # the pack's tests import it from here
 from lakegate.databricks.connect import connect
 from lakegate.project import Project
 from lakegate.secrets import SecretStore
@@ -86,10 +87,3 @@ def project_on(tmp_path: Path) -> ProjectOn:
         return project
 
     return make
-
-
-def access_log(ws: LocalWorkspace) -> list[dict[str, Any]]:
-    """Every request the workspace has served so far."""
-    if not ws.requests_log.exists():
-        return []
-    return [json.loads(line) for line in ws.requests_log.read_text().splitlines() if line]

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from _support import access_log as access_log  # the folder's tests import it from here
 from _support import client_token, create_job_action, serve_http
 from lakegate.databricks.connect import connect
 from lakegate.project import Project
@@ -68,13 +67,6 @@ def list_runs(ws: LocalWorkspace, job_id: int) -> list[dict]:
         if not body.get("has_more"):
             return runs
         params["page_token"] = body["next_page_token"]
-
-
-def access_log(ws: LocalWorkspace) -> list[dict[str, Any]]:
-    """Every request the workspace has served so far."""
-    if not ws.requests_log.exists():
-        return []
-    return [json.loads(line) for line in ws.requests_log.read_text().splitlines() if line]
 
 
 def issued_token_digests(ws: LocalWorkspace) -> set[str]:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Browser, Dialog, Page, expect
 
+from _support import access_log
 from lakegate.workspace import LocalWorkspace
 
 from .browsing import seed, settled, signed_in
@@ -19,12 +20,8 @@ from .conftest import RunningStudio
 
 def statement_posts(ws: LocalWorkspace) -> int:
     """How many statement requests the workspace has served (its access log, one line each)."""
-    lines = ws.requests_log.read_text().splitlines() if ws.requests_log.exists() else []
-    return sum(
-        1
-        for line in lines
-        if (r := json.loads(line))["method"] == "POST" and r["path"] == "/api/2.0/sql/statements"
-    )
+    posts = [r for r in access_log(ws) if r["method"] == "POST"]
+    return sum(1 for r in posts if r["path"] == "/api/2.0/sql/statements")
 
 
 def wait_until(page: Page, condition: Callable[[], bool], timeout_s: float = 15.0) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import httpx
 import pytest
 from workspace_http import bearer, fetch_token
 
+from _support import access_log
 from lakegate.workspace import LocalWorkspace
 from lakegate.workspace.faults import FaultPlanError, parse_plan
 
@@ -76,8 +76,7 @@ def test_reset_closes_the_connection_without_a_response(
     with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         client.get(PATH)
     assert client.get(PATH).status_code == 200  # the server lives on; a new connection works
-    lines = [json.loads(x) for x in ws.requests_log.read_text().splitlines()]
-    reset = [x for x in lines if x.get("fault") == "reset"]
+    reset = [x for x in access_log(ws) if x.get("fault") == "reset"]
     assert len(reset) == 1 and reset[0]["status"] is None
 
 

@@ -3,7 +3,6 @@ send, information_schema, INSERT OVERWRITE, Spark's column names and error wordi
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,6 +11,7 @@ import httpx
 import pytest
 from workspace_http import fetch_token
 
+from _support import access_log
 from lakegate.workspace import LocalWorkspace
 
 Run = Callable[..., dict[str, Any]]
@@ -253,7 +253,6 @@ def test_unknown_endpoint_log_lines_name_the_caller(
     assert response.status_code == 404 and response.json()["error_code"] == "ENDPOINT_NOT_FOUND"
     anonymous = httpx.get(f"{workspace.host}{marker}/anonymous")
     assert anonymous.status_code == 404
-    lines = [json.loads(line) for line in workspace.requests_log.read_text().splitlines()]
-    by_path = {line["path"]: line for line in lines}
+    by_path = {line["path"]: line for line in access_log(workspace)}
     assert by_path[marker]["principal"] == workspace.credentials["client_id"]
     assert by_path[f"{marker}/anonymous"]["principal"] is None

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 from workspace_http import bearer, fetch_token
 
+from _support import access_log
 from lakegate.workspace import LocalWorkspace
 
 
@@ -90,8 +91,7 @@ def test_access_log_has_one_line_per_request(
     marker = f"/api/2.0/sql/warehouses/log-marker-{time.monotonic_ns()}"
     admin.get(marker)
     httpx.get(workspace.host + marker)
-    lines = [json.loads(x) for x in workspace.requests_log.read_text().splitlines()]
-    mine = [x for x in lines if x["path"] == marker]
+    mine = [x for x in access_log(workspace) if x["path"] == marker]
     assert len(mine) == 2
     assert mine[0]["principal"] == workspace.credentials["client_id"]
     assert mine[0]["status"] == 404 and mine[0]["method"] == "GET"

@@ -1,4 +1,5 @@
-"""Helpers for the local workspace tests: tokens over the real token endpoint."""
+"""Helpers for the local workspace tests: tokens over the real token endpoint, the running
+warehouse's HTTP path, and the result-link downloads in the access log."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 
 import httpx
 
+from _support import access_log
 from lakegate.workspace import LocalWorkspace
 
 TokenGetter = Callable[..., str]
@@ -38,6 +40,22 @@ def fetch_token(
     )
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
+
+
+def warehouse_id(ws: LocalWorkspace) -> str:
+    """The seeded warehouse that is RUNNING ("Starter Warehouse")."""
+    assert ws.state is not None
+    return ws.state.warehouses.ids()[0]
+
+
+def http_path(ws: LocalWorkspace) -> str:
+    """The running warehouse's `http_path`, as the SQL connectors take it."""
+    return f"/sql/1.0/warehouses/{warehouse_id(ws)}"
+
+
+def downloads(ws: LocalWorkspace) -> int:
+    """How many result links (CloudFetch, external links) `ws` has served so far."""
+    return sum(1 for e in access_log(ws) if e["path"].startswith("/storage/statements/"))
 
 
 def bearer(token: str) -> dict[str, str]:

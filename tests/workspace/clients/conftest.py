@@ -15,7 +15,7 @@ from databricks import sql
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config, oauth_service_principal
 from databricks.sql.client import Connection
-from workspace_http import bearer, fetch_token
+from workspace_http import bearer, fetch_token, http_path, warehouse_id
 
 from _support import workspace_client
 from lakegate.workspace import LocalWorkspace
@@ -30,16 +30,6 @@ def plain_workspace() -> Iterator[LocalWorkspace]:
         assert ws.state is not None
         assert ws.state.sql_statements.engine.samples_ready(600)  # type: ignore[attr-defined]
         yield ws
-
-
-def warehouse_id(ws: LocalWorkspace) -> str:
-    """The seeded warehouse that is RUNNING ("Starter Warehouse")."""
-    assert ws.state is not None
-    return ws.state.warehouses.ids()[0]
-
-
-def http_path(ws: LocalWorkspace) -> str:
-    return f"/sql/1.0/warehouses/{warehouse_id(ws)}"
 
 
 def host_and_port(ws: LocalWorkspace) -> tuple[str, int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import json
 import ssl
 from collections.abc import Callable
 from pathlib import Path
@@ -19,16 +18,12 @@ import pytest
 from databricks import sql
 from databricks.sql.client import Connection
 from databricks.sql.exc import ServerOperationError
-from workspace_http import bearer, fetch_token
+from workspace_http import bearer, downloads, fetch_token
 
+from _support import access_log
 from lakegate.workspace import LocalWorkspace
 
 Connect = Callable[..., Connection]
-
-
-def downloads(ws: LocalWorkspace) -> int:
-    lines = ws.requests_log.read_text().splitlines()
-    return sum(1 for line in lines if json.loads(line)["path"].startswith("/storage/statements/"))
 
 
 def statement(ws: LocalWorkspace, ident: str) -> Any:
@@ -165,9 +160,8 @@ def test_close_closes_statements_then_the_session(
     cursor.close()
     assert rest.get(f"/api/2.0/sql/statements/{ident}").json()["status"]["state"] == "CLOSED"
     connection.close()
-    lines = [json.loads(line) for line in plain_workspace.requests_log.read_text().splitlines()]
     assert {"method": "DELETE", "path": f"/api/2.0/sql/sessions/{session_id}", "status": 200} in [
-        {k: line[k] for k in ("method", "path", "status")} for line in lines
+        {k: line[k] for k in ("method", "path", "status")} for line in access_log(plain_workspace)
     ]
     gone = rest.post(
         "/api/2.0/sql/statements",

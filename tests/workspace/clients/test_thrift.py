@@ -24,8 +24,9 @@ from databricks import sql
 from databricks.sdk.core import Config, oauth_service_principal
 from databricks.sql.client import Connection
 from databricks.sql.exc import RequestError, ServerOperationError
-from workspace_http import bearer, fetch_token
+from workspace_http import bearer, downloads, fetch_token, http_path
 
+from _support import access_log
 from lakegate.workspace import LocalWorkspace
 
 # -- fixtures (Thrift only; the SEA backend's live in conftest.py) ----------------------------
@@ -80,19 +81,6 @@ def connect(
     yield open_connection
     for connection in opened:
         connection.close()
-
-
-def http_path(ws: LocalWorkspace) -> str:
-    assert ws.state is not None
-    return f"/sql/1.0/warehouses/{ws.state.warehouses.ids()[0]}"
-
-
-def log_lines(ws: LocalWorkspace) -> list[dict]:
-    return [json.loads(line) for line in ws.requests_log.read_text().splitlines()]
-
-
-def downloads(ws: LocalWorkspace) -> int:
-    return sum(1 for line in log_lines(ws) if line["path"].startswith("/storage/statements/"))
 
 
 # -- TLS --------------------------------------------------------------------------------------
@@ -359,7 +347,7 @@ def test_a_bad_token_is_refused_with_the_connectors_auth_error(
 ) -> None:
     ws = tls_workspace
     host, port = ws.host.removeprefix("https://").rsplit(":", 1)
-    before = len(log_lines(ws))
+    before = len(access_log(ws))
     with pytest.raises(RequestError, match="Invalid access token"):
         sql.connect(
             server_hostname=host,
@@ -369,7 +357,7 @@ def test_a_bad_token_is_refused_with_the_connectors_auth_error(
             _tls_trusted_ca_file=str(ws.ca_file),
             enable_telemetry=False,
         )
-    refused = [line for line in log_lines(ws)[before:] if line["path"].startswith("/sql/1.0/")]
+    refused = [line for line in access_log(ws)[before:] if line["path"].startswith("/sql/1.0/")]
     assert [line["status"] for line in refused] == [403]  # refused once, not retried
 
 
