@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from _support import client_token
+
 from ._clients import http_server, http_session, serve_args, text_of
 from .conftest import build_project
 
@@ -147,11 +149,7 @@ def test_an_mcp_server_not_behind_lakegates_chooser_keeps_its_own_json_setting(
     import lakegate.copilot.http  # noqa: F401  (installs the per-request transport)
 
     creds = workspace.credentials
-    token = httpx.post(
-        f"{workspace.host}/oidc/v1/token",
-        data={"grant_type": "client_credentials", "client_id": creds["client_id"],
-              "client_secret": creds["client_secret"], "scope": "all-apis"},
-    ).json()["access_token"]  # fmt: skip
+    token = client_token(workspace.host, creds["client_id"], creds["client_secret"])
     listed = httpx.post(
         f"{workspace.host}/api/2.0/mcp/sql",
         json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
