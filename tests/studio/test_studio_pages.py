@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from _support import client_token
 from lakegate.copilot.audit import AuditLog, call_record
 from lakegate.project import Action, Input, load_project
 from lakegate.studio.jsonview import json_html
@@ -158,9 +159,10 @@ def test_the_test_panel_prefills_inputs_from_examples(
 ) -> None:
     seed(studio, workspace)
     client = studio.client()
+    creds = workspace.credentials
+    token = client_token(workspace.host, creds["client_id"], creds["client_secret"])
     listed = httpx.get(
-        f"{workspace.host}/api/2.0/sql/warehouses",
-        headers={"Authorization": f"Bearer {token(workspace)}"},
+        f"{workspace.host}/api/2.0/sql/warehouses", headers={"Authorization": f"Bearer {token}"}
     ).json()
     starter = next(w for w in listed["warehouses"] if w["name"] == "Starter Warehouse")
     project = load_project(studio.project)
@@ -295,16 +297,3 @@ def form_of(page: str) -> dict[str, Any]:
         data[name] = unescape(value)
     data["input_required"] = re.findall(r'name="input_required" value="(\d+)" checked', page)
     return data
-
-
-def token(ws: LocalWorkspace) -> str:
-    response = httpx.post(
-        f"{ws.host}/oidc/v1/token",
-        data={
-            "grant_type": "client_credentials",
-            "scope": "all-apis",
-            "client_id": ws.credentials["client_id"],
-            "client_secret": ws.credentials["client_secret"],
-        },
-    )
-    return response.json()["access_token"]
