@@ -50,7 +50,7 @@ def poll(
     w: WorkspaceClient,
     statement_id: str,
     until: Callable[[StatementResponse], bool],
-    deadline_s: float = 20,
+    deadline_s: float = 120,
 ) -> StatementResponse:
     deadline = time.monotonic() + deadline_s
     while True:
@@ -138,9 +138,9 @@ def test_cancel_interrupts_duckdb_and_frees_the_warehouse(
     poll(w, started.statement_id, lambda r: r.status.state == StatementState.RUNNING)
     t0 = time.monotonic()
     w.statement_execution.cancel_execution(started.statement_id)
-    canceled = poll(w, started.statement_id, lambda r: r.status.state in DONE, deadline_s=10)
+    canceled = poll(w, started.statement_id, lambda r: r.status.state in DONE, deadline_s=60)
     assert canceled.status.state == StatementState.CANCELED
-    assert time.monotonic() - t0 < 5  # the query itself would run for minutes
+    assert time.monotonic() - t0 < 60  # a generous bound: the query itself runs for hours
     # Every connection is free again: as many concurrent statements as connections all run.
     ids = [
         w.statement_execution.execute_statement(
@@ -282,7 +282,7 @@ def test_databricks_sql_spelling(w: WorkspaceClient, warehouse: str) -> None:
 def test_statement_on_stopped_warehouse_starts_it(w: WorkspaceClient) -> None:
     warehouse_id = w.warehouses.create(name=f"stopped-{uuid.uuid4().hex[:8]}").response.id
     w.warehouses.stop(warehouse_id)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while w.warehouses.get(warehouse_id).state.value != "STOPPED":
         assert time.monotonic() < deadline
         time.sleep(0.02)
