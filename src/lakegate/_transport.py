@@ -229,6 +229,14 @@ class Response:
         """The body as JSON; ValueError when it is not."""
         return jsonlib.loads(self.content)
 
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object; {} when it is anything else (an error page, a list)."""
+        try:
+            data = self.json()
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
 
 class HttpClient:
     """The gateway's plain client on its Transport: token requests and presigned downloads (never

@@ -157,7 +157,7 @@ class TokenSource:
         started = self._clock()
         for i, method in enumerate(methods):
             response = await self._post_retrying(form, headers, method)
-            body = _json(response)
+            body = response.json_object()
             fallback = i + 1 < len(methods) and response.status_code in (400, 401)
             if fallback and body.get("error") == "invalid_client":
                 continue  # auto: this server wants the other client authentication method
@@ -313,14 +313,6 @@ class TokenSource:
                 "error_description": redact(description),
             },
         )
-
-
-def _json(response: Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _ttl(raw: Any) -> float:

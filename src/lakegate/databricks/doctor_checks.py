@@ -13,7 +13,6 @@ from lakegate.databricks.doctor_failures import (
     Failed,
     api_failure,
     client_refused,
-    json_object,
     message_of,
     oauth_error,
     store_fix,
@@ -161,7 +160,7 @@ class Checks:
         response = await self._api("GET", "/api/2.0/sql/warehouses")
         if response.status_code != 200:
             raise api_failure(response, "listing warehouses")
-        self.warehouses = list(json_object(response).get("warehouses") or [])
+        self.warehouses = list(response.json_object().get("warehouses") or [])
         return f"HTTP 200, {len(self.warehouses)} warehouse(s)"
 
     async def visibility(self) -> str:
@@ -173,7 +172,7 @@ class Checks:
             # What the copilot's list_warehouses shows: the pinned warehouse, fetched by id.
             response = await self._api("GET", f"/api/2.0/sql/warehouses/{pinned}")
             if response.status_code == 200:
-                found = json_object(response)
+                found = response.json_object()
                 return (
                     f"list_warehouses shows the pinned {found.get('name')} "
                     f"({found.get('state')}); Databricks' own listing is empty (no CAN_MANAGE)"
@@ -209,7 +208,7 @@ class Checks:
             },
             timeout_s=_STATEMENT_TIMEOUT_S,
         )
-        body = json_object(response)
+        body = response.json_object()
         if response.status_code == 403:
             raise Failed(
                 f"The service principal may not use warehouse {warehouse_id}: "
@@ -250,7 +249,7 @@ class Checks:
                 f"{base}/scim/v2/ServicePrincipals",
                 params={"filter": f'applicationId eq "{auth.client_id}"'},
             )
-            resources = json_object(found).get("Resources") or []
+            resources = found.json_object().get("Resources") or []
             if found.status_code != 200 or not resources:
                 return "skipped: the account API does not show this principal"
             listed = await self.gw.request(
@@ -260,7 +259,7 @@ class Checks:
             return "skipped: the secret's expiry is not readable with this principal"
         expiries = [
             datetime.fromisoformat(str(s["expire_time"]).replace("Z", "+00:00"))
-            for s in json_object(listed).get("secrets") or []
+            for s in listed.json_object().get("secrets") or []
             if s.get("status") == "ACTIVE" and s.get("expire_time")
         ]
         if listed.status_code != 200 or not expiries:

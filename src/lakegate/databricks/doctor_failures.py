@@ -14,7 +14,6 @@ __all__ = [
     "Failed",
     "api_failure",
     "client_refused",
-    "json_object",
     "message_of",
     "oauth_error",
     "store_fix",
@@ -87,7 +86,7 @@ def token_failure(
 
 def api_failure(response: Response, doing: str) -> Failed:
     """A workspace API call that answered, but not with success."""
-    message = message_of(json_object(response)) or f"HTTP {response.status_code}"
+    message = message_of(response.json_object()) or f"HTTP {response.status_code}"
     if "not assigned" in message:
         return Failed(
             f"The service principal is not assigned to this workspace ({message}).",
@@ -118,15 +117,6 @@ def store_fix(auth: OAuth2Auth) -> str:
         "store it with `lakegate secret set NAME` and write `client_secret: ${secret:NAME}`; "
         "then check client_id."
     )
-
-
-def json_object(response: Response) -> dict[str, Any]:
-    """The body as a JSON object; {} when it is anything else."""
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def message_of(body: dict[str, Any]) -> str:
