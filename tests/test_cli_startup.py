@@ -1,7 +1,7 @@
 """The CLI starts at once: heavy modules load only in the commands that need them.
 
-Counted, not timed: each case runs in a fresh interpreter and reports which heavy modules ended
-up in `sys.modules` (the wall-clock figures live in benchmarks/cli_start.py).
+Counted, not timed: each case runs in a fresh interpreter and reports which of the watched
+modules ended up in `sys.modules` (the wall-clock figures live in benchmarks/cli_start.py).
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ HEAVY = [
     "sqlglot", "duckdb", "pyarrow", "mcp", "starlette", "jinja2", "uvicorn", "lakegate.workspace",
     "httpx", "aiohttp", "jsonschema", "lakegate.gateway",
 ]  # fmt: skip
+# What help has no use for: rich's Markdown (markdown-it) and Traceback (pygments), which typer's
+# help module imports at its top, and asyncio, which only running a command needs.
+NOT_FOR_HELP = ["markdown_it", "rich.markdown", "pygments", "rich.traceback", "asyncio"]
 
 PROBE = """
 import atexit, json, sys
-heavy = json.loads(sys.argv[1])
-atexit.register(lambda: print("LOADED=" + json.dumps([m for m in heavy if m in sys.modules])))
+watched = json.loads(sys.argv[1])
+atexit.register(lambda: print("LOADED=" + json.dumps([m for m in watched if m in sys.modules])))
 sys.argv = ["lakegate", *sys.argv[2:]]
 if sys.argv[1:] == ["<import>"]:
     import lakegate.cli
@@ -34,10 +37,15 @@ else:
 """
 
 
-def loaded(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> list[str]:
-    """The heavy modules a fresh interpreter holds after `lakegate ARGS` (or the import)."""
+def loaded(
+    *args: str,
+    watch: list[str] = HEAVY,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> list[str]:
+    """The `watch`ed modules a fresh interpreter holds after `lakegate ARGS` (or the import)."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(HEAVY), *args],
+        [sys.executable, "-c", PROBE, json.dumps(watch), *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -59,6 +67,58 @@ def test_importing_the_cli_loads_no_heavy_module() -> None:
 )
 def test_help_and_version_load_no_heavy_module(args: list[str]) -> None:
     assert loaded(*args) == []
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["-h"], ["call", "--help"], ["serve", "--help"], ["no-such-command"]]
+)
+def test_help_loads_no_markdown_traceback_or_asyncio_module(args: list[str]) -> None:
+    assert loaded(*args, watch=NOT_FOR_HELP) == []
+
+
+def test_the_top_help_runs_no_option_coercion_so_loads_no_pydantic() -> None:
+    # A subcommand's --help does load it: typer coerces the top options (--project) with pydantic.
+    assert loaded("--help", watch=["pydantic"]) == []
+
+
+TYPER_EXTRAS = """
+import io
+import lakegate.cli  # typer's help module now holds stand-ins for Markdown and Traceback
+import rich.traceback
+import typer
+from rich.console import Console
+from typer import rich_utils
+from typer.models import DeveloperExceptionConfig
+from typer.testing import CliRunner
+
+app = typer.Typer(rich_markup_mode="markdown")
+
+@app.command()
+def hello() -> None:
+    \"\"\"Say **hello** in `markdown`.\"\"\"
+
+@app.command()
+def bye() -> None:
+    \"\"\"Say bye.\"\"\"
+
+print(CliRunner().invoke(app, ["hello", "--help"], terminal_width=80).output)
+try:
+    raise ValueError("boom")
+except ValueError as exc:
+    shown = rich_utils.get_traceback(exc, DeveloperExceptionConfig(), [])
+out = io.StringIO()
+Console(file=out, width=80).print(shown)
+print(type(shown) is rich.traceback.Traceback, "ValueError: boom" in out.getvalue())
+"""
+
+
+def test_markdown_help_and_pretty_tracebacks_still_work_after_the_cli_is_imported() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", TYPER_EXTRAS], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Say hello in markdown." in done.stdout  # rendered: no ** or ` left
+    assert done.stdout.rstrip().endswith("True True"), done.stdout[-2000:]
 
 
 def test_calling_a_rest_action_loads_the_gateway_but_no_sql_or_server_module(

@@ -15,7 +15,6 @@ from rich.table import Table
 
 from lakegate.cli import _output
 from lakegate.cli._project import print_json, state_dir
-from lakegate.copilot.audit import AUDIT_FILE, read_records, stats
 from lakegate.secrets import redact
 
 audit_app = typer.Typer(
@@ -29,6 +28,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _path() -> Path:
+    from lakegate.copilot.audit import AUDIT_FILE
+
     return state_dir() / AUDIT_FILE
 
 
@@ -74,6 +75,8 @@ def tail(
         lakegate audit tail -n 50
         lakegate audit tail -f --json | jq .tool
     """
+    from lakegate.copilot.audit import read_records
+
     path = _path()
     for record in deque(read_records(path), maxlen=lines):
         _emit(record, as_json)
@@ -117,6 +120,8 @@ def stats_cmd(
 
         lakegate audit stats
     """
+    from lakegate.copilot.audit import read_records, stats
+
     rows = stats(read_records(_path()))
     if as_json:
         print_json(rows)

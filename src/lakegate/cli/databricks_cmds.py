@@ -6,7 +6,6 @@ Secrets never pass on the command line: `--client-secret-env VAR` writes `${env:
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -120,6 +119,8 @@ def connect_cmd(
             --client-id 5f0c... --client-secret-env DATABRICKS_CLIENT_SECRET
         lakegate databricks connect --profile my-sp
     """
+    import asyncio
+
     from lakegate.databricks.connect import connect, read_profile
 
     name = old_name or name
@@ -245,6 +246,8 @@ def setup_cmd(
             --host https://dbc-1234.cloud.databricks.com \\
             --admin-client-id ID --admin-secret-env ADMIN_SECRET --grant-warehouse abc123
     """
+    import asyncio
+
     from lakegate.databricks.connect import connect
     from lakegate.databricks.setup import AccountAdmin, setup_service_principal
     from lakegate.secrets import register_secret
@@ -330,6 +333,8 @@ def query_cmd(
 
         lakegate databricks query "SELECT * FROM samples.nyctaxi.trips" --out trips.parquet
     """
+    import asyncio
+
     from lakegate.databricks.export import FORMATS
 
     if out.suffix.lower() not in FORMATS:

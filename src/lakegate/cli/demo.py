@@ -21,7 +21,6 @@ Steps after `add_list_warehouses` can rely on `run.workspace`, `run.project` (sa
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import tempfile
 import textwrap
@@ -34,7 +33,6 @@ from typing import Any
 import typer
 from rich.console import RenderableType
 from rich.markup import escape
-from rich.syntax import Syntax
 from rich.table import Table
 
 from lakegate.cli import _output
@@ -137,6 +135,8 @@ async def add_list_warehouses(run: DemoRun) -> str:
     text = text[text.index("connectors:") :]  # the file's header comment is for editors
     text = textwrap.indent(text.rstrip(), "  ")
     if _output.console.is_terminal:
+        from rich.syntax import Syntax  # pygments: only for a terminal
+
         run.show(
             Syntax(text, "yaml", theme="ansi_dark", background_color="default", word_wrap=True)
         )
@@ -203,6 +203,8 @@ def demo(
         lakegate demo
         lakegate demo --keep     # then, in another shell: lakegate call list_warehouses
     """
+    import asyncio
+
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="lakegate-demo-") as folder:
         try:
@@ -245,6 +247,8 @@ async def _run_steps(folder: Path, keep: bool, started: float) -> bool:
 
 
 async def _keep_running(run: DemoRun) -> None:
+    import asyncio
+
     console = _output.console
     console.print(
         f"[bold]Still running[/] (Ctrl-C to stop). In another shell:\n"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 from rich.markup import escape
 
@@ -38,6 +36,8 @@ def doctor(
         lakegate doctor
         lakegate doctor databricks --json
     """
+    import asyncio
+
     from lakegate.databricks.doctor import diagnose
 
     project = open_project()

@@ -6,7 +6,6 @@ Both go through the gateway, like every other front. Exit codes: 0 ok, 1 the act
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sys
 from http import HTTPStatus
@@ -136,6 +135,8 @@ def _coerce(key: str, kind: str, text: str) -> Any:
 
 
 def _run(project: Project, action: str, values: dict[str, Any], *, test: bool) -> Any:
+    import asyncio
+
     from lakegate.gateway import Gateway
 
     async def go() -> Any:

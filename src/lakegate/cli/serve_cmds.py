@@ -5,9 +5,7 @@ In stdio mode stdout carries the protocol and nothing else: every log line goes 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import shutil
 import socket
 import sys
@@ -91,6 +89,9 @@ def serve(
         lakegate serve --http                   # http://127.0.0.1:8770/mcp, bearer token
         lakegate serve --show-token             # the token for the client's configuration
     """
+    import asyncio  # here, not at the top: `lakegate --help` should not load them
+    import logging
+
     if print_config is not None:
         _print_config(print_config, http=http, host=host, port=port)
         return
