@@ -13,7 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
+from typer.core import _TyperParameter
+from typer.testing import CliRunner
 
+from lakegate.cli import _help
 from lakegate.workspace import LocalWorkspace
 
 HEAVY = [
@@ -76,9 +80,46 @@ def test_help_loads_no_markdown_traceback_or_asyncio_module(args: list[str]) -> 
     assert loaded(*args, watch=NOT_FOR_HELP) == []
 
 
-def test_the_top_help_runs_no_option_coercion_so_loads_no_pydantic() -> None:
-    # A subcommand's --help does load it: typer coerces the top options (--project) with pydantic.
-    assert loaded("--help", watch=["pydantic"]) == []
+@pytest.mark.parametrize(
+    "args", [["--help"], ["version"], ["call", "--help"], ["databricks", "connect", "--help"]]
+)
+def test_help_and_version_load_no_pydantic(args: list[str]) -> None:
+    # typer coerces option values through pydantic; the options help and version leave unset
+    # (`--project`) must not make it load
+    assert loaded(*args, watch=["pydantic"]) == []
+
+
+def _probe_app() -> typer.Typer:
+    app = typer.Typer()
+
+    def seen(value: object) -> object:
+        print("callback got", repr(value))
+        return value
+
+    @app.command()
+    def probe(
+        name: str = typer.Option(..., "--name"),
+        count: int | None = typer.Option(None, "--count", callback=seen),
+        tags: list[str] | None = typer.Option(None, "--tag"),
+        path: Path | None = typer.Option(None, "--path", envvar="LG_PROBE_PATH"),
+    ) -> None:
+        print(repr((name, count, tags, path)))
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--name", "a"], ["--name", "a", "--count", "5", "--tag", "x", "--path", "p"],
+     ["--name", "a", "--count", "five"], ["--name", "a", "--tag"]],
+)  # fmt: skip
+def test_unset_options_mean_what_they_meant_to_typer(
+    args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours = CliRunner().invoke(_probe_app(), args)
+    monkeypatch.setattr(_TyperParameter, "process_value", _help._process_value)  # typer's own
+    typers = CliRunner().invoke(_probe_app(), args)
+    assert (ours.exit_code, ours.output) == (typers.exit_code, typers.output)
 
 
 TYPER_EXTRAS = """

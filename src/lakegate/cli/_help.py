@@ -1,5 +1,6 @@
-"""How `--help` shows options and what it loads: flags show no `<bool>` placeholder, and typer's
-help module comes without rich's Markdown and Traceback, which lakegate never uses."""
+"""How `--help` shows options and what help loads: flags show no `<bool>` placeholder, typer's help
+module comes without rich's Markdown and Traceback (lakegate uses neither), and an option left
+unset is not coerced through pydantic."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import sys
 import types
 from typing import Any
 
-from typer.core import TyperOption
+from typer._coercion import PassThroughRuntimeParam
+from typer.core import TyperOption, _TyperParameter
 
 _show_type = TyperOption.display_type_rich
 
@@ -65,3 +67,25 @@ def _import_typer_help() -> None:
 
 
 _import_typer_help()
+
+
+_process_value = _TyperParameter.process_value
+
+
+def _process_unset_without_pydantic(self: _TyperParameter, ctx: Any, value: Any) -> Any:
+    # typer builds a pydantic adapter for a parameter on its first value, even an unset one
+    # (None), which its coercion answers with None or () before the adapter is used: for
+    # `--project` that imported pydantic (~50 ms) in `version` and every subcommand's --help.
+    if value is not None or self._runtime_param is not None:
+        return _process_value(self, ctx, value)
+    desc = self.type_descriptor
+    self._runtime_param = PassThroughRuntimeParam(
+        annotation=desc.annotation, parameter_info=desc.parameter_info
+    )
+    try:
+        return _process_value(self, ctx, value)
+    finally:
+        self._runtime_param = None  # a value given later still gets typer's own coercion
+
+
+_TyperParameter.process_value = _process_unset_without_pydantic  # type: ignore[method-assign]
