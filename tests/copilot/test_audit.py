@@ -62,6 +62,18 @@ def test_a_record_has_every_documented_field(tmp_path: Path) -> None:
     assert (log.path.stat().st_mode & 0o777) == 0o600
 
 
+def test_the_folder_is_made_private_on_first_write_and_again_if_removed(tmp_path: Path) -> None:
+    folder = tmp_path / "state" / ".lakegate"
+    log = AuditLog(folder / "audit.jsonl")
+    log.write({"tool": "first"})
+    assert (folder.stat().st_mode & 0o777) == 0o700
+    for leftover in folder.iterdir():  # someone clears the state folder while the server runs
+        leftover.unlink()
+    folder.rmdir()
+    log.write({"tool": "second"})
+    assert [r["tool"] for r in read_records(log.path)] == ["second"]
+
+
 def _hammer(path: str, worker: int, count: int) -> None:
     log = AuditLog(path, max_bytes=10**9)
     for i in range(count):

@@ -78,9 +78,12 @@ class AuditLog:
         """Append one record as one line (redacted once more as a whole, as a last net)."""
         line = redact(json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":")))
         data = (line.replace("\n", " ") + "\n").encode("utf-8")
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with self._lock:
-            lock_fd = os.open(self._lock_path, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                lock_fd = os.open(self._lock_path, os.O_WRONLY | os.O_CREAT, 0o600)
+            except FileNotFoundError:  # no folder yet: made here, not checked on every call
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                lock_fd = os.open(self._lock_path, os.O_WRONLY | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX)
                 self._rotate_if_needed(len(data))
