@@ -3,12 +3,16 @@
 Against a local workspace in its own process, with a project made by `databricks connect`:
 `lakegate version`, `lakegate --help` and `lakegate call list_warehouses`, each run 10 times
 (the disk cache warm after one unmeasured run), alternated round by round; median and spread.
+Every process runs with its bytecode cached, as an installed CLI's is after its first run: the
+script gives them a cache of their own (PYTHONPYCACHEPREFIX) that the unmeasured run fills, so a
+PYTHONDONTWRITEBYTECODE=1 in the caller's environment cannot make them compile modules each time.
 
-python benchmarks/cli_start.py [--quick]
+python benchmarks/cli_start.py [--quick] [--markdown]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
@@ -34,9 +38,11 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 def run(quick: bool) -> list[dict]:
     runs = 3 if quick else 10
-    with served_workspace() as info:
+    with served_workspace() as info, tempfile.TemporaryDirectory(prefix="lg-bench-pyc-") as pyc:
         folder = Path(tempfile.mkdtemp(prefix="lg-bench-cli-"))
         env = {**os.environ, "LG_BENCH_SECRET": info["client_secret"]}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = pyc
         subprocess.run(
             [LAKEGATE, "databricks", "connect", "--host", info["host"], "--client-id",
              info["client_id"], "--client-secret-env", "LG_BENCH_SECRET", "--no-test"],
@@ -67,7 +73,11 @@ def run(quick: bool) -> list[dict]:
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 runs per command instead of 10")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from run import table
 
-    print(table(run(quick="--quick" in sys.argv), markdown="--markdown" in sys.argv))
+    print(table(run(quick=args.quick), markdown=args.markdown))
