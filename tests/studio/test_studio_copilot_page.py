@@ -33,8 +33,8 @@ def test_connect_snippets_match_print_config_with_their_env_block(
     project.save()
     with signed_in(browser, studio) as page:
         page.goto(f"{studio.url}/copilot")
-        for client, title in (("claude-code", "Claude Code"), ("vscode", "VS Code"),
-                              ("cursor", "Cursor")):  # fmt: skip
+        for client, title in (("claude-desktop", "Claude Desktop"), ("claude-code", "Claude Code"),
+                              ("vscode", "VS Code"), ("cursor", "Cursor")):  # fmt: skip
             expected = client_snippet(
                 client,
                 command=serve_command(studio.server.studio),
@@ -51,6 +51,9 @@ def test_connect_snippets_match_print_config_with_their_env_block(
             assert json.loads(cli.stdout) == shown  # what `lakegate serve --print-config` prints
             assert "SHOP_TOKEN" in json.dumps(shown)  # the env block the command needs
             assert str(studio.project) in json.dumps(shown)
+        # Claude Desktop does not expand variables: the page says what to put in their place.
+        desktop = page.locator(".snippet", has=page.locator("#snippet-claude-desktop"))
+        expect(desktop).to_contain_text("Replace each <the value of ...> in `env` (SHOP_TOKEN)")
 
 
 def test_the_pinned_warehouse_is_chosen_from_the_workspace_list(

@@ -34,7 +34,7 @@ from lakegate.studio.security import csrf_protected
 __all__ = ["routes"]
 
 AUDIT_LINES = 50
-SNIPPET_CLIENTS = ("claude-code", "vscode", "cursor")
+SNIPPET_CLIENTS = ("claude-desktop", "claude-code", "vscode", "cursor")
 PROFILE_TEXT = {
     "readonly": "read tools only",
     "operator": "read and write tools",
@@ -92,7 +92,8 @@ def serve_command(studio: Studio) -> list[str]:
 
 
 def snippets(studio: Studio, project: Project) -> list[dict[str, Any]]:
-    """Claude Code, VS Code and Cursor: the JSON to paste, where, and what is left to do."""
+    """Claude Desktop, Claude Code, VS Code and Cursor: the JSON to paste, where, and what is
+    left to do (Claude Desktop: the values to put in place of its placeholders)."""
     env = env_names(project)
     out = []
     for client in SNIPPET_CLIENTS:
