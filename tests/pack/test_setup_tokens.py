@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lakegate.databricks.setup import AccountAdmin, setup_service_principal
-from lakegate.errors import RemoteError, TokenError
+from lakegate.errors import InputError, RemoteError, TokenError
 from lakegate.secrets import SecretStore
 from lakegate.workspace import LocalWorkspace
 
@@ -104,3 +104,19 @@ async def test_creating_a_principal_is_sent_once_under_503(
     assert caught.value.status == 503
     posts = [e for e in access_log(ws) if e["method"] == "POST" and "/scim/" in e["path"]]
     assert len(posts) == 1  # a resent create could make a second principal
+
+
+async def test_a_grant_without_the_workspace_url_is_refused_before_anything_is_created(
+    workspace_factory: Callable[..., LocalWorkspace], tmp_path: Path
+) -> None:
+    ws = workspace_factory()
+    before = len(access_log(ws))
+    with pytest.raises(InputError) as caught:
+        await setup_service_principal(
+            admin_of(ws), workspace_id=ws.workspace_id, display_name="half",
+            secret_store=SecretStore(tmp_path / ".lakegate"), secret_name="half_client_secret",
+            grant_warehouse="abc123",
+        )  # fmt: skip
+    assert "--host" in (caught.value.hint or "")
+    assert access_log(ws)[before:] == []  # no principal, no secret, no assignment
+    assert not (tmp_path / ".lakegate" / "secrets.json").exists()

@@ -12,7 +12,7 @@ from typing import Any
 
 from lakegate.connectors import build_connector
 from lakegate.databricks.connect import discover_token_url, normalize_host
-from lakegate.errors import AuthError, LakegateError, RemoteError, TokenError
+from lakegate.errors import AuthError, InputError, LakegateError, RemoteError, TokenError
 from lakegate.gateway import Gateway
 from lakegate.project import Connector
 from lakegate.results import decode_body, status_error
@@ -68,6 +68,11 @@ async def setup_service_principal(
     transport: Any = None,
 ) -> SetupReport:
     """Create (or find) the principal, its secret, its workspace assignment and grant."""
+    if grant_warehouse and not workspace_host:  # refused before anything is created
+        raise InputError(
+            "Granting a warehouse needs the workspace URL.",
+            hint="Pass --host https://<workspace host> with --grant-warehouse.",
+        )
     report = SetupReport(display_name=display_name, secret_name=secret_name)
     register_secret(admin.client_secret)
     secrets = {_ADMIN_SECRET: admin.client_secret}
@@ -96,11 +101,7 @@ async def setup_service_principal(
         report.assigned = True
         report.steps.append(f"Assigned it to workspace {workspace_id} (USER)")
         secret = await _principal_secret(gw, account, path, secret_store, workspace_host, report)
-        if grant_warehouse:
-            if not workspace_host:
-                raise RemoteError(
-                    "Granting a warehouse needs the workspace URL.", hint="Pass --host."
-                )
+        if grant_warehouse and workspace_host:
             await _grant_warehouse(gw, admin, workspace_host, grant_warehouse, report)
         if workspace_host and secret:
             await _check_listing(gw, workspace_host, report, secret, grant_warehouse)
