@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from lakegate.project import load_project
 from lakegate.secrets import SecretStore
 from lakegate.workspace import LocalWorkspace
 
-from .conftest import ProjectOn
+from .conftest import ProjectOn, access_log
 
 
 async def test_connect_writes_the_seed_connector_read_only_with_a_pinned_warehouse(
@@ -258,3 +261,23 @@ def test_connect_and_setup_name_options_say_whose_name(
     setup_help = CliRunner().invoke(app, ["databricks", "setup", "--help"]).output
     assert "--connector-name" in connect_help and "--name " not in connect_help
     assert "--principal-name" in setup_help and "--name " not in setup_help
+
+
+def test_setup_without_a_workspace_url_is_refused_before_anything_is_created(
+    workspace_factory: Callable[..., LocalWorkspace], tmp_path: Path
+) -> None:
+    ws = workspace_factory()
+    project = tmp_path / "lakegate.yaml"
+    args = [a for a in _setup_args(ws, project, "early") if a not in ("--host", ws.host)]
+    before = len(access_log(ws))
+    env = {**os.environ, "ADMIN_SECRET": ws.credentials["client_secret"], "COLUMNS": "200"}
+    env.pop("DATABRICKS_HOST", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "lakegate", *args], env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "needs the workspace URL" in done.stderr and "--no-connect" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert access_log(ws)[before:] == []  # no principal, secret or assignment left behind
+    assert not project.exists()

@@ -258,6 +258,8 @@ def setup_cmd(
             "Which service principal? --principal-name is missing.",
             "e.g. --principal-name lakegate-copilot (found by name, else created).",
         )
+    if not host and not no_connect:  # before anything is created in the account
+        raise usage("`connect` needs the workspace URL.", "Pass --host (or --no-connect).")
     if admin_secret_env:
         admin_secret = os.environ.get(admin_secret_env, "")
         if not admin_secret:
@@ -288,8 +290,6 @@ def setup_cmd(
         _output.console.print(f"  secret: {report.secret_value}", markup=False)
     if no_connect:
         return
-    if not host:
-        raise usage("`connect` needs the workspace URL.", "Pass --host (or --no-connect).")
     if created:
         say(f"Creating {project.path.name}.")
     connected = asyncio.run(
