@@ -270,8 +270,7 @@ class Gateway:
         being discovered): its secrets are looked up in the gateway's secret store.
         """
         conn = self.connector(connector) if isinstance(connector, str) else connector
-        deadline = time.monotonic() + min(deadline_s or self.budget_s, self.budget_s)
-        found = await self._request(
+        return await self._request(
             conn,
             method,
             path,
@@ -281,12 +280,10 @@ class Gateway:
             idempotent=idempotent,
             timeout_s=timeout_s,
             auth=auth,
-            deadline=deadline,
+            deadline=time.monotonic() + min(deadline_s or self.budget_s, self.budget_s),
             trace=Trace(),
+            what=f"{method} {path}",
         )
-        if found.truncated and 200 <= found.status < 300:
-            raise too_large_error(f"{method} {path}", HANDLER_MAX_BYTES, None)
-        return found.response()
 
     async def _request(
         self,
@@ -302,11 +299,14 @@ class Gateway:
         auth: bool,
         deadline: float,
         trace: Trace,
-    ) -> Exchange:
+        what: str,
+    ) -> Response:
+        """The one path of `request` and `ActionContext.send`; a cut-off 2xx body is an error
+        named after `what` (never handed on as data)."""
         method = method.upper()
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "OPTIONS")
-        return await self._send(
+        found = await self._send(
             connector,
             method,
             url_for(connector, path),
@@ -321,6 +321,9 @@ class Gateway:
             max_bytes=HANDLER_MAX_BYTES,
             trace=trace,
         )
+        if found.truncated and 200 <= found.status < 300:
+            raise too_large_error(what, HANDLER_MAX_BYTES, None)
+        return found.response()
 
     async def _send(self, connector: Connector, method: str, url: str, **kwargs: Any) -> Exchange:
         runtime = self.runtime(connector)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from lakegate._exchange import Trace
 from lakegate._transport import HttpClient, Response
 from lakegate.project import Action, Connector
-from lakegate.results import decode_body, status_error, too_large_error
+from lakegate.results import decoded_or_error
 
 if TYPE_CHECKING:
     from lakegate.gateway import Gateway
@@ -86,7 +86,7 @@ class ActionContext:
         auth: bool = True,
     ) -> Response:
         """One request on the connector (auth, refresh, safe retries, guards); any status."""
-        found = await self.gateway._request(
+        return await self.gateway._request(
             self.connector,
             method,
             path,
@@ -98,18 +98,12 @@ class ActionContext:
             auth=auth,
             deadline=self.deadline,
             trace=self._trace,
+            what=self.action.name,
         )
-        if found.truncated and 200 <= found.status < 300:  # never hand on cut-off data
-            raise too_large_error(self.action.name, HANDLER_MAX_BYTES, None)
-        return found.response()
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Like `send`, but the decoded JSON; HTTPStatusError on a non-2xx answer."""
-        response = await self.send(method, path, **kwargs)
-        body = decode_body(response.content, response.headers.get("content-type", ""), False)
-        if not response.is_success:
-            raise status_error(response.status_code, response.reason_phrase, body)
-        return body
+        return decoded_or_error(await self.send(method, path, **kwargs))
 
     @property
     def http(self) -> HttpClient:

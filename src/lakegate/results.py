@@ -16,6 +16,7 @@ __all__ = [
     "ActionResult",
     "RequestSummary",
     "decode_body",
+    "decoded_or_error",
     "response_cap",
     "status_error",
     "too_large_error",
@@ -146,6 +147,14 @@ def decode_body(content: bytes, content_type: str, truncated: bool) -> Any:
         except ValueError:
             return text
     return text
+
+
+def decoded_or_error(response: Any) -> Any:
+    """A whole (untruncated) response's decoded body; HTTPStatusError on a non-2xx answer."""
+    body = decode_body(response.content, response.headers.get("content-type", ""), False)
+    if not response.is_success:
+        raise status_error(response.status_code, response.reason_phrase, body)
+    return body
 
 
 def response_cap(action: Any, connector: Any, default: int) -> int:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from lakegate.errors import GuardError, HTTPStatusError
+from lakegate import gateway
+from lakegate.errors import GuardError, HTTPStatusError, RemoteError
 from lakegate.gateway import ActionContext, Gateway, handler
 from lakegate.project import Action, Connector
 
@@ -80,3 +81,17 @@ async def test_handler_errors_become_failed_results(project: Path) -> None:
     assert remote.error.message == "UNAUTHENTICATED: no"
     assert isinstance(guarded.error, GuardError)
     assert unknown.error.code == "config.not_found" and "tests.echo_twice" in unknown.error.hint
+
+
+async def test_a_cut_off_body_is_an_error_never_data(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gateway, "HANDLER_MAX_BYTES", 64)  # the echo's JSON is longer than this
+    async with Gateway.from_file(project) as gw:
+        result = await gw.call("twice", {"word": "hi"})
+        with pytest.raises(RemoteError) as caught:
+            await gw.request("svc", "GET", "/api/echo/hi")
+    assert result.error is not None and result.error.code == "remote.response_too_large"
+    assert "'twice'" in result.error.message  # named after the action
+    assert caught.value.code == "remote.response_too_large"
+    assert "GET /api/echo/hi" in caught.value.message

@@ -15,7 +15,7 @@ from lakegate.databricks.connect import discover_token_url, normalize_host
 from lakegate.errors import AuthError, InputError, LakegateError, RemoteError, TokenError
 from lakegate.gateway import Gateway
 from lakegate.project import Connector
-from lakegate.results import decode_body, status_error
+from lakegate.results import decoded_or_error
 from lakegate.secrets import SecretStore, register_secret
 
 __all__ = ["AccountAdmin", "SetupReport", "setup_service_principal"]
@@ -271,7 +271,5 @@ async def _call(
                 "(--admin-client-id, --admin-secret-env)."
             )
         raise
-    data = decode_body(response.content, response.headers.get("content-type", ""), False)
-    if not response.is_success:
-        raise status_error(response.status_code, response.reason_phrase, data)
+    data = decoded_or_error(response)
     return data if isinstance(data, dict) else {}
