@@ -30,6 +30,7 @@ __all__ = [
     "discover_token_url",
     "normalize_host",
     "read_profile",
+    "well_known",
 ]
 
 AZURE_DATABRICKS_SCOPE = "2ff814a6-3304-4ab8-85cb-cd0e6f879c1d/.default"
@@ -115,22 +116,35 @@ def read_profile(name: str, path: str | Path | None = None) -> Profile:
 
 async def discover_token_url(host: str, gateway: Gateway) -> tuple[str, str]:
     """(token URL, how it was found) for a workspace or account host, asked through `gateway`."""
-    probe = build_connector("lakegate_discovery", base_url=host, auth={"type": "none"})
     for path, key, how in _DISCOVERY:
         try:
-            response = await gateway.request(
-                probe, "GET", path, auth=False, timeout_s=_DISCOVERY_BUDGET_S,
-                deadline_s=_DISCOVERY_BUDGET_S,
-            )  # fmt: skip
-            found = response.json() if response.is_success else None
+            found = await well_known(host, path, gateway, _DISCOVERY_BUDGET_S, _DISCOVERY_BUDGET_S)
         except TransportError:
             break  # the host is unreachable: the token request will say so, with its hint
-        except (LakegateError, ValueError):
+        except LakegateError:
             continue
-        endpoint = found.get(key) if isinstance(found, dict) else None
+        endpoint = found.get(key) if found is not None else None
         if isinstance(endpoint, str) and endpoint.startswith(("http://", "https://")):
             return (endpoint.rstrip("/") + "/v1/token" if key == "oidc_endpoint" else endpoint), how
     return f"{host}/oidc/v1/token", "fallback"
+
+
+async def well_known(
+    host: str, path: str, gateway: Gateway, timeout_s: float, budget_s: float
+) -> dict[str, Any] | None:
+    """The JSON object a host publishes at `path` (asked without credentials, retried like any
+    GET), or None when it answers otherwise; TransportError when it cannot be reached."""
+    probe = build_connector("lakegate_discovery", base_url=host, auth={"type": "none"})
+    response = await gateway.request(
+        probe, "GET", path, auth=False, timeout_s=timeout_s, deadline_s=budget_s
+    )
+    if not response.is_success:
+        return None
+    try:
+        found = response.json()
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def databricks_connector(

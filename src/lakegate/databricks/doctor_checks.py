@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lakegate._transport import Response
-from lakegate.databricks.connect import AZURE_DATABRICKS_SCOPE
+from lakegate.databricks.connect import AZURE_DATABRICKS_SCOPE, well_known
 from lakegate.databricks.doctor_failures import (
     Failed,
     api_failure,
@@ -65,21 +65,16 @@ class Checks:
         Without `probe` (the host is not reachable) only the host name is looked at.
         """
         if probe:
-            discovery = Connector(name="doctor_discovery", base_url=self.host)
             try:
-                response = await self.gw.request(
-                    discovery,
-                    "GET",
-                    "/.well-known/databricks-config",
-                    auth=False,
-                    timeout_s=_DISCOVERY_TIMEOUT_S,
-                    deadline_s=_DISCOVERY_BUDGET_S,
-                )
-                if response.is_success and isinstance(response.json(), dict):
-                    self.config = response.json()
-                    return True
-            except (LakegateError, ValueError):
-                pass
+                found = await well_known(
+                    self.host, "/.well-known/databricks-config", self.gw,
+                    _DISCOVERY_TIMEOUT_S, _DISCOVERY_BUDGET_S,
+                )  # fmt: skip
+            except LakegateError:
+                found = None
+            if found is not None:
+                self.config = found
+                return True
         host = urlsplit(self.host).hostname or ""
         return host.endswith(("databricks.com", "azuredatabricks.net", "databricks.azure.cn"))
 
