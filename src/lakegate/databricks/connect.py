@@ -28,6 +28,7 @@ __all__ = [
     "connect",
     "databricks_connector",
     "discover_token_url",
+    "m2m_auth",
     "normalize_host",
     "read_profile",
     "well_known",
@@ -147,6 +148,22 @@ async def well_known(
     return found if isinstance(found, dict) else None
 
 
+def m2m_auth(
+    token_url: str, client_id: str | None, client_secret: str, scope: str
+) -> dict[str, Any]:
+    """Databricks OAuth M2M as a connector's `auth`: client credentials, the secret (a reference)
+    in the request body, as the seed guide sets it up."""
+    return {
+        "type": "oauth2",
+        "grant_type": "client_credentials",
+        "token_url": token_url,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "scope": scope,
+        "client_auth": "request_body",
+    }
+
+
 def databricks_connector(
     name: str,
     host: str,
@@ -159,15 +176,8 @@ def databricks_connector(
     warehouse_id: str | None = None,
 ) -> Connector:
     """The connector for a Databricks workspace (`client_secret` is a secret reference)."""
-    auth = {
-        "type": "oauth2",
-        "grant_type": "client_credentials",
-        "token_url": token_url,
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "scope": AZURE_DATABRICKS_SCOPE if azure_tenant else DATABRICKS_SCOPE,
-        "client_auth": "request_body",
-    }
+    scope = AZURE_DATABRICKS_SCOPE if azure_tenant else DATABRICKS_SCOPE
+    auth = m2m_auth(token_url, client_id, client_secret, scope)
     kind = "Azure Databricks (Entra ID)" if azure_tenant else "Databricks"
     return build_connector(
         name,

@@ -8,7 +8,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lakegate._transport import Response
-from lakegate.databricks.connect import AZURE_DATABRICKS_SCOPE, well_known
+from lakegate.connectors import build_connector
+from lakegate.databricks.connect import AZURE_DATABRICKS_SCOPE, m2m_auth, well_known
 from lakegate.databricks.doctor_failures import (
     Failed,
     api_failure,
@@ -339,17 +340,11 @@ class Checks:
         """The account API, reached with the connector's own client id and secret."""
         if self._account_api is None:
             account_id = self.config.get("account_id")
-            self._account_api = Connector(
-                name="doctor_account",
+            token_url = f"{account}/oidc/accounts/{account_id}/v1/token"
+            self._account_api = build_connector(
+                "doctor_account",
                 base_url=account,
-                auth=OAuth2Auth(
-                    grant_type="client_credentials",
-                    token_url=f"{account}/oidc/accounts/{account_id}/v1/token",
-                    client_id=auth.client_id,
-                    client_secret=auth.client_secret,
-                    scope="all-apis",
-                    client_auth="request_body",
-                ),
+                auth=m2m_auth(token_url, auth.client_id, auth.client_secret or "", "all-apis"),
             )
         return self._account_api
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lakegate.connectors import build_connector
-from lakegate.databricks.connect import discover_token_url, normalize_host
+from lakegate.databricks.connect import discover_token_url, m2m_auth, normalize_host
 from lakegate.errors import AuthError, InputError, LakegateError, RemoteError, TokenError
 from lakegate.gateway import Gateway
 from lakegate.project import Connector
@@ -171,18 +171,9 @@ def _client_credentials(
     name: str, host: str, token_url: str, client_id: str, secret_name: str
 ) -> Connector:
     """A connector authenticating with OAuth M2M (scope all-apis, secret in the request body)."""
+    secret = f"${{secret:{secret_name}}}"
     return build_connector(
-        name,
-        base_url=host,
-        auth={
-            "type": "oauth2",
-            "grant_type": "client_credentials",
-            "token_url": token_url,
-            "client_id": client_id,
-            "client_secret": f"${{secret:{secret_name}}}",
-            "scope": "all-apis",
-            "client_auth": "request_body",
-        },
+        name, base_url=host, auth=m2m_auth(token_url, client_id, secret, "all-apis")
     )
 
 
