@@ -100,11 +100,13 @@ async def setup_service_principal(
         )  # fmt: skip
         report.assigned = True
         report.steps.append(f"Assigned it to workspace {workspace_id} (USER)")
-        secret = await _principal_secret(gw, account, path, secret_store, workspace_host, report)
-        if grant_warehouse and workspace_host:
-            await _grant_warehouse(gw, admin, workspace_host, grant_warehouse, report)
-        if workspace_host and secret:
-            await _check_listing(gw, workspace_host, report, secret, grant_warehouse)
+        # Its token URL found once: checking a kept secret, the grant and the listing use it.
+        workspace = await _Workspace.discover(gw, workspace_host) if workspace_host else None
+        secret = await _principal_secret(gw, account, path, secret_store, workspace, report)
+        if grant_warehouse and workspace:
+            await _grant_warehouse(gw, admin, workspace, grant_warehouse, report)
+        if workspace and secret:
+            await _check_listing(gw, workspace, report, secret, grant_warehouse)
     return report
 
 
@@ -113,7 +115,7 @@ async def _principal_secret(
     account: Connector,
     path: str,
     store: SecretStore,
-    workspace_host: str | None,
+    workspace: _Workspace | None,
     report: SetupReport,
 ) -> str:
     """The stored OAuth secret when it still works for this principal, else a new one."""
@@ -121,8 +123,8 @@ async def _principal_secret(
     if (
         kept
         and not report.created_principal
-        and workspace_host
-        and await _secret_works(gw, workspace_host, report.application_id, kept)
+        and workspace
+        and await _secret_works(gw, workspace, report.application_id, kept)
     ):
         report.steps.append(f"Kept its working OAuth secret ${{secret:{report.secret_name}}}")
         return kept
@@ -142,14 +144,11 @@ async def _principal_secret(
 
 
 async def _check_listing(
-    gw: Gateway, workspace_host: str, report: SetupReport, secret: str, warehouse: str | None
+    gw: Gateway, workspace: _Workspace, report: SetupReport, secret: str, warehouse: str | None
 ) -> None:
     """What the copilot's list_warehouses will show the new principal: never an empty list."""
+    principal = workspace.as_principal(gw, report.application_id, secret)
     try:
-        principal = await _workspace_connector(
-            gw, "setup_principal", workspace_host, report.application_id, _PRINCIPAL_SECRET,
-            secret,
-        )  # fmt: skip
         listed = await _call(gw, principal, "GET", "/api/2.0/sql/warehouses")
         ids = {w.get("id") for w in listed.get("warehouses") or [] if isinstance(w, dict)}
         if warehouse and warehouse not in ids:  # CAN_USE: not listed, but readable by id
@@ -186,14 +185,31 @@ async def _account_connector(gw: Gateway, admin: AccountAdmin) -> Connector:
     return _client_credentials("setup_account", host, token_url, admin.client_id, _ADMIN_SECRET)
 
 
-async def _workspace_connector(
-    gw: Gateway, name: str, workspace_host: str, client_id: str, secret_name: str, secret: str
-) -> Connector:
-    """The workspace as `client_id`, its secret put in the gateway's in-memory store."""
-    host = normalize_host(workspace_host)
-    gw.secret_store.set(secret_name, secret)
-    token_url, _ = await discover_token_url(host, gw)
-    return _client_credentials(name, host, token_url, client_id, secret_name)
+@dataclass(frozen=True)
+class _Workspace:
+    """The workspace's URL and token endpoint, to reach it as the admin or the new principal."""
+
+    host: str
+    token_url: str
+
+    @classmethod
+    async def discover(cls, gw: Gateway, workspace_host: str) -> _Workspace:
+        host = normalize_host(workspace_host)
+        token_url, _ = await discover_token_url(host, gw)
+        return cls(host, token_url)
+
+    def as_admin(self, admin: AccountAdmin) -> Connector:
+        """With the admin's client id and secret (already in setup's in-memory store)."""
+        return _client_credentials(
+            "setup_workspace", self.host, self.token_url, admin.client_id, _ADMIN_SECRET
+        )
+
+    def as_principal(self, gw: Gateway, client_id: str, secret: str) -> Connector:
+        """As the principal, `secret` put in the gateway's in-memory store."""
+        gw.secret_store.set(_PRINCIPAL_SECRET, secret)
+        return _client_credentials(
+            "setup_principal", self.host, self.token_url, client_id, _PRINCIPAL_SECRET
+        )
 
 
 async def _find_principal(
@@ -210,11 +226,9 @@ async def _find_principal(
     return None
 
 
-async def _secret_works(gw: Gateway, workspace_host: str, client_id: str, secret: str) -> bool:
+async def _secret_works(gw: Gateway, workspace: _Workspace, client_id: str, secret: str) -> bool:
     """True when the workspace's token endpoint accepts `client_id` with `secret`."""
-    principal = await _workspace_connector(
-        gw, "setup_principal", workspace_host, client_id, _PRINCIPAL_SECRET, secret
-    )
+    principal = workspace.as_principal(gw, client_id, secret)
     try:
         await gw.runtime(principal).authenticator.credential()
     except AuthError:
@@ -223,15 +237,12 @@ async def _secret_works(gw: Gateway, workspace_host: str, client_id: str, secret
 
 
 async def _grant_warehouse(
-    gw: Gateway, admin: AccountAdmin, workspace_host: str, warehouse_id: str, report: SetupReport
+    gw: Gateway, admin: AccountAdmin, workspace: _Workspace, warehouse_id: str, report: SetupReport
 ) -> None:
     """CAN_USE for the principal, with the admin's workspace token."""
-    workspace = await _workspace_connector(
-        gw, "setup_workspace", workspace_host, admin.client_id, _ADMIN_SECRET, admin.client_secret
-    )
     acl = [{"service_principal_name": report.application_id, "permission_level": "CAN_USE"}]
     await _call(
-        gw, workspace, "PATCH", f"/api/2.0/permissions/warehouses/{warehouse_id}",
+        gw, workspace.as_admin(admin), "PATCH", f"/api/2.0/permissions/warehouses/{warehouse_id}",
         {"access_control_list": acl},
     )  # fmt: skip
     report.granted_warehouse = warehouse_id
