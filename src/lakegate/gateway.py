@@ -129,7 +129,7 @@ class Gateway:
         conn = self.connector(connector) if isinstance(connector, str) else connector
         found = self._runtimes.get(conn.name)
         if found is None or found.connector is not conn:
-            auth = build_authenticator(conn, self.secret_store, self._plain_http())
+            auth = build_authenticator(conn, self.secret_store, self.plain_http())
             found = self._runtimes[conn.name] = Runtime.create(conn, auth, self.transport)
         return found
 
@@ -205,7 +205,7 @@ class Gateway:
             request = render(connector, action, page_values)
             if page_token is not None and pagination is not None:
                 _set_page_token(request, pagination.request_param, page_token)
-            found = await self._send(
+            found = await self._exchange(
                 connector,
                 request.method,
                 request.url,
@@ -270,7 +270,7 @@ class Gateway:
         being discovered): its secrets are looked up in the gateway's secret store.
         """
         conn = self.connector(connector) if isinstance(connector, str) else connector
-        return await self._request(
+        return await self.send(
             conn,
             method,
             path,
@@ -285,7 +285,7 @@ class Gateway:
             what=f"{method} {path}",
         )
 
-    async def _request(
+    async def send(
         self,
         connector: Connector,
         method: str,
@@ -301,12 +301,12 @@ class Gateway:
         trace: Trace,
         what: str,
     ) -> Response:
-        """The one path of `request` and `ActionContext.send`; a cut-off 2xx body is an error
-        named after `what` (never handed on as data)."""
+        """The one path of `request` and of `ActionContext.send` (the gateway is the handlers'
+        `Sender`); a cut-off 2xx body is an error named after `what`, never handed on as data."""
         method = method.upper()
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "OPTIONS")
-        found = await self._send(
+        found = await self._exchange(
             connector,
             method,
             url_for(connector, path),
@@ -325,11 +325,11 @@ class Gateway:
             raise too_large_error(what, HANDLER_MAX_BYTES, None)
         return found.response()
 
-    async def _send(self, connector: Connector, method: str, url: str, **kwargs: Any) -> Exchange:
+    async def _exchange(self, connector: Connector, method: str, url: str, **kw: Any) -> Exchange:
         runtime = self.runtime(connector)
-        return await exchange(runtime, method, url, **kwargs)
+        return await exchange(runtime, method, url, **kw)
 
-    def _plain_http(self) -> HttpClient:
+    def plain_http(self) -> HttpClient:
         """A client without credentials on the gateway's transport (tokens, presigned links)."""
         if self._plain is None:
             self._plain = HttpClient(self.transport, headers={"User-Agent": user_agent(None)})

@@ -11,15 +11,12 @@ import importlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from lakegate._exchange import Trace
 from lakegate._transport import HttpClient, Response
 from lakegate.project import Action, Connector
 from lakegate.results import decoded_or_error
-
-if TYPE_CHECKING:
-    from lakegate.gateway import Gateway
 
 __all__ = [
     "BUILTIN_PACKS",
@@ -28,6 +25,7 @@ __all__ = [
     "ActionContext",
     "Handler",
     "Progress",
+    "Sender",
     "handler",
     "handlers",
     "lookup",
@@ -60,11 +58,38 @@ def handlers() -> dict[str, Handler]:
     return dict(_HANDLERS)
 
 
+class Sender(Protocol):
+    """What a handler's requests go through: the gateway's exchange, and a plain client."""
+
+    async def send(
+        self,
+        connector: Connector,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | list[tuple[str, Any]] | None,
+        json: Any,
+        headers: dict[str, str] | None,
+        idempotent: bool | None,
+        timeout_s: float,
+        auth: bool,
+        deadline: float,
+        trace: Trace,
+        what: str,
+    ) -> Response:
+        """One request on `connector` (auth, refresh, safe retries, guards); any status."""
+        ...
+
+    def plain_http(self) -> HttpClient:
+        """A client without credentials (token requests, presigned links)."""
+        ...
+
+
 @dataclass
 class ActionContext:
     """What a code handler gets: the call's connector, action, inputs, caller and deadline."""
 
-    gateway: Gateway
+    sender: Sender
     connector: Connector
     action: Action
     inputs: dict[str, Any]
@@ -86,7 +111,7 @@ class ActionContext:
         auth: bool = True,
     ) -> Response:
         """One request on the connector (auth, refresh, safe retries, guards); any status."""
-        return await self.gateway._request(
+        return await self.sender.send(
             self.connector,
             method,
             path,
@@ -108,7 +133,7 @@ class ActionContext:
     @property
     def http(self) -> HttpClient:
         """A plain client WITHOUT credentials (for presigned external links)."""
-        return self.gateway._plain_http()
+        return self.sender.plain_http()
 
 
 def lookup(name: str) -> Handler | None:

@@ -201,7 +201,7 @@ async def test_a_gateway_shares_one_transport_for_tokens_and_calls(
     async with Gateway(make_project(tmp_path, connector, [action])) as gw:
         assert (await gw.call("get_xml")).ok
         runtime = gw.runtime("svc")
-        assert runtime.transport is gw.transport is gw._plain_http().transport
+        assert runtime.transport is gw.transport is gw.plain_http().transport
     assert gw._transport is None  # closed with the gateway
 
 
