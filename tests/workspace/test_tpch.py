@@ -20,7 +20,7 @@ from tpch import RELATIVE_TOLERANCE, execute, query, same
 from workspace_http import bearer, fetch_token
 
 from lakegate.workspace import LocalWorkspace
-from lakegate.workspace.sampledata import ensure_samples
+from lakegate.workspace.samples.data import ensure_samples
 from lakegate.workspace.statements import service
 
 TABLES = ["customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier"]
@@ -140,7 +140,7 @@ def test_tpch_keys_resolve_and_counts_follow_the_scale(api: httpx.Client, wareho
 
 
 def test_generation_is_deterministic(tmp_path: Path, local: duckdb.DuckDBPyConnection) -> None:
-    from lakegate.workspace.sampledata import Generation, _generate
+    from lakegate.workspace.samples.data import Generation, _generate
 
     fresh = tmp_path / "again.duckdb"
     _generate(fresh, 0.01, Generation())  # not the per-process copy: a second real run

@@ -62,7 +62,7 @@ def serve(
     """
     from lakegate.workspace import LocalWorkspace
     from lakegate.workspace.faults import FaultPlanError
-    from lakegate.workspace.tpch import check_scale
+    from lakegate.workspace.samples.tpch import check_scale
 
     if not 0 <= port <= 65535 or (account_port is not None and not 0 <= account_port <= 65535):
         raise ConfigError("ports must be between 0 and 65535", hint="Pick a free port, e.g. 8765.")

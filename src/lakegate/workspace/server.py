@@ -26,9 +26,9 @@ from lakegate.workspace.app import (
     create_workspace_app,
 )
 from lakegate.workspace.faults import TRANSPORT_KEY, FaultPlan, load_plan, parse_plan
-from lakegate.workspace.sampledata import SamplesInfo
+from lakegate.workspace.samples.data import SamplesInfo
+from lakegate.workspace.samples.tpch import DEFAULT_SCALE, check_scale
 from lakegate.workspace.tls import TlsFiles, ensure_tls
-from lakegate.workspace.tpch import DEFAULT_SCALE, check_scale
 from lakegate.workspace.warehouses import delays_from
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from lakegate.workspace import sparkerrors
-from lakegate.workspace.sampledata import Generation, SamplesInfo, ensure_samples
+from lakegate.workspace.samples.data import Generation, SamplesInfo, ensure_samples
 from lakegate.workspace.sqltranslate import (
     ALIAS_SUFFIX,
     NAME,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from lakegate.workspace import tpch
+from lakegate.workspace.samples import tpch
 
 # Bump when the generated data changes, so older state dirs regenerate their samples.
 VERSION = 3

@@ -10,7 +10,7 @@ same rows.
 
 from __future__ import annotations
 
-from lakegate.workspace.tpch_comments import COLUMN_COMMENTS, TABLE_COMMENTS
+from lakegate.workspace.samples.tpch_comments import COLUMN_COMMENTS, TABLE_COMMENTS
 
 DEFAULT_SCALE = 0.01
 MIN_SCALE = 0.01
