@@ -5,7 +5,7 @@ with LocalWorkspace() as ws:
 """
 
 from lakegate.workspace.http import ApiError, api_error
-from lakegate.workspace.identity import Principal
+from lakegate.workspace.identity.principals import Principal
 from lakegate.workspace.server import LocalWorkspace
 from lakegate.workspace.state import Settings, WorkspaceState
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lakegate.workspace.faults import FAULT_KEY, LOG_NOW_KEY
-from lakegate.workspace.identity import PRINCIPAL_KEY
+from lakegate.workspace.identity.principals import PRINCIPAL_KEY
 
 
 class AccessLog:

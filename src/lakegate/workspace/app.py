@@ -14,15 +14,11 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from lakegate.workspace import (
-    accounts,
     catalog,
     grants,
     jobs,
     mcp_sql,
-    oidc,
     permissions,
-    scim,
-    scim_users,
     statements,
     thriftapi,
     ucfunctions,
@@ -31,6 +27,7 @@ from lakegate.workspace import (
 from lakegate.workspace.accesslog import AccessLogMiddleware
 from lakegate.workspace.faults import FaultInjector
 from lakegate.workspace.http import ApiError, api_error
+from lakegate.workspace.identity import accounts, oidc, scim, scim_users
 from lakegate.workspace.state import Settings, WorkspaceState
 
 __all__ = ["Settings", "WorkspaceState", "create_account_app", "create_workspace_app"]

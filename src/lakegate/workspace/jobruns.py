@@ -12,7 +12,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from lakegate.workspace.identity import Principal
+from lakegate.workspace.identity.principals import Principal
 from lakegate.workspace.queries import get_query
 from lakegate.workspace.sqltranslate import Parameter
 from lakegate.workspace.statements import StatementService

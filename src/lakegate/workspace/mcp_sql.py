@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from lakegate.workspace import ucfunctions
 from lakegate.workspace.http import ApiError
-from lakegate.workspace.identity import Principal
+from lakegate.workspace.identity.principals import Principal
 from lakegate.workspace.readonly import read_refusal
 from lakegate.workspace.sqltranslate import Parameter
 from lakegate.workspace.statements import Statement, service

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import ApiError, fail, json_body, not_found
-from lakegate.workspace.identity import Principal
+from lakegate.workspace.identity.principals import Principal
 from lakegate.workspace.store import Store
 
 if TYPE_CHECKING:

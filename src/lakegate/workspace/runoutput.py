@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from lakegate.workspace.http import fail
-from lakegate.workspace.identity import Principal
+from lakegate.workspace.identity.principals import Principal
 from lakegate.workspace.jobruns import JobRuns, view
 
 SUBMIT_FIELDS = ("tasks", "timeout_seconds", "queue")

@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import fail, json_body, not_found, required_field
 from lakegate.workspace.http import field as body_field
-from lakegate.workspace.identity import Principal
+from lakegate.workspace.identity.principals import Principal
 from lakegate.workspace.sqlengine import DEFAULT_CATALOG, DEFAULT_SCHEMA
 from lakegate.workspace.sqltranslate import NAME, duck_catalog
 

@@ -16,7 +16,7 @@ from lakegate.workspace import warehouses
 from lakegate.workspace.accesslog import AccessLog
 from lakegate.workspace.faults import FaultInjector, FaultPlan
 from lakegate.workspace.http import api_error
-from lakegate.workspace.identity import Identity, Principal
+from lakegate.workspace.identity.principals import Identity, Principal
 from lakegate.workspace.permissions import Permissions
 from lakegate.workspace.store import Store
 from lakegate.workspace.warehouses import Warehouses

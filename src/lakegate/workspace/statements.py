@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace import history, sessions
 from lakegate.workspace.http import ApiError, fail, json_body, not_found
-from lakegate.workspace.identity import Principal
+from lakegate.workspace.identity.principals import Principal
 from lakegate.workspace.links import MEDIA_TYPES, STORAGE, ResultLinks, storage_error, stream
 from lakegate.workspace.results import ResultSet, collect
 from lakegate.workspace.sqlengine import (

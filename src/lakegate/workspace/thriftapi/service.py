@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lakegate.workspace.identity import Principal
+from lakegate.workspace.identity.principals import Principal
 from lakegate.workspace.results import ResultSet
 from lakegate.workspace.sqlengine import DEFAULT_CATALOG, DEFAULT_SCHEMA
 from lakegate.workspace.sqlrequest import validated

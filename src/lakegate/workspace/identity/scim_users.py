@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import ApiError, fail, json_body, not_found
-from lakegate.workspace.scim import USER_SCHEMA, page, patch_operations
+from lakegate.workspace.identity.scim import USER_SCHEMA, page, patch_operations
 
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState

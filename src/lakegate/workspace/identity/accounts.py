@@ -15,9 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lakegate.workspace import scim
 from lakegate.workspace.http import empty, fail, json_body, not_found
-from lakegate.workspace.identity import DEFAULT_SECRET_LIFETIME_S, KNOWN_SCOPES, Principal, Secret
+from lakegate.workspace.identity import scim
+from lakegate.workspace.identity.principals import (
+    DEFAULT_SECRET_LIFETIME_S,
+    KNOWN_SCOPES,
+    Principal,
+    Secret,
+)
 
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState

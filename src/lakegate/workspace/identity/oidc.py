@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import empty, fail, field, json_body
-from lakegate.workspace.identity import PRINCIPAL_KEY, Audience, OAuthError, pat_info
+from lakegate.workspace.identity.principals import PRINCIPAL_KEY, Audience, OAuthError, pat_info
 
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState

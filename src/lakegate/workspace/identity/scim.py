@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import fail, int_param, json_body, not_found
-from lakegate.workspace.identity import Principal
+from lakegate.workspace.identity.principals import Principal
 
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState

@@ -1,0 +1,1 @@
+"""Who calls: service principals, users, OAuth (OIDC, tokens), SCIM and the account API."""
