@@ -18,16 +18,15 @@ from lakegate.workspace import (
     grants,
     jobs,
     mcp_sql,
-    permissions,
     statements,
     thriftapi,
     ucfunctions,
-    warehouses,
 )
 from lakegate.workspace.accesslog import AccessLogMiddleware
+from lakegate.workspace.compute import warehouses
 from lakegate.workspace.faults import FaultInjector
 from lakegate.workspace.http import ApiError, api_error
-from lakegate.workspace.identity import accounts, oidc, scim, scim_users
+from lakegate.workspace.identity import accounts, oidc, permissions, scim, scim_users
 from lakegate.workspace.state import Settings, WorkspaceState
 
 __all__ = ["Settings", "WorkspaceState", "create_account_app", "create_workspace_app"]

@@ -17,9 +17,9 @@ from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace import queries, runoutput
 from lakegate.workspace.http import empty, fail, int_param, json_body
+from lakegate.workspace.identity.permissions import ObjectType
 from lakegate.workspace.identity.principals import Principal
 from lakegate.workspace.jobruns import ACTIVE, JobRuns, view
-from lakegate.workspace.permissions import ObjectType
 from lakegate.workspace.statements import service as statement_service
 
 if TYPE_CHECKING:

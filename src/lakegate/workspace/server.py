@@ -25,11 +25,11 @@ from lakegate.workspace.app import (
     create_account_app,
     create_workspace_app,
 )
+from lakegate.workspace.compute.warehouses import delays_from
 from lakegate.workspace.faults import TRANSPORT_KEY, FaultPlan, load_plan, parse_plan
 from lakegate.workspace.samples.data import SamplesInfo
 from lakegate.workspace.samples.tpch import DEFAULT_SCALE, check_scale
 from lakegate.workspace.tls import TlsFiles, ensure_tls
-from lakegate.workspace.warehouses import delays_from
 
 T = TypeVar("T")
 CREDENTIALS_FILE = "credentials.json"

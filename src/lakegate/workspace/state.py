@@ -12,14 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lakegate.workspace import warehouses
 from lakegate.workspace.accesslog import AccessLog
+from lakegate.workspace.compute import warehouses
+from lakegate.workspace.compute.warehouses import Warehouses
 from lakegate.workspace.faults import FaultInjector, FaultPlan
 from lakegate.workspace.http import api_error
+from lakegate.workspace.identity.permissions import Permissions
 from lakegate.workspace.identity.principals import Identity, Principal
-from lakegate.workspace.permissions import Permissions
 from lakegate.workspace.store import Store
-from lakegate.workspace.warehouses import Warehouses
 
 __all__ = ["ADMIN_NAME", "SEED_WAREHOUSES", "Settings", "WorkspaceState"]
 

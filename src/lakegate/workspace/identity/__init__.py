@@ -1,1 +1,2 @@
-"""Who calls: service principals, users, OAuth (OIDC, tokens), SCIM and the account API."""
+"""Identity and access: service principals, users, OAuth (OIDC, tokens), SCIM, object permissions
+and the account API."""

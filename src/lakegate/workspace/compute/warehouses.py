@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import empty, fail, field, int_param, json_body, not_found
+from lakegate.workspace.identity.permissions import ObjectType
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.permissions import ObjectType
 from lakegate.workspace.store import Store
 
 if TYPE_CHECKING:

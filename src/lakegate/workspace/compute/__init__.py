@@ -1,0 +1,1 @@
+"""Compute: SQL warehouses, their state machine and the warehouses API."""
