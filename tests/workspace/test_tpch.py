@@ -21,7 +21,7 @@ from workspace_http import bearer, fetch_token
 
 from lakegate.workspace import LocalWorkspace
 from lakegate.workspace.samples.data import ensure_samples
-from lakegate.workspace.statements import service
+from lakegate.workspace.sql.statements import service
 
 TABLES = ["customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier"]
 

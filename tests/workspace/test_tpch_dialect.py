@@ -12,7 +12,7 @@ V4 = "FROM VALUES (1), (2), (3), (4) AS t(x)"
 
 # (Databricks SQL, rows it answers, Databricks types of the columns or None to skip the types)
 CASES: list[tuple[str, list[list[str | None]], list[str] | None]] = [
-    # Dates: lakegate rewrites what DuckDB types or numbers differently (sqlsemantics.py).
+    # Dates: lakegate rewrites what DuckDB types or numbers differently (sql/semantics.py).
     ("SELECT date_add(DATE'2024-01-30', 3), date_sub('2024-03-01', 1)",
      [["2024-02-02", "2024-02-29"]], ["DATE", "DATE"]),
     ("SELECT add_months(DATE'2024-01-31', 1), DATE'2024-01-31' + INTERVAL 1 MONTH,"

@@ -118,7 +118,7 @@ def serve(
 
 def _samples_line(ws: LocalWorkspace, stop: threading.Event) -> str:
     """What the samples are and how long they took, once they are there ("" if stopped)."""
-    from lakegate.workspace.sqltranslate import SqlError
+    from lakegate.workspace.sql.translate import SqlError
 
     info = None
     try:

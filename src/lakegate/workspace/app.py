@@ -18,8 +18,6 @@ from lakegate.workspace import (
     grants,
     jobs,
     mcp_sql,
-    statements,
-    thriftapi,
     ucfunctions,
 )
 from lakegate.workspace.accesslog import AccessLogMiddleware
@@ -27,6 +25,7 @@ from lakegate.workspace.compute import warehouses
 from lakegate.workspace.faults import FaultInjector
 from lakegate.workspace.http import ApiError, api_error
 from lakegate.workspace.identity import accounts, oidc, permissions, scim, scim_users
+from lakegate.workspace.sql import statements, thrift
 from lakegate.workspace.state import Settings, WorkspaceState
 
 __all__ = ["Settings", "WorkspaceState", "create_account_app", "create_workspace_app"]
@@ -94,7 +93,7 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
         *grants.routes(ws),
         *scim_users.routes(ws),
         *mcp_sql.routes(ws),
-        *thriftapi.routes(ws),
+        *thrift.routes(ws),
     ]
     return _wrap(ws, routes, "workspace")
 

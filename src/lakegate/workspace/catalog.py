@@ -16,9 +16,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import ApiError, fail, int_param
-from lakegate.workspace.sqlengine import SAMPLES, SqlEngine
-from lakegate.workspace.sqltranslate import column_type, duck_catalog, uc_catalog
-from lakegate.workspace.statements import service
+from lakegate.workspace.sql.engine import SAMPLES, SqlEngine
+from lakegate.workspace.sql.statements import service
+from lakegate.workspace.sql.translate import column_type, duck_catalog, uc_catalog
 
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState

@@ -13,9 +13,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.queries import get_query
-from lakegate.workspace.sqltranslate import Parameter
-from lakegate.workspace.statements import StatementService
+from lakegate.workspace.sql.queries import get_query
+from lakegate.workspace.sql.statements import StatementService
+from lakegate.workspace.sql.translate import Parameter
 
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState

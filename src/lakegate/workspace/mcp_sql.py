@@ -21,9 +21,9 @@ from starlette.types import Receive, Scope, Send
 from lakegate.workspace import ucfunctions
 from lakegate.workspace.http import ApiError
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.readonly import read_refusal
-from lakegate.workspace.sqltranslate import Parameter
-from lakegate.workspace.statements import Statement, service
+from lakegate.workspace.sql.readonly import read_refusal
+from lakegate.workspace.sql.statements import Statement, service
+from lakegate.workspace.sql.translate import Parameter
 
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState

@@ -355,7 +355,7 @@ class LocalWorkspace:
     def wait_samples(self, timeout_s: float) -> SamplesInfo | None:
         """How the `samples` catalog was made (scale, seconds), or None while it is still being
         generated after `timeout_s`; SqlError if it failed."""
-        from lakegate.workspace.statements import service
+        from lakegate.workspace.sql.statements import service
 
         engine = service(self._require_state()).engine
         if not engine.samples_ready(timeout_s):

@@ -14,8 +14,8 @@ from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.catalog import BASE, CatalogReader, paged, required_param
 from lakegate.workspace.http import fail
-from lakegate.workspace.sqltranslate import Parameter, column_type, duck_catalog
-from lakegate.workspace.statements import service
+from lakegate.workspace.sql.statements import service
+from lakegate.workspace.sql.translate import Parameter, column_type, duck_catalog
 
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState

@@ -18,7 +18,7 @@ from workspace_http import bearer, fetch_token
 
 from _support import workspace_client
 from lakegate.workspace import LocalWorkspace
-from lakegate.workspace.readonly import read_refusal
+from lakegate.workspace.sql.readonly import read_refusal
 
 SQL_TOOLS = {"execute_sql", "execute_sql_read_only", "poll_sql_result"}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from lakegate.workspace.http import ApiError, fail
 from lakegate.workspace.http import field as body_field
-from lakegate.workspace.sqltranslate import NAME, Parameter, check_param_type
+from lakegate.workspace.sql.translate import NAME, Parameter, check_param_type
 
 FORMATS = ("JSON_ARRAY", "ARROW_STREAM", "CSV")
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024

@@ -2,7 +2,7 @@
 
 Each rewrite takes a node of a tree parsed with `read="databricks"` and returns the node that
 gives Databricks' answer under DuckDB (same value and, where it shows, the same type). Applied
-by `sqltranslate.plan` before its own rewrites; docs/workspace.md lists them (coverage table).
+by `translate.plan` before its own rewrites; docs/workspace.md lists them (coverage table).
 """
 
 from __future__ import annotations

@@ -20,12 +20,12 @@ from starlette.routing import BaseRoute, Route
 from lakegate.workspace.http import fail, json_body, not_found, required_field
 from lakegate.workspace.http import field as body_field
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.sqlengine import DEFAULT_CATALOG, DEFAULT_SCHEMA
-from lakegate.workspace.sqltranslate import NAME, duck_catalog
+from lakegate.workspace.sql.engine import DEFAULT_CATALOG, DEFAULT_SCHEMA
+from lakegate.workspace.sql.translate import NAME, duck_catalog
 
 if TYPE_CHECKING:
+    from lakegate.workspace.sql.statements import StatementService
     from lakegate.workspace.state import WorkspaceState
-    from lakegate.workspace.statements import StatementService
 
 BASE = "/api/2.0/sql/sessions"
 # The session confs the Statement Execution API accepts (the connector filters to these too).

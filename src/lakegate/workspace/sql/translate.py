@@ -16,21 +16,21 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from lakegate.workspace import sqlmeta
+from lakegate.workspace.sql import metadata
 
-# Defined in sqlplan (so sqlmeta can use them without importing this module); kept importable
+# Defined in plan.py (so metadata.py can use them without importing this module); kept importable
 # from here, where the rest of the workspace has always found them.
-from lakegate.workspace.sqlplan import ALIAS_SUFFIX as ALIAS_SUFFIX
-from lakegate.workspace.sqlplan import NAME as NAME
-from lakegate.workspace.sqlplan import RESERVED_CATALOGS as RESERVED_CATALOGS
-from lakegate.workspace.sqlplan import Parameter as Parameter
-from lakegate.workspace.sqlplan import Plan as Plan
-from lakegate.workspace.sqlplan import SqlError as SqlError
-from lakegate.workspace.sqlplan import duck_catalog as duck_catalog
-from lakegate.workspace.sqlplan import quote as quote
-from lakegate.workspace.sqlplan import split_name as split_name
-from lakegate.workspace.sqlplan import uc_catalog as uc_catalog
-from lakegate.workspace.sqlsemantics import databricks_semantics
+from lakegate.workspace.sql.plan import ALIAS_SUFFIX as ALIAS_SUFFIX
+from lakegate.workspace.sql.plan import NAME as NAME
+from lakegate.workspace.sql.plan import RESERVED_CATALOGS as RESERVED_CATALOGS
+from lakegate.workspace.sql.plan import Parameter as Parameter
+from lakegate.workspace.sql.plan import Plan as Plan
+from lakegate.workspace.sql.plan import SqlError as SqlError
+from lakegate.workspace.sql.plan import duck_catalog as duck_catalog
+from lakegate.workspace.sql.plan import quote as quote
+from lakegate.workspace.sql.plan import split_name as split_name
+from lakegate.workspace.sql.plan import uc_catalog as uc_catalog
+from lakegate.workspace.sql.semantics import databricks_semantics
 
 # sqlglot warns on every statement it hands over unparsed; that is expected here, not news.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -46,7 +46,7 @@ PARAM_TYPES = frozenset(
 def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user: str) -> Plan:
     """Translate one Databricks SQL statement for DuckDB, binding `params`."""
     stripped = text.strip().rstrip(";").strip()
-    meta = sqlmeta.translate(stripped, catalog, schema) or _meta(stripped, catalog, schema)
+    meta = metadata.translate(stripped, catalog, schema) or _meta(stripped, catalog, schema)
     if meta is not None:
         return meta
     try:
@@ -70,10 +70,10 @@ def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user:
             raise SqlError("[UNSUPPORTED_FEATURE] Parameters are not supported in this statement.")
         return Plan(sql=text, statement_type=_statement_type(tree))
     bound = _bind(tree, params)
-    tree = databricks_semantics(tree)  # functions DuckDB answers differently (sqlsemantics.py)
-    written = sqlmeta.written_tables(tree)
-    tree = sqlmeta.spark_names(tree.transform(lambda node: _rewrite(node, catalog, schema, user)))
-    before = sqlmeta.overwrite_prelude(tree)
+    tree = databricks_semantics(tree)  # functions DuckDB answers differently (semantics.py)
+    written = metadata.written_tables(tree)
+    tree = metadata.spark_names(tree.transform(lambda node: _rewrite(node, catalog, schema, user)))
+    before = metadata.overwrite_prelude(tree)
     statement_type = _statement_type(tree)
     # DuckDB reports DML as a `Count` column; Databricks calls it num_affected_rows.
     dml = isinstance(tree, exp.Insert | exp.Update | exp.Delete)
@@ -132,7 +132,7 @@ def check_param_type(text: str) -> bool:
 
 def _rewrite(node: exp.Expression, catalog: str, schema: str, user: str) -> exp.Expression:
     if isinstance(node, exp.Table) and node.db.lower() == "information_schema":
-        return sqlmeta.information_schema(node, catalog)
+        return metadata.information_schema(node, catalog)
     if isinstance(node, exp.Table) and node.args.get("catalog") is not None:
         part = node.args["catalog"]
         node.set("catalog", exp.to_identifier(duck_catalog(part.name), quoted=True))
@@ -246,7 +246,7 @@ def _meta(text: str, catalog: str, schema: str) -> Plan | None:
             return Plan(sql, {"p": regex}, "SHOW")
         if kind == "show_schemas":
             cat = name[0] if name else catalog
-            # Every Unity Catalog catalog has an information_schema (answered by sqlmeta).
+            # Every Unity Catalog catalog has an information_schema (answered by metadata.py).
             sql = (
                 "SELECT databaseName FROM (SELECT s.schema_name AS databaseName "
                 f"FROM duckdb_schemas() s WHERE s.database_name = $c AND {_VISIBLE_SCHEMA} "

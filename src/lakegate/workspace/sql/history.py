@@ -12,8 +12,8 @@ from starlette.routing import BaseRoute, Route
 from lakegate.workspace.http import fail, int_param
 
 if TYPE_CHECKING:
+    from lakegate.workspace.sql.statements import Statement, StatementService
     from lakegate.workspace.state import WorkspaceState
-    from lakegate.workspace.statements import Statement, StatementService
 
 # Statement states as the query history names them.
 STATUS = {

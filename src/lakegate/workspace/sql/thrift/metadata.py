@@ -12,9 +12,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakegate.workspace.results import ResultSet, collect
-from lakegate.workspace.sqlengine import Output, SqlEngine
-from lakegate.workspace.sqltranslate import ColumnType, column_type, uc_catalog
+from lakegate.workspace.sql.engine import Output, SqlEngine
+from lakegate.workspace.sql.results import ResultSet, collect
+from lakegate.workspace.sql.translate import ColumnType, column_type, uc_catalog
 
 STRING, INT = ColumnType("STRING", "STRING"), ColumnType("INT", "INT")
 _HIDDEN = ("information_schema", "pg_catalog")

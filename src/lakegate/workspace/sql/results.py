@@ -20,8 +20,8 @@ import lz4.frame
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakegate.workspace.sqlengine import Interrupted, Output
-from lakegate.workspace.sqltranslate import ColumnType, SqlError
+from lakegate.workspace.sql.engine import Interrupted, Output
+from lakegate.workspace.sql.translate import ColumnType, SqlError
 
 INLINE_LIMIT = 25 * 1024 * 1024
 # Target chunk sizes in Arrow (in-memory) bytes: text formats expand 2-4x when encoded.

@@ -19,10 +19,10 @@ from thrift.Thrift import TApplicationException, TMessageType
 from thrift.transport.TTransport import TMemoryBuffer, TTransportException
 
 from lakegate.workspace.http import ApiError
-from lakegate.workspace.sqltranslate import SqlError
-from lakegate.workspace.thriftapi import tcli
-from lakegate.workspace.thriftapi.rowsets import failed
-from lakegate.workspace.thriftapi.service import HandleError, ThriftService
+from lakegate.workspace.sql.thrift import tcli
+from lakegate.workspace.sql.thrift.rowsets import failed
+from lakegate.workspace.sql.thrift.service import HandleError, ThriftService
+from lakegate.workspace.sql.translate import SqlError
 
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState

@@ -21,20 +21,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lakegate.workspace import history, sessions
 from lakegate.workspace.http import ApiError, fail, json_body, not_found
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.links import MEDIA_TYPES, STORAGE, ResultLinks, storage_error, stream
-from lakegate.workspace.results import ResultSet, collect
-from lakegate.workspace.sqlengine import (
+from lakegate.workspace.sql import history, sessions
+from lakegate.workspace.sql.engine import (
     DEFAULT_CATALOG,
     DEFAULT_SCHEMA,
     Execution,
     Interrupted,
     SqlEngine,
 )
-from lakegate.workspace.sqlrequest import validated
-from lakegate.workspace.sqltranslate import Parameter, SqlError, plan
+from lakegate.workspace.sql.links import MEDIA_TYPES, STORAGE, ResultLinks, storage_error, stream
+from lakegate.workspace.sql.request import validated
+from lakegate.workspace.sql.results import ResultSet, collect
+from lakegate.workspace.sql.translate import Parameter, SqlError, plan
 
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState

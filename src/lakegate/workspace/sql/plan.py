@@ -1,5 +1,5 @@
 """What the SQL engine runs for a statement (`Plan`), how a statement fails (`SqlError`), and
-Unity Catalog names as DuckDB sees them. Shared by the translators (sqltranslate, sqlmeta)."""
+Unity Catalog names as DuckDB sees them. Shared by the translators (translate, metadata)."""
 
 from __future__ import annotations
 

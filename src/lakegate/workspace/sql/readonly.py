@@ -7,8 +7,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from lakegate.workspace.sqlengine import DEFAULT_CATALOG, DEFAULT_SCHEMA
-from lakegate.workspace.sqltranslate import SqlError, plan
+from lakegate.workspace.sql.engine import DEFAULT_CATALOG, DEFAULT_SCHEMA
+from lakegate.workspace.sql.translate import SqlError, plan
 
 _READS = (exp.Select, exp.SetOperation, exp.Values, exp.Subquery)
 # Nodes that write, change session state or run text the parser did not model.

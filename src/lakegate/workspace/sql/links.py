@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from lakegate.workspace.results import Chunk
+from lakegate.workspace.sql.results import Chunk
 
 STORAGE = "/storage/statements"
 MEDIA_TYPES = {

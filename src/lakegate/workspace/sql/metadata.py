@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
-from lakegate.workspace import sparkerrors, sqlplan
+from lakegate.workspace.sql import errors, plan
 
 if TYPE_CHECKING:
-    from lakegate.workspace.sqlplan import Plan
+    from lakegate.workspace.sql.plan import Plan
 
 _IDENT = r"(?:`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)"
 _QNAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT})*"
@@ -101,19 +101,19 @@ def translate(text: str, catalog: str, schema: str) -> Plan | None:
         if kind == "columns_in_catalog":
             return _columns_in_catalog(groups)
         if kind == "columns":
-            parts = sqlplan.split_name(groups["name"])
+            parts = plan.split_name(groups["name"])
             if groups.get("schema_name"):
-                parts = sqlplan.split_name(groups["schema_name"]) + parts[-1:]
+                parts = plan.split_name(groups["schema_name"]) + parts[-1:]
             return _columns(_qualified(parts, catalog, schema))
         if kind == "views":
-            parts = sqlplan.split_name(groups.get("name") or "")
+            parts = plan.split_name(groups.get("name") or "")
             cat, sch = (
                 (parts[-2], parts[-1])
                 if len(parts) >= 2
                 else (catalog, parts[0] if parts else schema)
             )
             return _views(cat, sch, groups.get("like"))
-        name = _qualified(sqlplan.split_name(groups["name"]), catalog, schema)
+        name = _qualified(plan.split_name(groups["name"]), catalog, schema)
         return _describe_extended(name) if kind == "describe_extended" else _create_table(name)
     return None
 
@@ -136,7 +136,7 @@ def like(raw: str | None) -> str:
 
 def _catalog_filter(groups: dict[str, str | None], params: dict[str, str]) -> str:
     if groups.get("catalog"):
-        params["c"] = sqlplan.duck_catalog(sqlplan.split_name(groups["catalog"] or "")[0])
+        params["c"] = plan.duck_catalog(plan.split_name(groups["catalog"] or "")[0])
         return "database_name = $c"
     return "NOT regexp_matches(database_name, '^(memory|system|temp)$')"
 
@@ -152,7 +152,7 @@ def _tables_in_catalog(groups: dict[str, str | None]) -> Plan:
         "AND regexp_full_match(schema_name, $s) AND regexp_full_match(table_name, $t) "
         "AND schema_name NOT IN ('information_schema', 'pg_catalog') ORDER BY 1, 2, 3"
     )
-    return sqlplan.Plan(sql, params, "SHOW")
+    return plan.Plan(sql, params, "SHOW")
 
 
 def _columns_in_catalog(groups: dict[str, str | None]) -> Plan:
@@ -175,7 +175,7 @@ def _columns_in_catalog(groups: dict[str, str | None]) -> Plan:
         "AND regexp_full_match(column_name, $n) "
         "AND schema_name NOT IN ('information_schema', 'pg_catalog') ORDER BY 1, 2, 3, column_index"
     )
-    return sqlplan.Plan(sql, params, "SHOW")
+    return plan.Plan(sql, params, "SHOW")
 
 
 def _columns(name: tuple[str, str, str]) -> Plan:
@@ -183,8 +183,8 @@ def _columns(name: tuple[str, str, str]) -> Plan:
         "SELECT column_name AS col_name, column_index AS position FROM duckdb_columns() "
         "WHERE database_name = $c AND schema_name = $s AND table_name = $t"
     )
-    params = {"c": sqlplan.duck_catalog(name[0]), "s": name[1], "t": name[2]}
-    return sqlplan.Plan(_or_not_found(sql, name), params, "SHOW")
+    params = {"c": plan.duck_catalog(name[0]), "s": name[1], "t": name[2]}
+    return plan.Plan(_or_not_found(sql, name), params, "SHOW")
 
 
 def _views(catalog: str, schema: str, pattern: str | None) -> Plan:
@@ -194,8 +194,8 @@ def _views(catalog: str, schema: str, pattern: str | None) -> Plan:
         "AND database_name = $c AND schema_name = $s AND regexp_full_match(view_name, $p) "
         "ORDER BY 2"
     )
-    params = {"c": sqlplan.duck_catalog(catalog), "s": schema, "p": like(pattern)}
-    return sqlplan.Plan(sql, params, "SHOW", target=(catalog, schema))
+    params = {"c": plan.duck_catalog(catalog), "s": schema, "p": like(pattern)}
+    return plan.Plan(sql, params, "SHOW", target=(catalog, schema))
 
 
 def _describe_extended(name: tuple[str, str, str]) -> Plan:
@@ -224,12 +224,12 @@ def _describe_extended(name: tuple[str, str, str]) -> Plan:
         "SELECT col_name, data_type, comment FROM found, guard "
         "WHERE guard.g IS NULL AND data_type IS NOT NULL ORDER BY k"
     )
-    params = {"c": sqlplan.duck_catalog(name[0]), "s": name[1], "t": name[2], "catalog": name[0]}
-    return sqlplan.Plan(sql, params, "DESCRIBE", target=name)
+    params = {"c": plan.duck_catalog(name[0]), "s": name[1], "t": name[2], "catalog": name[0]}
+    return plan.Plan(sql, params, "DESCRIBE", target=name)
 
 
 def _quoted_not_found(name: tuple[str, ...]) -> str:
-    return sparkerrors.not_found_message(".".join(f"`{p}`" for p in name)).replace("'", "''")
+    return errors.not_found_message(".".join(f"`{p}`" for p in name)).replace("'", "''")
 
 
 def _create_table(name: tuple[str, str, str]) -> Plan:
@@ -247,12 +247,12 @@ def _create_table(name: tuple[str, str, str]) -> Plan:
         "WHERE c.database_name = $c AND c.schema_name = $s AND c.table_name = $t"
     )
     params = {
-        "c": sqlplan.duck_catalog(name[0]),
+        "c": plan.duck_catalog(name[0]),
         "s": name[1],
         "t": name[2],
         "full": ".".join(name),
     }
-    return sqlplan.Plan(_or_not_found(sql, name, aggregate=True), params, "SHOW")
+    return plan.Plan(_or_not_found(sql, name, aggregate=True), params, "SHOW")
 
 
 def _or_not_found(sql: str, name: tuple[str, ...], *, aggregate: bool = False) -> str:
@@ -319,12 +319,12 @@ def information_schema(node: exp.Table, catalog: str) -> exp.Expression:
     objects; `system.information_schema` shows every catalog)."""
     view = node.name.lower()
     if view not in _INFO:
-        raise sparkerrors.table_not_found(f"`information_schema`.`{view}`")
+        raise errors.table_not_found(f"`information_schema`.`{view}`")
     owner = node.catalog or catalog
     if owner.lower() == "system":
         where = "database_name NOT IN ('memory', 'system', 'temp')"
     else:
-        where = f"database_name = '{sqlplan.duck_catalog(owner).replace(chr(39), chr(39) * 2)}'"
+        where = f"database_name = '{plan.duck_catalog(owner).replace(chr(39), chr(39) * 2)}'"
     sql = _INFO[view].format(cat=_CATALOG_OF, where=where)
     alias = node.alias or view
     subquery = sqlglot.parse_one(sql, read="duckdb").subquery(alias)

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.results import ResultSet
-from lakegate.workspace.sqlengine import DEFAULT_CATALOG, DEFAULT_SCHEMA
-from lakegate.workspace.sqlrequest import validated
-from lakegate.workspace.sqltranslate import SqlError, plan
-from lakegate.workspace.statements import TERMINAL, Statement, service
-from lakegate.workspace.thriftapi import tcli
-from lakegate.workspace.thriftapi.metadata import CatalogBrowser
-from lakegate.workspace.thriftapi.rowsets import RowSource, ok
+from lakegate.workspace.sql.engine import DEFAULT_CATALOG, DEFAULT_SCHEMA
+from lakegate.workspace.sql.request import validated
+from lakegate.workspace.sql.results import ResultSet
+from lakegate.workspace.sql.statements import TERMINAL, Statement, service
+from lakegate.workspace.sql.thrift import tcli
+from lakegate.workspace.sql.thrift.metadata import CatalogBrowser
+from lakegate.workspace.sql.thrift.rowsets import RowSource, ok
+from lakegate.workspace.sql.translate import SqlError, plan
 
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState

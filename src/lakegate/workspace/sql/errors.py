@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from lakegate.workspace import sqlplan
+from lakegate.workspace.sql import plan
 
 
 def as_written(duck_name: str, tables: dict[str, str] | None) -> str:
@@ -15,8 +15,8 @@ def as_written(duck_name: str, tables: dict[str, str] | None) -> str:
     return written or ".".join(f"`{p}`" for p in parts)
 
 
-def table_exists(name: str) -> sqlplan.SqlError:
-    return sqlplan.SqlError(
+def table_exists(name: str) -> plan.SqlError:
+    return plan.SqlError(
         f"[TABLE_OR_VIEW_ALREADY_EXISTS] Cannot create table or view {name} because it already "
         "exists. Choose a different name, drop the existing object, add the IF NOT EXISTS "
         "clause to tolerate pre-existing objects, or add the OR REPLACE clause to replace it. "
@@ -25,29 +25,29 @@ def table_exists(name: str) -> sqlplan.SqlError:
     )
 
 
-def routine_not_found(name: str) -> sqlplan.SqlError:
-    return sqlplan.SqlError(
+def routine_not_found(name: str) -> plan.SqlError:
+    return plan.SqlError(
         f"[UNRESOLVED_ROUTINE] Cannot resolve routine `{name}` on search path "
         "[`system`.`builtin`, `system`.`session`]. SQLSTATE: 42883",
         sql_state="42883",
     )
 
 
-def table_not_found(name: str) -> sqlplan.SqlError:
-    return sqlplan.SqlError(not_found_message(name), sql_state="42P01")
+def table_not_found(name: str) -> plan.SqlError:
+    return plan.SqlError(not_found_message(name), sql_state="42P01")
 
 
-def column_not_found(name: str, candidates: str) -> sqlplan.SqlError:
+def column_not_found(name: str, candidates: str) -> plan.SqlError:
     """Spark's UNRESOLVED_COLUMN, from DuckDB's `"a", "b"` candidate list."""
     found = re.findall(r'"([^"]+)"', candidates)
     if not found:
-        return sqlplan.SqlError(
+        return plan.SqlError(
             "[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION] A column, variable, or function parameter "
             f"with name `{name}` cannot be resolved. SQLSTATE: 42703",
             sql_state="42703",
         )
     suggested = ", ".join(f"`{c}`" for c in found)
-    return sqlplan.SqlError(
+    return plan.SqlError(
         "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with "
         f"name `{name}` cannot be resolved. Did you mean one of the following? [{suggested}]. "
         "SQLSTATE: 42703",

@@ -24,7 +24,7 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
 
     async def call(request: Request) -> Response:
         if not endpoint:
-            from lakegate.workspace.thriftapi.endpoint import ThriftEndpoint
+            from lakegate.workspace.sql.thrift.endpoint import ThriftEndpoint
 
             endpoint.append(ThriftEndpoint(ws))
         return await endpoint[0](request)

@@ -9,10 +9,10 @@ from functools import cached_property
 
 import pyarrow as pa
 
-from lakegate.workspace.links import ResultLinks
-from lakegate.workspace.results import ResultSet
-from lakegate.workspace.sqltranslate import ColumnType
-from lakegate.workspace.thriftapi import tcli
+from lakegate.workspace.sql.links import ResultLinks
+from lakegate.workspace.sql.results import ResultSet
+from lakegate.workspace.sql.thrift import tcli
+from lakegate.workspace.sql.translate import ColumnType
 
 # Smaller results travel inline even when the client could download them, as on Databricks:
 # a link costs the client one more round trip.

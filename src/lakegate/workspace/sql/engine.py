@@ -20,9 +20,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from lakegate.workspace import sparkerrors
 from lakegate.workspace.samples.data import Generation, SamplesInfo, ensure_samples
-from lakegate.workspace.sqltranslate import (
+from lakegate.workspace.sql import errors
+from lakegate.workspace.sql.translate import (
     ALIAS_SUFFIX,
     NAME,
     ColumnType,
@@ -387,16 +387,16 @@ def failure(exc: duckdb.Error, tables: dict[str, str] | None = None) -> SqlError
         return SqlError(detail, sql_state=worded.group(1))
     missing = re.match(r"Table with name (\S+) does not exist", detail)
     if isinstance(exc, duckdb.CatalogException) and missing:
-        return sparkerrors.table_not_found(sparkerrors.as_written(missing.group(1), tables))
+        return errors.table_not_found(errors.as_written(missing.group(1), tables))
     exists = re.match(r"Table with name (\S+) already exists", detail)
     if isinstance(exc, duckdb.CatalogException) and exists:
-        return sparkerrors.table_exists(sparkerrors.as_written(exists.group(1), tables))
+        return errors.table_exists(errors.as_written(exists.group(1), tables))
     routine = re.match(r"(?:\w+ )?Function with name (\S+) does not exist", detail)
     if isinstance(exc, duckdb.CatalogException) and routine:
-        return sparkerrors.routine_not_found(routine.group(1).strip('"'))
+        return errors.routine_not_found(routine.group(1).strip('"'))
     unresolved = re.match(r'Referenced column "(.+?)" not found.*?(?:bindings: (.*))?$', detail)
     if isinstance(exc, duckdb.BinderException) and unresolved:
-        return sparkerrors.column_not_found(unresolved.group(1), unresolved.group(2) or "")
+        return errors.column_not_found(unresolved.group(1), unresolved.group(2) or "")
     for kind, needle, error_class, sql_state in _RULES:
         if isinstance(exc, kind) and needle in detail:
             return SqlError(f"[{error_class}] {detail} SQLSTATE: {sql_state}", sql_state=sql_state)
