@@ -14,13 +14,11 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from lakegate.workspace import (
-    catalog,
-    grants,
     jobs,
     mcp_sql,
-    ucfunctions,
 )
 from lakegate.workspace.accesslog import AccessLogMiddleware
+from lakegate.workspace.catalog import catalogs, functions, grants
 from lakegate.workspace.compute import warehouses
 from lakegate.workspace.faults import FaultInjector
 from lakegate.workspace.http import ApiError, api_error
@@ -87,9 +85,9 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
         *permissions.routes(ws),
         *scim.routes(ws),
         *statements.routes(ws),
-        *catalog.routes(ws),
+        *catalogs.routes(ws),
         *jobs.routes(ws),
-        *ucfunctions.routes(ws),
+        *functions.routes(ws),
         *grants.routes(ws),
         *scim_users.routes(ws),
         *mcp_sql.routes(ws),

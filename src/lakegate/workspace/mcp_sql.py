@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from lakegate.workspace import ucfunctions
+from lakegate.workspace.catalog import functions
 from lakegate.workspace.http import ApiError
 from lakegate.workspace.identity.principals import Principal
 from lakegate.workspace.sql.readonly import read_refusal
@@ -104,7 +104,7 @@ class ManagedMcp:
         if "catalog" in path:
             principal = await self.ws.identity.authenticate(request)
             # A schema that does not exist is a 404, as for any Unity Catalog path.
-            await asyncio.to_thread(ucfunctions.reader(self.ws).schema_exists, path)
+            await asyncio.to_thread(functions.reader(self.ws).schema_exists, path)
         else:
             principal = await self.ws.identity.authenticate(request, scope="sql")
         scope[PRINCIPAL] = principal
@@ -159,9 +159,7 @@ class ManagedMcp:
 
         request: Request = ctx.request
         if "catalog" in request.path_params:
-            specs = await asyncio.to_thread(
-                ucfunctions.reader(self.ws).tools, **request.path_params
-            )
+            specs = await asyncio.to_thread(functions.reader(self.ws).tools, **request.path_params)
         else:
             specs = SQL_TOOLS
         tools = [
@@ -204,9 +202,9 @@ class ManagedMcp:
         meta: dict[str, Any],
         request: Request,
     ) -> dict[str, Any]:
-        functions = ucfunctions.reader(self.ws)
+        reader = functions.reader(self.ws)
         try:
-            call = await asyncio.to_thread(functions.call, name, arguments, **request.path_params)
+            call = await asyncio.to_thread(reader.call, name, arguments, **request.path_params)
         except ApiError as exc:
             raise ToolError(exc.message) from None
         return await self._run(principal, call.sql, meta, call.params, (call.catalog, call.schema))

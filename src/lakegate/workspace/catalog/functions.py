@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from lakegate.workspace.catalog import BASE, CatalogReader, paged, required_param
+from lakegate.workspace.catalog.catalogs import BASE, CatalogReader, paged, required_param
 from lakegate.workspace.http import fail
 from lakegate.workspace.sql.statements import service
 from lakegate.workspace.sql.translate import Parameter, column_type, duck_catalog

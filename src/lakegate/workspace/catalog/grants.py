@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lakegate.workspace import ucfunctions
-from lakegate.workspace.catalog import BASE
+from lakegate.workspace.catalog import functions
+from lakegate.workspace.catalog.catalogs import BASE
 from lakegate.workspace.http import fail, json_body
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class Grants:
 
     def __init__(self, ws: WorkspaceState) -> None:
         self.ws = ws
-        self.functions = ucfunctions.reader(ws)
+        self.functions = functions.reader(ws)
 
     def check(self, kind: str, full_name: str) -> str:
         """The securable type in upper case; 400 if unknown, 404 if the object does not exist."""

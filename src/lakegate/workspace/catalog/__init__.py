@@ -1,0 +1,1 @@
+"""Unity Catalog: catalogs, schemas, tables and columns, functions, and grants."""
