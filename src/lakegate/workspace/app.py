@@ -13,16 +13,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from lakegate.workspace import (
-    jobs,
-    mcp_sql,
-)
 from lakegate.workspace.accesslog import AccessLogMiddleware
 from lakegate.workspace.catalog import catalogs, functions, grants
 from lakegate.workspace.compute import warehouses
 from lakegate.workspace.faults import FaultInjector
 from lakegate.workspace.http import ApiError, api_error
 from lakegate.workspace.identity import accounts, oidc, permissions, scim, scim_users
+from lakegate.workspace.jobs import jobs
+from lakegate.workspace.mcp import managed
 from lakegate.workspace.sql import statements, thrift
 from lakegate.workspace.state import Settings, WorkspaceState
 
@@ -90,7 +88,7 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
         *functions.routes(ws),
         *grants.routes(ws),
         *scim_users.routes(ws),
-        *mcp_sql.routes(ws),
+        *managed.routes(ws),
         *thrift.routes(ws),
     ]
     return _wrap(ws, routes, "workspace")

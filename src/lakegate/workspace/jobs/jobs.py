@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lakegate.workspace import runoutput
 from lakegate.workspace.http import empty, fail, int_param, json_body
 from lakegate.workspace.identity.permissions import ObjectType
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.jobruns import ACTIVE, JobRuns, view
+from lakegate.workspace.jobs import runoutput
+from lakegate.workspace.jobs.runs import ACTIVE, JobRuns, view
 from lakegate.workspace.sql import queries
 from lakegate.workspace.sql.statements import service as statement_service
 

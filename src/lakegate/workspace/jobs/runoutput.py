@@ -9,7 +9,7 @@ from typing import Any
 
 from lakegate.workspace.http import fail
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.jobruns import JobRuns, view
+from lakegate.workspace.jobs.runs import JobRuns, view
 
 SUBMIT_FIELDS = ("tasks", "timeout_seconds", "queue")
 

@@ -1,0 +1,1 @@
+"""Jobs: jobs, their runs (queued, running, terminated), one-time runs and run output."""
