@@ -10,7 +10,7 @@ import asyncio
 import base64
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -18,12 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import empty, fail, field, int_param, json_body, not_found
-from lakegate.workspace.identity.permissions import ObjectType
-from lakegate.workspace.identity.principals import Principal
+from lakegate.workspace.identity.permissions import ObjectType, Permissions
+from lakegate.workspace.identity.principals import Identity, Principal
 from lakegate.workspace.store import Store
-
-if TYPE_CHECKING:
-    from lakegate.workspace.state import WorkspaceState
 
 LEVELS = ("CAN_USE", "CAN_MONITOR", "CAN_MANAGE", "IS_OWNER")
 CLUSTER_SIZES = (
@@ -257,10 +254,18 @@ def _offset(token: str) -> int:
     raise fail("INVALID_PARAMETER_VALUE", "page_token is not valid; pass the one a list returned.")
 
 
+class WarehousesHost(Protocol):
+    """What the warehouses routes need of the workspace: who calls, permissions, warehouses."""
+
+    identity: Identity
+    permissions: Permissions
+    warehouses: Warehouses
+
+
 class WarehousesApi:
     """The SQL warehouses endpoints; every one accepts tokens with the `sql` scope."""
 
-    def __init__(self, ws: WorkspaceState) -> None:
+    def __init__(self, ws: WarehousesHost) -> None:
         self.ws = ws
         self.warehouses, self.permissions = ws.warehouses, ws.permissions
 
@@ -365,6 +370,6 @@ class WarehousesApi:
         )
 
 
-def routes(ws: WorkspaceState) -> list[BaseRoute]:
+def routes(ws: WarehousesHost) -> list[BaseRoute]:
     """The SQL warehouses API and the workspace's warehouse settings."""
     return WarehousesApi(ws).routes()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -17,15 +17,13 @@ from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import empty, fail, json_body, not_found
 from lakegate.workspace.identity import scim
+from lakegate.workspace.identity.host import IdentityHost
 from lakegate.workspace.identity.principals import (
     DEFAULT_SECRET_LIFETIME_S,
     KNOWN_SCOPES,
     Principal,
     Secret,
 )
-
-if TYPE_CHECKING:
-    from lakegate.workspace.state import WorkspaceState
 
 ASSIGNABLE = ("USER", "ADMIN")
 _LIFETIME = re.compile(r"^(\d+)(?:\.\d+)?s?$")
@@ -117,7 +115,7 @@ def _assignment(p: Principal) -> dict[str, Any]:
 class AccountApi:
     """The account host's endpoints; each one first checks for an admin of this account."""
 
-    def __init__(self, ws: WorkspaceState) -> None:
+    def __init__(self, ws: IdentityHost) -> None:
         self.ws = ws
         self.identity = ws.identity
 
@@ -278,6 +276,6 @@ class AccountApi:
         return empty()
 
 
-def routes(ws: WorkspaceState) -> list[BaseRoute]:
+def routes(ws: IdentityHost) -> list[BaseRoute]:
     """The account API: service principals, their OAuth secrets, workspace assignments."""
     return AccountApi(ws).routes()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote
 
 from starlette.requests import Request
@@ -13,10 +12,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import empty, fail, field, json_body
+from lakegate.workspace.identity.host import IdentityHost
 from lakegate.workspace.identity.principals import PRINCIPAL_KEY, Audience, OAuthError, pat_info
-
-if TYPE_CHECKING:
-    from lakegate.workspace.state import WorkspaceState
 
 
 def oauth_error(exc: OAuthError) -> JSONResponse:
@@ -72,7 +69,7 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
     return form["client_id"], form["client_secret"]
 
 
-def token_endpoint(ws: WorkspaceState, audience: Audience):
+def token_endpoint(ws: IdentityHost, audience: Audience):
     """POST handler for a client-credentials token endpoint."""
 
     async def token(request: Request) -> Response:
@@ -109,7 +106,7 @@ def token_endpoint(ws: WorkspaceState, audience: Audience):
     return token
 
 
-def workspace_routes(ws: WorkspaceState) -> list[BaseRoute]:
+def workspace_routes(ws: IdentityHost) -> list[BaseRoute]:
     """Discovery, the workspace token endpoint and `/api/2.0/token/*`."""
 
     async def databricks_config(request: Request) -> Response:
@@ -155,7 +152,7 @@ def workspace_routes(ws: WorkspaceState) -> list[BaseRoute]:
     ]
 
 
-def account_routes(ws: WorkspaceState) -> list[BaseRoute]:
+def account_routes(ws: IdentityHost) -> list[BaseRoute]:
     """Discovery and the token endpoint of the account host."""
 
     async def databricks_config(request: Request) -> Response:

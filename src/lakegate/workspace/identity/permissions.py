@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import ApiError, fail, json_body, not_found
-from lakegate.workspace.identity.principals import Principal
+from lakegate.workspace.identity.principals import Identity, Principal
 from lakegate.workspace.store import Store
-
-if TYPE_CHECKING:
-    from lakegate.workspace.state import WorkspaceState
 
 PRINCIPAL_FIELDS = ("user_name", "group_name", "service_principal_name")
 BUILTIN_GROUPS = ("admins", "users")
@@ -27,6 +24,13 @@ LEVEL_DESCRIPTIONS = {
     "CAN_VIEW": "Can view the object",
     "CAN_MANAGE_RUN": "Can manage runs of the object",
 }
+
+
+class PermissionsHost(Protocol):
+    """What the permissions routes need of the workspace: who calls, and the permissions."""
+
+    identity: Identity
+    permissions: Permissions
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,7 @@ class Permissions:
         self.store.put("acl", f"{type_name}/{ident}", {"entries": entries})
 
 
-def _parse_acl(ws: WorkspaceState, object_type: ObjectType, body: dict[str, Any]) -> dict:
+def _parse_acl(ws: PermissionsHost, object_type: ObjectType, body: dict[str, Any]) -> dict:
     raw = body.get("access_control_list", [])
     if not isinstance(raw, list):
         raise fail("INVALID_PARAMETER_VALUE", "access_control_list must be an array.")
@@ -187,7 +191,7 @@ def _parse_acl(ws: WorkspaceState, object_type: ObjectType, body: dict[str, Any]
     return entries
 
 
-def routes(ws: WorkspaceState) -> list[BaseRoute]:
+def routes(ws: PermissionsHost) -> list[BaseRoute]:
     """`/api/2.0/permissions/{type}/{id}`: GET, PUT (replace), PATCH (add) and permissionLevels."""
 
     def display(field: str, name: str) -> str | None:

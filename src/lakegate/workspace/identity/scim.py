@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import fail, int_param, json_body, not_found
+from lakegate.workspace.identity.host import IdentityHost
 from lakegate.workspace.identity.principals import Principal
-
-if TYPE_CHECKING:
-    from lakegate.workspace.state import WorkspaceState
 
 SP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServicePrincipal"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -112,7 +110,7 @@ def page(request: Request, found: list[Any], document: Callable[[Any], dict]) ->
     )
 
 
-def apply_patch(ws: WorkspaceState, p: Principal, body: dict[str, Any], *, account: bool) -> None:
+def apply_patch(ws: IdentityHost, p: Principal, body: dict[str, Any], *, account: bool) -> None:
     """SCIM PATCH: replace/add of active and displayName; account_admin role on the account."""
     for kind, attribute, new in patch_operations(body):
         _set_attribute(p, kind, attribute, new, account=account)
@@ -157,14 +155,14 @@ def _set_attribute(p: Principal, kind: str, attribute: Any, value: Any, *, accou
         )
 
 
-def principal_by_id(ws: WorkspaceState, ident: str) -> Principal:
+def principal_by_id(ws: IdentityHost, ident: str) -> Principal:
     p = ws.identity.principal(ident)
     if p is None:
         raise not_found("Service principal", ident)
     return p
 
 
-def routes(ws: WorkspaceState) -> list[BaseRoute]:
+def routes(ws: IdentityHost) -> list[BaseRoute]:
     """Workspace SCIM: ServicePrincipals (assigned ones) and Me."""
     identity = ws.identity
 
@@ -244,7 +242,7 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
     ]
 
 
-def replace(ws: WorkspaceState, p: Principal, body: dict[str, Any]) -> None:
+def replace(ws: IdentityHost, p: Principal, body: dict[str, Any]) -> None:
     """SCIM PUT: displayName and active are replaced."""
     name = body.get("displayName", p.display_name)
     if not isinstance(name, str) or not name.strip():

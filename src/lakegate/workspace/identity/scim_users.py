@@ -10,17 +10,15 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import ApiError, fail, json_body, not_found
+from lakegate.workspace.identity.host import IdentityHost
 from lakegate.workspace.identity.scim import USER_SCHEMA, page, patch_operations
-
-if TYPE_CHECKING:
-    from lakegate.workspace.state import WorkspaceState
 
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 BASE = "/api/2.0/preview/scim/v2"
@@ -66,7 +64,7 @@ def listing(request: Request, docs: list[dict[str, Any]], attributes: tuple[str,
 class Directory:
     """Users and groups of the workspace, in the state store."""
 
-    def __init__(self, ws: WorkspaceState) -> None:
+    def __init__(self, ws: IdentityHost) -> None:
         self.ws = ws
         for name in BUILT_IN:
             if not any(g["displayName"] == name for _, g in ws.store.all("scim_group")):
@@ -251,7 +249,7 @@ def _member_ids(value: Any) -> list[str]:
     return [m["value"] for m in value]
 
 
-def routes(ws: WorkspaceState) -> list[BaseRoute]:
+def routes(ws: IdentityHost) -> list[BaseRoute]:
     directory = Directory(ws)
 
     async def caller(request: Request, *, change: bool = False) -> None:
