@@ -21,7 +21,8 @@ from lakegate.workspace.http import ApiError, api_error
 from lakegate.workspace.identity import accounts, oidc, permissions, scim, scim_users
 from lakegate.workspace.jobs import jobs
 from lakegate.workspace.mcp import managed
-from lakegate.workspace.sql import statements, thrift
+from lakegate.workspace.sql import routes as sql_routes
+from lakegate.workspace.sql import thrift
 from lakegate.workspace.state import Settings, WorkspaceState
 
 __all__ = ["Settings", "WorkspaceState", "create_account_app", "create_workspace_app"]
@@ -82,7 +83,7 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
         *warehouses.routes(ws),
         *permissions.routes(ws),
         *scim.routes(ws),
-        *statements.routes(ws),
+        *sql_routes.routes(ws),
         *catalogs.routes(ws),
         *jobs.routes(ws),
         *functions.routes(ws),

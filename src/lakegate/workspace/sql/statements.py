@@ -13,17 +13,15 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
-from lakegate.workspace.http import ApiError, fail, json_body, not_found
+from lakegate.workspace.http import ApiError, not_found
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.sql import history, sessions
 from lakegate.workspace.sql.engine import (
     DEFAULT_CATALOG,
     DEFAULT_SCHEMA,
@@ -31,8 +29,7 @@ from lakegate.workspace.sql.engine import (
     Interrupted,
     SqlEngine,
 )
-from lakegate.workspace.sql.links import MEDIA_TYPES, STORAGE, ResultLinks, storage_error, stream
-from lakegate.workspace.sql.request import validated
+from lakegate.workspace.sql.links import ResultLinks
 from lakegate.workspace.sql.results import ResultSet, collect
 from lakegate.workspace.sql.translate import Parameter, SqlError, plan
 
@@ -92,7 +89,9 @@ class StatementService:
         self.result_ttl_s = 3600.0
         self.links = ResultLinks(ws.host)
         self.items: dict[str, Statement] = {}
-        self.sessions: sessions.SessionService | None = None  # SQL sessions, set by routes()
+        # Told when a `USE` succeeds inside a SQL session (the session service moves its
+        # catalog and schema); set where the SQL routes are assembled.
+        self.on_use: Callable[[str, str, str], None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         for ident, body in ws.store.all("statement"):
             stmt = Statement(**body)
@@ -191,8 +190,8 @@ class StatementService:
                 stopped=stmt.execution.cancelled.is_set,
                 compression=stmt.compression,
             )
-        if translated.kind == "use" and stmt.session_id and self.sessions is not None:
-            self.sessions.use(stmt.session_id, *translated.target)
+        if translated.kind == "use" and stmt.session_id and self.on_use is not None:
+            self.on_use(stmt.session_id, *translated.target)
         return result
 
     def _finish(
@@ -310,7 +309,7 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-# -- routes ----------------------------------------------------------------------------------
+# -- the workspace's one service ------------------------------------------------------------
 
 
 def service(ws: WorkspaceState) -> StatementService:
@@ -321,79 +320,3 @@ def service(ws: WorkspaceState) -> StatementService:
         ws.sql_statements = svc  # type: ignore[attr-defined]
         ws.closers.append(svc.close)
     return svc
-
-
-def routes(ws: WorkspaceState) -> list[BaseRoute]:
-    svc = service(ws)
-    in_session = svc.sessions = sessions.service(ws, svc)
-
-    async def caller(request: Request) -> Principal:
-        return await ws.identity.authenticate(request, scope="sql")
-
-    async def execute(request: Request) -> Response:
-        principal = await caller(request)
-        body, params, wait_s, on_timeout = validated(await json_body(request))
-        warehouse_id = body["warehouse_id"]
-        ws.warehouses.live(warehouse_id)
-        ws.permissions.check(principal, "warehouses", warehouse_id, "CAN_USE")
-        in_session.bind(principal, body)
-        stmt = svc.submit(principal, body, params)
-        await svc.wait(stmt, wait_s)
-        if wait_s > 0 and on_timeout == "CANCEL" and not stmt.done.is_set():
-            svc.cancel(stmt)
-            await svc.wait(stmt, 10)
-        return svc.response(stmt)
-
-    async def get(request: Request) -> Response:
-        principal = await caller(request)
-        return svc.response(svc.get(request.path_params["id"], principal))
-
-    async def cancel(request: Request) -> Response:
-        principal = await caller(request)
-        svc.cancel(svc.get(request.path_params["id"], principal))
-        return JSONResponse({})
-
-    async def close(request: Request) -> Response:
-        principal = await caller(request)
-        await svc.close_statement(svc.get(request.path_params["id"], principal))
-        return JSONResponse({})
-
-    async def chunk(request: Request) -> Response:
-        principal = await caller(request)
-        stmt = svc.get(request.path_params["id"], principal)
-        index = request.path_params["n"]
-        if stmt.state != "SUCCEEDED" or stmt.result is None:
-            raise fail(
-                "INVALID_STATE" if stmt.state != "CLOSED" else "RESOURCE_DOES_NOT_EXIST",
-                f"Statement {stmt.id} has no result to fetch: its state is {stmt.state}.",
-            )
-        if not 0 <= index < len(stmt.result.chunks):
-            raise fail(
-                "INVALID_PARAMETER_VALUE",
-                f"chunk_index {index} is out of range: the result has "
-                f"{len(stmt.result.chunks)} chunk(s).",
-            )
-        return Response(svc.chunk_body(stmt, index), media_type="application/json")
-
-    async def download(request: Request) -> Response:
-        """An external link, answered like a presigned cloud-storage URL would be."""
-        ident, index = request.path_params["id"], request.path_params["n"]
-        refused = svc.links.refusal(request, ident, index)
-        if refused is not None:
-            return refused
-        stmt = svc.items.get(ident)
-        svc.expire()
-        if stmt is None or stmt.result is None or index >= len(stmt.result.chunks):
-            return storage_error(404, "NoSuchKey", "The specified key does not exist.")
-        return stream(stmt.result.chunks[index], MEDIA_TYPES[stmt.format])
-
-    return [
-        Route(BASE, execute, methods=["POST"]),
-        Route(BASE + "/{id}", get, methods=["GET"]),
-        Route(BASE + "/{id}", close, methods=["DELETE"]),
-        Route(BASE + "/{id}/cancel", cancel, methods=["POST"]),
-        Route(BASE + "/{id}/result/chunks/{n:int}", chunk, methods=["GET"]),
-        Route(STORAGE + "/{id}/chunks/{n:int}", download, methods=["GET"]),
-        *history.routes(ws, svc),
-        *sessions.routes(ws, in_session),
-    ]
