@@ -5,15 +5,18 @@ Kept apart from the models so that `project.py` reads as the schema of `lakegate
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import io
 import os
 import tempfile
 import types
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -39,9 +42,10 @@ def _yaml() -> YAML:
 class ProjectDocument:
     """The ruamel document of one project file, plus what it held when last loaded or saved."""
 
-    def __init__(self, data: CommentedMap, path: Path) -> None:
+    def __init__(self, data: CommentedMap, path: Path, text: str | None = None) -> None:
         self.data = data
         self.path = path
+        self.text = text  # the file as last read or written here (None: not on disk yet)
         self._snapshot: dict[str, Any] = {}
 
     @classmethod
@@ -90,7 +94,7 @@ class ProjectDocument:
                 hint="Start from `lakegate init`.",
                 details={"file": str(path)},
             )
-        return cls(data, path)
+        return cls(data, path, text)
 
     def validate(self, model: type[BaseModel]) -> Any:
         """The document validated as `model`, or one ConfigError listing every problem."""
@@ -121,6 +125,11 @@ class ProjectDocument:
         if line is None and isinstance(node, CommentedMap):
             line = node.lc.line + 1
         return line
+
+    @property
+    def snapshot(self) -> dict[str, Any]:
+        """What the models held when last loaded or saved: {section: {name: full}}, copilot."""
+        return self._snapshot
 
     def remember(self, sections: dict[str, Any]) -> None:
         """Note what the models hold now, so a save only rewrites what changed."""
@@ -158,6 +167,7 @@ class ProjectDocument:
         finally:
             os.close(dir_fd)
         self.path = path
+        self.text = text
 
     def _sync(self, sections: dict[str, Any]) -> None:
         for section in _SECTIONS:
@@ -330,3 +340,39 @@ def _plain(value: Any) -> Any:
     if isinstance(value, str):
         return str(value)
     return value
+
+
+LOCK_TIMEOUT_S = 30.0
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the inter-process lock of the project file at `path` (in `.lakegate/` beside it),
+    so two writers never interleave their read-modify-write."""
+    state_dir = path.resolve().parent / ".lakegate"
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = FileLock(state_dir / f"{path.name}.lock")
+    try:
+        lock.acquire(timeout=LOCK_TIMEOUT_S)
+    except Timeout:
+        raise ConfigError(
+            f"{path.name} stayed locked by another lakegate process for {LOCK_TIMEOUT_S:g} s.",
+            code="config.project_busy",
+            hint="Wait for the other lakegate command (or the Studio's save) to finish, then "
+            "run this one again.",
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def entry_changes(
+    before: dict[str, Any], mine: dict[str, Any], theirs: dict[str, Any]
+) -> tuple[set[str], set[str]]:
+    """(names to take from `mine`, names both sides changed differently) for one section,
+    each a {name: full dump}: what this writer changed since `before`, and where it collides
+    with what another writer saved meanwhile (`theirs`)."""
+    ours = {n for n in before.keys() | mine.keys() if before.get(n) != mine.get(n)}
+    clashes = {n for n in ours if theirs.get(n) not in (before.get(n), mine.get(n))}
+    return ours - clashes, clashes

@@ -14,7 +14,7 @@ import jmespath
 import jmespath.exceptions
 from pydantic import BaseModel, Field, model_validator
 
-from lakegate._projectfile import ProjectDocument
+from lakegate._projectfile import ProjectDocument, entry_changes, locked
 from lakegate.authconfig import (
     NAME_PATTERN,
     ApiKeyAuth,
@@ -382,10 +382,64 @@ class Project:
         self.copilot = policy
 
     def save(self) -> None:
-        """Write the file atomically, keeping comments and the order of untouched keys."""
+        """Write the file atomically, keeping comments and the order of untouched keys.
+
+        Under an inter-process lock the file is read again first: what another writer saved
+        meanwhile is kept, and a change to the same entry as ours refuses the save.
+        """
         self._check_references()
-        self._document.write(self.path, self._sections())
-        self._document.remember(self._sections())
+        with locked(self.path):
+            self._rebase()
+            self._check_references()
+            self._document.write(self.path, self._sections())
+            self._document.remember(self._sections())
+
+    def _rebase(self) -> None:
+        """Take in what another writer saved since this project was read (under the lock)."""
+        try:
+            on_disk: str | None = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            on_disk = None
+        if on_disk is None or on_disk == self._document.text:
+            return
+        theirs = Project.load(self.path)
+        before, mine, now = self._document.snapshot, self._sections(), theirs._sections()
+        clashes: list[str] = []
+        for section in ("connectors", "actions"):
+            ours, merged = getattr(self, section), getattr(theirs, section)
+            take, clash = entry_changes(
+                before.get(section, {}),
+                {n: full for n, (_, full) in mine[section].items()},
+                {n: full for n, (_, full) in now[section].items()},
+            )
+            clashes += [f"{section[:-1]} {name!r}" for name in sorted(clash)]
+            for name in take:
+                if name in ours:
+                    merged[name] = ours[name]
+                else:
+                    merged.pop(name, None)
+        single = {"copilot": before.get("copilot")}
+        take, clash = entry_changes(
+            single, {"copilot": mine["copilot"][1]}, {"copilot": now["copilot"][1]}
+        )
+        clashes += ["the copilot policy"] if clash else []
+        if clashes:
+            raise ConfigError(
+                f"{self.path.name} was changed by another writer since it was read here, in "
+                f"{', '.join(clashes)} too; nothing was saved.",
+                code="config.changed_meanwhile",
+                hint="Run the command again (it reads the file anew), or reload the page in the "
+                "Studio and redo the edit.",
+                details={"file": str(self.path)},
+            )
+        if take:
+            theirs.copilot = self.copilot
+        self._document = theirs._document
+        self.connectors, self.actions, self.copilot = (
+            theirs.connectors,
+            theirs.actions,
+            theirs.copilot,
+        )
 
     def to_yaml(self) -> str:
         """The file as it would be saved."""

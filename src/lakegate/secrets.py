@@ -6,6 +6,7 @@ redactor, and every front passes what it prints, logs or returns through `redact
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -13,9 +14,12 @@ import stat
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
+
+from filelock import FileLock, Timeout
 
 from lakegate.errors import SecretError
 
@@ -146,7 +150,13 @@ def redact_data(value: Any) -> Any:
 
 
 class SecretStore:
-    """The local secret store: `.lakegate/secrets.json`, mode 0600, written atomically."""
+    """The local secret store: `.lakegate/secrets.json`, mode 0600, written atomically.
+
+    Every change is a read-modify-write under an inter-process lock, so processes that store
+    secrets at once (parallel `secret set`, replicas creating a shared key) lose none.
+    """
+
+    LOCK_TIMEOUT_S = 30.0
 
     def __init__(self, state_dir: str | os.PathLike[str]) -> None:
         self.state_dir = Path(state_dir)
@@ -172,18 +182,33 @@ class SecretStore:
                 hint="Pipe the value on stdin or type it at the hidden prompt.",
             )
         register_secret(value)
-        data = self._read()
-        data[name] = value
-        self._write(data)
+        with self._locked():
+            data = self._read()
+            data[name] = value
+            self._write(data)
+
+    def setdefault(self, name: str, value: str) -> str:
+        """The value stored under `name`, or `value` stored now: however many processes ask at
+        once, they all get the one value that was stored first."""
+        _check_name(name)
+        register_secret(value)
+        with self._locked():
+            data = self._read()
+            if data.get(name):
+                return data[name]
+            data[name] = value
+            self._write(data)
+            return value
 
     def remove(self, name: str) -> bool:
         """Forget `name`; False when it was not stored."""
-        data = self._read()
-        if name not in data:
-            return False
-        del data[name]
-        self._write(data)
-        return True
+        with self._locked():
+            data = self._read()
+            if name not in data:
+                return False
+            del data[name]
+            self._write(data)
+            return True
 
     def names(self) -> list[str]:
         """Stored secret names, sorted (never the values)."""
@@ -219,6 +244,25 @@ class SecretStore:
             register_secret(value)
         return data
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the store's inter-process lock (`secrets.json.lock`, beside it)."""
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        lock = FileLock(self.path.with_name(self.path.name + ".lock"), mode=0o600)
+        try:
+            lock.acquire(timeout=self.LOCK_TIMEOUT_S)
+        except Timeout:
+            raise SecretError(
+                f"The secret store {self.path} stayed locked by another lakegate process for "
+                f"{self.LOCK_TIMEOUT_S:g} s.",
+                code="config.store_busy",
+                hint="Wait for the other lakegate command to finish, then run this one again.",
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
     def _write(self, data: dict[str, str]) -> None:
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         payload = json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -249,6 +293,9 @@ class MemorySecretStore(SecretStore):
 
     def _read(self) -> dict[str, str]:
         return dict(self._values)
+
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()  # one process's memory: nothing to share
 
     def _write(self, data: dict[str, str]) -> None:
         self._values = dict(data)

@@ -103,7 +103,9 @@ def test_remove_and_atomic_save_leaves_no_temp_files(seed: Path) -> None:
     project.remove_connector("databricks")
     project.save()
     assert load_project(seed).connectors == {}
-    assert sorted(p.name for p in seed.parent.iterdir()) == ["lakegate.yaml"]
+    assert sorted(p.name for p in seed.parent.iterdir()) == [".lakegate", "lakegate.yaml"]
+    # `.lakegate/` holds the writers' lock, nothing else: no temp file is left anywhere
+    assert [p.name for p in (seed.parent / ".lakegate").iterdir()] == ["lakegate.yaml.lock"]
 
 
 def test_new_project_round_trip(tmp_path: Path) -> None:

@@ -27,7 +27,12 @@ def test_the_store_is_private_and_atomic(tmp_path: Path) -> None:
     assert store.names() == ["DB_SECRET", "OTHER"]
     assert store.get("DB_SECRET") == "store-value-91aa"
     assert store.remove("OTHER") and not store.remove("OTHER")
-    assert sorted(p.name for p in store.state_dir.iterdir()) == ["secrets.json"]
+    # no temp file left; the writers' lock beside the store is private too
+    assert sorted(p.name for p in store.state_dir.iterdir()) == [
+        "secrets.json",
+        "secrets.json.lock",
+    ]
+    assert (store.state_dir / "secrets.json.lock").stat().st_mode & 0o077 == 0
     assert "store-value" not in repr(store)
 
 

@@ -29,10 +29,7 @@ _HANDLE_FIELDS = ("statement_id",)
 
 def signing_key(store: SecretStore) -> bytes:
     """The replicas' shared HMAC key, created in the secret store on first use."""
-    stored = store.get(KEY_SECRET)
-    if not stored:
-        stored = secrets.token_urlsafe(32)
-        store.set(KEY_SECRET, stored)
+    stored = store.get(KEY_SECRET) or store.setdefault(KEY_SECRET, secrets.token_urlsafe(32))
     return stored.encode()
 
 

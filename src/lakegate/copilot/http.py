@@ -78,8 +78,8 @@ def server_token(store: SecretStore, ref: str | None = None) -> tuple[str, bool]
     if stored:
         return stored, False
     token = pysecrets.token_urlsafe(32)
-    store.set(TOKEN_SECRET, token)
-    return token, True
+    kept = store.setdefault(TOKEN_SECRET, token)  # a replica started at once may have won
+    return kept, kept == token
 
 
 MIN_TOKEN_CHARS = 32
