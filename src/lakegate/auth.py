@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lakegate.connectors import secret_destination
 from lakegate.errors import ConfigError
 from lakegate.project import AuthConfig, Connector
 from lakegate.secrets import SecretStore, register_secret, resolve
@@ -121,7 +122,8 @@ class AuthEnvironment:
     token_http: HttpClient
 
     def secret(self, ref: str) -> str:
-        return resolve(ref, self.secret_store)
+        """The secret behind `ref`, if it was stored for where this connector sends it."""
+        return resolve(ref, self.secret_store, secret_destination(self.connector))
 
 
 Factory = Callable[[Any, AuthEnvironment], Authenticator]

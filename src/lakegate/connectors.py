@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "build_connector",
     "parse_pair",
+    "secret_destination",
     "secret_name",
     "secret_reference",
     "typed_secret",
@@ -44,6 +45,12 @@ def typed_secret(connector: str, field: str, value: str) -> tuple[str, dict[str,
     if is_reference(value.strip()):
         return value.strip(), {}
     return secret_reference(connector, field), {secret_name(connector, field): value}
+
+
+def secret_destination(connector: Connector) -> str:
+    """Where the connector sends its secrets: the token URL for OAuth2, else the base URL."""
+    token_url = getattr(connector.auth, "token_url", None)
+    return str(token_url or connector.base_url)
 
 
 def parse_pair(text: str, separator: str = "=") -> tuple[str, str] | None:

@@ -17,17 +17,18 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 from filelock import FileLock, Timeout
 
-from lakegate.errors import SecretError
+from lakegate.errors import AuthError, SecretError
 
 __all__ = [
     "REFERENCE_PATTERN",
     "MemorySecretStore",
     "SecretStore",
     "is_reference",
+    "origin_of",
     "parse_reference",
     "redact",
     "redact_data",
@@ -61,8 +62,27 @@ def parse_reference(ref: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-def resolve(ref: str, store: SecretStore | None) -> str:
-    """The secret behind `ref`, registered with the redactor; SecretError when it is missing."""
+def origin_of(url: str) -> str:
+    """Where a secret may go: `HTTPS://Host:443/path?q` -> `https://host` (scheme, host, port)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def resolve(ref: str, store: SecretStore | None, destination: str | None = None) -> str:
+    """The secret behind `ref`, registered with the redactor; SecretError when it is missing.
+
+    With `destination` (the URL it is about to be sent to), a stored secret must have been
+    stored for that origin (or is bound to it now, on its first use): AuthError
+    `auth.secret_origin` otherwise, and nothing is sent. `${env:...}` secrets are not bound.
+    """
     kind, name = parse_reference(ref)
     if kind == "env":
         value = os.environ.get(name)
@@ -81,8 +101,25 @@ def resolve(ref: str, store: SecretStore | None) -> str:
                 hint=f"Store it with `lakegate secret set {name}` (stdin or a hidden prompt).",
                 details={"reference": ref},
             )
+        if destination is not None and store is not None:
+            _check_origin(store, name, ref, destination)
     register_secret(value)
     return value
+
+
+def _check_origin(store: SecretStore, name: str, ref: str, destination: str) -> None:
+    target = origin_of(destination)
+    allowed = store.bind(name, target)
+    if target not in allowed:
+        raise AuthError(
+            f"The secret {name} ({ref}) was stored for {' and '.join(allowed)}, but the "
+            f"connector now sends it to {target}; nothing was sent.",
+            code="auth.secret_origin",
+            hint=f"If {target} is right, enter the secret again for it (`lakegate secret set "
+            f"{name}`, or type it in the Studio's connector form); if not, put the connector's "
+            "URL back in lakegate.yaml.",
+            details={"reference": ref, "stored_for": allowed, "destination": target},
+        )
 
 
 class _Redactor:
@@ -172,8 +209,9 @@ class SecretStore:
             register_secret(value)
         return value
 
-    def set(self, name: str, value: str) -> None:
-        """Store `value` under `name` (replacing any previous value)."""
+    def set(self, name: str, value: str, *, origin: str | None = None) -> None:
+        """Store `value` under `name` (replacing any previous value), for `origin` (a URL the
+        secret may be sent to) when known; else it is bound to where it is first sent."""
         _check_name(name)
         if not isinstance(value, str) or not value:
             raise SecretError(
@@ -186,6 +224,42 @@ class SecretStore:
             data = self._read()
             data[name] = value
             self._write(data)
+            origins = self._read_origins()
+            before = origins.get(name)
+            if origin:
+                origins[name] = [origin_of(origin)]
+            else:
+                origins.pop(name, None)  # entered anew: bound where it is first sent
+            if origins.get(name) != before:
+                self._write_origins(origins)
+
+    def origins(self, name: str) -> list[str]:
+        """The origins `name` may be sent to ([] while it has not been bound to one)."""
+        return list(self._read_origins().get(name, []))
+
+    def allow(self, name: str, *origins: str) -> None:
+        """Let `name` go to each of `origins` too (bound to the first if it had no origin yet):
+        a second host that accepts the same secret, as a Databricks service principal's secret
+        is accepted by its account's host. Only code that knows such a host calls this."""
+        with self._locked():
+            found = self._read_origins()
+            allowed = found.setdefault(name, [])
+            for origin in map(origin_of, origins):
+                if origin not in allowed:
+                    allowed.append(origin)
+            self._write_origins(found)
+
+    def bind(self, name: str, origin: str) -> list[str]:
+        """The origins `name` may be sent to, binding it to `origin` if it had none yet."""
+        found = self.origins(name)
+        if found:
+            return found
+        with self._locked():
+            origins = self._read_origins()
+            if not origins.get(name):
+                origins[name] = [origin_of(origin)]
+                self._write_origins(origins)
+            return list(origins[name])
 
     def setdefault(self, name: str, value: str) -> str:
         """The value stored under `name`, or `value` stored now: however many processes ask at
@@ -208,6 +282,9 @@ class SecretStore:
                 return False
             del data[name]
             self._write(data)
+            origins = self._read_origins()
+            if origins.pop(name, None) is not None:
+                self._write_origins(origins)
             return True
 
     def names(self) -> list[str]:
@@ -264,6 +341,34 @@ class SecretStore:
             lock.release()
 
     def _write(self, data: dict[str, str]) -> None:
+        self._write_private(self.path, data)
+
+    @property
+    def _origins_path(self) -> Path:
+        return self.path.with_name("secrets.origins.json")
+
+    def _read_origins(self) -> dict[str, list[str]]:
+        """{name: [origin, ...]}: where each stored secret may be sent (not secret itself)."""
+        try:
+            data = json.loads(self._origins_path.read_text(encoding="utf-8") or "{}")
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            raise SecretError(
+                f"{self._origins_path} cannot be read.",
+                code="config.secret_store_invalid",
+                hint="Remove it and enter the secrets again (each is bound to where it is sent).",
+            ) from None
+        if not isinstance(data, dict):
+            return {}
+        return {
+            k: [o for o in v if isinstance(o, str)] for k, v in data.items() if isinstance(v, list)
+        }
+
+    def _write_origins(self, origins: dict[str, list[str]]) -> None:
+        self._write_private(self._origins_path, origins)
+
+    def _write_private(self, path: Path, data: Any) -> None:
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         payload = json.dumps(data, indent=2, sort_keys=True) + "\n"
         # mkstemp creates the file 0600: the secret is never readable by others, not even briefly.
@@ -274,7 +379,7 @@ class SecretStore:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
+            os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -285,6 +390,7 @@ class MemorySecretStore(SecretStore):
 
     def __init__(self, values: dict[str, str] | None = None) -> None:
         self._values: dict[str, str] = {}
+        self._origins: dict[str, list[str]] = {}
         for name, value in (values or {}).items():
             self.set(name, value)
 
@@ -296,6 +402,16 @@ class MemorySecretStore(SecretStore):
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()  # one process's memory: nothing to share
+
+    def bind(self, name: str, origin: str) -> list[str]:
+        """Held in memory from the caller's own flags or environment: not bound, like `${env:}`."""
+        return [origin_of(origin)]
+
+    def _read_origins(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self._origins.items()}
+
+    def _write_origins(self, origins: dict[str, list[str]]) -> None:
+        self._origins = {k: list(v) for k, v in origins.items()}
 
     def _write(self, data: dict[str, str]) -> None:
         self._values = dict(data)

@@ -24,6 +24,7 @@ from lakegate.cli._project import (
     secret_store,
     usage,
 )
+from lakegate.connectors import secret_destination
 from lakegate.errors import ConfigError
 from lakegate.secrets import is_reference, parse_reference
 
@@ -171,7 +172,7 @@ def _save(project: Project, connector: Connector, to_store: dict[str, str]) -> N
     project.set_connector(connector.name, connector)
     store = secret_store()
     for store_name, value in to_store.items():
-        store.set(store_name, value)
+        store.set(store_name, value, origin=secret_destination(connector))
     project.save()
 
 

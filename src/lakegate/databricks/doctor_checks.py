@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lakegate._transport import Response
-from lakegate.connectors import build_connector
+from lakegate.connectors import build_connector, secret_destination
 from lakegate.databricks.connect import AZURE_DATABRICKS_SCOPE, m2m_auth, well_known
 from lakegate.databricks.doctor_failures import (
     Failed,
@@ -22,7 +22,7 @@ from lakegate.databricks.doctor_failures import (
 from lakegate.errors import LakegateError, TokenError
 from lakegate.gateway import Gateway
 from lakegate.project import ApiKeyAuth, BasicAuth, BearerAuth, Connector, OAuth2Auth
-from lakegate.secrets import resolve
+from lakegate.secrets import is_reference, parse_reference, resolve
 from lakegate.tokens import Token
 
 __all__ = ["Checks", "Failed"]
@@ -346,7 +346,16 @@ class Checks:
                 base_url=account,
                 auth=m2m_auth(token_url, auth.client_id, auth.client_secret or "", "all-apis"),
             )
+            self._allow_on_account(auth, token_url)
         return self._account_api
+
+    def _allow_on_account(self, auth: OAuth2Auth, account_token_url: str) -> None:
+        """The account host accepts the workspace principal's secret too: let a stored one go
+        there (the host is Databricks' own for the cloud, or the --account-host given)."""
+        ref = auth.client_secret or ""
+        if is_reference(ref) and parse_reference(ref)[0] == "secret" and self.store is not None:
+            name = parse_reference(ref)[1]
+            self.store.allow(name, secret_destination(self.connector), account_token_url)
 
     async def _account_accepts(self, auth: OAuth2Auth, account: str) -> bool:
         try:

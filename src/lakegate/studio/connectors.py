@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from lakegate.connectors import secret_destination
 from lakegate.project import Connector
 from lakegate.studio.connection import ConnectionCheck, check_connection
 from lakegate.studio.connector_form import (
@@ -89,7 +90,7 @@ def routes(studio: Studio) -> list[BaseRoute]:
             return render(request, draft, existing, 422, intent="save")
         store = studio.secret_store()
         for secret_name, value in to_store.items():
-            store.set(secret_name, value)
+            store.set(secret_name, value, origin=secret_destination(connector))
         project.set_connector(name, connector)
         project.save()
         for key in draft.pending.values():
