@@ -139,3 +139,28 @@ def test_unknown_names_and_a_broken_project_file_are_explained(studio: RunningSt
     broken = client.get("/")
     assert broken.status_code == 409
     assert "base_url" in broken.text and "Traceback" not in broken.text
+
+
+def test_a_forged_form_from_another_port_is_neither_echoed_nor_offered_for_resending(
+    studio: RunningStudio,
+) -> None:
+    """The attack: a page on another 127.0.0.1 port posts the connector form without a token,
+    with only the token URL pointed at itself. It used to come back as "what you sent" with a
+    button that saved it under this session's token."""
+    client = studio.client()
+    forged = {
+        "name": "databricks",
+        "base_url": "https://dbc-1.cloud.databricks.com",
+        "auth_type": "oauth2",
+        "token_url": "http://127.0.0.1:9/steal",
+    }
+    response = client.post("/connectors/new", data=forged, headers={"Origin": "http://127.0.0.1:9"})
+    assert response.status_code == 403
+    assert response.headers["x-lakegate-refusal"] == "origin"
+    assert "Send again" not in response.text
+    assert "127.0.0.1:9/steal" not in response.text and 'name="csrf_token"' not in response.text
+    assert not studio.project.exists()
+    # Our own page with a stale token (the case the resend is for) still gets it.
+    response = client.post("/connectors/new", data={**forged, "csrf_token": "stale"})
+    assert response.status_code == 403 and response.headers["x-lakegate-refusal"] == "stale"
+    assert "Send again" in response.text and "127.0.0.1:9/steal" in response.text

@@ -87,9 +87,12 @@ class Studio:
             title, text = "Not saved: the request was refused", REASONS_403.get(reason, "")
         else:
             title, text = REFUSALS[status]
+        # Another site's or port's form is not the user's: none of its values is shown back as
+        # "what you sent" (a forged token URL would look like the user's own edit).
+        foreign = status == 403 and reason == "origin"
         kept = [
             (key, str(value))
-            for key, value in (form.multi_items() if form is not None else [])
+            for key, value in (form.multi_items() if form is not None and not foreign else [])
             if key not in UNECHOED and not key.startswith("pending_") and str(value).strip()
         ]
         session = getattr(request.state, "session", None)
@@ -103,7 +106,7 @@ class Studio:
                 "reason": reason,
                 "kept": kept,
                 "dropped": any(k in UNECHOED - {"csrf_token"} for k, _ in form.multi_items())
-                if form is not None
+                if form is not None and not foreign
                 else False,
                 # Sending again is offered only for our own page's stale or missing token: the
                 # user sees every value first. A foreign origin's request is never replayed.

@@ -203,17 +203,19 @@ Endpoint = Callable[[Request, FormData], Awaitable[Response]]
 
 def csrf_problem(request: Request, session: Session, form: FormData) -> str | None:
     """Why a state change is refused ("missing", "stale" or "origin"), or None when it may go on."""
+    # A browser sends Origin on POST: it must be this very server, not another local port. It
+    # is checked first: another page's forged form is "origin" whether or not it has a token, so
+    # it is never offered for resending. "null" carries no origin at all (privacy settings):
+    # the token and the Strict cookie decide.
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if origin and origin not in ("null", own):
+        return "origin"
     given = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
     if not isinstance(given, str) or not given:
         return "missing"
     if not hmac.compare_digest(given, session.csrf):
         return "stale"
-    # A browser sends Origin on POST: it must be this very server, not another local port.
-    # "null" carries no origin at all (privacy settings): the token and the Strict cookie decide.
-    origin = request.headers.get("origin")
-    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
-    if origin and origin not in ("null", own):
-        return "origin"
     return None
 
 
