@@ -71,9 +71,9 @@ def test_requests_without_the_token_get_401_and_are_logged(
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert TOKEN not in response.text
-    last = _records(state_dir)[-1]
-    assert last["event"] == "http.unauthorized" and last["status"] == 401
-    assert TOKEN not in json.dumps(last)
+    refused = [r for r in _records(state_dir) if r.get("event") == "http.unauthorized"]
+    assert refused and refused[-1]["status"] == 401 and refused[-1]["count"] >= 1
+    assert TOKEN not in json.dumps(refused)
 
 
 def test_a_foreign_host_header_is_refused_even_with_the_token(served: tuple[str, Path]) -> None:
@@ -160,3 +160,47 @@ def test_an_mcp_server_not_behind_lakegates_chooser_keeps_its_own_json_setting(
     assert listed.status_code == 200, listed.text
     assert listed.headers["content-type"].startswith("application/json")
     assert {t["name"] for t in listed.json()["result"]["tools"]} >= {"execute_sql"}
+
+
+def test_refusals_are_sampled_per_remote_and_counted() -> None:
+    """One audit line per remote per window, counting what it stands for: 1,400 refusals from
+    one address within a minute are 1 line, then the next window's line counts the rest."""
+    from lakegate.copilot.audit import AuditLog, read_records
+    from lakegate.copilot.http import UNAUTHORIZED_WINDOW_S, BearerGuard
+
+    clock = [1000.0]
+
+    async def never(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("a refused request reached the app")
+
+    async def refuse_from(guard: BearerGuard, remote: str) -> None:
+        async def send(message: Any) -> None:
+            pass
+
+        scope = {"type": "http", "method": "POST", "path": "/mcp", "client": (remote, 1)}
+        await guard({**scope, "headers": [(b"authorization", b"Bearer nope")]}, None, send)
+
+    import asyncio
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        audit = AuditLog(Path(folder) / "audit.jsonl", max_bytes=65536)
+        audit.write({"event": "tool.call", "tool": "list_warehouses", "outcome": "ok"})
+        guard = BearerGuard(never, TOKEN, audit, clock=lambda: clock[0])
+
+        async def attack() -> None:
+            for _ in range(1400):
+                await refuse_from(guard, "10.0.0.7")
+            await refuse_from(guard, "10.0.0.8")
+            clock[0] += UNAUTHORIZED_WINDOW_S
+            await refuse_from(guard, "10.0.0.7")
+
+        asyncio.run(attack())
+        records = list(read_records(audit.path))
+    refused = [r for r in records if r["event"] == "http.unauthorized"]
+    assert [(r["remote"], r["count"]) for r in refused] == [
+        ("10.0.0.7", 1),
+        ("10.0.0.8", 1),
+        ("10.0.0.7", 1400),  # 1,399 counted in the first window, and this one
+    ]
+    assert records[0]["tool"] == "list_warehouses"  # the real call was not rotated out

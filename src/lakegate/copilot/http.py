@@ -17,6 +17,8 @@ import json
 import logging
 import os
 import secrets as pysecrets
+import time
+from collections.abc import Callable
 from typing import Any
 
 import mcp.server.streamable_http_manager as _manager
@@ -98,13 +100,30 @@ def _strong(token: str, source: str) -> str:
     return token
 
 
-class BearerGuard:
-    """ASGI middleware: `Authorization: Bearer <token>` or 401 (logged and audited)."""
+UNAUTHORIZED_WINDOW_S = 60.0  # one audit line per remote address per window, with a count
+_MAX_REMOTES = 4096
 
-    def __init__(self, app: ASGIApp, token: str, audit: AuditLog | None = None) -> None:
+
+class BearerGuard:
+    """ASGI middleware: `Authorization: Bearer <token>` or 401 (logged and audited).
+
+    Refusals are sampled: one line per remote address per minute, counting the refusals since
+    its last line, so strangers who can reach the port cannot rotate real calls out of the log.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: str,
+        audit: AuditLog | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.app = app
         self._token = token.encode()
         self.audit = audit
+        self._clock = clock
+        self._refused: dict[str, tuple[float, int]] = {}  # remote -> (line written at, since)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -137,11 +156,33 @@ class BearerGuard:
         )
         await send({"type": "http.response.body", "body": body})
 
+    def _due(self, remote: str) -> int:
+        """0 while `remote`'s window is open (the refusal is only counted), else how many
+        refusals the line written now stands for (this one included)."""
+        now = self._clock()
+        written, since = self._refused.get(remote, (float("-inf"), 0))
+        if now - written < UNAUTHORIZED_WINDOW_S:
+            self._refused[remote] = (written, since + 1)
+            return 0
+        if len(self._refused) >= _MAX_REMOTES and remote not in self._refused:
+            oldest = min(self._refused, key=lambda r: self._refused[r][0])
+            del self._refused[oldest]
+        self._refused[remote] = (now, 0)
+        return since + 1
+
     def _record(self, scope: Scope, had_header: bool) -> None:
         client = scope.get("client") or ("?", 0)
+        count = self._due(str(client[0]))
+        if not count:
+            return
         reason = "wrong token" if had_header else "no Authorization header"
         log.warning(
-            "401 %s %s from %s: %s", scope.get("method"), scope.get("path"), client[0], reason
+            "401 %s %s from %s: %s (%d refused since the last line)",
+            scope.get("method"),
+            scope.get("path"),
+            client[0],
+            reason,
+            count,
         )
         if self.audit is not None:
             try:
@@ -155,6 +196,8 @@ class BearerGuard:
                         "path": scope.get("path"),
                         "reason": reason,
                         "status": 401,
+                        "count": count,
+                        "window_s": UNAUTHORIZED_WINDOW_S,
                     }
                 )
             except OSError:
