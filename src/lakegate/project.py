@@ -258,6 +258,9 @@ class CopilotPolicy(ProjectModel):
     profile: Literal["readonly", "operator", "admin"] = "readonly"
     tools: list[str] | None = None
     allow_writes: bool = False
+    # Under the readonly profile a statement on a warehouse that is not RUNNING is refused, as
+    # starting one costs money and is an operator's decision; true lets SQL start it.
+    allow_warehouse_start: bool = False
     pinned: Pinned = Field(default_factory=Pinned)
     caps: Caps = Field(default_factory=Caps)
     audit: Audit = Field(default_factory=Audit)

@@ -151,3 +151,49 @@ async def test_closing_an_http_session_cancels_its_handles(
             sid = handle.structured_content["statement_id"]
         # The client ended its session (DELETE); the server is still up.
         assert await statement_state(sql_project, sid, "CANCELED", 15) == "CANCELED"
+
+
+def stopped_warehouse(workspace: object) -> str:
+    """The id of the seed warehouse that starts STOPPED, asked over HTTP as a client would."""
+    import httpx
+
+    from _support import client_token
+
+    creds = workspace.credentials  # type: ignore[attr-defined]
+    token = client_token(workspace.host, creds["client_id"], creds["client_secret"], "sql")  # type: ignore[attr-defined]
+    listing = httpx.get(
+        f"{workspace.host}/api/2.0/sql/warehouses",  # type: ignore[attr-defined]
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    return next(w["id"] for w in listing["warehouses"] if w["state"] == "STOPPED")
+
+
+@pytest.mark.parametrize("allowed", [False, True], ids=["readonly", "allow_warehouse_start"])
+async def test_a_readonly_copilot_does_not_start_a_stopped_warehouse(
+    workspace_factory: object, tmp_path: object, allowed: bool
+) -> None:
+    from .conftest import build_sql_project
+
+    ws = workspace_factory()  # type: ignore[operator]
+    warehouse = stopped_warehouse(ws)
+    project = build_sql_project(ws, tmp_path, allow_warehouse_start=allowed)  # type: ignore[arg-type]
+    async with stdio_session(project.path) as client:
+        result = await client.call_tool(
+            "execute_sql", {"statement": "SELECT 1 AS one", "warehouse_id": warehouse}
+        )
+        listing = await client.call_tool("list_warehouses", {})
+    states = {w["id"]: w["state"] for w in listing.structured_content["result"]}
+    if allowed:
+        assert not result.is_error, text_of(result)
+        assert states[warehouse] != "STOPPED"  # the statement started it, as the policy allows
+        return
+    assert result.is_error
+    assert "policy.warehouse_stopped" in text_of(result)
+    assert warehouse in text_of(result) and "list_warehouses" in text_of(result)
+    assert states[warehouse] == "STOPPED"  # nothing was sent that could start it
+    statements = [
+        line
+        for line in (ws.state_dir / "requests.jsonl").read_text().splitlines()  # type: ignore[attr-defined]
+        if '"POST"' in line and "/api/2.0/sql/statements" in line
+    ]
+    assert statements == []

@@ -220,6 +220,9 @@ class CopilotServer:
             "tool": plan.name,
             "front": "mcp",
             "handles": True,
+            # A read-only copilot runs SQL on a RUNNING warehouse only (the pack checks first).
+            "warehouse_must_run": self.policy.profile == "readonly"
+            and not self.policy.allow_warehouse_start,
         }
         with anyio.move_on_after(call.deadline_s + DEADLINE_GRACE_S):
             return await self.gateway.call(

@@ -361,6 +361,11 @@ def model_hint(error: LakegateError) -> str:
         or error.details.get("error_code") in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND")
     ):
         return _NOT_FOUND_HINT
+    if code == "policy.warehouse_stopped":
+        return (
+            "Run it on a warehouse that is RUNNING (list_warehouses shows each one's state), or "
+            "tell the user an operator must start this one; do not try to start it yourself."
+        )
     if code == "request.timeout":
         return "Ask for less (filters, aggregates, LIMIT), or try again."
     if code == "remote.response_too_large":

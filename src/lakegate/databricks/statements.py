@@ -15,6 +15,7 @@ from typing import Any
 
 from lakegate.databricks.answer import Answer, columns_of, handle, raise_unless_succeeded
 from lakegate.databricks.guard import check_read_only
+from lakegate.databricks.warehouses import require_running
 from lakegate.errors import InputError, LakegateError, StatementError
 from lakegate.handlers import ActionContext, handler
 
@@ -200,6 +201,8 @@ async def execute_sql(ctx: ActionContext, inputs: dict[str, Any]) -> dict[str, A
     # No row_limit: every row stays reachable with fetch_rows and total_row_count is exact.
     # The byte_limit keeps a huge result under the INLINE ceiling (truncated, not failed).
     body.update(disposition="INLINE", format="JSON_ARRAY", byte_limit=INLINE_BYTES)
+    if (ctx.caller or {}).get("warehouse_must_run"):
+        await require_running(ctx, body["warehouse_id"])
     runner = StatementRunner(ctx, deadline=_deadline(ctx, inputs))
     # A read may be resent safely if the answer was lost; a write may not.
     response = await runner.run(body, idempotent=is_read)

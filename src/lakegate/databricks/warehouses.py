@@ -7,10 +7,16 @@ import asyncio
 import time
 from typing import Any
 
-from lakegate.errors import InputError, LakegateError, RemoteError
+from lakegate.errors import InputError, LakegateError, PolicyError, RemoteError
 from lakegate.handlers import ActionContext, handler
 
-__all__ = ["WAREHOUSES", "list_warehouses", "start_warehouse", "wait_until_running"]
+__all__ = [
+    "WAREHOUSES",
+    "list_warehouses",
+    "require_running",
+    "start_warehouse",
+    "wait_until_running",
+]
 
 WAREHOUSES = "/api/2.0/sql/warehouses"
 _GONE = ("DELETED", "DELETING")
@@ -43,6 +49,24 @@ async def list_warehouses(ctx: ActionContext, inputs: dict[str, Any]) -> dict[st
             items = [found, *(w for w in items if w is not found)]
             found.update(default=True, permission=await _permission(ctx, default))
     return {"warehouses": items}  # the API's shape; the action's output is the list
+
+
+async def require_running(ctx: ActionContext, warehouse_id: str) -> None:
+    """Refuse, before anything is submitted, SQL on a warehouse that is not RUNNING: a statement
+    would start it, which costs money and is an operator's decision (policy.warehouse_stopped)."""
+    warehouse = await ctx.json("GET", f"{WAREHOUSES}/{warehouse_id}")
+    state = str(warehouse.get("state") or "UNKNOWN")
+    if state != "RUNNING":
+        name = warehouse.get("name") or warehouse_id
+        raise PolicyError(
+            f"Warehouse {name!r} ({warehouse_id}) is {state}; a read-only copilot does not start "
+            "warehouses, so the statement was not sent.",
+            code="policy.warehouse_stopped",
+            hint=f"Ask an operator to start it (`lakegate call start_warehouse -i warehouse_id="
+            f"{warehouse_id}`), use a running warehouse, or let the copilot start warehouses with "
+            "`copilot.allow_warehouse_start: true` in lakegate.yaml.",
+            details={"warehouse_id": warehouse_id, "state": state},
+        )
 
 
 async def _permission(ctx: ActionContext, warehouse_id: str) -> str:
