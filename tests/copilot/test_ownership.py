@@ -38,7 +38,7 @@ async def test_another_session_cannot_read_or_cancel_a_statement(sql_project: Pr
 
             own = await alice.call_tool("fetch_rows", {"statement_id": finished, "row_offset": 10})
             assert not own.is_error, text_of(own)
-            assert own.structured_content["rows"][0] == [10]
+            assert str(own.structured_content["rows"]).startswith("10\n11")
             cancel = await alice.call_tool("cancel_statement", {"statement_id": running})
             assert not cancel.is_error, text_of(cancel)
     assert await statement_state(sql_project, running, "CANCELED", 30) == "CANCELED"

@@ -15,10 +15,14 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from lakegate.copilot.audit import call_record
 
-__all__ = ["RunningStatements", "connection_key"]
+__all__ = ["STATEMENT_TOOLS", "RunningStatements", "connection_key"]
 
 # Statement states that end a statement; a handle in any other state is still running.
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "CLOSED"})
+
+
+# Tools that act on a statement by id: only on one their caller started here.
+STATEMENT_TOOLS = frozenset({"get_statement", "fetch_rows", "cancel_statement"})
 
 
 class RunningStatements:
@@ -28,18 +32,32 @@ class RunningStatements:
         self.cancel_tool = (
             cancel_tool  # the action that cancels a statement, if the project has one
         )
-        self.started: set[str] = set()  # every statement execute_sql started through this server
+        # Every statement execute_sql started through this server -> its owner: the MCP session
+        # that started it (None on stdio, whose one client owns the process, and in stateless
+        # mode, where the signed handle is the proof).
+        self.started: dict[str, str | None] = {}
         # statement_id -> connection key, for statements a tool answered with a running handle.
         self.open: dict[str, object] = {}
 
-    def track(self, kind: str, sid: str, state: str, owner: Callable[[], object | None]) -> None:
+    def track(
+        self,
+        kind: str,
+        sid: str,
+        state: str,
+        owner: Callable[[], object | None],
+        session: str | None = None,
+    ) -> None:
         """Note what a tool call of `kind` says about statement `sid` (state upper-cased)."""
         if kind == "execute_sql":
-            self.started.add(sid)
+            self.started[sid] = session
         if kind == "cancel_statement" or state in TERMINAL_STATES:
             self.open.pop(sid, None)
         elif kind == "execute_sql" and state:
             self.open[sid] = owner()
+
+    def owns(self, sid: Any, session: str | None) -> bool:
+        """True when `session` started statement `sid` through this server."""
+        return isinstance(sid, str) and sid in self.started and self.started[sid] == session
 
     async def cancel(self, key: object | None, gateway: Any, audit: Any) -> list[str]:
         """Cancel the running statements owned by `key` (every one for None), each audited."""

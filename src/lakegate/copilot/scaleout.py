@@ -57,8 +57,8 @@ def http_copilot(
                     arguments, opened = self.handles.open_arguments(arguments)
                 except LakegateError as exc:
                     return self._error(record, exc)
-                if opened:  # the signature proves this server started it
-                    self.statements.started.add(opened)
+                if opened:  # the signature proves this server started it, for its holder
+                    self.statements.started[opened] = None
             result = await super()._run(ctx, name, arguments, client, record)
             if self.handles is not None and len(self.statements.started) > _REMEMBERED:
                 # The handle is the proof; the set only serves calls in flight: keep it bounded.

@@ -20,7 +20,7 @@ from lakegate.copilot import tools as tooling
 from lakegate.copilot.approval import confirm_with_user
 from lakegate.copilot.audit import AuditLog, call_record
 from lakegate.copilot.policy import CallPlan, ToolPlan, filter_listing, plan_tools, prepare_call
-from lakegate.copilot.running import RunningStatements, connection_key
+from lakegate.copilot.running import STATEMENT_TOOLS, RunningStatements, connection_key
 from lakegate.copilot.stdio import fast_stdio_server
 from lakegate.errors import (
     InputError,
@@ -189,14 +189,15 @@ class CopilotServer:
         call = prepare_call(plan, self.policy, arguments if isinstance(arguments, dict) else {})
         if plan.confirm_required:
             await confirm_with_user(ctx, plan, call.inputs)
-        if (
-            plan.own_statements_only
-            and call.inputs.get("statement_id") not in self.statements.started
+        takes_statement = tooling.tool_kind(plan.action) in STATEMENT_TOOLS
+        if (plan.own_statements_only or takes_statement) and not self.statements.owns(
+            call.inputs.get("statement_id"), _session_id(ctx)
         ):
             raise PolicyError(
-                f"{plan.name} may only cancel statements this copilot started.",
+                f"{plan.name} only works on statements that execute_sql started in this "
+                "session; this statement_id is not one of them.",
                 code="policy.not_yours",
-                hint="Pass a statement_id that execute_sql returned in this server.",
+                hint="Pass a statement_id that execute_sql returned to you in this session.",
             )
         return call
 
@@ -326,7 +327,9 @@ class CopilotServer:
         sid = answer.statement_id or inputs.get("statement_id")
         if sid:
             kind, state = tooling.tool_kind(plan.action), (answer.state or "").upper()
-            self.statements.track(kind, sid, state, owner=lambda: self._connection_key(ctx))
+            self.statements.track(
+                kind, sid, state, lambda: self._connection_key(ctx), _session_id(ctx)
+            )
 
     def _connection_key(self, ctx: ServerRequestContext[Any]) -> object | None:
         """A key for the client connection, whose close cancels its running statements."""
