@@ -6,6 +6,7 @@ python3 dev.py test [ARGS]    # the whole test suite (pytest ARGS)
 python3 dev.py lint           # ruff
 python3 dev.py bench [ARGS]   # benchmarks/run.py
 python3 dev.py lakegate ARGS  # any lakegate command
+python3 dev.py install        # put `lakegate` on PATH (uv tool install, into ~/.local/bin)
 """
 
 from __future__ import annotations
@@ -83,11 +84,20 @@ def main(argv: list[str]) -> None:
         sync("dev")
         run(bin_ / "ruff", "check", ".")
         run(bin_ / "ruff", "format", "--check", ".")
+    elif task == "install":
+        # uv's own tool install, then its update-shell: puts ~/.local/bin on PATH in the shell's
+        # startup files if it is not there yet, so a new shell finds `lakegate`.
+        run(uv(), "tool", "install", "--force", "--quiet", str(ROOT), *rest)
+        shell = {**os.environ, "SHELL": os.environ.get("SHELL") or "/bin/bash"}
+        if subprocess.run([uv(), "tool", "update-shell"], cwd=ROOT, env=shell).returncode:
+            print("dev.py: add ~/.local/bin to your PATH to run `lakegate`.")
+        print("dev.py: `lakegate` is installed; open a new shell (or run `hash -r`) to use it.")
     elif task == "bench":
         sync("dev")
         run(bin_ / "python", "benchmarks/run.py", *rest)
     else:
-        sys.exit(f"dev.py: unknown task {task!r}; one of demo, test, lint, bench, lakegate")
+        tasks = "demo, test, lint, bench, lakegate, install"
+        sys.exit(f"dev.py: unknown task {task!r}; one of {tasks}")
 
 
 if __name__ == "__main__":
