@@ -229,3 +229,20 @@ def test_cancel_while_waiting_for_the_warehouse(workspace_factory) -> None:
         api.post(f"/api/2.0/sql/statements/{pending['statement_id']}/cancel")
         done = wait_done(api, pending["statement_id"], deadline_s=60)
         assert done["status"]["state"] == "CANCELED"
+
+
+def test_transaction_statements_are_refused_and_break_nothing(
+    api: httpx.Client, warehouse: str
+) -> None:
+    """Two BEGINs once left an aborted transaction on the shared engine: every statement of
+    every caller failed until restart. Transaction statements are refused; SQL goes on."""
+    for statement in ("BEGIN", "BEGIN TRANSACTION", "START TRANSACTION", "BEGIN", "COMMIT",
+                      "ROLLBACK", "SAVEPOINT s"):  # fmt: skip
+        body = wait_done(api, submit(api, warehouse, statement).json()["statement_id"])
+        assert body["status"]["state"] == "FAILED", (statement, body)
+        error = body["status"]["error"]
+        assert "PARSE_SYNTAX_ERROR" in error["message"] and "transaction" in error["message"]
+    for _ in range(8):  # every worker connection of the engine still answers
+        body = wait_done(api, submit(api, warehouse, "SELECT 41 + 1 AS n").json()["statement_id"])
+        assert body["status"]["state"] == "SUCCEEDED", body
+        assert body["result"]["data_array"] == [["42"]]

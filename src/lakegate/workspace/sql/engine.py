@@ -7,6 +7,7 @@ the server's event loop stays free and a slow statement never blocks the others.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -257,6 +258,7 @@ class SqlEngine:
             raise failure(exc, plan.tables) from None
         finally:
             execution.detach()
+            _end_transaction(cursor)
 
     def use(self, cursor: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> None:
         if not self._attached(catalog):
@@ -401,3 +403,10 @@ def failure(exc: duckdb.Error, tables: dict[str, str] | None = None) -> SqlError
         if isinstance(exc, kind) and needle in detail:
             return SqlError(f"[{error_class}] {detail} SQLSTATE: {sql_state}", sql_state=sql_state)
     return SqlError(f"[INTERNAL_ERROR] {detail}", sql_state="XX000")
+
+
+def _end_transaction(cursor: duckdb.DuckDBPyConnection) -> None:
+    """Roll back whatever transaction a statement left open on this shared connection (none
+    should: transaction statements are refused), so it cannot hold or abort the next caller's."""
+    with contextlib.suppress(duckdb.Error):  # no transaction was active: the usual case
+        cursor.rollback()

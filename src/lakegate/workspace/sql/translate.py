@@ -43,9 +43,24 @@ PARAM_TYPES = frozenset(
 )
 
 
+# Transaction control: every statement commits on its own here. A transaction left open on the
+# engine's shared connections would run (and abort) other callers' statements inside it.
+TRANSACTION_CONTROL = re.compile(
+    r"^\s*(BEGIN|START\s+TRANSACTION|COMMIT|ROLLBACK|END|ABORT|SAVEPOINT|RELEASE)\b", re.I
+)
+
+
 def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user: str) -> Plan:
     """Translate one Databricks SQL statement for DuckDB, binding `params`."""
     stripped = text.strip().rstrip(";").strip()
+    found = TRANSACTION_CONTROL.match(stripped)
+    if found:
+        raise SqlError(
+            f"[PARSE_SYNTAX_ERROR] Syntax error at or near '{found.group(1).upper()}': "
+            "transaction statements (BEGIN, COMMIT, ROLLBACK, ...) are not supported; every "
+            "statement commits on its own. SQLSTATE: 42601",
+            sql_state="42601",
+        )
     meta = metadata.translate(stripped, catalog, schema) or _meta(stripped, catalog, schema)
     if meta is not None:
         return meta
