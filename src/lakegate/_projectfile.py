@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -349,6 +348,9 @@ LOCK_TIMEOUT_S = 30.0
 def locked(path: Path) -> Iterator[None]:
     """Hold the inter-process lock of the project file at `path` (in `.lakegate/` beside it),
     so two writers never interleave their read-modify-write."""
+    # filelock imports asyncio: loaded here, not at `lakegate --help`'s start
+    from filelock import FileLock, Timeout
+
     state_dir = path.resolve().parent / ".lakegate"
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = FileLock(state_dir / f"{path.name}.lock")

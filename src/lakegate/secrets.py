@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
-from filelock import FileLock, Timeout
-
 from lakegate.errors import AuthError, SecretError
 
 __all__ = [
@@ -324,6 +322,9 @@ class SecretStore:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """Hold the store's inter-process lock (`secrets.json.lock`, beside it)."""
+        # filelock imports asyncio: loaded here, not at `lakegate --help`'s start
+        from filelock import FileLock, Timeout
+
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         lock = FileLock(self.path.with_name(self.path.name + ".lock"), mode=0o600)
         try:
