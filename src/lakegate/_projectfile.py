@@ -12,7 +12,6 @@ import os
 import tempfile
 import types
 import typing
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from lakegate._locking import held
 from lakegate.errors import ConfigError
 
 _HEADER = (
@@ -341,32 +341,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-LOCK_TIMEOUT_S = 30.0
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> contextlib.AbstractContextManager[None]:
     """Hold the inter-process lock of the project file at `path` (in `.lakegate/` beside it),
     so two writers never interleave their read-modify-write."""
-    # filelock imports asyncio: loaded here, not at `lakegate --help`'s start
-    from filelock import FileLock, Timeout
-
-    state_dir = path.resolve().parent / ".lakegate"
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock = FileLock(state_dir / f"{path.name}.lock")
-    try:
-        lock.acquire(timeout=LOCK_TIMEOUT_S)
-    except Timeout:
-        raise ConfigError(
-            f"{path.name} stayed locked by another lakegate process for {LOCK_TIMEOUT_S:g} s.",
+    return held(
+        path.resolve().parent / ".lakegate" / f"{path.name}.lock",
+        lambda waited: ConfigError(
+            f"{path.name} stayed locked by another lakegate process for {waited:g} s.",
             code="config.project_busy",
             hint="Wait for the other lakegate command (or the Studio's save) to finish, then "
             "run this one again.",
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
+        ),
+    )
 
 
 def entry_changes(

@@ -14,11 +14,11 @@ import stat
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
 
+from lakegate._locking import held
 from lakegate.errors import AuthError, SecretError
 
 __all__ = [
@@ -191,8 +191,6 @@ class SecretStore:
     secrets at once (parallel `secret set`, replicas creating a shared key) lose none.
     """
 
-    LOCK_TIMEOUT_S = 30.0
-
     def __init__(self, state_dir: str | os.PathLike[str]) -> None:
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / "secrets.json"
@@ -319,27 +317,17 @@ class SecretStore:
             register_secret(value)
         return data
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
         """Hold the store's inter-process lock (`secrets.json.lock`, beside it)."""
-        # filelock imports asyncio: loaded here, not at `lakegate --help`'s start
-        from filelock import FileLock, Timeout
-
-        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        lock = FileLock(self.path.with_name(self.path.name + ".lock"), mode=0o600)
-        try:
-            lock.acquire(timeout=self.LOCK_TIMEOUT_S)
-        except Timeout:
-            raise SecretError(
+        return held(
+            self.path.with_name(self.path.name + ".lock"),
+            lambda waited: SecretError(
                 f"The secret store {self.path} stayed locked by another lakegate process for "
-                f"{self.LOCK_TIMEOUT_S:g} s.",
+                f"{waited:g} s.",
                 code="config.store_busy",
                 hint="Wait for the other lakegate command to finish, then run this one again.",
-            ) from None
-        try:
-            yield
-        finally:
-            lock.release()
+            ),
+        )
 
     def _write(self, data: dict[str, str]) -> None:
         self._write_private(self.path, data)
