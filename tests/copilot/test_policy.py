@@ -328,3 +328,55 @@ def test_listings_keep_only_what_the_scope_allows() -> None:
                            {"name": "nyctaxi", "full_name": "samples.nyctaxi"}]}  # fmt: skip
     kept = filter_listing("/api/2.1/unity-catalog/schemas", schemas, [], ["samples.tpch"])
     assert kept == {"schemas": [{"name": "tpch", "full_name": "samples.tpch"}]}
+
+
+def test_arguments_naming_a_securable_are_checked_against_the_scope(tmp_path: Path) -> None:
+    project = _project(
+        tmp_path, pinned={"catalogs": ["samples", "main"], "schemas": ["samples.tpch"]}
+    )
+    project.set_action(
+        "describe_table",
+        Action(
+            name="describe_table",
+            connector="dbx",
+            path="/api/2.1/unity-catalog/tables/{{name}}",
+            inputs={"name": Input(required=True)},
+        ),
+    )
+    project.set_action(
+        "get_grants",
+        Action(
+            name="get_grants",
+            connector="dbx",
+            path="/api/2.1/unity-catalog/permissions/{{kind}}/{{full_name}}",
+            inputs={"kind": Input(required=True), "full_name": Input(required=True)},
+        ),
+    )
+    project.set_action(
+        "list_schemas",
+        Action(
+            name="list_schemas",
+            connector="dbx",
+            path="/api/2.1/unity-catalog/schemas",
+            query={"catalog_name": "{{cat}}"},
+            inputs={"cat": Input(required=True)},
+        ),
+    )
+    describe = plan_tool(project.copilot, project.actions["describe_table"])
+    grants = plan_tool(project.copilot, project.actions["get_grants"])
+    schemas = plan_tool(project.copilot, project.actions["list_schemas"])
+    prepare_call(describe, project.copilot, {"name": "samples.tpch.orders"})
+    prepare_call(grants, project.copilot, {"kind": "table", "full_name": "samples.tpch.orders"})
+    prepare_call(schemas, project.copilot, {"cat": "samples"})
+    refused = [
+        (describe, {"name": "main.secret.salaries"}),
+        (describe, {"name": "salaries"}),
+        (describe, {"name": "samples.tpch"}),
+        (grants, {"kind": "schema", "full_name": "main.secret"}),
+        (grants, {"kind": "catalog", "full_name": "other"}),
+        (schemas, {"cat": "other"}),
+    ]
+    for plan, arguments in refused:
+        with pytest.raises(PolicyError) as info:
+            prepare_call(plan, project.copilot, arguments)
+        assert info.value.code == "policy.scope", arguments

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lakegate.copilot.arguments import check_arguments
-from lakegate.copilot.scope import check_pair, check_sql_scope, filter_listing, scope_show
+from lakegate.copilot.scope import (
+    check_pair,
+    check_securable,
+    check_sql_scope,
+    filter_listing,
+    scope_show,
+)
 from lakegate.errors import PolicyError
 
 __all__ = [
@@ -37,6 +43,14 @@ WAREHOUSE_INPUTS = ("warehouse_id",)
 CATALOG_INPUTS = ("catalog", "catalog_name")
 SCHEMA_INPUTS = ("schema", "schema_name")
 SQL_INPUTS = ("statement", "sql", "query")
+# Inputs that name a securable by its full name, whatever the action does with them.
+FULL_NAME_INPUTS = ("full_name", "table_full_name", "full_table_name")
+# Where an action puts an input into a Unity Catalog path: what kind of name it is.
+_UC_PATH_INPUT = re.compile(
+    r"/unity-catalog/(?P<kind>catalogs|schemas|tables|volumes|functions|models)/"
+    r"\{\{\s*(?P<input>\w+)\s*\}\}"
+)
+_TEMPLATE = re.compile(r"^\s*\{\{\s*(\w+)\s*\}\}\s*$")
 # Action inputs that already bound an answer: capped like the server's own arguments.
 CAP_ALIASES = {
     "max_rows": ("max_rows", "row_limit"),
@@ -367,6 +381,24 @@ def _first(inputs: dict[str, Any], names: tuple[str, ...]) -> Any:
     return next((inputs[n] for n in names if inputs.get(n) is not None), None)
 
 
+def securable_inputs(action: Any) -> dict[str, str]:
+    """The action's inputs that name a Unity Catalog securable, and its kind (`catalogs`,
+    `schemas`, `tables` ... or `securable`), read from where the action sends them. A schema
+    name alone is checked with its catalog (SCHEMA_INPUTS)."""
+    found = {name: "securable" for name in FULL_NAME_INPUTS if name in action.inputs}
+    for match in _UC_PATH_INPUT.finditer(action.path or ""):
+        found[match.group("input")] = match.group("kind")
+    for key, value in (action.query or {}).items():
+        template = _TEMPLATE.match(value) if isinstance(value, str) else None
+        if template is None:
+            continue
+        if key in CATALOG_INPUTS:
+            found[template.group(1)] = "catalogs"
+        elif key in FULL_NAME_INPUTS:
+            found[template.group(1)] = "securable"
+    return found
+
+
 def _check_scope(plan: ToolPlan, policy: Any, inputs: dict[str, Any]) -> None:
     catalogs, schemas = _allowed_catalogs(policy), _allowed_schemas(policy)
     if not catalogs and not schemas:
@@ -375,6 +407,10 @@ def _check_scope(plan: ToolPlan, policy: Any, inputs: dict[str, Any]) -> None:
     schema = _first(inputs, SCHEMA_INPUTS)
     if catalog is not None or schema is not None:
         check_pair(catalog, schema, catalogs, schemas)
+    for name, kind in securable_inputs(plan.action).items():
+        value = inputs.get(name)
+        if isinstance(value, str):
+            check_securable(kind, value, catalogs, schemas)
     for key in SQL_INPUTS:
         sql = inputs.get(key)
         if not isinstance(sql, str):

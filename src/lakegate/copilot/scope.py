@@ -1,9 +1,14 @@
 """Catalog and schema allow-lists: checked on a call's arguments, inside its SQL, on listings.
 
-SQL is parsed with sqlglot (Databricks dialect); every table reference (in joins, CTEs,
-subqueries and table functions) must resolve, through its own qualifier or the call's default
-catalog/schema, to an allowed catalog and schema. Table functions other than pure generators
-cannot be checked, so they are refused; SHOW CATALOGS / SCHEMAS / TABLES are narrowed to the scope.
+SQL is parsed with sqlglot (Databricks dialect) and its scope analysis: a name is a CTE only
+where that CTE is visible; every other table reference (joins, subqueries, set operations,
+lateral views) must resolve, through its own qualifier or the call's default catalog/schema, to
+an allowed catalog and schema. Table functions other than pure generators cannot be checked, so
+they are refused. SHOW and DESCRIBE are read form by form (reach.py): every catalog and schema
+they name or list is checked, and SHOW CATALOGS / SCHEMAS are narrowed to the scope.
+
+This is defence in depth: the boundary that holds when a parser is wrong is the principal's
+own Unity Catalog privileges, enforced by the warehouse.
 """
 
 from __future__ import annotations
@@ -13,10 +18,14 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
 
+from lakegate.copilot.reach import Query, Reach, UnknownForm, reaches
 from lakegate.errors import PolicyError, SqlParseError
 
-__all__ = ["check_pair", "check_sql_scope", "filter_listing", "scope_show"]
+__all__ = [
+    "check_pair", "check_securable", "check_sql_scope", "filter_listing", "scope_show",
+]  # fmt: skip
 
 # Table functions that only generate rows from their arguments: no table, file or URL behind them.
 GENERATORS = {
@@ -28,12 +37,6 @@ _SHOW = re.compile(
     r"^\s*SHOW\s+(?P<what>CATALOGS|SCHEMAS|DATABASES|TABLES)"
     r"(?:\s+(?:IN|FROM)\s+(?P<target>[`\w.]+))?"
     r"(?:\s+(?:LIKE\s+)?'(?P<pattern>[^']*)')?\s*;?\s*$",
-    re.IGNORECASE,
-)
-# Other SHOW forms that name one object: SHOW COLUMNS IN t, SHOW CREATE TABLE t, SHOW GRANTS ON t.
-_SHOW_NAMED = re.compile(
-    r"^\s*SHOW\s+(?P<what>[A-Z ]*?)\s*\b(?:IN|FROM|ON TABLE|ON|TABLE|TBLPROPERTIES|PARTITIONS)"
-    r"\s+(?P<target>[`\w.]+)",
     re.IGNORECASE,
 )
 
@@ -68,6 +71,25 @@ def check_pair(
         )
 
 
+def check_securable(kind: str, name: str, catalogs: list[str], schemas: list[str]) -> None:
+    """A Unity Catalog name a tool argument carries. `kind` is the API collection it goes to
+    (`catalogs`: one part, `schemas`: two, `tables`, `volumes` ...: three) or `securable`: the
+    full name of any of them (one to three parts)."""
+    if not catalogs and not schemas:
+        return
+    parts = name.split(".")
+    sizes = {"catalogs": (1,), "schemas": (2,), "securable": (1, 2, 3)}.get(kind, (3,))
+    if len(parts) not in sizes or not all(p.strip() for p in parts):
+        raise PolicyError(
+            f"{name!r} is not a full name of one of the {kind}, so it cannot be checked "
+            "against the copilot policy's catalogs and schemas.",
+            code="policy.scope",
+            hint="Give the full name: catalog.schema.name (catalog.schema for a schema).",
+        )
+    reach = Reach(parts[0], catalog_only=True) if len(parts) == 1 else Reach(parts[0], parts[1])
+    _check_reach(reach, catalogs, schemas, (None, None))
+
+
 def check_sql_scope(
     sql: str,
     *,
@@ -79,10 +101,36 @@ def check_sql_scope(
     """Refuse SQL that reaches outside the allowed catalogs/schemas (or switches scope)."""
     if not catalogs and not schemas:
         return
-    show = _SHOW.match(sql) or _SHOW_NAMED.match(sql)
-    if show is not None:
-        _check_show(show, catalogs, schemas, default_catalog, default_schema)
+    defaults = (default_catalog, default_schema)
+    try:
+        found = reaches(sql)
+    except UnknownForm as exc:
+        raise _unchecked(sql, str(exc)) from None
+    if isinstance(found, Query):
+        check_sql_scope(
+            found.sql, catalogs=catalogs, schemas=schemas,
+            default_catalog=default_catalog, default_schema=default_schema,
+        )  # fmt: skip
         return
+    if found is not None:
+        for reach in found:
+            _check_reach(reach, catalogs, schemas, defaults)
+        return
+    for statement in _parse(sql):
+        if isinstance(statement, exp.Use) or _is_scope_switch(statement):
+            raise PolicyError(
+                "USE / SET CATALOG / SET SCHEMA cannot change the scope the copilot policy pins.",
+                code="policy.scope",
+                hint="Qualify table names as catalog.schema.table instead.",
+            )
+        if isinstance(statement, exp.Command):
+            raise _unchecked(sql, "sqlglot reads it only as a generic command")
+        _check_functions(statement)
+        for table in _real_tables(statement):
+            _check_table(table, catalogs, schemas, default_catalog, default_schema)
+
+
+def _parse(sql: str) -> list[exp.Expression]:
     try:
         statements = sqlglot.parse(sql, read="databricks")
     except sqlglot.errors.ParseError as exc:
@@ -96,31 +144,100 @@ def check_sql_scope(
         ) from None
     except sqlglot.errors.TokenError as exc:
         raise SqlParseError(f"The SQL does not parse: {str(exc)[:200]}.") from None
-    for statement in statements:
-        if statement is None:
-            continue
-        if isinstance(statement, exp.Use) or _is_scope_switch(statement):
+    return [s for s in statements if s is not None]
+
+
+def _unchecked(sql: str, why: str) -> PolicyError:
+    first = (sql.split() or ["(empty)"])[0].upper()
+    return PolicyError(
+        f"This {first} statement cannot be checked against the copilot policy's catalogs and "
+        f"schemas: {why}.",
+        code="policy.scope",
+        hint="Use a SELECT, DESCRIBE <catalog.schema.table>, or SHOW CATALOGS / SCHEMAS IN "
+        "<catalog> / TABLES IN <catalog.schema>.",
+    )
+
+
+def _real_tables(statement: exp.Expression) -> list[exp.Table]:
+    """Every table reference that names a table, not a CTE visible where it stands.
+
+    A CTE is visible in the query of its own WITH (and, for later CTEs of that WITH, their
+    bodies), resolved case-insensitively as Databricks does; sqlglot's scope analysis says which
+    CTEs each scope sees. A reference that no scope accounts for is checked as a table.
+    """
+    cte_references: set[int] = set()
+    try:
+        scopes = traverse_scope(statement)
+    except sqlglot.errors.SqlglotError:
+        scopes = []  # every name is then checked as a table: stricter, never looser
+    for scope in scopes:
+        visible = {name.lower() for name in scope.cte_sources}
+        for table in scope.tables:
+            if not table.args.get("db") and table.name.lower() in visible:
+                cte_references.add(id(table))
+    return [
+        table
+        for table in statement.find_all(exp.Table)
+        if not isinstance(table.this, exp.Func)  # checked by _check_functions
+        and table.name
+        and id(table) not in cte_references
+    ]
+
+
+def _check_reach(
+    reach: Reach,
+    catalogs: list[str],
+    schemas: list[str],
+    defaults: tuple[str | None, str | None],
+) -> None:
+    """A catalog or schema a SHOW / DESCRIBE lists or describes."""
+    if reach.every_catalog:
+        raise PolicyError(
+            "IN ALL CATALOGS lists catalogs the copilot policy does not allow.",
+            code="policy.scope",
+            hint=f"Name one catalog instead: {', '.join(catalogs or _catalogs_of(schemas))}.",
+        )
+    catalog = reach.catalog or defaults[0]
+    if catalog is None and catalogs:
+        raise PolicyError(
+            "The statement does not name its catalog, and the copilot policy only allows some "
+            "catalogs.",
+            code="policy.scope",
+            hint=f"Name the catalog: one of {', '.join(catalogs)}.",
+        )
+    if reach.catalog_only:
+        if not catalogs and catalog is not None and not _catalog_has_schemas(catalog, schemas):
             raise PolicyError(
-                "USE / SET CATALOG / SET SCHEMA cannot change the scope the copilot policy pins.",
+                f"No schema of catalog {catalog} is in the copilot policy's schemas.",
                 code="policy.scope",
-                hint="Qualify table names as catalog.schema.table instead.",
+                hint=f"Use a catalog of: {', '.join(schemas)}.",
             )
-        if isinstance(statement, exp.Command):
-            raise PolicyError(
-                f"{statement.name.upper()} statements of this form cannot be checked against "
-                "the copilot policy's catalogs and schemas.",
-                code="policy.scope",
-                hint="Use a SELECT, DESCRIBE, or SHOW CATALOGS / SCHEMAS / TABLES IN <name>.",
-            )
-        _check_functions(statement)
-        ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
-        for table in statement.find_all(exp.Table):
-            if isinstance(table.this, exp.Func):
-                continue  # checked by _check_functions; its arguments are walked as well
-            name = table.name
-            if not name or (not table.db and name.lower() in ctes):
-                continue
-            _check_table(table, catalogs, schemas, default_catalog, default_schema)
+        check_pair(catalog, None, catalogs, schemas)
+        return
+    if reach.every_schema and schemas:
+        raise PolicyError(
+            f"The statement lists every schema of {catalog}, and the copilot policy only allows "
+            "some schemas.",
+            code="policy.scope",
+            hint=f"Name the schema (no wildcard): one of {', '.join(schemas)}.",
+        )
+    schema = None if reach.every_schema else reach.schema or defaults[1]
+    if schema is None and schemas:
+        raise PolicyError(
+            "The statement does not name its schema, and the copilot policy only allows some "
+            "schemas.",
+            code="policy.scope",
+            hint=f"Name the schema: one of {', '.join(schemas)}.",
+        )
+    check_pair(catalog, schema, catalogs, schemas)
+
+
+def _catalogs_of(schemas: list[str]) -> list[str]:
+    return sorted({s.rpartition(".")[0] for s in schemas if "." in s})
+
+
+def _catalog_has_schemas(catalog: str, schemas: list[str]) -> bool:
+    return any("." not in s or s.rpartition(".")[0].lower() == catalog.lower() for s in schemas)
 
 
 def _check_functions(statement: exp.Expression) -> None:
@@ -169,41 +286,6 @@ def _check_table(
             hint=f"Qualify it with one of the schemas: {', '.join(schemas)}.",
         )
     check_pair(catalog, schema, catalogs, schemas)
-
-
-def _check_show(
-    show: re.Match[str],
-    catalogs: list[str],
-    schemas: list[str],
-    default_catalog: str | None,
-    default_schema: str | None,
-) -> None:
-    what = show.group("what").upper()
-    parts = [p.strip("`") for p in (show.group("target") or "").split(".") if p]
-    if what == "CATALOGS":
-        return
-    if what in ("SCHEMAS", "DATABASES"):
-        catalog = parts[-1] if parts else default_catalog
-        if catalog is None and catalogs:
-            raise PolicyError(
-                "SHOW SCHEMAS without IN <catalog> lists a catalog the policy may not allow.",
-                code="policy.scope",
-                hint=f"Write SHOW SCHEMAS IN <catalog> with a catalog in: {', '.join(catalogs)}.",
-            )
-        check_pair(catalog, None, catalogs, schemas)
-        return
-    if what == "TABLES" and not parts and catalogs and default_catalog is None:
-        raise PolicyError(
-            "SHOW TABLES without IN <catalog>.<schema> lists a schema the policy may not allow.",
-            code="policy.scope",
-            hint=f"Write SHOW TABLES IN <catalog>.<schema>; catalogs: {', '.join(catalogs)}.",
-        )
-    table = exp.to_table(".".join(parts)) if parts else None
-    if what == "TABLES" and table is not None:  # IN catalog.schema or IN schema
-        table = exp.Table(this=exp.to_identifier("x"), db=table.this, catalog=table.args.get("db"))
-    if table is None:
-        table = exp.Table(this=exp.to_identifier("x"))
-    _check_table(table, catalogs, schemas, default_catalog, default_schema)
 
 
 def scope_show(
