@@ -67,7 +67,10 @@ def test_the_workspace_refuses_file_reads_sent_straight_with_the_sdk(
         assert answer.status.state == StatementState.FAILED, sql
         assert "the host's own file" not in str(answer.as_dict())
         message = answer.status.error.message
-        assert "disabled by configuration" in message or "cannot be found" in message, message
+        # DuckDB's file functions do not exist on Databricks (UNRESOLVED_ROUTINE); a path used
+        # as a table reaches the engine, whose external access is locked.
+        refusals = ("disabled by configuration", "cannot be found", "Cannot resolve routine")
+        assert any(r in message for r in refusals), message
 
 
 async def test_allow_file_reads_lets_the_statement_through_to_the_warehouse(

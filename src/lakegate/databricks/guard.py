@@ -62,6 +62,12 @@ _FILE_FUNCTIONS = {
     "parquet_kv_metadata", "sniff_csv", "csv_scan", "json_scan", "delta_scan", "iceberg_scan",
     "iceberg_metadata", "iceberg_snapshots", "cloud_files", "load_aws_credentials", "query_table",
 }  # fmt: skip
+# A SQL engine's own machinery, never data: the local workspace's DuckDB catalog functions and
+# views (they list every catalog past Unity Catalog), functions that run SQL text no check has
+# read, and checkpoints (a write). Databricks has none of them; refused on a read-only connector.
+_ENGINE_FUNCTIONS = {"query", "query_table", "checkpoint", "force_checkpoint", "current_setting"}
+_ENGINE_PREFIXES = ("duckdb_", "pragma_", "sqlite_", "pg_")
+_ENGINE_VIEWS = {"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"}
 # A table "name" holding one of these is a path or URL (csv.`/x`, FROM '/etc/hostname').
 _PATH_CHARACTERS = ("/", ":", "\\", "*", "~")
 _SHOW_SUBJECTS = {
@@ -189,6 +195,26 @@ def _check_tree(tree: exp.Expression, allow_files: bool = False) -> None:
             raise _refuse("SELECT ... INTO writes a table")
         if isinstance(node, exp.Func) and _function_name(node) in _SIDE_EFFECT_FUNCTIONS:
             raise _refuse(f"it calls {_function_name(node)}(), which can run code")
+        _check_engine_internals(node)
+
+
+def _check_engine_internals(node: exp.Expression) -> None:
+    """Refuse the SQL engine's own catalog functions and views, and functions that run text."""
+    if isinstance(node, exp.Func):
+        name = _function_name(node)
+        if name in _ENGINE_FUNCTIONS or name.startswith(_ENGINE_PREFIXES):
+            raise _refuse(
+                f"it calls {name}(), the SQL engine's own machinery, not data",
+                reason="engine_internals",
+            )
+    elif isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier) and not node.catalog:
+        name = node.name.lower()
+        engine_schema = node.db.lower() == "pg_catalog"
+        if engine_schema or name in _ENGINE_VIEWS or name.startswith(("duckdb_", "pragma_")):
+            raise _refuse(
+                f"{node.sql(dialect='databricks')} is the SQL engine's own catalog, not data",
+                reason="engine_internals",
+            )
 
 
 def _check_file_access(node: exp.Expression) -> None:

@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from lakegate.workspace.sql import metadata
+from lakegate.workspace.sql import duckdb_only, metadata
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
 # from here, where the rest of the workspace has always found them.
@@ -81,9 +81,11 @@ def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user:
     tree = trees[0]
     if isinstance(tree, exp.Command):
         # sqlglot could not model it: hand DuckDB the text (markers cannot be bound then).
+        duckdb_only.check_command(text)
         if re.search(r"(?<![:\w]):[A-Za-z_]", text):
             raise SqlError("[UNSUPPORTED_FEATURE] Parameters are not supported in this statement.")
         return Plan(sql=text, statement_type=_statement_type(tree))
+    duckdb_only.check_statement(tree, text)
     bound = _bind(tree, params)
     tree = databricks_semantics(tree)  # functions DuckDB answers differently (semantics.py)
     written = metadata.written_tables(tree)

@@ -1,0 +1,69 @@
+"""DuckDB's own names are not Databricks SQL: the workspace refuses them as Databricks would.
+
+Each of these once listed every catalog and the host's paths, ran SQL text no check had read,
+or changed the engine, for any principal (the admin here: nobody gets them).
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+REFUSED = [
+    ("SELECT * FROM duckdb_tables()", "UNRESOLVED_ROUTINE"),
+    ("SELECT database_name FROM duckdb_databases()", "UNRESOLVED_ROUTINE"),
+    ("SELECT * FROM duckdb_columns()", "UNRESOLVED_ROUTINE"),
+    ("SELECT * FROM duckdb_settings()", "UNRESOLVED_ROUTINE"),
+    ("SELECT * FROM query('SELECT 42')", "UNRESOLVED_ROUTINE"),
+    ("SELECT * FROM query_table('samples.tpch.nation')", "UNRESOLVED_ROUTINE"),
+    ("SELECT current_setting('temp_directory')", "UNRESOLVED_ROUTINE"),
+    ("SELECT 1 FROM range(1) WHERE EXISTS (SELECT * FROM duckdb_views())", "UNRESOLVED_ROUTINE"),
+    ("EXPLAIN SELECT * FROM duckdb_tables()", "UNRESOLVED_ROUTINE"),
+    ("SELECT * FROM sqlite_master", "TABLE_OR_VIEW_NOT_FOUND"),
+    ("SELECT * FROM pg_tables", "TABLE_OR_VIEW_NOT_FOUND"),
+    ("SELECT * FROM pg_catalog.pg_namespace", "TABLE_OR_VIEW_NOT_FOUND"),
+    ("SELECT * FROM pragma_database_list", "TABLE_OR_VIEW_NOT_FOUND"),
+    ("SELECT * FROM system.duckdb_tables", "TABLE_OR_VIEW_NOT_FOUND"),
+    ("SELECT * FROM duckdb_tables", "TABLE_OR_VIEW_NOT_FOUND"),
+    ("CHECKPOINT", "PARSE_SYNTAX_ERROR"),
+    ("FORCE CHECKPOINT", "PARSE_SYNTAX_ERROR"),
+    ("PRAGMA database_list", "PARSE_SYNTAX_ERROR"),
+    ("CALL duckdb_tables()", "PARSE_SYNTAX_ERROR"),
+    ("DETACH samples", "PARSE_SYNTAX_ERROR"),
+    ("SUMMARIZE samples.tpch.nation", "PARSE_SYNTAX_ERROR"),
+    ("LOAD httpfs", "PARSE_SYNTAX_ERROR"),
+    ("EXPLAIN ANALYZE SELECT 1", "PARSE_SYNTAX_ERROR"),
+]
+
+
+def _run(api: httpx.Client, warehouse: str, sql: str) -> dict:
+    body = {"statement": sql, "warehouse_id": warehouse, "wait_timeout": "30s"}
+    response = api.post("/api/2.0/sql/statements", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(("sql", "error_class"), REFUSED)
+def test_a_duckdb_only_name_is_refused_in_databricks_words(
+    api: httpx.Client, warehouse: str, sql: str, error_class: str
+) -> None:
+    status = _run(api, warehouse, sql)["status"]
+    assert status["state"] == "FAILED", sql
+    message = status["error"]["message"]
+    assert message.startswith(f"[{error_class}]"), message
+    assert "/tmp" not in message and ".duckdb" not in message
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT n_name FROM samples.tpch.nation ORDER BY n_nationkey LIMIT 1",
+        "SELECT table_name FROM samples.information_schema.tables LIMIT 1",
+        "EXPLAIN SELECT 1",
+        "SELECT current_database()",
+        "WITH pg AS (SELECT 1 AS a) SELECT a FROM pg",
+    ],
+)
+def test_databricks_sql_around_them_still_runs(api: httpx.Client, warehouse: str, sql: str) -> None:
+    status = _run(api, warehouse, sql)["status"]
+    assert status["state"] == "SUCCEEDED", status
