@@ -40,9 +40,11 @@ __all__ = [
     "RequestError",
     "SecretError",
     "SqlParseError",
+    "SqlTooComplexError",
     "StatementError",
     "TokenError",
     "TransportError",
+    "too_complex",
 ]
 
 
@@ -124,6 +126,22 @@ class SqlParseError(InputError):
 
     code = "sql.parse_error"
     hint = "Fix the SQL at the line and column named, then run it again."
+
+
+class SqlTooComplexError(SqlParseError):
+    """SQL nested deeper than the parser follows (thousands of parentheses or subqueries)."""
+
+    code = "sql.too_complex"
+    hint = (
+        "Nest fewer levels: flatten the parentheses, or move nested subqueries into WITH "
+        "clauses, then run it again."
+    )
+
+
+def too_complex() -> SqlTooComplexError:
+    return SqlTooComplexError(
+        "The SQL is nested too deeply to check (the parser ran out of recursion depth)."
+    )
 
 
 class GuardError(RequestError):

@@ -204,3 +204,17 @@ def test_refusals_are_sampled_per_remote_and_counted() -> None:
         ("10.0.0.7", 1400),  # 1,399 counted in the first window, and this one
     ]
     assert records[0]["tool"] == "list_warehouses"  # the real call was not rotated out
+
+
+@pytest.mark.parametrize("depth", [100_000, 5_000])
+def test_json_nested_too_deep_is_a_400_parse_error(served: tuple[str, Path], depth: int) -> None:
+    url, _ = served
+    auth = HEADERS | {"Authorization": f"Bearer {TOKEN}"}
+    deep = b'{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": ' + (
+        b"[" * depth + b"]" * depth + b"}"
+    )
+    with httpx.Client(timeout=30) as http:
+        answer = http.post(url, content=deep, headers=auth)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == -32700
+        assert http.post(url, json=INIT, headers=auth).status_code == 200  # the server is fine

@@ -233,3 +233,26 @@ def test_reasons_say_what_was_wrong() -> None:
     assert "DELETE" in why("WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x")
     assert "U+00A0" in why("SELECT 1;\u00a0DROP TABLE t")
     assert "is not a read" in why("OPTIMIZE t")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT " + "(" * 3000 + "1" + ")" * 3000,
+        "SELECT * FROM " + "(SELECT * FROM " * 1500 + "t" + ") x" * 1500,
+        "SELECT " + "NOT " * 6000 + "true",
+    ],
+)
+def test_sql_nested_past_the_parser_is_too_complex_not_an_internal_error(sql: str) -> None:
+    from lakegate.copilot.scope import check_sql_scope
+    from lakegate.errors import SqlTooComplexError
+
+    with pytest.raises(SqlTooComplexError) as info:
+        check_read_only(sql)
+    assert info.value.code == "sql.too_complex" and "WITH" in info.value.hint
+    with pytest.raises(SqlTooComplexError):
+        check_sql_scope(sql, catalogs=["samples"], schemas=[])
+
+
+def test_sql_nested_two_hundred_levels_is_still_checked() -> None:
+    assert check_read_only("SELECT " + "(" * 200 + "1" + ")" * 200).kind == "SELECT"

@@ -67,3 +67,15 @@ def test_a_duckdb_only_name_is_refused_in_databricks_words(
 def test_databricks_sql_around_them_still_runs(api: httpx.Client, warehouse: str, sql: str) -> None:
     status = _run(api, warehouse, sql)["status"]
     assert status["state"] == "SUCCEEDED", status
+
+
+def test_a_statement_nested_past_the_parser_fails_as_a_syntax_error(
+    api: httpx.Client, warehouse: str
+) -> None:
+    status = _run(api, warehouse, "SELECT " + "(" * 3000 + "1" + ")" * 3000)["status"]
+    assert status["state"] == "FAILED"
+    assert status["error"]["message"].startswith("[PARSE_SYNTAX_ERROR]"), status
+    assert status["error"]["error_code"] == "BAD_REQUEST"
+    assert _run(api, warehouse, "SELECT " + "(" * 200 + "1" + ")" * 200)["status"]["state"] == (
+        "SUCCEEDED"
+    )

@@ -100,7 +100,8 @@ def test_invalid_create_is_a_clear_400(client: httpx.Client, body: dict, mention
 
 
 def test_malformed_json_is_malformed_request(admin: httpx.Client) -> None:
-    for content in (b"{not json", b"[1, 2]", b""):
+    deep = b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # was a 500 (RecursionError)
+    for content in (b"{not json", b"[1, 2]", b"", deep):
         response = admin.post(BASE, content=content, headers={"Content-Type": "application/json"})
         assert response.status_code == 400
         assert response.headers["content-type"] == "application/json"

@@ -266,6 +266,11 @@ class StreamChooser:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        try:
+            streamed = self._streamed(body)
+        except RecursionError:  # json.loads gives up on very deep nesting: the client's fault
+            await _parse_error(send, "JSON nested too deeply")
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -275,7 +280,7 @@ class StreamChooser:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        token = _STREAMED.set(self._streamed(body))
+        token = _STREAMED.set(streamed)
         try:
             await self.app(scope, replay, send)
         finally:
@@ -295,6 +300,16 @@ class StreamChooser:
         if meta.get("progressToken") is not None:
             return True
         return message.get("method") == "tools/call" and params.get("name") in self.confirming
+
+
+async def _parse_error(send: Send, why: str) -> None:
+    """A JSON-RPC parse error (-32700) with HTTP 400, as the SDK answers unreadable JSON."""
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": f"Parse error: {why}"}}
+    ).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 400, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def http_app(

@@ -20,13 +20,15 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
+from lakegate._sqldepth import allow_deep_sql
 from lakegate.copilot.reach import Query, Reach, UnknownForm, reaches
-from lakegate.errors import PolicyError, SqlParseError
+from lakegate.errors import PolicyError, SqlParseError, too_complex
 
 __all__ = [
     "check_pair", "check_securable", "check_sql_scope", "filter_listing", "scope_show",
 ]  # fmt: skip
 
+allow_deep_sql()
 # Table functions that only generate rows from their arguments: no table, file or URL behind them.
 GENERATORS = {
     "range", "explode", "explode_outer", "posexplode", "posexplode_outer", "inline",
@@ -101,16 +103,26 @@ def check_sql_scope(
     """Refuse SQL that reaches outside the allowed catalogs/schemas (or switches scope)."""
     if not catalogs and not schemas:
         return
+    try:
+        _check_sql_scope(sql, catalogs, schemas, default_catalog, default_schema)
+    except RecursionError:
+        raise too_complex() from None
+
+
+def _check_sql_scope(
+    sql: str,
+    catalogs: list[str],
+    schemas: list[str],
+    default_catalog: str | None,
+    default_schema: str | None,
+) -> None:
     defaults = (default_catalog, default_schema)
     try:
         found = reaches(sql)
     except UnknownForm as exc:
         raise _unchecked(sql, str(exc)) from None
     if isinstance(found, Query):
-        check_sql_scope(
-            found.sql, catalogs=catalogs, schemas=schemas,
-            default_catalog=default_catalog, default_schema=default_schema,
-        )  # fmt: skip
+        _check_sql_scope(found.sql, catalogs, schemas, default_catalog, default_schema)
         return
     if found is not None:
         for reach in found:

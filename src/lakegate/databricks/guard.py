@@ -19,11 +19,13 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
-from lakegate.errors import ReadOnlyError, SqlParseError
+from lakegate._sqldepth import allow_deep_sql
+from lakegate.errors import ReadOnlyError, SqlParseError, too_complex
 
 __all__ = ["Verdict", "check_read_only", "is_read_only", "parse_error"]
 
 _DIALECT = Dialect.get_or_raise("databricks")
+allow_deep_sql()
 
 
 class _Tokenizer(_DIALECT.tokenizer_class):  # type: ignore[name-defined,misc]
@@ -120,6 +122,13 @@ def check_read_only(sql: str, *, allow_files: bool = False) -> Verdict:
     """
     if not isinstance(sql, str) or not sql.strip():
         raise _refuse("the statement is empty")
+    try:
+        return _check_read_only(sql, allow_files)
+    except RecursionError:
+        raise too_complex() from None
+
+
+def _check_read_only(sql: str, allow_files: bool) -> Verdict:
     tokens = _tokens(sql)
     _check_gaps(sql, tokens)
     statements = _split(tokens)

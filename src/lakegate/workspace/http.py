@@ -80,6 +80,10 @@ async def json_body(request: Request, *, required: bool = True) -> dict[str, Any
         raise fail(
             "MALFORMED_REQUEST", f"Could not parse the request body as JSON: {exc}"
         ) from None
+    except RecursionError:
+        raise fail(
+            "MALFORMED_REQUEST", "Could not parse the request body as JSON: it nests too deeply."
+        ) from None
     if not isinstance(body, dict):
         raise fail("MALFORMED_REQUEST", "The request body must be a JSON object.")
     return body

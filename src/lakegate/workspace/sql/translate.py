@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,10 @@ from lakegate.workspace.sql.plan import split_name as split_name
 from lakegate.workspace.sql.plan import uc_catalog as uc_catalog
 from lakegate.workspace.sql.semantics import databricks_semantics
 
+# sqlglot parses recursively, ~20 frames per level of parentheses: Python's default 1,000 frames
+# refused SQL nested 50 deep. 10,000 allow ~450 levels (deeper is a PARSE_SYNTAX_ERROR).
+if sys.getrecursionlimit() < 10_000:
+    sys.setrecursionlimit(10_000)
 # sqlglot warns on every statement it hands over unparsed; that is expected here, not news.
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
@@ -52,6 +57,17 @@ TRANSACTION_CONTROL = re.compile(
 
 def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user: str) -> Plan:
     """Translate one Databricks SQL statement for DuckDB, binding `params`."""
+    try:
+        return _plan(text, params, catalog=catalog, schema=schema, user=user)
+    except RecursionError:
+        raise SqlError(
+            "[PARSE_SYNTAX_ERROR] Syntax error: the statement is nested too deeply to parse; "
+            "nest fewer parentheses or subqueries. SQLSTATE: 42601",
+            sql_state="42601",
+        ) from None
+
+
+def _plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user: str) -> Plan:
     stripped = text.strip().rstrip(";").strip()
     found = TRANSACTION_CONTROL.match(stripped)
     if found:
