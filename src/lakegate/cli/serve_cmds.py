@@ -174,8 +174,10 @@ async def _serve_http(
             stateless=scale["stateless"],
         )  # fmt: skip
         # httptools: uvicorn's pure-Python h11 parser was ~19% of the server's CPU per tool call.
+        from lakegate._serving import TimedHttpToolsProtocol
+
         config = uvicorn.Config(
-            app, http="httptools", log_level="warning", access_log=False, lifespan="on"
+            app, http=TimedHttpToolsProtocol, log_level="warning", access_log=False, lifespan="on"
         )
         server = uvicorn.Server(config)
         err = sys.stderr

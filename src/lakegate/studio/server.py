@@ -10,6 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
+from lakegate._serving import TimedHttpToolsProtocol
 from lakegate.errors import ConfigError
 from lakegate.studio.app import Studio, create_app
 
@@ -28,6 +29,7 @@ class StudioServer:
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(
             self.app,
+            http=TimedHttpToolsProtocol,  # a request that never arrives is not waited for
             log_level="warning",
             access_log=False,  # access lines would show the one-time login token
             lifespan="off",

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import anyio
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from lakegate._serving import TimedH11Protocol
 from lakegate.workspace.app import (
     Settings,
     WorkspaceState,
@@ -35,8 +35,9 @@ T = TypeVar("T")
 CREDENTIALS_FILE = "credentials.json"
 
 
-class ResettableH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, exposing the transport so a fault can reset the connection."""
+class ResettableH11Protocol(TimedH11Protocol):
+    """uvicorn's h11 protocol with read timeouts, exposing the transport so a fault can reset
+    the connection."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
