@@ -164,3 +164,70 @@ def test_a_forged_form_from_another_port_is_neither_echoed_nor_offered_for_resen
     response = client.post("/connectors/new", data={**forged, "csrf_token": "stale"})
     assert response.status_code == 403 and response.headers["x-lakegate-refusal"] == "stale"
     assert "Send again" in response.text and "127.0.0.1:9/steal" in response.text
+
+
+def test_an_edit_that_moves_the_token_url_asks_for_the_secret_again(
+    studio: RunningStudio,
+) -> None:
+    """A stored secret is bound to the origin it was entered for: an edit that points the
+    connector elsewhere and keeps the stored secret is refused on the secret's own field (it
+    used to save, and the next Test sent the secret to the new host)."""
+    from lakegate.project import Connector, Project, load_project
+    from lakegate.secrets import SecretStore
+
+    host = "https://dbc-1.cloud.databricks.com"
+    project = Project.new(studio.project)
+    project.set_connector(
+        "databricks",
+        Connector.model_validate(
+            {
+                "name": "databricks",
+                "base_url": host,
+                "auth": {
+                    "type": "oauth2",
+                    "token_url": f"{host}/oidc/v1/token",
+                    "client_id": "sp-1",
+                    "client_secret": "${secret:databricks_client_secret}",
+                    "scope": "all-apis",
+                },
+            }
+        ),
+    )
+    project.save()
+    SecretStore(project.state_dir).set(
+        "databricks_client_secret", "dose-secret-value-1234", origin=f"{host}/oidc/v1/token"
+    )
+    before = studio.project.read_text()
+    client = studio.client()
+    form = {
+        "csrf_token": studio.csrf(client, "/connectors/databricks"),
+        "name": "databricks",
+        "base_url": host,
+        "auth_type": "oauth2",
+        "grant_type": "client_credentials",
+        "client_id": "sp-1",
+        "scope": "all-apis",
+        "client_auth": "request_body",
+        "intent": "save",
+    }
+    moved = client.post(
+        "/connectors/databricks", data={**form, "token_url": "http://127.0.0.1:9/steal"}
+    )
+    assert moved.status_code == 422, moved.text
+    assert "Type it again" in moved.text and "http://127.0.0.1:9" in moved.text
+    assert studio.project.read_text() == before
+    # The same edit with the secret typed again saves, and binds it to the new origin.
+    typed = {**form, "token_url": "http://127.0.0.1:9/steal", "client_secret": "new-value-5678"}
+    saved = client.post("/connectors/databricks", data=typed)
+    assert saved.status_code in (200, 303), saved.text
+    assert load_project(studio.project).connector("databricks").auth.token_url.endswith("/steal")
+    assert SecretStore(project.state_dir).origins("databricks_client_secret") == [
+        "http://127.0.0.1:9"
+    ]
+    # An edit that keeps the origin keeps the stored secret without asking.
+    kept = client.post(
+        "/connectors/databricks",
+        data={**form, "token_url": "http://127.0.0.1:9/other-path", "description": "x"},
+    )
+    assert kept.status_code in (200, 303), kept.text
+    studio.assert_never_sent("dose-secret-value-1234", "new-value-5678")

@@ -15,9 +15,15 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from lakegate.authconfig import field_problems
-from lakegate.connectors import build_connector, parse_pair, typed_secret
+from lakegate.connectors import build_connector, parse_pair, secret_destination, typed_secret
 from lakegate.project import Connector
-from lakegate.secrets import SecretStore, is_reference, parse_reference, register_secret
+from lakegate.secrets import (
+    SecretStore,
+    is_reference,
+    origin_of,
+    parse_reference,
+    register_secret,
+)
 from lakegate.studio.forms import note_problems
 from lakegate.studio.security import Session
 from lakegate.studio.shortcut import workspace_url
@@ -307,6 +313,28 @@ class ConnectorDraft:
         if self.errors:
             return None, {}
         return connector, to_store
+
+    def check_secret_origins(
+        self, connector: Connector, to_store: dict[str, str], store: SecretStore
+    ) -> None:
+        """A stored secret kept from before goes only where it was entered for: when the edit
+        points the connector elsewhere (another token URL or base URL), it must be typed again."""
+        target = origin_of(secret_destination(connector))
+        for secret, _required in self.secret_fields():
+            value = getattr(connector.auth, secret, None)
+            if not is_reference(value):
+                continue
+            kind, name = parse_reference(value)
+            if kind != "secret" or name in to_store:
+                continue
+            allowed = store.origins(name)
+            if allowed and target not in allowed:
+                where = "token URL" if getattr(connector.auth, "token_url", None) else "base URL"
+                self.errors[secret] = (
+                    f"The {where} now points at {target}, but this secret was entered for "
+                    f"{', '.join(allowed)}. Type it again to send it to {target}: a stored "
+                    "secret is only sent where it was entered for."
+                )
 
     def _check_base_url(self) -> None:
         """The base URL on its own, so its error shows even while the auth fields have some."""

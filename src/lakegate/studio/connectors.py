@@ -89,6 +89,9 @@ def routes(studio: Studio) -> list[BaseRoute]:
         if connector is None or draft.errors:
             return render(request, draft, existing, 422, intent="save")
         store = studio.secret_store()
+        draft.check_secret_origins(connector, to_store, store)
+        if draft.errors:
+            return render(request, draft, existing, 422, intent="save")
         for secret_name, value in to_store.items():
             store.set(secret_name, value, origin=secret_destination(connector))
         project.set_connector(name, connector)
