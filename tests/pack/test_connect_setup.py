@@ -10,11 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from lakegate.cli.app import app
+from lakegate.copilot.policy import plan_tool, prepare_call
 from lakegate.databricks import PACK_ACTIONS
 from lakegate.databricks.connect import AZURE_DATABRICKS_SCOPE, discover_token_url
+from lakegate.errors import PolicyError
 from lakegate.gateway import Gateway
 from lakegate.project import load_project
 from lakegate.secrets import SecretStore
@@ -44,6 +47,13 @@ async def test_connect_writes_the_seed_connector_read_only_with_a_pinned_warehou
     async with Gateway(reloaded) as gw:
         found = await gw.call("get_warehouse", {})  # the pinned default fills warehouse_id
     assert found.ok and found.data["id"] == warehouse_id and found.data["state"] == "RUNNING"
+    # The copilot is pinned to it: no tool takes another warehouse (which it could start).
+    assert reloaded.copilot.pinned.warehouse_id == warehouse_id
+    plan = plan_tool(reloaded.copilot, reloaded.actions["execute_sql"])
+    assert "warehouse_id" not in plan.input_schema["properties"]
+    with pytest.raises(PolicyError) as info:
+        prepare_call(plan, reloaded.copilot, {"statement": "SELECT 1", "warehouse_id": "other"})
+    assert info.value.code == "policy.pinned"
 
 
 async def test_token_url_discovery_falls_back_to_the_usual_path() -> None:

@@ -110,7 +110,8 @@ def connect_cmd(
     """Connect a Databricks workspace: connector, the pack's actions, a default warehouse, Test.
 
     The connector uses OAuth2 client credentials (scope `sql all-apis`), is read-only unless
-    --allow-writes, and its token URL is discovered from the workspace.
+    --allow-writes, and its token URL is discovered from the workspace. The copilot is pinned
+    to the chosen warehouse (copilot.pinned.warehouse_id) unless the policy pins one already.
 
     Examples:
 
@@ -182,6 +183,12 @@ def connect_cmd(
             f"({report.warehouse_source})")  # fmt: skip
     elif not no_test:
         warn("No warehouse pinned: none is visible. Pass --warehouse-id, or see `lakegate doctor`.")
+    if report.copilot_pinned_now:
+        say(f"[green]✓[/] Copilot pinned to warehouse {escape(report.copilot_warehouse or '')} "
+            "(copilot.pinned.warehouse_id): SQL tools run there and nowhere else")  # fmt: skip
+    elif report.copilot_warehouse and report.copilot_warehouse != report.warehouse_id:
+        say(f"  The copilot stays pinned to warehouse {escape(report.copilot_warehouse)} "
+            "(copilot.pinned.warehouse_id in lakegate.yaml)")  # fmt: skip
     if test is None:
         return
     rows = test.data or []

@@ -59,6 +59,9 @@ class ConnectReport:
     test: ActionResult | None = None
     notes: list[str] = field(default_factory=list)
     saved: bool = False  # False when Test failed: nothing was written
+    # The copilot's warehouse: pinned to the chosen one, or the one the policy pinned before.
+    copilot_warehouse: str | None = None
+    copilot_pinned_now: bool = False
 
 
 @dataclass
@@ -240,9 +243,22 @@ async def connect(
         project.set_connector(name, pinned)
         install_pack(project, project.connectors[name])
         report.connector = project.connectors[name]
+    _pin_copilot_warehouse(project, report)
     project.save()
     report.saved = True
     return report
+
+
+def _pin_copilot_warehouse(project: Project, report: ConnectReport) -> None:
+    """The copilot uses the warehouse `connect` chose and no other: a model cannot point SQL at
+    (and so start) another listed warehouse. A warehouse the policy pinned before is kept."""
+    policy = project.copilot
+    report.copilot_warehouse = policy.pinned.warehouse_id
+    if report.copilot_warehouse or not report.warehouse_id:
+        return
+    pinned = policy.pinned.model_copy(update={"warehouse_id": report.warehouse_id})
+    project.set_copilot(policy.model_copy(update={"pinned": pinned}))
+    report.copilot_warehouse, report.copilot_pinned_now = report.warehouse_id, True
 
 
 async def _token_url(
