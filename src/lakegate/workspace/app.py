@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from lakegate.workspace.accesslog import AccessLogMiddleware
-from lakegate.workspace.catalog import catalogs, functions, grants
+from lakegate.workspace.catalog import catalogs, functions, grants, privileges
 from lakegate.workspace.compute import warehouses
 from lakegate.workspace.faults import FaultInjector
 from lakegate.workspace.http import ApiError, api_error
@@ -22,7 +22,7 @@ from lakegate.workspace.identity import accounts, oidc, permissions, scim, scim_
 from lakegate.workspace.jobs import jobs
 from lakegate.workspace.mcp import managed
 from lakegate.workspace.sql import routes as sql_routes
-from lakegate.workspace.sql import thrift
+from lakegate.workspace.sql import statements, thrift
 from lakegate.workspace.state import Settings, WorkspaceState
 
 __all__ = ["Settings", "WorkspaceState", "create_account_app", "create_workspace_app"]
@@ -92,6 +92,9 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
         *managed.routes(ws),
         *thrift.routes(ws),
     ]
+    # Every SQL path (REST, sessions, Thrift, jobs, the managed MCP server) submits through the
+    # one statement service: Unity Catalog privileges are checked there, before DuckDB runs.
+    statements.service(ws).authorize = privileges.Privileges(ws).authorize
     return _wrap(ws, routes, "workspace")
 
 

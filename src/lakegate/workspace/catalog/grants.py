@@ -1,7 +1,8 @@
 """Unity Catalog grants: privilege assignments on catalogs, schemas, tables and functions
 (`/api/2.1/unity-catalog/permissions` and `/effective-permissions`).
 
-Grants are recorded and reported like Databricks does; the local engine does not enforce them.
+Grants are recorded and reported like Databricks does, and enforced on every SQL statement
+(`catalog.privileges`).
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class Grants:
         return kind.upper()
 
     def direct(self, kind: str, full_name: str) -> dict[str, list[str]]:
-        return self.ws.store.get("uc_grant", f"{kind}:{full_name}") or {}
+        """Unity Catalog names are case-insensitive: grants are kept under the lower-case name."""
+        return self.ws.store.get("uc_grant", f"{kind}:{full_name.lower()}") or {}
 
     def update(self, kind: str, full_name: str, changes: Any) -> dict[str, list[str]]:
         if not isinstance(changes, list):
@@ -73,7 +75,7 @@ class Grants:
             add, remove = _privileges(change, "add"), _privileges(change, "remove")
             held[principal] = (held.get(principal, set()) | add) - remove
         kept = {p: sorted(v) for p, v in sorted(held.items()) if v}
-        self.ws.store.put("uc_grant", f"{kind}:{full_name}", kept)
+        self.ws.store.put("uc_grant", f"{kind}:{full_name.lower()}", kept)
         return kept
 
     def effective(self, kind: str, full_name: str) -> dict[str, list[dict[str, str]]]:

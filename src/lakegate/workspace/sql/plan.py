@@ -51,6 +51,8 @@ class Plan:
     before: tuple[str, ...] = ()
     # Tables as the statement names them, by last name part (for Spark-style error messages).
     tables: dict[str, str] = field(default_factory=dict)
+    # The Unity Catalog privileges it needs (sql.access.Access), checked before it runs.
+    access: tuple[Any, ...] = ()
 
 
 def duck_catalog(name: str) -> str:

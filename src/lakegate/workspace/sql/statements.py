@@ -92,6 +92,9 @@ class StatementService:
         # Told when a `USE` succeeds inside a SQL session (the session service moves its
         # catalog and schema); set where the SQL routes are assembled.
         self.on_use: Callable[[str, str, str], None] | None = None
+        # Raises SqlError when the principal (by id) lacks a privilege the plan needs; set by
+        # the host, which holds the Unity Catalog grants. None: nothing is checked.
+        self.authorize: Callable[[str, tuple[Any, ...]], None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         for ident, body in ws.store.all("statement"):
             stmt = Statement(**body)
@@ -178,6 +181,8 @@ class StatementService:
             stmt.text, params, catalog=stmt.catalog, schema=stmt.schema, user=stmt.principal_name
         )
         stmt.statement_type = translated.statement_type
+        if self.authorize is not None:
+            self.authorize(stmt.principal_id, translated.access)
         with self.engine.execute(
             stmt.execution, translated, catalog=stmt.catalog, schema=stmt.schema
         ) as output:

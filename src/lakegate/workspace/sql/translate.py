@@ -18,6 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from lakegate.workspace.sql import duckdb_only, metadata
+from lakegate.workspace.sql.access import accesses
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
 # from here, where the rest of the workspace has always found them.
@@ -102,6 +103,7 @@ def _plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user
             raise SqlError("[UNSUPPORTED_FEATURE] Parameters are not supported in this statement.")
         return Plan(sql=text, statement_type=_statement_type(tree))
     duckdb_only.check_statement(tree, text)
+    needed = accesses(tree, catalog, schema)
     bound = _bind(tree, params)
     tree = databricks_semantics(tree)  # functions DuckDB answers differently (semantics.py)
     written = metadata.written_tables(tree)
@@ -118,6 +120,7 @@ def _plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user
         rename=rename,
         before=before,
         tables=written,
+        access=needed,
     )
 
 

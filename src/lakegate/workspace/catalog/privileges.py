@@ -1,0 +1,117 @@
+"""Unity Catalog privileges, enforced on every SQL statement before it runs.
+
+A statement's needs come from `sql.access` (every table it reads or writes, resolved as the
+warehouse resolves names); they are checked against the grants (`catalog.grants`) of the
+principal and of the groups every principal is in (`account users`, `users`):
+
+- reading a table needs `USE CATALOG` on its catalog, `USE SCHEMA` on its schema (granted on the
+  schema or the catalog) and `SELECT` (on the table, its schema or its catalog);
+- writing needs `MODIFY` the same way; creating a table or view `CREATE TABLE` on the schema,
+  a schema `CREATE SCHEMA` on the catalog; dropping, altering, replacing or granting on a
+  securable needs `MANAGE` (an owner's right);
+- `ALL PRIVILEGES` holds every one of them; workspace admins bypass the check; the `samples`
+  catalog is readable by every principal, as on Databricks.
+
+A refusal is Databricks' `INSUFFICIENT_PERMISSIONS` (SQLSTATE 42501), naming the missing
+privilege and the securable. Nothing runs when a privilege is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from lakegate.workspace.catalog.grants import Grants
+from lakegate.workspace.identity.principals import Principal
+from lakegate.workspace.sql.access import Access
+from lakegate.workspace.sql.plan import SqlError
+
+if TYPE_CHECKING:
+    from lakegate.workspace.state import WorkspaceState
+
+__all__ = ["EVERYONE", "Privileges", "holders"]
+
+# Groups every principal belongs to: the account's and the workspace's.
+EVERYONE = ("account users", "users")
+PUBLIC_CATALOGS = frozenset({"samples"})
+_READS = frozenset({"SELECT", "USE_CATALOG", "USE_SCHEMA", "BROWSE"})
+_WORDS = {
+    "USE_CATALOG": "USE CATALOG",
+    "USE_SCHEMA": "USE SCHEMA",
+    "CREATE_TABLE": "CREATE TABLE",
+    "CREATE_SCHEMA": "CREATE SCHEMA",
+}
+
+
+def holders(principal: Principal) -> set[str]:
+    """The names grants may be made to that reach `principal`: its own and its groups'."""
+    return {principal.application_id, principal.display_name, *EVERYONE} - {""}
+
+
+class Privileges:
+    """Checks a principal's statements against the Unity Catalog grants."""
+
+    def __init__(self, ws: WorkspaceState) -> None:
+        self.ws = ws
+        self.grants = Grants(ws)
+
+    def authorize(self, principal_id: str, needed: Iterable[Any]) -> None:
+        """Raise INSUFFICIENT_PERMISSIONS for the first privilege `principal_id` lacks."""
+        principal = self.ws.identity.principal(principal_id)
+        if principal is None:
+            raise SqlError(
+                "[INSUFFICIENT_PERMISSIONS] Insufficient privileges: the principal that "
+                "submitted this statement no longer exists. SQLSTATE: 42501",
+                error_code="PERMISSION_DENIED",
+                sql_state="42501",
+            )
+        if principal.is_admin:
+            return
+        names = holders(principal)
+        for access in needed:
+            self._require(names, access)
+
+    def _require(self, names: set[str], access: Access) -> None:
+        if access.catalog in PUBLIC_CATALOGS and access.privilege in _READS:
+            return
+        catalog = self._held(names, "CATALOG", access.catalog)
+        if "USE_CATALOG" not in catalog and "ALL_PRIVILEGES" not in catalog:
+            raise _refused("USE_CATALOG", "Catalog", access.catalog)
+        if access.privilege == "USE_CATALOG":
+            return
+        if access.privilege == "CREATE_SCHEMA" or access.schema is None:
+            if not _has(access.privilege, catalog):
+                raise _refused(access.privilege, "Catalog", access.catalog)
+            return
+        schema_name = f"{access.catalog}.{access.schema}"
+        schema = catalog | self._held(names, "SCHEMA", schema_name)
+        if "USE_SCHEMA" not in schema and "ALL_PRIVILEGES" not in schema:
+            raise _refused("USE_SCHEMA", "Schema", schema_name)
+        if access.name is None:
+            if not _has(access.privilege, schema):
+                raise _refused(access.privilege, "Schema", schema_name)
+            return
+        table = schema | self._held(names, "TABLE", access.full_name)
+        if not _has(access.privilege, table):
+            raise _refused(access.privilege, "Table", access.full_name)
+
+    def _held(self, names: set[str], kind: str, full_name: str) -> set[str]:
+        found: set[str] = set()
+        for principal, privileges in self.grants.direct(kind, full_name).items():
+            if principal in names or principal.lower() in {n.lower() for n in names}:
+                found.update(privileges)
+        return found
+
+
+def _has(privilege: str, held: set[str]) -> bool:
+    return privilege in held or "ALL_PRIVILEGES" in held
+
+
+def _refused(privilege: str, kind: str, name: str) -> SqlError:
+    word = _WORDS.get(privilege, privilege)
+    return SqlError(
+        f"[INSUFFICIENT_PERMISSIONS] Insufficient privileges: User does not have {word} on "
+        f"{kind} '{name}'. SQLSTATE: 42501",
+        error_code="PERMISSION_DENIED",
+        sql_state="42501",
+    )

@@ -1,0 +1,133 @@
+"""What a statement touches in Unity Catalog, and the privilege each touch needs.
+
+Names resolve as the warehouse resolves them: a one-part name lies in the statement's current
+catalog and schema, a two-part name is schema.table in the current catalog, and a name is a CTE
+only where sqlglot's scope analysis says that CTE is visible (case-insensitive, as Databricks).
+A reference no scope accounts for is a table: stricter, never looser. The privileges are
+checked by whoever holds the grants (the host wires `StatementService.authorize`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
+
+__all__ = ["Access", "accesses"]
+
+_WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
+# Statements only a securable's owner (or a holder of MANAGE) may run.
+_OWNER_ONLY = tuple(
+    getattr(exp, name)
+    for name in ("Drop", "Alter", "TruncateTable", "Comment", "Grant", "Revoke", "Analyze")
+    if hasattr(exp, name)
+)
+
+
+@dataclass(frozen=True)
+class Access:
+    """One privilege a statement needs: SELECT / MODIFY on a table, CREATE_TABLE on a schema,
+    CREATE_SCHEMA on a catalog, MANAGE (ownership) on any, USE_CATALOG alone on a catalog."""
+
+    privilege: str
+    catalog: str
+    schema: str | None = None
+    name: str | None = None
+
+    @property
+    def securable(self) -> str:
+        if self.name is not None:
+            return "TABLE"
+        return "SCHEMA" if self.schema is not None else "CATALOG"
+
+    @property
+    def full_name(self) -> str:
+        return ".".join(p for p in (self.catalog, self.schema, self.name) if p is not None)
+
+
+def accesses(tree: exp.Expression, catalog: str, schema: str) -> tuple[Access, ...]:
+    """Every privilege `tree` needs, with `catalog`.`schema` as its current namespace."""
+    found: list[Access] = []
+    targets: set[int] = set()
+    if isinstance(tree, _WRITES):
+        target = _target_table(tree)
+        if target is not None:
+            targets.add(id(target))
+            found.append(_on_table("MODIFY", target, catalog, schema))
+            if not isinstance(tree, exp.Insert):  # UPDATE/DELETE/MERGE read the table too
+                found.append(_on_table("SELECT", target, catalog, schema))
+    elif isinstance(tree, exp.Create):
+        found.extend(_create(tree, catalog, schema, targets))
+    elif isinstance(tree, _OWNER_ONLY):
+        target = tree.find(exp.Table)
+        if target is not None:
+            targets.add(id(target))
+            found.append(_owned(tree, target, catalog, schema))
+    for table in _real_tables(tree):
+        if id(table) in targets:
+            continue
+        if table.db.lower() == "information_schema":
+            found.append(Access("USE_CATALOG", table.catalog or catalog))
+            continue
+        found.append(_on_table("SELECT", table, catalog, schema))
+    return tuple(dict.fromkeys(found))
+
+
+def _create(tree: exp.Create, catalog: str, schema: str, targets: set[int]) -> list[Access]:
+    kind = str(tree.args.get("kind") or "").upper()
+    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    if not isinstance(target, exp.Table):
+        return []
+    targets.add(id(target))
+    if kind in ("SCHEMA", "DATABASE"):  # CREATE SCHEMA [catalog.]schema: the name is `this`
+        return [Access("CREATE_SCHEMA", target.db or catalog)]
+    resolved = _on_table("CREATE_TABLE", target, catalog, schema)
+    needed = [Access("CREATE_TABLE", resolved.catalog, resolved.schema)]
+    if tree.args.get("replace"):
+        needed.append(Access("MANAGE", resolved.catalog, resolved.schema, resolved.name))
+    return needed
+
+
+def _owned(tree: exp.Expression, target: exp.Table, catalog: str, schema: str) -> Access:
+    kind = str(tree.args.get("kind") or "").upper()
+    if kind in ("SCHEMA", "DATABASE"):
+        return Access("MANAGE", target.db or catalog, target.name)
+    if kind == "CATALOG":
+        return Access("MANAGE", target.name)
+    return _on_table("MANAGE", target, catalog, schema)
+
+
+def _on_table(privilege: str, table: exp.Table, catalog: str, schema: str) -> Access:
+    return Access(
+        privilege,
+        (table.catalog or catalog).lower(),
+        (table.db or schema).lower(),
+        table.name.lower(),
+    )
+
+
+def _target_table(tree: exp.Expression) -> exp.Table | None:
+    target = tree.this
+    if isinstance(target, exp.Schema):
+        target = target.this
+    return target if isinstance(target, exp.Table) else None
+
+
+def _real_tables(tree: exp.Expression) -> list[exp.Table]:
+    cte_references: set[int] = set()
+    try:
+        scopes = traverse_scope(tree)
+    except sqlglot.errors.SqlglotError:
+        scopes = []
+    for scope in scopes:
+        visible = {name.lower() for name in scope.cte_sources}
+        for table in scope.tables:
+            if not table.args.get("db") and table.name.lower() in visible:
+                cte_references.add(id(table))
+    return [
+        table
+        for table in tree.find_all(exp.Table)
+        if isinstance(table.this, exp.Identifier) and table.name and id(table) not in cte_references
+    ]

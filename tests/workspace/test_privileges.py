@@ -1,0 +1,130 @@
+"""Unity Catalog privileges decide what a non-admin principal's SQL may touch, on every path.
+
+The grants are made through the REST API an admin (or the SDK's `grants.update`) uses; the
+analyst's SQL goes through the Statement Execution API as a real client sends it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from workspace_http import bearer, fetch_token
+
+from lakegate.workspace import LocalWorkspace
+
+UC = "/api/2.1/unity-catalog"
+
+
+class Sql:
+    def __init__(self, client: httpx.Client, warehouse: str) -> None:
+        self.client, self.warehouse = client, warehouse
+
+    def run(self, statement: str, **body: Any) -> dict[str, Any]:
+        answer = self.client.post(
+            "/api/2.0/sql/statements",
+            json={"statement": statement, "warehouse_id": self.warehouse, "wait_timeout": "30s",
+                  **body},
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return answer.json()["status"]
+
+    def ok(self, statement: str, **body: Any) -> None:
+        status = self.run(statement, **body)
+        assert status["state"] == "SUCCEEDED", (statement, status)
+
+    def refused(self, statement: str, missing: str, **body: Any) -> None:
+        status = self.run(statement, **body)
+        assert status["state"] == "FAILED", (statement, status)
+        message = status["error"]["message"]
+        assert message.startswith("[INSUFFICIENT_PERMISSIONS]"), message
+        assert missing in message, (missing, message)
+        assert status["error"]["error_code"] == "PERMISSION_DENIED"
+
+
+@pytest.fixture(scope="module")
+def setting(workspace: LocalWorkspace, api: httpx.Client, warehouse: str) -> Iterator[dict]:
+    schema = f"hr_{uuid.uuid4().hex[:6]}"
+    admin = Sql(api, warehouse)
+    admin.ok(f"CREATE SCHEMA main.{schema}")
+    admin.ok(f"CREATE TABLE main.{schema}.salaries AS SELECT 'ann' AS name, 100 AS pay")
+    admin.ok(f"CREATE TABLE main.{schema}.teams AS SELECT 'ann' AS name, 'x' AS team")
+    analyst = workspace.create_service_principal(
+        f"analyst-{schema}", warehouse_permission="CAN_USE"
+    )
+    token = fetch_token(workspace, analyst["client_id"], analyst["client_secret"])
+    with httpx.Client(base_url=workspace.host, headers=bearer(token), timeout=60) as client:
+        yield {"schema": schema, "admin": admin, "api": api, "analyst": analyst,
+               "sql": Sql(client, warehouse)}  # fmt: skip
+
+
+def grant(api: httpx.Client, kind: str, name: str, principal: str, *, add=(), remove=()) -> None:
+    change = {"principal": principal, "add": list(add), "remove": list(remove)}
+    answer = api.patch(f"{UC}/permissions/{kind}/{name}", json={"changes": [change]})
+    assert answer.status_code == 200, answer.text
+
+
+def test_without_grants_a_non_admin_reads_only_samples(setting: dict) -> None:
+    sql, schema = setting["sql"], setting["schema"]
+    sql.ok("SELECT count(*) FROM samples.tpch.nation")
+    sql.ok("SELECT 1")
+    sql.refused(f"SELECT * FROM main.{schema}.salaries", "USE CATALOG on Catalog 'main'")
+    # However the name is written or hidden, it is the same table.
+    for hidden in (
+        f"WITH salaries AS (SELECT * FROM main.{schema}.salaries) SELECT * FROM salaries",
+        f"SELECT * FROM samples.tpch.nation WHERE EXISTS (SELECT 1 FROM main.{schema}.salaries)",
+        "SELECT * FROM salaries",
+        f"SELECT * FROM {schema}.salaries",
+        f"SELECT * FROM MAIN.`{schema.upper()}`.Salaries",
+    ):
+        sql.refused(hidden, "USE CATALOG", catalog="main", schema=schema)
+
+
+def test_grants_open_the_table_step_by_step_and_revoke_closes_it(setting: dict) -> None:
+    sql, api, schema = setting["sql"], setting["api"], setting["schema"]
+    who = setting["analyst"]["client_id"]
+    table = f"main.{schema}.salaries"
+    grant(api, "catalog", "main", who, add=["USE_CATALOG"])
+    sql.refused(f"SELECT * FROM {table}", f"USE SCHEMA on Schema 'main.{schema}'")
+    grant(api, "schema", f"main.{schema}", who, add=["USE_SCHEMA"])
+    sql.refused(f"SELECT * FROM {table}", f"SELECT on Table '{table}'")
+    grant(api, "table", table, who, add=["SELECT"])
+    sql.ok(f"SELECT * FROM {table}")
+    sql.ok("SELECT * FROM salaries", catalog="main", schema=schema)
+    # The other table of the schema stays closed; a write needs MODIFY.
+    sql.refused(f"SELECT * FROM main.{schema}.teams", "SELECT on Table")
+    sql.refused(f"INSERT INTO {table} VALUES ('bob', 1)", "MODIFY on Table")
+    sql.refused(f"CREATE TABLE main.{schema}.copy AS SELECT 1 AS a", "CREATE TABLE on Schema")
+    sql.refused(f"DROP TABLE {table}", "MANAGE on Table")
+    grant(api, "table", table, who, remove=["SELECT"])
+    sql.refused(f"SELECT * FROM {table}", "SELECT on Table")  # the next statement
+
+
+def test_a_grant_to_account_users_reaches_every_principal(setting: dict) -> None:
+    sql, api, schema = setting["sql"], setting["api"], setting["schema"]
+    grant(api, "catalog", "main", "account users", add=["USE_CATALOG"])
+    grant(api, "schema", f"main.{schema}", "account users", add=["USE_SCHEMA", "SELECT"])
+    try:
+        sql.ok(f"SELECT * FROM main.{schema}.teams")
+        sql.ok(f"SELECT t.team FROM main.{schema}.teams t JOIN main.{schema}.salaries s "
+               "USING (name)")  # fmt: skip
+    finally:
+        grant(api, "schema", f"main.{schema}", "account users", remove=["USE_SCHEMA", "SELECT"])
+        grant(api, "catalog", "main", "account users", remove=["USE_CATALOG"])
+    sql.refused(f"SELECT * FROM main.{schema}.teams", "SELECT on Table")
+
+
+def test_all_privileges_on_the_schema_allows_writes(setting: dict) -> None:
+    sql, api, schema = setting["sql"], setting["api"], setting["schema"]
+    who = setting["analyst"]["client_id"]
+    grant(api, "catalog", "main", who, add=["USE_CATALOG"])
+    grant(api, "schema", f"main.{schema}", who, add=["ALL_PRIVILEGES"])
+    try:
+        sql.ok(f"CREATE TABLE main.{schema}.notes AS SELECT 1 AS a")
+        sql.ok(f"INSERT INTO main.{schema}.notes VALUES (2)")
+        sql.ok(f"SELECT count(*) FROM main.{schema}.notes")
+    finally:
+        grant(api, "schema", f"main.{schema}", who, remove=["ALL_PRIVILEGES"])
