@@ -128,3 +128,30 @@ def test_all_privileges_on_the_schema_allows_writes(setting: dict) -> None:
         sql.ok(f"SELECT count(*) FROM main.{schema}.notes")
     finally:
         grant(api, "schema", f"main.{schema}", who, remove=["ALL_PRIVILEGES"])
+
+
+def test_metadata_statements_need_the_same_privileges(
+    setting: dict, workspace: LocalWorkspace, warehouse: str
+) -> None:
+    schema, api = setting["schema"], setting["api"]
+    viewer = workspace.create_service_principal(f"viewer-{schema}", warehouse_permission="CAN_USE")
+    token = fetch_token(workspace, viewer["client_id"], viewer["client_secret"])
+    table = f"main.{schema}.teams"
+    with httpx.Client(base_url=workspace.host, headers=bearer(token), timeout=60) as client:
+        sql = Sql(client, warehouse)
+        sql.refused(f"SHOW TABLES IN main.{schema}", "USE CATALOG on Catalog 'main'")
+        sql.refused("CREATE CATALOG IF NOT EXISTS stolen", "CREATE CATALOG on Metastore")
+        grant(api, "catalog", "main", viewer["client_id"], add=["USE_CATALOG"])
+        grant(api, "schema", f"main.{schema}", viewer["client_id"], add=["USE_SCHEMA"])
+        sql.ok(f"SHOW TABLES IN main.{schema}")
+        for statement in (
+            f"DESCRIBE TABLE {table}",
+            f"SHOW COLUMNS IN {table}",
+            f"SHOW CREATE TABLE {table}",
+        ):
+            sql.refused(statement, f"BROWSE on Table '{table}'")
+        grant(api, "table", table, viewer["client_id"], add=["BROWSE"])
+        sql.ok(f"DESCRIBE TABLE {table}")
+        sql.refused(f"SELECT * FROM {table}", "SELECT on Table")  # BROWSE shows, never reads
+        sql.ok("SHOW TABLES IN samples.tpch")
+        sql.ok("DESCRIBE TABLE samples.tpch.nation")

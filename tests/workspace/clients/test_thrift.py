@@ -507,3 +507,36 @@ def test_a_session_handle_is_good_only_for_the_principal_that_opened_it(
     assert stolen.operationHandle is None
     own = theirs.OpenSession(t.TOpenSessionReq(client_protocol_i64=0xA507))
     assert own.status.statusCode == t.TStatusCode.SUCCESS_STATUS
+
+
+def test_a_non_admin_reads_over_thrift_exactly_what_unity_catalog_grants(
+    tls_workspace: LocalWorkspace, connect: Callable[..., Connection]
+) -> None:
+    ws = tls_workspace
+    with connect().cursor() as admin:
+        admin.execute("CREATE SCHEMA IF NOT EXISTS main.thrift_hr")
+        admin.execute("CREATE OR REPLACE TABLE main.thrift_hr.pay AS SELECT 'ann' AS name, 1 AS p")
+    sp = ws.create_service_principal("thrift-analyst", warehouse_permission="CAN_USE")
+    with connect(sp["client_id"], sp["client_secret"]).cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM samples.tpch.region")
+        assert cursor.fetchall()[0][0] == 5
+        with pytest.raises(
+            ServerOperationError, match=r"\[INSUFFICIENT_PERMISSIONS\].*USE CATALOG"
+        ):
+            cursor.execute("SELECT * FROM main.thrift_hr.pay")
+        changes = {"changes": [{"principal": sp["client_id"], "add": ["USE_CATALOG"]}]}
+        token = httpx.post(
+            f"{ws.host}/oidc/v1/token", verify=str(ws.ca_file),
+            data={"grant_type": "client_credentials", "scope": "all-apis",
+                  "client_id": ws.credentials["client_id"],
+                  "client_secret": ws.credentials["client_secret"]},
+        ).json()["access_token"]  # fmt: skip
+        with httpx.Client(
+            base_url=ws.host, verify=str(ws.ca_file), headers={"Authorization": f"Bearer {token}"}
+        ) as api:
+            uc = "/api/2.1/unity-catalog/permissions"
+            assert api.patch(f"{uc}/catalog/main", json=changes).status_code == 200
+            changes["changes"][0]["add"] = ["USE_SCHEMA", "SELECT"]
+            assert api.patch(f"{uc}/schema/main.thrift_hr", json=changes).status_code == 200
+        cursor.execute("SELECT name FROM main.thrift_hr.pay")
+        assert cursor.fetchall()[0][0] == "ann"

@@ -40,6 +40,7 @@ _WORDS = {
     "USE_SCHEMA": "USE SCHEMA",
     "CREATE_TABLE": "CREATE TABLE",
     "CREATE_SCHEMA": "CREATE SCHEMA",
+    "CREATE_CATALOG": "CREATE CATALOG",
 }
 
 
@@ -74,6 +75,8 @@ class Privileges:
     def _require(self, names: set[str], access: Access) -> None:
         if access.catalog in PUBLIC_CATALOGS and access.privilege in _READS:
             return
+        if access.privilege == "CREATE_CATALOG":  # a metastore privilege: admins only here
+            raise _refused("CREATE_CATALOG", "Metastore", "metastore")
         catalog = self._held(names, "CATALOG", access.catalog)
         if "USE_CATALOG" not in catalog and "ALL_PRIVILEGES" not in catalog:
             raise _refused("USE_CATALOG", "Catalog", access.catalog)
@@ -104,6 +107,8 @@ class Privileges:
 
 
 def _has(privilege: str, held: set[str]) -> bool:
+    if privilege == "BROWSE":  # metadata: any privilege on the object shows it
+        return bool(held & {"BROWSE", "SELECT", "MODIFY", "ALL_PRIVILEGES", "MANAGE"})
     return privilege in held or "ALL_PRIVILEGES" in held
 
 

@@ -184,7 +184,7 @@ def _columns(name: tuple[str, str, str]) -> Plan:
         "WHERE database_name = $c AND schema_name = $s AND table_name = $t"
     )
     params = {"c": plan.duck_catalog(name[0]), "s": name[1], "t": name[2]}
-    return plan.Plan(_or_not_found(sql, name), params, "SHOW")
+    return plan.Plan(_or_not_found(sql, name), params, "SHOW", target=tuple(name))
 
 
 def _views(catalog: str, schema: str, pattern: str | None) -> Plan:
@@ -252,7 +252,7 @@ def _create_table(name: tuple[str, str, str]) -> Plan:
         "t": name[2],
         "full": ".".join(name),
     }
-    return plan.Plan(_or_not_found(sql, name, aggregate=True), params, "SHOW")
+    return plan.Plan(_or_not_found(sql, name, aggregate=True), params, "SHOW", target=tuple(name))
 
 
 def _or_not_found(sql: str, name: tuple[str, ...], *, aggregate: bool = False) -> str:

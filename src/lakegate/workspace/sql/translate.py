@@ -18,7 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from lakegate.workspace.sql import duckdb_only, metadata
-from lakegate.workspace.sql.access import accesses
+from lakegate.workspace.sql.access import Access, accesses
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
 # from here, where the rest of the workspace has always found them.
@@ -80,6 +80,7 @@ def _plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user
         )
     meta = metadata.translate(stripped, catalog, schema) or _meta(stripped, catalog, schema)
     if meta is not None:
+        meta.access = _meta_access(meta)
         return meta
     try:
         trees = [t for t in sqlglot.parse(text, read="databricks") if t is not None]
@@ -122,6 +123,24 @@ def _plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user
         tables=written,
         access=needed,
     )
+
+
+def _meta_access(planned: Plan) -> tuple[Access, ...]:
+    """What a SHOW / DESCRIBE / USE / CREATE CATALOG needs, from the names it targets: a table's
+    metadata needs BROWSE (or any privilege on it), a schema's listing USE SCHEMA, a catalog's
+    USE CATALOG. Listings across catalogs (`IN ALL CATALOGS`) are not narrowed yet."""
+    target = tuple(p.lower() for p in planned.target)
+    if planned.kind == "create_catalog":
+        return (Access("CREATE_CATALOG", target[0]),)
+    if planned.kind == "drop_catalog":
+        return (Access("MANAGE", target[0]),)
+    if len(target) == 3:
+        return (Access("BROWSE", *target),)
+    if len(target) == 2:
+        return (Access("USE_SCHEMA", *target),)
+    if len(target) == 1:
+        return (Access("USE_CATALOG", target[0]),)
+    return ()
 
 
 def _bind(tree: exp.Expression, params: list[Parameter]) -> dict[str, Any]:
