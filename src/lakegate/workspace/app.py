@@ -18,7 +18,15 @@ from lakegate.workspace.catalog import catalogs, functions, grants, privileges
 from lakegate.workspace.compute import warehouses
 from lakegate.workspace.faults import FaultInjector
 from lakegate.workspace.http import ApiError, api_error
-from lakegate.workspace.identity import accounts, oidc, permissions, scim, scim_users
+from lakegate.workspace.identity import (
+    accounts,
+    federation,
+    idp,
+    oidc,
+    permissions,
+    scim,
+    scim_users,
+)
 from lakegate.workspace.jobs import jobs
 from lakegate.workspace.mcp import managed
 from lakegate.workspace.sql import routes as sql_routes
@@ -100,4 +108,8 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
 
 def create_account_app(ws: WorkspaceState) -> ASGIApp:
     """The account host: account OIDC, SCIM service principals, secrets, assignments."""
-    return _wrap(ws, [*oidc.account_routes(ws), *accounts.routes(ws)], "account")
+    routes = [*oidc.account_routes(ws), *accounts.routes(ws), *federation.routes(ws)]
+    if ws.settings.idp:
+        idp.idp(ws).ensure_policy()
+        routes += idp.routes(ws)
+    return _wrap(ws, routes, "account")

@@ -27,6 +27,7 @@ from lakegate.workspace.app import (
 )
 from lakegate.workspace.compute.warehouses import delays_from
 from lakegate.workspace.faults import TRANSPORT_KEY, FaultPlan, load_plan, parse_plan
+from lakegate.workspace.identity.idp import idp as test_idp
 from lakegate.workspace.samples.data import SamplesInfo
 from lakegate.workspace.samples.tpch import DEFAULT_SCALE, check_scale
 from lakegate.workspace.tls import TlsFiles, ensure_tls
@@ -97,8 +98,10 @@ class LocalWorkspace:
         account_port: int | None = None,
         samples_scale: float = DEFAULT_SCALE,
         tls: bool = False,
+        idp: bool = False,
     ) -> None:
         self.tls = tls  # HTTPS with a certificate from the state dir's own CA (see tls.py)
+        self.idp = idp  # a test identity provider the account trusts (identity/idp.py)
         self._tls_files: TlsFiles | None = None
         self.samples_scale = check_scale(samples_scale)
         self._own_dir = state_dir is None
@@ -169,6 +172,7 @@ class LocalWorkspace:
                 token_ttl=self.token_ttl,
                 delays=self._delays,
                 samples_scale=self.samples_scale,
+                idp=self.idp,
             )
             self.state = state = WorkspaceState(settings)
             apps = [create_workspace_app(state), create_account_app(state)]
@@ -352,6 +356,31 @@ class LocalWorkspace:
             }
 
         return self.call(create)
+
+    def create_user(self, user_name: str, *, display_name: str = "") -> dict[str, str]:
+        """A user of the account and workspace (SCIM), who signs in through token federation:
+        `{id, user_name}`."""
+
+        def create() -> dict[str, str]:
+            state = self._require_state()
+            found = next(
+                (u for _, u in state.store.all("scim_user") if u["userName"] == user_name), None
+            )
+            if found is None:
+                found = {"id": str(state.store.next_id("scim_user_id", 6_000_000_000_000_001)),
+                         "userName": user_name, "displayName": display_name or user_name,
+                         "active": True}  # fmt: skip
+                state.store.put("scim_user", found["id"], found)
+            return {"id": found["id"], "user_name": user_name}
+
+        return self.call(create)
+
+    def idp_token(self, subject: str, **claims: Any) -> str:
+        """An ID token of the test identity provider (`idp=True`) for `subject`; `claims`
+        override or add (`audience=`, `lifetime_s=`, `issuer=`, any claim)."""
+        if not self.idp:
+            raise RuntimeError("Start the workspace with idp=True to mint identity tokens.")
+        return test_idp(self._require_state()).mint(subject, **claims)
 
     def wait_samples(self, timeout_s: float) -> SamplesInfo | None:
         """How the `samples` catalog was made (scale, seconds), or None while it is still being

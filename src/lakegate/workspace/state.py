@@ -37,6 +37,7 @@ class Settings:
     token_ttl: int = 3600
     delays: dict[str, float] = field(default_factory=warehouses.delays_from)
     samples_scale: float = 0.01  # TPC-H scale factor of samples.tpch
+    idp: bool = False  # serve the test identity provider and trust it (identity/idp.py)
 
     @property
     def data_dir(self) -> Path:

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import empty, fail, field, json_body
+from lakegate.workspace.identity.federation import EXCHANGE, federation
 from lakegate.workspace.identity.host import IdentityHost
 from lakegate.workspace.identity.principals import PRINCIPAL_KEY, Audience, OAuthError, pat_info
 
@@ -29,7 +30,7 @@ def discovery(issuer: str) -> dict:
         "authorization_endpoint": f"{issuer}/v1/authorize",
         "token_endpoint": f"{issuer}/v1/token",
         "jwks_uri": f"{issuer}/jwks.json",
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", EXCHANGE],
         "response_types_supported": ["code"],
         "scopes_supported": ["all-apis", "sql"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -90,6 +91,10 @@ def token_endpoint(ws: IdentityHost, audience: Audience):
             grant_type = form.get("grant_type")
             if not grant_type:
                 raise OAuthError("invalid_request", "Missing grant_type.")
+            if grant_type == EXCHANGE:
+                who, answer = await federation(ws).exchange(form, audience)
+                request.scope[PRINCIPAL_KEY] = who.application_id
+                return JSONResponse(answer, headers={"Cache-Control": "no-store"})
             if grant_type != "client_credentials":
                 raise OAuthError(
                     "unsupported_grant_type", f"Grant type {grant_type!r} is not supported."

@@ -69,6 +69,8 @@ class Permissions:
             acl.get(("service_principal_name", principal.application_id)),
             acl.get(("group_name", "users")),
         ]
+        if principal.user_name:
+            candidates.append(acl.get(("user_name", principal.user_name)))
         if principal.is_admin:
             candidates += [acl.get(("group_name", "admins")), "CAN_MANAGE"]
         found = [c for c in candidates if c in levels]
@@ -179,7 +181,7 @@ def _parse_acl(ws: PermissionsHost, object_type: ObjectType, body: dict[str, Any
                 "INVALID_PARAMETER_VALUE",
                 f"Principal: ServicePrincipalName({name}) does not exist.",
             )
-        if field == "user_name":  # this workspace has service principals only
+        if field == "user_name" and not ws.identity.user_exists(name):
             raise fail("INVALID_PARAMETER_VALUE", f"Principal: UserName({name}) does not exist.")
         if field == "group_name" and name not in BUILTIN_GROUPS:
             raise fail("INVALID_PARAMETER_VALUE", f"Principal: GroupName({name}) does not exist.")

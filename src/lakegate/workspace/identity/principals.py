@@ -46,7 +46,9 @@ class OAuthError(Exception):
 
 @dataclass
 class Principal:
-    """A service principal: account-level identity, optionally assigned to the workspace."""
+    """A service principal or a user (`user_name` set): an account-level identity, optionally
+    assigned to the workspace. A user's `application_id` is its user name (it has no OAuth
+    client of its own), so grants, the access log and `current_user()` name the person."""
 
     id: str  # SCIM id, a numeric string
     application_id: str  # the OAuth client id
@@ -55,6 +57,7 @@ class Principal:
     account_admin: bool = False
     workspace_permissions: list[str] = field(default_factory=list)  # [] | ["USER"] | ["ADMIN"]
     created: float = field(default_factory=time.time)
+    user_name: str = ""  # set for a user (its email); empty for a service principal
 
     @property
     def is_admin(self) -> bool:
@@ -151,6 +154,57 @@ class Identity:
         )
         self.save_principal(principal)
         return principal
+
+    def user_principal(self, user: dict[str, Any]) -> Principal:
+        """The principal a SCIM user (`{id, userName, displayName, active}`) signs in as,
+        created on its first sign-in and kept in step with the user record after."""
+        found = self.principals.get(user["id"])
+        wanted = {
+            "application_id": user["userName"],
+            "display_name": user.get("displayName") or user["userName"],
+            "active": user.get("active", True) is not False,
+            "user_name": user["userName"],
+        }
+        if found is None:
+            found = Principal(id=user["id"], workspace_permissions=["USER"], **wanted)
+        elif all(getattr(found, k) == v for k, v in wanted.items()):
+            return found
+        else:
+            for key, value in wanted.items():
+                setattr(found, key, value)
+        self.save_principal(found)
+        return found
+
+    def user_exists(self, user_name: str) -> bool:
+        """Whether the account has a user (SCIM) named `user_name`."""
+        wanted = user_name.lower()
+        return any(u["userName"].lower() == wanted for _, u in self.store.all("scim_user"))
+
+    def issue_for(self, principal: Principal, scope: str, audience: Audience) -> dict[str, Any]:
+        """A token for `principal` (already authenticated another way: token federation)."""
+        requested = scope.split() or ["all-apis"]
+        unknown = [s for s in requested if s not in KNOWN_SCOPES]
+        if unknown:
+            raise OAuthError("invalid_scope", f"Invalid scope: {' '.join(unknown)}")
+        return self._mint(principal, requested, audience)
+
+    def _mint(self, principal: Principal, requested: list[str], audience: Audience) -> dict:
+        token = secrets.token_urlsafe(48)
+        self._add_grant(
+            token,
+            Grant(
+                principal_id=principal.id,
+                scopes=requested,
+                expires_at=time.time() + self.token_ttl,
+                audience=audience,
+            ),
+        )
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.token_ttl,
+            "scope": " ".join(requested),
+        }
 
     def save_principal(self, principal: Principal) -> None:
         self.principals[principal.id] = principal
@@ -265,22 +319,7 @@ class Identity:
                 "access_denied",
                 f"The secret is not bound to the requested scope(s): {scope}",
             )
-        token = secrets.token_urlsafe(48)
-        self._add_grant(
-            token,
-            Grant(
-                principal_id=principal.id,
-                scopes=requested,
-                expires_at=time.time() + self.token_ttl,
-                audience=audience,
-            ),
-        )
-        return {
-            "access_token": token,
-            "token_type": "Bearer",
-            "expires_in": self.token_ttl,
-            "scope": " ".join(requested),
-        }
+        return self._mint(principal, requested, audience)
 
     def create_pat(self, principal: Principal, lifetime_s: int | None, comment: str) -> dict:
         """A personal access token (`dapi...`) for the caller."""

@@ -229,7 +229,9 @@ def routes(ws: IdentityHost) -> list[BaseRoute]:
             "userName": p.application_id,
             "displayName": p.display_name,
             "active": p.active,
-            "emails": [],
+            "emails": [{"value": p.user_name, "type": "work", "primary": True}]
+            if p.user_name
+            else [],
             "groups": [{"display": "admins", "value": "admins"}] if p.is_admin else [],
         }
         return JSONResponse(doc, headers={"X-Databricks-Org-Id": ws.workspace_id})
