@@ -136,3 +136,37 @@ def test_a_service_principal_policy_lets_a_workload_sign_in_as_that_principal(
     wrong_subject = idp_ws.idp_token("repo:acme/other:main", audience="ci")
     refused = exchange(idp_ws, wrong_subject, client_id=sp["client_id"])
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+
+def test_workspace_serve_with_idp_and_a_user_lets_that_user_sign_in(tmp_path: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lakegate", "workspace", "serve", "--port", "0", "--idp",
+         "--user", ALICE, "--state-dir", str(tmp_path / "ws")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    try:
+        shown: dict[str, str] = {}
+        deadline = time.monotonic() + 60
+        while "user" not in shown:
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            words = proc.stdout.readline().split()
+            if words and words[0] in ("workspace", "test", "user"):
+                shown[words[0]] = words[2] if words[0] == "test" else words[1]
+        minted = httpx.post(f"{shown['test']}/token",
+                            data={"grant_type": "password", "username": ALICE})  # fmt: skip
+        form = {"grant_type": EXCHANGE, "subject_token": minted.json()["id_token"],
+                "subject_token_type": JWT}  # fmt: skip
+        token = httpx.post(f"{shown['workspace']}/oidc/v1/token", data=form).json()
+        me = httpx.get(f"{shown['workspace']}/api/2.0/preview/scim/v2/Me",
+                       headers=bearer(token["access_token"]))  # fmt: skip
+        assert me.json()["userName"] == ALICE
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0 and "Traceback" not in err, err

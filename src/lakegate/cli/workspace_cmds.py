@@ -55,6 +55,17 @@ def serve(
         help="Serve HTTPS with a certificate for 127.0.0.1/localhost from a CA kept in the "
         "state dir (clients such as the Databricks SQL connector insist on https://).",
     ),
+    idp: bool = typer.Option(
+        False,
+        "--idp",
+        help="Serve a test identity provider on the account host (<account>/idp) and trust "
+        "it with an account federation policy, so users sign in with its JWTs.",
+    ),
+    users: list[str] = typer.Option(
+        [],
+        "--user",
+        help="Add a user (an email) to the account and workspace; repeat for several.",
+    ),
 ) -> None:
     """Serve the local workspace until Ctrl-C.
 
@@ -82,7 +93,10 @@ def serve(
             account_port=account_port,
             samples_scale=samples_scale,
             tls=tls,
+            idp=idp,
         ).start()
+        for user in users:
+            ws.create_user(user)
     except FaultPlanError as exc:
         raise ConfigError(
             f"--faults: {exc}", hint="See docs/workspace.md for the format."
@@ -101,6 +115,10 @@ def serve(
     ]
     if ws.ca_file is not None:
         lines.append(f"CA file     {ws.ca_file}  (trust it in HTTPS clients)")
+    if idp:
+        lines.append(f"test IdP    {ws.account_host}/idp  (trusted by policy local-idp)")
+    for user in users:
+        lines.append(f"user        {user}")
     for line in lines:  # the secret stays in credentials.json (mode 0600), never on screen
         _output.console.print(line, soft_wrap=True, markup=False)
     try:
