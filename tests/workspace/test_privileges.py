@@ -155,3 +155,32 @@ def test_metadata_statements_need_the_same_privileges(
         sql.refused(f"SELECT * FROM {table}", "SELECT on Table")  # BROWSE shows, never reads
         sql.ok("SHOW TABLES IN samples.tpch")
         sql.ok("DESCRIBE TABLE samples.tpch.nation")
+
+
+def test_grant_revoke_and_show_grants_in_sql(
+    setting: dict, workspace: LocalWorkspace, warehouse: str
+) -> None:
+    schema, admin = setting["schema"], setting["admin"]
+    reader = workspace.create_service_principal(f"sql-{schema}", warehouse_permission="CAN_USE")
+    who = reader["client_id"]
+    token = fetch_token(workspace, who, reader["client_secret"])
+    table = f"main.{schema}.teams"
+    with httpx.Client(base_url=workspace.host, headers=bearer(token), timeout=60) as client:
+        sql = Sql(client, warehouse)
+        sql.refused(f"SELECT * FROM {table}", "USE CATALOG")
+        admin.ok(f"GRANT USE CATALOG ON CATALOG main TO `{who}`")
+        admin.ok(f"GRANT USE SCHEMA, SELECT ON SCHEMA main.{schema} TO `{who}`")
+        sql.ok(f"SELECT * FROM {table}")
+        shown = admin.client.post(
+            "/api/2.0/sql/statements",
+            json={"statement": f"SHOW GRANTS `{who}` ON SCHEMA main.{schema}",
+                  "warehouse_id": warehouse, "wait_timeout": "30s"},
+        ).json()  # fmt: skip
+        assert shown["manifest"]["schema"]["columns"][1]["name"] == "ActionType"
+        assert sorted(r[1] for r in shown["result"]["data_array"]) == ["SELECT", "USE_SCHEMA"]
+        # The reader cannot grant itself more: GRANT needs MANAGE.
+        sql.refused(f"GRANT MODIFY ON TABLE {table} TO `{who}`", "MANAGE on Table")
+        admin.ok(f"REVOKE SELECT ON SCHEMA main.{schema} FROM `{who}`")
+        sql.refused(f"SELECT * FROM {table}", "SELECT on Table")
+        status = admin.run(f"GRANT FLY ON SCHEMA main.{schema} TO `{who}`")
+        assert status["state"] == "FAILED" and "FLY" in status["error"]["message"]

@@ -102,7 +102,9 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
     ]
     # Every SQL path (REST, sessions, Thrift, jobs, the managed MCP server) submits through the
     # one statement service: Unity Catalog privileges are checked there, before DuckDB runs.
-    statements.service(ws).authorize = privileges.Privileges(ws).authorize
+    checker = privileges.Privileges(ws)
+    statements.service(ws).authorize = checker.authorize
+    statements.service(ws).on_grants = checker.sql_grants
     return _wrap(ws, routes, "workspace")
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from lakegate.workspace.catalog.grants import Grants
+from lakegate.workspace.http import ApiError
 from lakegate.workspace.identity.principals import Principal
 from lakegate.workspace.sql.access import Access
 from lakegate.workspace.sql.plan import SqlError
@@ -97,6 +98,30 @@ class Privileges:
         table = schema | self._held(names, "TABLE", access.full_name)
         if not _has(access.privilege, table):
             raise _refused(access.privilege, "Table", access.full_name)
+
+    def sql_grants(self, principal_id: str, planned: Any) -> list[tuple[str, str, str, str]]:
+        """GRANT / REVOKE (already authorized: MANAGE) or SHOW GRANTS on a securable."""
+        kind, name = planned.target
+        try:
+            kind = self.grants.check(kind, name)
+            if planned.kind == "show_grants":
+                wanted = planned.params.get("principal") or None
+                return [
+                    (principal, privilege, kind, name)
+                    for principal, privileges in self.grants.direct(kind, name).items()
+                    if wanted is None or principal.lower() == wanted.lower()
+                    for privilege in privileges
+                ]
+            key = "add" if planned.kind == "grant" else "remove"
+            principal = planned.params["principal"]
+            self.grants.update(
+                kind, name, [{"principal": principal, key: planned.params["privileges"]}]
+            )
+        except ApiError as exc:
+            state = "42704" if exc.status == 404 else "42000"
+            error = "[NO_SUCH_OBJECT]" if exc.status == 404 else "[INVALID_PARAMETER_VALUE]"
+            raise SqlError(f"{error} {exc.message} SQLSTATE: {state}", sql_state=state) from None
+        return []
 
     def _held(self, names: set[str], kind: str, full_name: str) -> set[str]:
         found: set[str] = set()

@@ -18,20 +18,23 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 from starlette.responses import JSONResponse, Response
 
 from lakegate.workspace.http import ApiError, not_found
 from lakegate.workspace.identity.principals import Principal
+from lakegate.workspace.sql import grants_sql
 from lakegate.workspace.sql.engine import (
     DEFAULT_CATALOG,
     DEFAULT_SCHEMA,
     Execution,
     Interrupted,
+    Output,
     SqlEngine,
 )
 from lakegate.workspace.sql.links import ResultLinks
 from lakegate.workspace.sql.results import ResultSet, collect
-from lakegate.workspace.sql.translate import Parameter, SqlError, plan
+from lakegate.workspace.sql.translate import ColumnType, Parameter, SqlError, plan
 
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState
@@ -95,6 +98,9 @@ class StatementService:
         # Raises SqlError when the principal (by id) lacks a privilege the plan needs; set by
         # the host, which holds the Unity Catalog grants. None: nothing is checked.
         self.authorize: Callable[[str, tuple[Any, ...]], None] | None = None
+        # Runs GRANT / REVOKE / SHOW GRANTS (grants_sql plans) for the principal (by id) and
+        # answers SHOW GRANTS' rows; set by the host, which keeps the grants.
+        self.on_grants: Callable[[str, Any], list[tuple[str, str, str, str]]] | None = None
         self._background: set[asyncio.Task[None]] = set()
         for ident, body in ws.store.all("statement"):
             stmt = Statement(**body)
@@ -183,21 +189,40 @@ class StatementService:
         stmt.statement_type = translated.statement_type
         if self.authorize is not None:
             self.authorize(stmt.principal_id, translated.access)
+        if translated.kind in ("grant", "revoke", "show_grants"):
+            return self._grants(stmt, translated)
         with self.engine.execute(
             stmt.execution, translated, catalog=stmt.catalog, schema=stmt.schema
         ) as output:
-            result = collect(
-                output,
-                format=stmt.format,
-                inline=stmt.disposition == "INLINE",
-                row_limit=stmt.row_limit,
-                byte_limit=stmt.byte_limit,
-                stopped=stmt.execution.cancelled.is_set,
-                compression=stmt.compression,
-            )
+            result = self._collect(stmt, output)
         if translated.kind == "use" and stmt.session_id and self.on_use is not None:
             self.on_use(stmt.session_id, *translated.target)
         return result
+
+    def _grants(self, stmt: Statement, translated: Any) -> ResultSet:
+        if self.on_grants is None:
+            raise SqlError(
+                "[UNSUPPORTED_FEATURE] GRANT is not supported here. SQLSTATE: 0A000",
+                sql_state="0A000",
+            )
+        rows = self.on_grants(stmt.principal_id, translated)
+        table = pa.Table.from_pylist(
+            [dict(zip(grants_sql.COLUMNS.names, r, strict=True)) for r in rows], grants_sql.COLUMNS
+        )
+        types = [ColumnType("STRING", "STRING")] * table.num_columns
+        output = Output(table.column_names, types, table.schema, iter(table.to_batches()))
+        return self._collect(stmt, output)
+
+    def _collect(self, stmt: Statement, output: Output) -> ResultSet:
+        return collect(
+            output,
+            format=stmt.format,
+            inline=stmt.disposition == "INLINE",
+            row_limit=stmt.row_limit,
+            byte_limit=stmt.byte_limit,
+            stopped=stmt.execution.cancelled.is_set,
+            compression=stmt.compression,
+        )
 
     def _finish(
         self, stmt: Statement, state: str, code: str = "", message: str = "", sql_state: str = ""

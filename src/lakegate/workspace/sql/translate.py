@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from lakegate.workspace.sql import duckdb_only, metadata
+from lakegate.workspace.sql import duckdb_only, grants_sql, metadata
 from lakegate.workspace.sql.access import Access, accesses
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
@@ -78,6 +78,9 @@ def _plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user
             "statement commits on its own. SQLSTATE: 42601",
             sql_state="42601",
         )
+    granted = grants_sql.parse(stripped, catalog, schema)
+    if granted is not None:
+        return granted
     meta = metadata.translate(stripped, catalog, schema) or _meta(stripped, catalog, schema)
     if meta is not None:
         meta.access = _meta_access(meta)
