@@ -252,6 +252,30 @@ class Audit(ProjectModel):
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
 
+class CopilotAuth(ProjectModel):
+    """How `serve --http` knows its callers (`copilot.auth`): a static bearer token (default),
+    or OAuth: the company IdP's JWTs, issued for this server, naming the person."""
+
+    type: Literal["bearer", "oauth"] = "bearer"
+    issuer: str | None = None
+    audience: str | None = None  # this server as a resource; default: its own /mcp URL
+    jwks_uri: str | None = None
+    jwks_file: str | None = None
+    required_scopes: list[str] = Field(default_factory=list)
+    user_claim: str = "email"
+
+    @model_validator(mode="after")
+    def _complete(self) -> CopilotAuth:
+        if self.type == "oauth":
+            if not self.issuer:
+                raise ValueError("copilot.auth.type oauth needs issuer: the IdP's issuer URL")
+            if not (self.jwks_uri or self.jwks_file):
+                raise ValueError(
+                    "copilot.auth.type oauth needs jwks_uri (or jwks_file): the IdP's signing keys"
+                )
+        return self
+
+
 class CopilotPolicy(ProjectModel):
     """What the copilot may call (`copilot:` in lakegate.yaml)."""
 
@@ -264,6 +288,7 @@ class CopilotPolicy(ProjectModel):
     pinned: Pinned = Field(default_factory=Pinned)
     caps: Caps = Field(default_factory=Caps)
     audit: Audit = Field(default_factory=Audit)
+    auth: CopilotAuth = Field(default_factory=CopilotAuth)
 
 
 class ProjectFile(ProjectModel):

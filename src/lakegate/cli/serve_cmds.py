@@ -159,19 +159,35 @@ async def _serve_http(
 
     store = SecretStore(project.state_dir)
     sock = _bind(host, port)  # first: a token generated for a port we cannot bind would be lost
+    auth = project.copilot.auth
+    token: str | None = None
+    created = False
     try:
-        token, created = server_token(store, token_ref)
+        if auth.type == "bearer":
+            token, created = server_token(store, token_ref)
     except BaseException:
         sock.close()
         raise
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
+    verifier = None
+    if auth.type == "oauth":
+        from lakegate.copilot.oauth import JwtVerifier
+
+        verifier = JwtVerifier(
+            issuer=str(auth.issuer),
+            audience=auth.audience or f"http://{shown}:{bound}/mcp",
+            jwks_uri=auth.jwks_uri,
+            jwks_file=auth.jwks_file,
+            required_scopes=auth.required_scopes,
+            user_claim=auth.user_claim,
+        )
     async with Gateway(project, secret_store=store) as gateway:
         copilot = http_copilot(gateway, **scale)
         await copilot.name_warehouse()  # so the first session's instructions name it too
         app = http_app(
             copilot, token=token, host=host, port=bound, extra_hosts=allowed_hosts,
-            stateless=scale["stateless"],
+            stateless=scale["stateless"], verifier=verifier,
         )  # fmt: skip
         # httptools: uvicorn's pure-Python h11 parser was ~19% of the server's CPU per tool call.
         from lakegate._serving import TimedHttpToolsProtocol
@@ -187,6 +203,13 @@ async def _serve_http(
             file=err,
             flush=True,
         )
+        if verifier is not None:
+            print(
+                f"OAuth: tokens from {verifier.issuer} for the resource {verifier.audience} "
+                "(metadata at /.well-known/oauth-protected-resource/mcp)",
+                file=err,
+                flush=True,
+            )
         if created:
             # Deliberately unredacted: the operator must copy it into the client.
             print(

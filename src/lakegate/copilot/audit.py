@@ -139,8 +139,10 @@ def call_record(
     row_count: int | None = None,
     truncated: bool = False,
     session: str | None = None,
+    user: str | None = None,
 ) -> dict[str, Any]:
-    """One audit record for a tool call, in the documented field order."""
+    """One audit record for a tool call, in the documented field order (`user`: the person
+    behind an OAuth request, absent with a static token)."""
     record: dict[str, Any] = {
         "ts": now_iso(),
         "client": client or {"name": None, "version": None},
@@ -155,6 +157,8 @@ def call_record(
         "truncated": truncated,
         "elapsed_ms": round(elapsed_ms, 2),
     }
+    if user:
+        record["user"] = user
     if error:
         record["error"] = {
             "code": error.get("code"),

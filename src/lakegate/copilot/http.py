@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lakegate.authconfig import is_loopback
 from lakegate.copilot.audit import AuditLog, now_iso
+from lakegate.copilot.oauth import JwtVerifier, auth_settings
 from lakegate.copilot.scaleout import http_copilot, replica_id
 from lakegate.errors import ConfigError
 from lakegate.secrets import SecretStore, register_secret, resolve
@@ -315,21 +316,30 @@ async def _parse_error(send: Send, why: str) -> None:
 def http_app(
     copilot: Any,
     *,
-    token: str,
+    token: str | None,
     host: str = "127.0.0.1",
     port: int = 0,
     extra_hosts: list[str] | None = None,
     stateless: bool = False,
+    verifier: JwtVerifier | None = None,
 ) -> ASGIApp:
-    """The ASGI app serving `copilot` (a CopilotServer) at `/mcp`, behind the bearer guard."""
+    """The ASGI app serving `copilot` (a CopilotServer) at `/mcp`: behind the static bearer
+    guard, or, with `verifier`, as an OAuth protected resource (copilot/oauth.py)."""
     app = copilot.server.streamable_http_app(
         streamable_http_path="/mcp",
         transport_security=security_settings(host, port, extra_hosts),
         host=host,
         stateless_http=stateless,
+        auth=auth_settings(verifier) if verifier is not None else None,
+        token_verifier=verifier,
     )
     confirming = {name for name, plan in copilot.plans.items() if plan.confirm_required}
-    return BearerGuard(StreamChooser(app, confirming), token, copilot.audit)
+    chooser = StreamChooser(app, confirming)
+    if verifier is not None:
+        return chooser
+    if not token:
+        raise ConfigError("serve --http needs a bearer token or copilot.auth.type: oauth.")
+    return BearerGuard(chooser, token, copilot.audit)
 
 
 # Ten times the interpreter's default: one request allocates more than 700 short-lived objects,

@@ -19,6 +19,7 @@ from mcp.server.context import ServerRequestContext
 from lakegate.copilot import tools as tooling
 from lakegate.copilot.approval import confirm_with_user
 from lakegate.copilot.audit import AuditLog, call_record
+from lakegate.copilot.oauth import caller
 from lakegate.copilot.policy import CallPlan, ToolPlan, filter_listing, plan_tools, prepare_call
 from lakegate.copilot.running import STATEMENT_TOOLS, RunningStatements, connection_key
 from lakegate.copilot.stdio import fast_stdio_server
@@ -310,6 +311,7 @@ class CopilotServer:
                     row_count=answer.row_count if answer else None,
                     truncated=answer.truncated if answer else False,
                     session=_session_id(ctx),
+                    user=caller(),
                 )
             )
         except OSError:  # the audit disk being full must not take the copilot down
