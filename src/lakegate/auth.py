@@ -7,12 +7,16 @@ through a TokenSource (see `lakegate.tokens`): one per connector, shared by ever
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lakegate.connectors import secret_destination
-from lakegate.errors import ConfigError
+from lakegate.errors import AuthError, ConfigError
 from lakegate.project import AuthConfig, Connector
 from lakegate.secrets import SecretStore, register_secret, resolve
 from lakegate.tokens import Token, TokenSource
@@ -21,13 +25,17 @@ if TYPE_CHECKING:
     from lakegate._transport import HttpClient
 
 __all__ = [
+    "OIDC_TOKEN_ENV",
     "AuthEnvironment",
     "Authenticator",
+    "CallerTokenAuth",
     "Credential",
     "StaticAuth",
     "TokenAuth",
+    "acting_as",
     "auth_strategy",
     "build_authenticator",
+    "caller_token",
     "strategies",
 ]
 
@@ -46,6 +54,37 @@ class Credential:
             f"Credential(headers={sorted(self.headers)}, params={sorted(self.params)}, "
             f"from_cache={self.from_cache})"
         )
+
+
+# -- who a call is made for ------------------------------------------------------------------
+# A front that knows its caller (the MCP server over OAuth) runs each call inside
+# `acting_as(token)`; a connector whose auth is `grant_type: token_exchange` exchanges that token
+# for its own (Databricks token federation) and never sends the caller's token anywhere else.
+# Without a front's caller, $DATABRICKS_OIDC_TOKEN is the local user's token, as the
+# databricks-sdk's `env-oidc` auth reads it.
+
+OIDC_TOKEN_ENV = "DATABRICKS_OIDC_TOKEN"  # noqa: S105 - a variable's name
+_CALLER: ContextVar[str | None] = ContextVar("lakegate_caller_token", default=None)
+
+
+def caller_token() -> str | None:
+    """The identity token of the person this call is for, else None."""
+    token = _CALLER.get() or os.environ.get(OIDC_TOKEN_ENV) or None
+    if token:
+        register_secret(token)
+    return token
+
+
+@contextlib.contextmanager
+def acting_as(token: str | None) -> Iterator[None]:
+    """Make calls inside the block on behalf of the person `token` names (None: nobody)."""
+    if token:
+        register_secret(token)
+    reset = _CALLER.set(token)
+    try:
+        yield
+    finally:
+        _CALLER.reset(reset)
 
 
 class Authenticator:
@@ -111,6 +150,67 @@ class TokenAuth(Authenticator):
 
     async def aclose(self) -> None:
         await self.source.aclose()
+
+
+class CallerTokenAuth(Authenticator):
+    """`grant_type: token_exchange`: the token of the person who asks (`acting_as`),
+    exchanged for one of this connector's, cached per person (one token source each: single
+    flight, refreshed before expiry). The caller's own token is only ever sent to the token URL.
+    Without a caller there is no credential: AuthError `auth.no_caller`, nothing is sent."""
+
+    refreshable = True
+    MAX_CALLERS = 1024
+
+    def __init__(self, config: Any, env: AuthEnvironment) -> None:
+        self.config = config
+        self.env = env
+        self._sources: dict[str, TokenSource] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"CallerTokenAuth(connector={self.env.connector.name!r}, callers={len(self._sources)})"
+        )
+
+    def _source(self) -> TokenSource:
+        token = caller_token()
+        if not token:
+            raise AuthError(
+                f"Connector {self.env.connector.name} acts as the person who asks, and this call "
+                "names nobody.",
+                code="auth.no_caller",
+                hint="Call it through `lakegate serve --http` with copilot.auth.type: oauth, or "
+                f"export {OIDC_TOKEN_ENV} with your identity token.",
+            )
+        key = hashlib.sha256(token.encode()).hexdigest()
+        source = self._sources.get(key)
+        if source is None:
+            if len(self._sources) >= self.MAX_CALLERS:
+                self._sources.pop(next(iter(self._sources)))  # the oldest caller
+            source = TokenSource(
+                self.config,
+                self.env.token_http,
+                self.env.secret,
+                name=self.env.connector.name,
+                subject_token=token,
+            )
+            self._sources[key] = source
+        return source
+
+    async def credential(self) -> Credential:
+        source = self._source()
+        token, from_cache = await source.token()
+        return Credential(
+            headers={"Authorization": f"Bearer {token.value}"}, from_cache=from_cache, token=token
+        )
+
+    def reject(self, credential: Credential) -> None:
+        if credential.token is not None:
+            for source in self._sources.values():
+                source.invalidate(credential.token)
+
+    async def aclose(self) -> None:
+        for source in list(self._sources.values()):
+            await source.aclose()
 
 
 @dataclass(frozen=True)
@@ -212,4 +312,6 @@ def _basic(config: Any, env: AuthEnvironment) -> Authenticator:
 
 @auth_strategy("oauth2", ["token_url", "grant_type"])
 def _oauth2(config: Any, env: AuthEnvironment) -> Authenticator:
+    if config.grant_type == "token_exchange":
+        return CallerTokenAuth(config, env)
     return TokenAuth(TokenSource(config, env.token_http, env.secret, name=env.connector.name))

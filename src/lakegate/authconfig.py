@@ -180,10 +180,13 @@ class BasicAuth(ProjectModel):
 
 
 class OAuth2Auth(ProjectModel):
-    """OAuth2 token endpoint: client credentials, refresh token or password grant."""
+    """OAuth2 token endpoint: client credentials, refresh token or password grant, or
+    `token_exchange`: the caller's identity token exchanged for this connector's (RFC 8693)."""
 
     type: Literal["oauth2"] = "oauth2"
-    grant_type: Literal["client_credentials", "refresh_token", "password"] = "client_credentials"
+    grant_type: Literal["client_credentials", "refresh_token", "password", "token_exchange"] = (
+        "client_credentials"
+    )
     token_url: str
     client_id: str | None = None
     client_secret: SecretRef | None = None
@@ -204,6 +207,7 @@ class OAuth2Auth(ProjectModel):
             "client_credentials": ("client_id", "client_secret"),
             "refresh_token": ("refresh_token",),
             "password": ("username", "password"),
+            "token_exchange": (),
         }[self.grant_type]
         missing = [key for key in needs if getattr(self, key) in (None, "")]
         if missing:

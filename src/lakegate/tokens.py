@@ -40,6 +40,10 @@ _TOKEN_RETRIES = 4
 _TOKEN_BACKOFF_S = 0.2
 
 
+EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 - a URN, not a secret
+
+
 def token_windows(ttl: float) -> tuple[float, float]:
     """(refresh margin, stale margin) in seconds before expiry, for a token living `ttl` seconds.
 
@@ -79,8 +83,10 @@ class TokenSource:
         *,
         name: str = "",
         clock: Callable[[], float] = time.monotonic,
+        subject_token: str | None = None,
     ) -> None:
         self.config = config
+        self.subject_token = subject_token  # token_exchange: the caller's identity token
         self.name = name
         self.requests = 0  # token requests sent (for tests, benchmarks and `doctor`)
         self._http = http
@@ -195,7 +201,13 @@ class TokenSource:
     def _grant_form(self) -> dict[str, str]:
         cfg = self.config
         form = {"grant_type": cfg.grant_type}
-        if cfg.grant_type == "refresh_token":
+        if cfg.grant_type == "token_exchange":
+            form = {
+                "grant_type": EXCHANGE_GRANT,
+                "subject_token": self.subject_token or "",
+                "subject_token_type": JWT_TOKEN_TYPE,
+            }
+        elif cfg.grant_type == "refresh_token":
             form["refresh_token"] = self._refresh_token or self._secret(cfg.refresh_token or "")
         elif cfg.grant_type == "password":
             form["username"] = cfg.username or ""

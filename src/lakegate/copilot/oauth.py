@@ -28,7 +28,7 @@ from mcp.server.auth.settings import AuthSettings
 
 from lakegate.errors import ConfigError
 
-__all__ = ["JwtVerifier", "auth_settings", "caller"]
+__all__ = ["JwtVerifier", "auth_settings", "caller", "caller_jwt"]
 
 log = logging.getLogger("lakegate.copilot.oauth")
 
@@ -156,6 +156,12 @@ def _read_keys(path: str) -> KeySet:
             f"copilot.auth.jwks_file {path} is not a readable JWKS: {exc}",
             hint="Point it at the IdP's JSON Web Key Set (the document at its jwks_uri).",
         ) from None
+
+
+def caller_jwt() -> str | None:
+    """The verified token of the current request's caller (OAuth mode), else None."""
+    token = get_access_token()
+    return token.token if token is not None else None
 
 
 def _scopes(claims: dict[str, Any]) -> list[str]:

@@ -16,10 +16,11 @@ import mcp_types as types
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 
+from lakegate.auth import acting_as
 from lakegate.copilot import tools as tooling
 from lakegate.copilot.approval import confirm_with_user
 from lakegate.copilot.audit import AuditLog, call_record
-from lakegate.copilot.oauth import caller
+from lakegate.copilot.oauth import caller, caller_jwt
 from lakegate.copilot.policy import CallPlan, ToolPlan, filter_listing, plan_tools, prepare_call
 from lakegate.copilot.running import STATEMENT_TOOLS, RunningStatements, connection_key
 from lakegate.copilot.stdio import fast_stdio_server
@@ -226,7 +227,9 @@ class CopilotServer:
             "warehouse_must_run": self.policy.profile == "readonly"
             and not self.policy.allow_warehouse_start,
         }
-        with anyio.move_on_after(call.deadline_s + DEADLINE_GRACE_S):
+        # Over OAuth the call is made for the person whose token came with the request: a
+        # connector with grant_type token_exchange exchanges it (never sends it on).
+        with anyio.move_on_after(call.deadline_s + DEADLINE_GRACE_S), acting_as(caller_jwt()):
             return await self.gateway.call(
                 plan.action.name,
                 call.inputs,

@@ -1,0 +1,127 @@
+"""The copilot acts as the person who asks: alice's and bob's OAuth tokens (from the workspace's
+test IdP) reach `serve --http`, a `grant_type: token_exchange` connector exchanges each for that
+person's Databricks token, and Unity Catalog decides what each sees."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from _support import serve_http
+from lakegate.authconfig import OAuth2Auth
+from lakegate.project import Action, Connector, CopilotPolicy, Input, Project
+from lakegate.workspace import LocalWorkspace
+
+from ._clients import http_session, text_of
+
+ALICE, BOB = "alice@example.com", "bob@example.com"
+STATIC = "static-token-0123456789abcdef-0123456789"
+
+
+def _admin(ws: LocalWorkspace) -> httpx.Client:
+    token = httpx.post(
+        f"{ws.host}/oidc/v1/token",
+        data={"grant_type": "client_credentials", "scope": "all-apis"},
+        auth=(ws.credentials["client_id"], ws.credentials["client_secret"]),
+    ).json()["access_token"]
+    return httpx.Client(base_url=ws.host, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    with LocalWorkspace(warehouse_delays=0.1, idp=True) as ws:
+        for user in (ALICE, BOB):
+            ws.create_user(user)
+        admin = _admin(ws)
+        warehouse = next(w["id"] for w in admin.get("/api/2.0/sql/warehouses").json()["warehouses"]
+                         if w["state"] == "RUNNING")  # fmt: skip
+        acl = [{"user_name": u, "permission_level": "CAN_USE"} for u in (ALICE, BOB)]
+        admin.patch(f"/api/2.0/permissions/warehouses/{warehouse}",
+                    json={"access_control_list": acl}).raise_for_status()  # fmt: skip
+        body = {"statement": "CREATE OR REPLACE TABLE main.default.pay AS SELECT 42 AS p",
+                "warehouse_id": warehouse, "wait_timeout": "30s"}  # fmt: skip
+        assert admin.post("/api/2.0/sql/statements", json=body).json()["status"]["state"] == (
+            "SUCCEEDED"
+        )
+        grant = {"changes": [{"principal": ALICE, "add": ["USE_CATALOG", "USE_SCHEMA", "SELECT"]}]}
+        admin.patch("/api/2.1/unity-catalog/permissions/catalog/main", json=grant)
+        project = _project(ws, tmp_path_factory.mktemp("obo"), warehouse)
+        with serve_http(project.path, token=STATIC) as served:
+            yield {"ws": ws, "url": served.url, "state": project.state_dir}
+
+
+def _project(ws: LocalWorkspace, folder: Any, warehouse: str) -> Project:
+    project = Project.new(folder / "lakegate.yaml")
+    auth = OAuth2Auth(grant_type="token_exchange", token_url=f"{ws.host}/oidc/v1/token",
+                      scope="all-apis")  # fmt: skip
+    project.set_connector("databricks", Connector(name="databricks", base_url=ws.host, auth=auth))
+    project.set_action("whoami", Action(
+        name="whoami", connector="databricks", path="/api/2.0/preview/scim/v2/Me",
+        output="userName", description="Who the copilot acts as."))  # fmt: skip
+    project.set_action("run_sql", Action(
+        name="run_sql", connector="databricks", method="POST", path="/api/2.0/sql/statements",
+        body={"statement": "{{statement}}", "warehouse_id": warehouse, "wait_timeout": "30s"},
+        inputs={"statement": Input(required=True)}, risk="read",
+        output="{state: status.state, error: status.error.message, rows: result.data_array}",
+        description="Run one SQL statement."))  # fmt: skip
+    issuer = f"{ws.account_host}/idp"
+    oauth = {"type": "oauth", "issuer": issuer, "jwks_uri": f"{issuer}/jwks.json"}
+    project.set_copilot(CopilotPolicy.model_validate({"auth": oauth}))
+    project.save()
+    return project
+
+
+def _token(setting: dict[str, Any], user: str) -> str:
+    # For this server (its audience) and for the account's federation policy (the account id).
+    return setting["ws"].idp_token(user, audience=[setting["url"], setting["ws"].account_id])
+
+
+async def _call(setting: dict[str, Any], user: str, tool: str, **arguments: Any) -> Any:
+    async with http_session(setting["url"], _token(setting, user)) as client:
+        result = await client.call_tool(tool, arguments)
+    assert not result.is_error, text_of(result)
+    return result.structured_content
+
+
+async def test_each_person_is_themself_on_the_workspace(setting: dict[str, Any]) -> None:
+    assert (await _call(setting, ALICE, "whoami"))["result"] == ALICE
+    assert (await _call(setting, BOB, "whoami"))["result"] == BOB
+    log = [json.loads(x) for x in setting["ws"].requests_log.read_text().splitlines()]
+    named = {e.get("principal") for e in log if e.get("path", "").endswith("/Me")}
+    assert {ALICE, BOB} <= named
+    assert setting["ws"].credentials["client_id"] not in named  # never the service principal
+
+
+async def test_unity_catalog_decides_what_each_person_reads(setting: dict[str, Any]) -> None:
+    alice = await _call(setting, ALICE, "run_sql", statement="SELECT p FROM main.default.pay")
+    assert alice["state"] == "SUCCEEDED" and alice["rows"] == [["42"]], alice
+    bob = await _call(setting, BOB, "run_sql", statement="SELECT p FROM main.default.pay")
+    assert bob["state"] == "FAILED", bob
+    assert "INSUFFICIENT_PERMISSIONS" in bob["error"]
+    audit = [json.loads(x) for x in (setting["state"] / "audit.jsonl").read_text().splitlines()]
+    assert {r.get("user") for r in audit if r.get("tool") == "run_sql"} >= {ALICE, BOB}
+
+
+async def test_without_a_caller_nothing_is_sent_and_the_env_token_is_the_local_user(
+    setting: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakegate.gateway import Gateway
+    from lakegate.project import load_project
+
+    project = load_project(setting["state"].parent / "lakegate.yaml")
+    monkeypatch.delenv("DATABRICKS_OIDC_TOKEN", raising=False)
+    log = setting["ws"].requests_log
+    before = len(log.read_text().splitlines())
+    async with Gateway(project) as gw:
+        refused = await gw.call("whoami", {})
+    assert refused.error is not None and refused.error.code == "auth.no_caller"
+    assert "serve --http" in refused.error.hint
+    assert len(log.read_text().splitlines()) == before  # not even a token request
+    monkeypatch.setenv("DATABRICKS_OIDC_TOKEN", setting["ws"].idp_token(BOB))
+    async with Gateway(project) as gw:
+        found = await gw.call("whoami", {})
+    assert found.ok and found.data == BOB
