@@ -184,3 +184,22 @@ def test_grant_revoke_and_show_grants_in_sql(
         sql.refused(f"SELECT * FROM {table}", "SELECT on Table")
         status = admin.run(f"GRANT FLY ON SCHEMA main.{schema} TO `{who}`")
         assert status["state"] == "FAILED" and "FLY" in status["error"]["message"]
+
+
+def test_the_creator_owns_what_it_creates(
+    setting: dict, workspace: LocalWorkspace, warehouse: str
+) -> None:
+    schema, api = setting["schema"], setting["api"]
+    maker = workspace.create_service_principal(f"maker-{schema}", warehouse_permission="CAN_USE")
+    who = maker["client_id"]
+    grant(api, "catalog", "main", who, add=["USE_CATALOG"])
+    grant(api, "schema", f"main.{schema}", who, add=["USE_SCHEMA", "CREATE_TABLE"])
+    token = fetch_token(workspace, who, maker["client_secret"])
+    with httpx.Client(base_url=workspace.host, headers=bearer(token), timeout=60) as client:
+        sql = Sql(client, warehouse)
+        table = f"main.{schema}.mine"
+        sql.ok(f"CREATE TABLE {table} AS SELECT 1 AS a")
+        sql.ok(f"INSERT INTO {table} VALUES (2)")
+        sql.ok(f"SELECT count(*) FROM {table}")
+        sql.refused(f"SELECT * FROM main.{schema}.teams", "SELECT on Table")  # not its own
+        sql.ok(f"DROP TABLE {table}")

@@ -105,6 +105,7 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
     checker = privileges.Privileges(ws)
     statements.service(ws).authorize = checker.authorize
     statements.service(ws).on_grants = checker.sql_grants
+    statements.service(ws).on_created = checker.owner_created
     return _wrap(ws, routes, "workspace")
 
 

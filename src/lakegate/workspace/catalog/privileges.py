@@ -99,6 +99,15 @@ class Privileges:
         if not _has(access.privilege, table):
             raise _refused(access.privilege, "Table", access.full_name)
 
+    def owner_created(self, principal_id: str, kind: str, full_name: str) -> None:
+        """The creator of a table, view or schema owns it: every privilege on it, and MANAGE
+        (drop, alter, grant). Admins need no grant: they bypass the check."""
+        principal = self.ws.identity.principal(principal_id)
+        if principal is None or principal.is_admin:
+            return
+        change = {"principal": principal.application_id, "add": ["ALL_PRIVILEGES", "MANAGE"]}
+        self.grants.update(kind, full_name, [change])
+
     def sql_grants(self, principal_id: str, planned: Any) -> list[tuple[str, str, str, str]]:
         """GRANT / REVOKE (already authorized: MANAGE) or SHOW GRANTS on a securable."""
         kind, name = planned.target

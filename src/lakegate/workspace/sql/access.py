@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
-__all__ = ["Access", "accesses"]
+__all__ = ["Access", "accesses", "created"]
 
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
 # Statements only a securable's owner (or a holder of MANAGE) may run.
@@ -73,6 +73,21 @@ def accesses(tree: exp.Expression, catalog: str, schema: str) -> tuple[Access, .
             continue
         found.append(_on_table("SELECT", table, catalog, schema))
     return tuple(dict.fromkeys(found))
+
+
+def created(tree: exp.Expression, catalog: str, schema: str) -> tuple[str, str] | None:
+    """(securable type, full name) of what a CREATE statement makes: its creator owns it."""
+    if not isinstance(tree, exp.Create):
+        return None
+    kind = str(tree.args.get("kind") or "").upper()
+    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    if not isinstance(target, exp.Table):
+        return None
+    if kind in ("SCHEMA", "DATABASE"):
+        return "SCHEMA", f"{(target.db or catalog).lower()}.{target.name.lower()}"
+    if kind in ("TABLE", "VIEW"):
+        return "TABLE", _on_table("OWN", target, catalog, schema).full_name
+    return None
 
 
 def _create(tree: exp.Create, catalog: str, schema: str, targets: set[int]) -> list[Access]:

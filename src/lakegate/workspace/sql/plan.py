@@ -53,6 +53,8 @@ class Plan:
     tables: dict[str, str] = field(default_factory=dict)
     # The Unity Catalog privileges it needs (sql.access.Access), checked before it runs.
     access: tuple[Any, ...] = ()
+    # What a CREATE makes (securable type, full name): its creator becomes its owner.
+    created: tuple[str, str] | None = None
 
 
 def duck_catalog(name: str) -> str:

@@ -101,6 +101,9 @@ class StatementService:
         # Runs GRANT / REVOKE / SHOW GRANTS (grants_sql plans) for the principal (by id) and
         # answers SHOW GRANTS' rows; set by the host, which keeps the grants.
         self.on_grants: Callable[[str, Any], list[tuple[str, str, str, str]]] | None = None
+        # Told (principal id, securable type, full name) after a CREATE succeeds: the creator
+        # owns what it made. Set by the host.
+        self.on_created: Callable[[str, str, str], None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         for ident, body in ws.store.all("statement"):
             stmt = Statement(**body)
@@ -195,6 +198,8 @@ class StatementService:
             stmt.execution, translated, catalog=stmt.catalog, schema=stmt.schema
         ) as output:
             result = self._collect(stmt, output)
+        if translated.created is not None and self.on_created is not None:
+            self.on_created(stmt.principal_id, *translated.created)
         if translated.kind == "use" and stmt.session_id and self.on_use is not None:
             self.on_use(stmt.session_id, *translated.target)
         return result

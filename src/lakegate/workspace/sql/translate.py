@@ -18,7 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from lakegate.workspace.sql import duckdb_only, grants_sql, metadata
-from lakegate.workspace.sql.access import Access, accesses
+from lakegate.workspace.sql.access import Access, accesses, created
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
 # from here, where the rest of the workspace has always found them.
@@ -108,6 +108,7 @@ def _plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user
         return Plan(sql=text, statement_type=_statement_type(tree))
     duckdb_only.check_statement(tree, text)
     needed = accesses(tree, catalog, schema)
+    made = created(tree, catalog, schema)
     bound = _bind(tree, params)
     tree = databricks_semantics(tree)  # functions DuckDB answers differently (semantics.py)
     written = metadata.written_tables(tree)
@@ -125,6 +126,7 @@ def _plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user
         before=before,
         tables=written,
         access=needed,
+        created=made,
     )
 
 
