@@ -123,6 +123,14 @@ class StaticAuth(Authenticator):
         return self._credential
 
 
+async def bearer_from(source: TokenSource) -> Credential:
+    """The source's current token as an `Authorization: Bearer` credential."""
+    token, from_cache = await source.token()
+    return Credential(
+        headers={"Authorization": f"Bearer {token.value}"}, from_cache=from_cache, token=token
+    )
+
+
 class TokenAuth(Authenticator):
     """A bearer token from a TokenSource; a rejected token is dropped and fetched again."""
 
@@ -139,10 +147,7 @@ class TokenAuth(Authenticator):
         return self.source.client_auth_used
 
     async def credential(self) -> Credential:
-        token, from_cache = await self.source.token()
-        return Credential(
-            headers={"Authorization": f"Bearer {token.value}"}, from_cache=from_cache, token=token
-        )
+        return await bearer_from(self.source)
 
     def reject(self, credential: Credential) -> None:
         if credential.token is not None:
@@ -197,11 +202,7 @@ class CallerTokenAuth(Authenticator):
         return source
 
     async def credential(self) -> Credential:
-        source = self._source()
-        token, from_cache = await source.token()
-        return Credential(
-            headers={"Authorization": f"Bearer {token.value}"}, from_cache=from_cache, token=token
-        )
+        return await bearer_from(self._source())
 
     def reject(self, credential: Credential) -> None:
         if credential.token is not None:

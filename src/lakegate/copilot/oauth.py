@@ -12,6 +12,7 @@ Protected Resource Metadata (RFC 9728) and answers a missing or refused token wi
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -175,8 +176,6 @@ def _scopes(claims: dict[str, Any]) -> list[str]:
 
 
 def _header(token: str) -> dict[str, Any]:
-    import base64
-
     first = token.split(".")[0]
     try:
         header = json.loads(base64.urlsafe_b64decode(first + "=" * (-len(first) % 4)))

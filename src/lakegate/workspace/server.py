@@ -363,9 +363,7 @@ class LocalWorkspace:
 
         def create() -> dict[str, str]:
             state = self._require_state()
-            found = next(
-                (u for _, u in state.store.all("scim_user") if u["userName"] == user_name), None
-            )
+            found = state.identity.user_named(user_name)
             if found is None:
                 found = {"id": str(state.store.next_id("scim_user_id", 6_000_000_000_000_001)),
                          "userName": user_name, "displayName": display_name or user_name,

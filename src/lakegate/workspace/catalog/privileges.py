@@ -69,7 +69,7 @@ class Privileges:
             )
         if principal.is_admin:
             return
-        names = holders(principal)
+        names = {name.lower() for name in holders(principal)}
         for access in needed:
             self._require(names, access)
 
@@ -133,9 +133,10 @@ class Privileges:
         return []
 
     def _held(self, names: set[str], kind: str, full_name: str) -> set[str]:
+        """What `names` (lower-cased) hold directly on the securable."""
         found: set[str] = set()
         for principal, privileges in self.grants.direct(kind, full_name).items():
-            if principal in names or principal.lower() in {n.lower() for n in names}:
+            if principal.lower() in names:
                 found.update(privileges)
         return found
 

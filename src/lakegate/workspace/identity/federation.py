@@ -13,6 +13,7 @@ and nothing is issued.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -189,14 +190,7 @@ class Federation:
                     "names.",
                 )
             return principal
-        user = next(
-            (
-                u
-                for _, u in self.ws.store.all("scim_user")
-                if u["userName"].lower() == subject.lower()
-            ),
-            None,
-        )
+        user = self.ws.identity.user_named(subject)
         if user is None or user.get("active") is False:
             raise OAuthError(
                 "invalid_grant",
@@ -226,8 +220,6 @@ class Federation:
 
 def _claims_unverified(token: str) -> dict[str, Any]:
     """The payload before its signature is checked: only to pick the policy by issuer."""
-    import base64
-
     parts = token.split(".")
     if len(parts) != 3:
         raise OAuthError("invalid_grant", "subject_token is not a JWT.")

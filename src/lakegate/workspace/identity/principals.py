@@ -175,10 +175,16 @@ class Identity:
         self.save_principal(found)
         return found
 
+    def user_named(self, user_name: str) -> dict[str, Any] | None:
+        """The account's SCIM user record named `user_name` (case-insensitive), else None."""
+        wanted = user_name.lower()
+        return next(
+            (u for _, u in self.store.all("scim_user") if u["userName"].lower() == wanted), None
+        )
+
     def user_exists(self, user_name: str) -> bool:
         """Whether the account has a user (SCIM) named `user_name`."""
-        wanted = user_name.lower()
-        return any(u["userName"].lower() == wanted for _, u in self.store.all("scim_user"))
+        return self.user_named(user_name) is not None
 
     def issue_for(self, principal: Principal, scope: str, audience: Audience) -> dict[str, Any]:
         """A token for `principal` (already authenticated another way: token federation)."""

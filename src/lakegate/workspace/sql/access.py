@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
-__all__ = ["Access", "accesses", "created"]
+__all__ = ["Access", "accesses", "created", "to_see"]
 
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
 # Statements only a securable's owner (or a holder of MANAGE) may run.
@@ -73,6 +73,17 @@ def accesses(tree: exp.Expression, catalog: str, schema: str) -> tuple[Access, .
             continue
         found.append(_on_table("SELECT", table, catalog, schema))
     return tuple(dict.fromkeys(found))
+
+
+def to_see(parts: tuple[str, ...] | list[str]) -> Access | None:
+    """What seeing an object's metadata needs, by its name: a table's BROWSE (or any privilege
+    on it), a schema's USE SCHEMA, a catalog's USE CATALOG."""
+    names = tuple(p.lower() for p in parts)
+    if len(names) == 3:
+        return Access("BROWSE", *names)
+    if len(names) == 2:
+        return Access("USE_SCHEMA", *names)
+    return Access("USE_CATALOG", names[0]) if len(names) == 1 else None
 
 
 def created(tree: exp.Expression, catalog: str, schema: str) -> tuple[str, str] | None:

@@ -15,7 +15,7 @@ import re
 
 import pyarrow as pa
 
-from lakegate.workspace.sql.access import Access
+from lakegate.workspace.sql.access import Access, to_see
 from lakegate.workspace.sql.plan import Plan, SqlError, split_name
 
 __all__ = ["COLUMNS", "KINDS", "parse", "privilege_names"]
@@ -61,15 +61,13 @@ def parse(text: str, catalog: str, schema: str) -> Plan | None:
         )
     full = ([catalog, schema][: size - len(parts)] + parts) if size > 1 else parts
     target = (kind, ".".join(full))
-    securable = Access("MANAGE", *full)
-    if "verb" in groups and groups.get("verb"):
+    if groups.get("verb"):
         verb = groups["verb"].lower()
         principal = groups.get("principalq") or groups.get("principal") or ""
         params = {"privileges": privilege_names(groups["privileges"]), "principal": principal}
-        return Plan("", params, verb.upper(), kind=verb, target=target, access=(securable,))
+        needed = (Access("MANAGE", *full),)
+        return Plan("", params, verb.upper(), kind=verb, target=target, access=needed)
     who = groups.get("whoq") or groups.get("who") or ""
-    browse = Access("BROWSE", *full) if len(full) == 3 else Access("USE_CATALOG", full[0])
-    if len(full) == 2:
-        browse = Access("USE_SCHEMA", *full)
+    seeing = to_see(full)
     return Plan("", {"principal": who}, "SHOW", kind="show_grants", target=target,
-                access=(browse,))  # fmt: skip
+                access=(seeing,) if seeing else ())  # fmt: skip

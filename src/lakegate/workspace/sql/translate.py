@@ -18,7 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from lakegate.workspace.sql import duckdb_only, grants_sql, metadata
-from lakegate.workspace.sql.access import Access, accesses, created
+from lakegate.workspace.sql.access import Access, accesses, created, to_see
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
 # from here, where the rest of the workspace has always found them.
@@ -139,13 +139,8 @@ def _meta_access(planned: Plan) -> tuple[Access, ...]:
         return (Access("CREATE_CATALOG", target[0]),)
     if planned.kind == "drop_catalog":
         return (Access("MANAGE", target[0]),)
-    if len(target) == 3:
-        return (Access("BROWSE", *target),)
-    if len(target) == 2:
-        return (Access("USE_SCHEMA", *target),)
-    if len(target) == 1:
-        return (Access("USE_CATALOG", target[0]),)
-    return ()
+    seeing = to_see(target)
+    return (seeing,) if seeing is not None else ()
 
 
 def _bind(tree: exp.Expression, params: list[Parameter]) -> dict[str, Any]:
