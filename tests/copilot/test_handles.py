@@ -25,8 +25,9 @@ def test_a_sealed_handle_opens_on_any_replica_with_the_same_key() -> None:
     [
         lambda h: h[:-3] + ("xyz" if not h.endswith("xyz") else "abc"),  # another signature
         lambda h: h.replace("01ef", "01eg"),  # another statement
-        lambda h: h.rsplit(".", 2)[0] + "." + "9999999999." + h.rsplit(".", 1)[1],  # later expiry
-        lambda h: h[len(PREFIX) :].rsplit(".", 2)[0],  # the bare statement id
+        lambda h: h.rsplit(".", 3)[0] + ".9999999999." + ".".join(h.rsplit(".", 2)[1:]),  # later
+        lambda h: h[len(PREFIX) :].rsplit(".", 3)[0],  # the bare statement id
+        lambda h: ".".join([*h.rsplit(".", 2)[:1], "QUJD", h.rsplit(".", 1)[1]]),  # another owner
         lambda h: "",
     ],
 )
@@ -35,6 +36,24 @@ def test_a_forged_handle_is_refused(tamper: object) -> None:
     with pytest.raises(PolicyError) as refused:
         HandleSigner(KEY, 600).open(tamper(handle))  # type: ignore[operator]
     assert refused.value.code == "policy.bad_handle" and refused.value.hint
+
+
+def test_a_handle_opens_only_for_the_person_it_was_sealed_for() -> None:
+    signer = HandleSigner(KEY, 600)
+    alices = signer.seal("s1", "alice@example.com")
+    assert "alice" not in alices  # the owner is a keyed fingerprint, not a name
+    assert signer.open(alices, "Alice@Example.com") == "s1"
+    for other in ("bob@example.com", None):
+        with pytest.raises(PolicyError) as refused:
+            signer.open(alices, other)
+        assert refused.value.code == "policy.not_yours", other
+    with pytest.raises(PolicyError) as nobodys:
+        signer.open(signer.seal("s1"), "bob@example.com")
+    assert nobodys.value.code == "policy.not_yours"
+    opened, sid = signer.open_arguments({"statement_id": alices}, "alice@example.com")
+    assert sid == "s1" and opened == {"statement_id": "s1"}
+    assert signer.open(signer.seal_data({"statement_id": "s1"}, "s1", "bob@example.com")[
+        "statement_id"], "bob@example.com") == "s1"  # fmt: skip
 
 
 def test_a_handle_from_another_key_or_past_its_expiry_is_refused() -> None:
@@ -67,3 +86,14 @@ def test_the_key_is_made_once_and_kept_in_the_secret_store(tmp_path: Path) -> No
     assert store.get(KEY_SECRET) == first.decode()
     shown = repr(HandleSigner(first, 600))
     assert "***" in shown and first.decode() not in shown
+
+
+def test_a_statement_belongs_to_the_session_and_the_person_that_started_it() -> None:
+    from lakegate.copilot.running import RunningStatements
+
+    running = RunningStatements("cancel_statement")
+    running.track("execute_sql", "s1", "RUNNING", lambda: None, "sess", "alice@example.com")
+    assert running.owns("s1", "sess", "alice@example.com")
+    assert not running.owns("s1", "sess", "bob@example.com")  # same session, someone else
+    assert not running.owns("s1", "other", "alice@example.com")
+    assert not running.owns("s2", "sess", "alice@example.com")

@@ -13,10 +13,12 @@ import pytest
 
 from _support import serve_http
 from lakegate.authconfig import OAuth2Auth
+from lakegate.databricks.pack import install_pack
 from lakegate.project import Action, Connector, CopilotPolicy, Input, Project
 from lakegate.workspace import LocalWorkspace
 
 from ._clients import http_session, text_of
+from .conftest import SLOW_SQL
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 STATIC = "static-token-0123456789abcdef-0123456789"
@@ -50,8 +52,12 @@ def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         grant = {"changes": [{"principal": ALICE, "add": ["USE_CATALOG", "USE_SCHEMA", "SELECT"]}]}
         admin.patch("/api/2.1/unity-catalog/permissions/catalog/main", json=grant)
         project = _project(ws, tmp_path_factory.mktemp("obo"), warehouse)
-        with serve_http(project.path, token=STATIC) as served:
-            yield {"ws": ws, "url": served.url, "state": project.state_dir}
+        with (
+            serve_http(project.path, token=STATIC) as served,
+            serve_http(project.path, "--stateless", token=STATIC) as stateless,
+        ):
+            yield {"ws": ws, "url": served.url, "state": project.state_dir,
+                   "stateless": stateless.url}  # fmt: skip
 
 
 def _project(ws: LocalWorkspace, folder: Any, warehouse: str) -> Project:
@@ -59,6 +65,15 @@ def _project(ws: LocalWorkspace, folder: Any, warehouse: str) -> Project:
     auth = OAuth2Auth(grant_type="token_exchange", token_url=f"{ws.host}/oidc/v1/token",
                       scope="all-apis")  # fmt: skip
     project.set_connector("databricks", Connector(name="databricks", base_url=ws.host, auth=auth))
+    connector = project.connectors["databricks"].model_copy(
+        update={"read_only": True, "defaults": {"warehouse_id": warehouse}})  # fmt: skip
+    project.set_connector("databricks", connector)
+    install_pack(project, connector)
+    project.set_action("statement_status", Action(
+        name="statement_status", connector="databricks",
+        path="/api/2.0/sql/statements/{{statement_id}}",
+        inputs={"statement_id": Input(required=True)}, output="status.state",
+        description="A statement's state."))  # fmt: skip
     project.set_action("whoami", Action(
         name="whoami", connector="databricks", path="/api/2.0/preview/scim/v2/Me",
         output="userName", description="Who the copilot acts as."))  # fmt: skip
@@ -75,9 +90,10 @@ def _project(ws: LocalWorkspace, folder: Any, warehouse: str) -> Project:
     return project
 
 
-def _token(setting: dict[str, Any], user: str) -> str:
+def _token(setting: dict[str, Any], user: str, url: str | None = None) -> str:
     # For this server (its audience) and for the account's federation policy (the account id).
-    return setting["ws"].idp_token(user, audience=[setting["url"], setting["ws"].account_id])
+    url = url or setting["url"]
+    return setting["ws"].idp_token(user, audience=[url, setting["ws"].account_id])
 
 
 async def _call(setting: dict[str, Any], user: str, tool: str, **arguments: Any) -> Any:
@@ -85,6 +101,13 @@ async def _call(setting: dict[str, Any], user: str, tool: str, **arguments: Any)
         result = await client.call_tool(tool, arguments)
     assert not result.is_error, text_of(result)
     return result.structured_content
+
+
+async def _refused(url: str, token: str, tool: str, **arguments: Any) -> str:
+    async with http_session(url, token) as client:
+        result = await client.call_tool(tool, arguments)
+    assert result.is_error, text_of(result)
+    return text_of(result)
 
 
 async def test_each_person_is_themself_on_the_workspace(setting: dict[str, Any]) -> None:
@@ -125,3 +148,31 @@ async def test_without_a_caller_nothing_is_sent_and_the_env_token_is_the_local_u
     async with Gateway(project) as gw:
         found = await gw.call("whoami", {})
     assert found.ok and found.data == BOB
+
+
+@pytest.mark.parametrize("mode", ["url", "stateless"])
+async def test_one_person_cannot_read_or_cancel_anothers_statement(
+    setting: dict[str, Any], mode: str
+) -> None:
+    url = setting[mode]
+    alice, bob = _token(setting, ALICE, url), _token(setting, BOB, url)
+    async with http_session(url, alice) as client:
+        started = await client.call_tool("execute_sql", {"statement": SLOW_SQL, "deadline_s": 1})
+        assert not started.is_error, text_of(started)
+        handle = started.structured_content["statement_id"]
+        try:
+            for tool in ("get_statement", "fetch_rows", "cancel_statement"):
+                refused = await _refused(url, bob, tool, statement_id=handle)
+                assert "policy.not_yours" in refused, (tool, refused)
+            if mode == "url":  # (stateless: every statement_id argument must be a handle)
+                # The workspace itself knows the statement is alice's: bob's token cannot see it.
+                seen = await _refused(url, bob, "statement_status", statement_id=handle)
+                assert "does not exist" in seen, seen
+            mine = await client.call_tool("get_statement", {"statement_id": handle})
+            assert not mine.is_error, text_of(mine)
+        finally:
+            stopped = await client.call_tool("cancel_statement", {"statement_id": handle})
+    assert not stopped.is_error, text_of(stopped)
+    audit = [json.loads(x) for x in (setting["state"] / "audit.jsonl").read_text().splitlines()]
+    refusals = [r for r in audit if r.get("user") == BOB and r["outcome"] != "ok"]
+    assert {r["tool"] for r in refusals} >= {"get_statement", "fetch_rows", "cancel_statement"}

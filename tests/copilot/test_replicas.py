@@ -110,7 +110,7 @@ async def test_three_stateless_replicas_share_statements_through_signed_handles(
             assert not cancelled.is_error, text_of(cancelled)
             forged = handle[:-4] + ("AAAA" if not handle.endswith("AAAA") else "BBBB")
             refused = await client.call_tool("get_statement", {"statement_id": forged})
-            raw_id = handle[len(PREFIX) :].rsplit(".", 2)[0]
+            raw_id = handle[len(PREFIX) :].rsplit(".", 3)[0]
             raw = await client.call_tool("cancel_statement", {"statement_id": raw_id})
             past = HandleSigner(
                 signing_key(SecretStore(sql_project.state_dir)), 60, clock=lambda: time.time() - 120

@@ -144,8 +144,11 @@ async def test_every_statement_carries_query_tags_and_user_agent(
             {"statement": "SELECT 1"},
             caller={"client": "claude-desktop", "version": "1.2", "tool": "execute_sql"},
         )
-    assert result.ok
-    (post,) = recorder.posts(STATEMENTS)
+        for_alice = await gw.call(
+            "execute_sql", {"statement": "SELECT 1"}, caller={"user": "alice@example.com"}
+        )
+    assert result.ok and for_alice.ok
+    post, alices = recorder.posts(STATEMENTS)
     tags = {t["key"]: t["value"] for t in post.body["query_tags"]}
     assert tags == {
         "lakegate": __version__,
@@ -153,6 +156,7 @@ async def test_every_statement_carries_query_tags_and_user_agent(
         "caller": "claude-desktop/1.2",
         "tool": "execute_sql",
     }
+    assert {"key": "user", "value": "alice@example.com"} in alices.body["query_tags"]
     assert post.headers["user-agent"].startswith(f"lakegate/{__version__}")
 
 

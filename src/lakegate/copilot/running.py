@@ -34,8 +34,8 @@ class RunningStatements:
         )
         # Every statement execute_sql started through this server -> its owner: the MCP session
         # that started it (None on stdio, whose one client owns the process, and in stateless
-        # mode, where the signed handle is the proof).
-        self.started: dict[str, str | None] = {}
+        # mode, where the signed handle is the proof) and the OAuth caller (None without one).
+        self.started: dict[str, tuple[str | None, str | None]] = {}
         # statement_id -> connection key, for statements a tool answered with a running handle.
         self.open: dict[str, object] = {}
 
@@ -46,18 +46,19 @@ class RunningStatements:
         state: str,
         owner: Callable[[], object | None],
         session: str | None = None,
+        user: str | None = None,
     ) -> None:
         """Note what a tool call of `kind` says about statement `sid` (state upper-cased)."""
         if kind == "execute_sql":
-            self.started[sid] = session
+            self.started[sid] = (session, user)
         if kind == "cancel_statement" or state in TERMINAL_STATES:
             self.open.pop(sid, None)
         elif kind == "execute_sql" and state:
             self.open[sid] = owner()
 
-    def owns(self, sid: Any, session: str | None) -> bool:
-        """True when `session` started statement `sid` through this server."""
-        return isinstance(sid, str) and sid in self.started and self.started[sid] == session
+    def owns(self, sid: Any, session: str | None, user: str | None = None) -> bool:
+        """True when `user` in `session` started statement `sid` through this server."""
+        return isinstance(sid, str) and self.started.get(sid) == (session, user)
 
     async def cancel(self, key: object | None, gateway: Any, audit: Any) -> list[str]:
         """Cancel the running statements owned by `key` (every one for None), each audited."""

@@ -12,6 +12,7 @@ import os
 import time
 from typing import Any
 
+from lakegate.copilot.oauth import caller
 from lakegate.errors import LakegateError
 
 __all__ = ["IDLE_CANCEL_S", "REPLICA_ENV", "http_copilot", "replica_id"]
@@ -54,11 +55,11 @@ def http_copilot(
             self._watch_idle()
             if self.handles is not None and isinstance(arguments, dict):
                 try:
-                    arguments, opened = self.handles.open_arguments(arguments)
+                    arguments, opened = self.handles.open_arguments(arguments, caller())
                 except LakegateError as exc:
                     return self._error(record, exc)
-                if opened:  # the signature proves this server started it, for its holder
-                    self.statements.started[opened] = None
+                if opened:  # the signature proves this server started it, for this caller
+                    self.statements.started[opened] = (None, caller())
             result = await super()._run(ctx, name, arguments, client, record)
             if self.handles is not None and len(self.statements.started) > _REMEMBERED:
                 # The handle is the proof; the set only serves calls in flight: keep it bounded.
@@ -66,10 +67,13 @@ def http_copilot(
             answer = record.get("answer")
             sid = getattr(answer, "statement_id", None)
             if self.handles is not None and sid and not result.is_error:
-                result.structured_content = self.handles.seal_data(result.structured_content, sid)
+                user = caller()
+                result.structured_content = self.handles.seal_data(
+                    result.structured_content, sid, user
+                )
                 for part in result.content:
                     if getattr(part, "text", None):
-                        part.text = self.handles.seal_text(part.text, sid)
+                        part.text = self.handles.seal_text(part.text, sid, user)
             return result
 
         def _track_statement(self, ctx: Any, plan: Any, answer: Any, inputs: Any) -> None:

@@ -193,7 +193,7 @@ class CopilotServer:
             await confirm_with_user(ctx, plan, call.inputs)
         takes_statement = tooling.tool_kind(plan.action) in STATEMENT_TOOLS
         if (plan.own_statements_only or takes_statement) and not self.statements.owns(
-            call.inputs.get("statement_id"), _session_id(ctx)
+            call.inputs.get("statement_id"), _session_id(ctx), caller()
         ):
             raise PolicyError(
                 f"{plan.name} only works on statements that execute_sql started in this "
@@ -216,12 +216,13 @@ class CopilotServer:
             await ctx.session.report_progress(done, total, redact(message))
 
         # `handles`: a statement still running at the deadline is answered with its id, not
-        # canceled; `client`/`version`/`tool` end up in Databricks query_tags.
-        caller = {
+        # canceled; `client`/`version`/`tool`/`user` end up in Databricks query_tags.
+        who = {
             "client": client.get("name"),
             "version": client.get("version"),
             "tool": plan.name,
             "front": "mcp",
+            "user": caller(),
             "handles": True,
             # A read-only copilot runs SQL on a RUNNING warehouse only (the pack checks first).
             "warehouse_must_run": self.policy.profile == "readonly"
@@ -233,7 +234,7 @@ class CopilotServer:
             return await self.gateway.call(
                 plan.action.name,
                 call.inputs,
-                caller=caller,
+                caller=who,
                 progress=progress,
                 deadline_s=call.deadline_s,
             )
@@ -333,7 +334,7 @@ class CopilotServer:
         if sid:
             kind, state = tooling.tool_kind(plan.action), (answer.state or "").upper()
             self.statements.track(
-                kind, sid, state, lambda: self._connection_key(ctx), _session_id(ctx)
+                kind, sid, state, lambda: self._connection_key(ctx), _session_id(ctx), caller()
             )
 
     def _connection_key(self, ctx: ServerRequestContext[Any]) -> object | None:

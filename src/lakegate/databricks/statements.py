@@ -157,6 +157,8 @@ def query_tags(ctx: ActionContext) -> list[dict[str, str]]:
     }
     if caller.get("tool"):
         tags["tool"] = str(caller["tool"])
+    if caller.get("user"):  # the OAuth caller the copilot acts for
+        tags["user"] = str(caller["user"])
     return [{"key": k, "value": v[:128]} for k, v in tags.items()]
 
 
