@@ -6,6 +6,7 @@ through a TokenSource (see `lakegate.tokens`): one per connector, shared by ever
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -13,16 +14,15 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+from urllib.parse import urlsplit
 
+from lakegate._transport import HttpClient, SendError
 from lakegate.connectors import secret_destination
 from lakegate.errors import AuthError, ConfigError
 from lakegate.project import AuthConfig, Connector
 from lakegate.secrets import SecretStore, register_secret, resolve
 from lakegate.tokens import Token, TokenSource
-
-if TYPE_CHECKING:
-    from lakegate._transport import HttpClient
 
 __all__ = [
     "OIDC_TOKEN_ENV",
@@ -35,6 +35,7 @@ __all__ = [
     "acting_as",
     "auth_strategy",
     "build_authenticator",
+    "caller_name",
     "caller_token",
     "strategies",
 ]
@@ -65,6 +66,8 @@ class Credential:
 
 OIDC_TOKEN_ENV = "DATABRICKS_OIDC_TOKEN"  # noqa: S105 - a variable's name
 _CALLER: ContextVar[str | None] = ContextVar("lakegate_caller_token", default=None)
+_CALLER_NAME: ContextVar[str | None] = ContextVar("lakegate_caller_name", default=None)
+ME_PATH = "/api/2.0/preview/scim/v2/Me"  # Databricks' current_user.me()
 
 
 def caller_token() -> str | None:
@@ -75,15 +78,22 @@ def caller_token() -> str | None:
     return token
 
 
+def caller_name() -> str | None:
+    """The user name a front verified for this call's caller (None: none verified)."""
+    return _CALLER_NAME.get() if _CALLER.get() else None
+
+
 @contextlib.contextmanager
-def acting_as(token: str | None) -> Iterator[None]:
-    """Make calls inside the block on behalf of the person `token` names (None: nobody)."""
+def acting_as(token: str | None, user: str | None = None) -> Iterator[None]:
+    """Make calls inside the block on behalf of the person `token` names (None: nobody);
+    `user` is who the front verified it to be, which the exchanged token must be too."""
     if token:
         register_secret(token)
-    reset = _CALLER.set(token)
+    reset, named = _CALLER.set(token), _CALLER_NAME.set(user)
     try:
         yield
     finally:
+        _CALLER_NAME.reset(named)
         _CALLER.reset(reset)
 
 
@@ -161,7 +171,13 @@ class CallerTokenAuth(Authenticator):
     """`grant_type: token_exchange`: the token of the person who asks (`acting_as`),
     exchanged for one of this connector's, cached per person (one token source each: single
     flight, refreshed before expiry). The caller's own token is only ever sent to the token URL.
-    Without a caller there is no credential: AuthError `auth.no_caller`, nothing is sent."""
+    Without a caller there is no credential: AuthError `auth.no_caller`, nothing is sent.
+
+    On Databricks (a token URL at `/oidc/v1/token`) each new caller's exchanged token is first
+    shown to current_user.me() (`GET /api/2.0/preview/scim/v2/Me`): unless it is the user the
+    front verified, the call fails closed with `auth.identity_mismatch` and the token is
+    dropped, so a federation policy that maps people to someone else (or to a service
+    principal) never runs a statement."""
 
     refreshable = True
     MAX_CALLERS = 1024
@@ -170,13 +186,16 @@ class CallerTokenAuth(Authenticator):
         self.config = config
         self.env = env
         self._sources: dict[str, TokenSource] = {}
+        self._checked: set[str] = set()  # callers whose exchanged token Me confirmed
+        self._checking = asyncio.Lock()
+        self.me_url = _databricks_me(config.token_url, env.connector.base_url)
 
     def __repr__(self) -> str:
         return (
             f"CallerTokenAuth(connector={self.env.connector.name!r}, callers={len(self._sources)})"
         )
 
-    def _source(self) -> TokenSource:
+    def _source(self) -> tuple[str, TokenSource]:
         token = caller_token()
         if not token:
             raise AuthError(
@@ -190,7 +209,9 @@ class CallerTokenAuth(Authenticator):
         source = self._sources.get(key)
         if source is None:
             if len(self._sources) >= self.MAX_CALLERS:
-                self._sources.pop(next(iter(self._sources)))  # the oldest caller
+                oldest = next(iter(self._sources))
+                self._sources.pop(oldest)
+                self._checked.discard(oldest)
             source = TokenSource(
                 self.config,
                 self.env.token_http,
@@ -199,10 +220,44 @@ class CallerTokenAuth(Authenticator):
                 subject_token=token,
             )
             self._sources[key] = source
-        return source
+        return key, source
 
     async def credential(self) -> Credential:
-        return await bearer_from(self._source())
+        key, source = self._source()
+        credential = await bearer_from(source)
+        expected = caller_name()
+        if expected and self.me_url and key not in self._checked:
+            async with self._checking:  # one preflight per caller at a time
+                if key not in self._checked:
+                    await self._confirm(key, credential, expected)
+        return credential
+
+    async def _confirm(self, key: str, credential: Credential, expected: str) -> None:
+        """current_user.me() with the exchanged token must be `expected`; else fail closed."""
+        assert self.me_url is not None
+        actual, why = None, ""
+        try:
+            reply = await self.env.token_http.get(self.me_url, headers=credential.headers)
+            body = reply.json_object() if reply.is_success else {}
+            actual = body.get("userName") if isinstance(body.get("userName"), str) else None
+            why = "" if reply.is_success else f" (it answered HTTP {reply.status_code})"
+        except (SendError, ValueError) as exc:
+            why = f" ({type(exc).__name__})"
+        if actual is not None and actual.casefold() == expected.casefold():
+            self._checked.add(key)
+            return
+        source = self._sources.pop(key, None)
+        if source is not None:
+            await source.aclose()
+        who = f"is {actual!r} on Databricks" if actual else f"could not be confirmed{why}"
+        raise AuthError(
+            f"The token exchanged for {expected} {who}; lakegate acts only as the person who "
+            "asks, so nothing was run.",
+            code="auth.identity_mismatch",
+            hint="Make the federation policy's subject_claim and copilot.auth.user_claim name "
+            "the same claim (e.g. both `email`), and leave the connector's client_id unset "
+            "unless that service principal's policy maps each person to themself.",
+        )
 
     def reject(self, credential: Credential) -> None:
         if credential.token is not None:
@@ -212,6 +267,13 @@ class CallerTokenAuth(Authenticator):
     async def aclose(self) -> None:
         for source in list(self._sources.values()):
             await source.aclose()
+
+
+def _databricks_me(token_url: str, base_url: str) -> str | None:
+    """The current_user.me() URL when the token URL is a Databricks one, else None."""
+    if urlsplit(token_url).path.rstrip("/").endswith("/oidc/v1/token"):
+        return base_url.rstrip("/") + ME_PATH
+    return None
 
 
 @dataclass(frozen=True)

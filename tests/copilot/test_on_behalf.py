@@ -176,3 +176,20 @@ async def test_one_person_cannot_read_or_cancel_anothers_statement(
     audit = [json.loads(x) for x in (setting["state"] / "audit.jsonl").read_text().splitlines()]
     refusals = [r for r in audit if r.get("user") == BOB and r["outcome"] != "ok"]
     assert {r["tool"] for r in refusals} >= {"get_statement", "fetch_rows", "cancel_statement"}
+
+
+async def test_an_exchange_that_yields_someone_else_fails_closed(setting: dict[str, Any]) -> None:
+    # The IdP token says email alice (what the copilot verifies) but sub bob (what the
+    # account's federation policy maps): Databricks would run it as bob.
+    url, log = setting["url"], setting["ws"].requests_log
+    token = setting["ws"].idp_token(ALICE, sub=BOB, audience=[url, setting["ws"].account_id])
+    before = len(log.read_text().splitlines())
+    refused = await _refused(url, token, "run_sql", statement="SELECT 1")
+    assert "auth.identity_mismatch" in refused and BOB in refused, refused
+    assert "administrator" in refused  # the model is told it is not its to fix
+    sent = [json.loads(x) for x in log.read_text().splitlines()[before:]]
+    as_bob = [e["path"] for e in sent if e.get("principal") == BOB]
+    assert [p for p in as_bob if p.startswith("/api/")] == ["/api/2.0/preview/scim/v2/Me"]
+    # the preflight only: no statement ran as bob
+    again = await _refused(url, token, "run_sql", statement="SELECT 1")
+    assert "auth.identity_mismatch" in again  # the token was dropped, not cached as confirmed

@@ -230,7 +230,10 @@ class CopilotServer:
         }
         # Over OAuth the call is made for the person whose token came with the request: a
         # connector with grant_type token_exchange exchanges it (never sends it on).
-        with anyio.move_on_after(call.deadline_s + DEADLINE_GRACE_S), acting_as(caller_jwt()):
+        with (
+            anyio.move_on_after(call.deadline_s + DEADLINE_GRACE_S),
+            acting_as(caller_jwt(), caller()),
+        ):
             return await self.gateway.call(
                 plan.action.name,
                 call.inputs,
@@ -276,6 +279,8 @@ class CopilotServer:
     def _error(self, record: dict[str, Any], error: LakegateError) -> types.CallToolResult:
         data = error.to_dict()
         data.pop("details", None)
+        if error.code.startswith("auth."):  # the operator's to fix: their words go to the log
+            log.warning("%s: %s %s", error.code, redact(error.message), redact(error.hint or ""))
         data["hint"] = tooling.model_hint(error)  # the CLI's hints name commands; a model's not
         if error.code == "sql.parse_error":  # where the SQL breaks, as data too
             where = ("line", "column", "token")
