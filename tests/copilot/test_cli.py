@@ -243,6 +243,7 @@ def test_audit_tail_and_stats_read_the_log(tmp_path: Path) -> None:
                 outcome="ok" if i != 1 else "error",
                 elapsed_ms=ms,
                 status=200,
+                user="alice@example.com" if i % 2 else None,
             )
         )
     code, out, _ = lakegate(project, "audit", "tail", "-n", "2", "--json")
@@ -261,6 +262,17 @@ def test_audit_tail_and_stats_read_the_log(tmp_path: Path) -> None:
     }
     code, out, _ = lakegate(project, "audit", "stats")
     assert code == 0 and "execute_sql" in out
+    code, out, _ = lakegate(project, "audit", "tail")
+    assert out.count("user=alice@example.com") == 2
+    code, out, _ = lakegate(project, "audit", "stats", "--by", "user", "--json")
+    assert code == 0 and json.loads(out) == [
+        {"user": "-", "calls": 2, "errors": 0, "p50_ms": 10.0, "p95_ms": 30.0},
+        {"user": "alice@example.com", "calls": 2, "errors": 1, "p50_ms": 20.0, "p95_ms": 40.0},
+    ]
+    code, out, _ = lakegate(project, "audit", "stats", "--by", "user")
+    assert code == 0 and "alice@example.com" in out
+    code, out, err = lakegate(project, "audit", "stats", "--by", "host")
+    assert code == 2 and "--by user" in err and "Traceback" not in err
 
 
 def test_audit_on_a_project_without_calls_says_so(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from lakegate.cli import _output
 from lakegate.cli._project import print_json, state_dir
+from lakegate.errors import InputError
 from lakegate.secrets import redact
 
 audit_app = typer.Typer(
@@ -40,7 +41,7 @@ def _line(record: dict[str, Any]) -> str:
         )
     client = record.get("client") or {}
     who = f"{client.get('name') or '?'}/{client.get('version') or '?'}"
-    extra = []
+    extra = [f"user={record['user']}"] if record.get("user") else []
     for key in ("status", "statement_id", "run_id", "row_count"):
         if record.get(key) is not None:
             extra.append(f"{key}={record[key]}")
@@ -112,27 +113,36 @@ def tail(
 
 @audit_app.command("stats")
 def stats_cmd(
+    by: str = typer.Option(
+        "tool", "--by", help="Group by `tool`, or by `user` (the OAuth caller; - for none)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
 ) -> None:
-    """Per tool: calls, errors, and the median and 95th percentile of the time taken.
+    """Per tool (or per user): calls, errors, and the median and 95th percentile of the time
+    taken.
 
     Example:
 
-        lakegate audit stats
+        lakegate audit stats --by user
     """
-    from lakegate.copilot.audit import read_records, stats
+    from lakegate.copilot.audit import STATS_BY, read_records, stats
 
-    rows = stats(read_records(_path()))
+    if by not in STATS_BY:
+        raise InputError(
+            f"--by {by!r} is not a grouping of audit stats.",
+            hint=f"Use --by {' or --by '.join(STATS_BY)}.",
+        )
+    rows = stats(read_records(_path()), by=by)
     if as_json:
         print_json(rows)
         return
     if not rows:
         _output.err_console.print(f"No tool calls recorded in {_path()} yet.")
         return
-    table = Table("tool", "calls", "errors", "p50 ms", "p95 ms", title="Copilot tool calls")
+    table = Table(by, "calls", "errors", "p50 ms", "p95 ms", title="Copilot tool calls")
     for row in rows:
         table.add_row(
-            escape(row["tool"]),
+            escape(row[by]),
             str(row["calls"]),
             str(row["errors"]),
             f"{row['p50_ms']:.1f}",

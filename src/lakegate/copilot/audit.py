@@ -196,19 +196,25 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[int(rank) - 1]
 
 
-def stats(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per tool: calls, errors (every outcome but ok), p50 and p95 of elapsed_ms."""
-    by_tool: dict[str, list[dict[str, Any]]] = {}
+STATS_BY = ("tool", "user")
+NOBODY = "-"  # the `user` of calls made without an OAuth caller (static token, stdio)
+
+
+def stats(records: Iterable[dict[str, Any]], *, by: str = "tool") -> list[dict[str, Any]]:
+    """Per tool (or per `user`): calls, errors (every outcome but ok), p50 and p95 of
+    elapsed_ms. Only tool calls count; by user, calls without one are grouped as "-"."""
+    if by not in STATS_BY:
+        raise ValueError(f"stats by {by!r}: expected one of {', '.join(STATS_BY)}")
+    groups: dict[str, list[dict[str, Any]]] = {}
     for record in records:
-        tool = record.get("tool")
-        if tool:
-            by_tool.setdefault(str(tool), []).append(record)
+        if record.get("tool"):
+            groups.setdefault(str(record.get(by) or NOBODY), []).append(record)
     rows = []
-    for tool, items in sorted(by_tool.items()):
+    for key, items in sorted(groups.items()):
         times = sorted(float(r.get("elapsed_ms") or 0) for r in items)
         rows.append(
             {
-                "tool": tool,
+                by: key,
                 "calls": len(items),
                 "errors": sum(1 for r in items if r.get("outcome") != "ok"),
                 "p50_ms": round(_percentile(times, 0.50), 2),
