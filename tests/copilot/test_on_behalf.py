@@ -193,3 +193,21 @@ async def test_an_exchange_that_yields_someone_else_fails_closed(setting: dict[s
     # the preflight only: no statement ran as bob
     again = await _refused(url, token, "run_sql", statement="SELECT 1")
     assert "auth.identity_mismatch" in again  # the token was dropped, not cached as confirmed
+
+
+async def test_a_refusal_tells_the_model_which_privilege_on_what(setting: dict[str, Any]) -> None:
+    url = setting["url"]
+    async with http_session(url, _token(setting, BOB)) as client:
+        result = await client.call_tool(
+            "execute_sql", {"statement": "SELECT p FROM main.default.pay"}
+        )
+    assert result.is_error
+    error = result.structured_content["error"]
+    assert error["code"] == "policy.permission_denied", error
+    assert "no USE CATALOG on catalog main" in error["message"]  # the first one he lacks
+    assert "administrator" in error["hint"] and "do not retry" in error["hint"]
+    async with http_session(url, _token(setting, ALICE)) as client:
+        mine = await client.call_tool(
+            "execute_sql", {"statement": "SELECT p FROM main.default.pay"}
+        )
+    assert not mine.is_error and mine.structured_content["rows"] == [[42]], text_of(mine)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from lakegate.errors import StatementError
+from lakegate.errors import PolicyError, StatementError
 
 __all__ = [
     "ANSWER_SCHEMA",
@@ -226,6 +226,13 @@ _NOT_FOUND = ("TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND", "NO_SUCH_CATALOG", 
               "UNRESOLVED_COLUMN", "UNRESOLVED_ROUTINE", "UNRESOLVED_FIELD")  # fmt: skip
 
 
+# "User does not have SELECT on Table 'main.hr.pay'", as Databricks words INSUFFICIENT_PERMISSIONS.
+_DENIED = re.compile(
+    r"INSUFFICIENT_PERMISSIONS\].*?does not have (?P<privilege>[A-Z][A-Z_ ]*?) on "
+    r"(?P<kind>[A-Za-z ]+?) '(?P<name>[^']+)'"
+)
+
+
 def raise_unless_succeeded(response: dict[str, Any], statement_id: str | None) -> None:
     """Nothing for a SUCCEEDED statement; else an error that says what to do next."""
     state = str((response.get("status") or {}).get("state") or "PENDING")
@@ -256,6 +263,8 @@ def raise_unless_succeeded(response: dict[str, Any], statement_id: str | None) -
             hint="Fix the SQL where the message points, then run it again.",
             details=details,
         )
+    if "INSUFFICIENT_PERMISSIONS" in message:
+        raise _permission_denied(text, message, details)
     if any(name in message for name in _NOT_FOUND):
         raise StatementError(
             text,
@@ -265,3 +274,22 @@ def raise_unless_succeeded(response: dict[str, Any], statement_id: str | None) -
             details=details,
         )
     raise StatementError(text, details=details, hint="Fix the SQL; the message is Databricks' own.")
+
+
+def _permission_denied(text: str, message: str, details: dict[str, Any]) -> PolicyError:
+    """Unity Catalog's refusal, in words a model passes on: which privilege on what."""
+    denied = _DENIED.search(message)
+    if denied:
+        what = f"{denied['privilege']} on {denied['kind'].lower()} {denied['name']}"
+        text = (
+            f"Permission denied by Unity Catalog: no {what} for the principal this statement "
+            "runs as (INSUFFICIENT_PERMISSIONS)."
+        )
+        details = {**details, "privilege": denied["privilege"], "securable": denied["name"]}
+    return PolicyError(
+        text,
+        code="policy.permission_denied",
+        hint="Unity Catalog refused it: tell the user which privilege is missing; an "
+        "administrator of that object grants it (do not retry or work around it).",
+        details=details,
+    )
