@@ -23,7 +23,11 @@ def test_demo_as_a_subprocess_exits_0_and_shows_the_warehouses() -> None:
     assert "Starter Warehouse" in out.stdout
     assert out.stdout.count("✓") == len(demo.STEPS)
     assert "lakegate databricks connect" in out.stdout
-    assert "Traceback" not in out.stderr  # no wall-clock bound: the suite runs on busy machines
+    # alice and bob through serve --http with OAuth: Unity Catalog decides, the audit names them
+    assert "2026-Q1 1250000.0" in out.stdout and "policy.permission_denied" in out.stdout
+    assert "the audit names alice@example.com and bob@example.com" in " ".join(out.stdout.split())
+    assert "Traceback" not in out.stderr and "Warning" not in out.stderr
+    # (no wall-clock bound: the suite runs on busy machines)
 
 
 def test_demo_in_process_prints_no_secret_or_token(cli: Cli) -> None:

@@ -72,7 +72,7 @@ async def start_workspace(run: DemoRun) -> str:
     """Start the local workspace."""
     from lakegate.workspace import LocalWorkspace
 
-    run.workspace = run.stack.enter_context(LocalWorkspace(warehouse_delays=0.1))
+    run.workspace = run.stack.enter_context(LocalWorkspace(warehouse_delays=0.1, idp=True))
     return f"Local Databricks workspace running at {run.workspace.host}"
 
 

@@ -23,11 +23,13 @@ DEFAULT_HTTP_PORT = 8770  # not the README's `workspace serve --port 8765`, nor 
 def register(app: typer.Typer) -> None:
     """Add `lakegate serve` to the app, and the copilot's step to the end of `lakegate demo`."""
     from lakegate.cli import demo
+    from lakegate.copilot.demo_people import people_ask
     from lakegate.copilot.demo_step import copilot_tools
 
     app.command("serve")(serve)
-    if copilot_tools not in demo.STEPS:
-        demo.STEPS.append(copilot_tools)
+    for step in (copilot_tools, people_ask):
+        if step not in demo.STEPS:
+            demo.STEPS.append(step)
 
 
 def serve(
@@ -145,14 +147,14 @@ async def _serve_http(
     token_ref: str | None,
     scale: dict[str, Any],
 ) -> None:
-    import uvicorn
-
     from lakegate.copilot.http import (
         TOKEN_SECRET,
         freeze_startup_heap,
         http_app,
         http_copilot,
+        oauth_verifier,
         server_token,
+        uvicorn_server,
     )
     from lakegate.gateway import Gateway
     from lakegate.secrets import SecretStore
@@ -170,18 +172,7 @@ async def _serve_http(
         raise
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    verifier = None
-    if auth.type == "oauth":
-        from lakegate.copilot.oauth import JwtVerifier
-
-        verifier = JwtVerifier(
-            issuer=str(auth.issuer),
-            audience=auth.audience or f"http://{shown}:{bound}/mcp",
-            jwks_uri=auth.jwks_uri,
-            jwks_file=auth.jwks_file,
-            required_scopes=auth.required_scopes,
-            user_claim=auth.user_claim,
-        )
+    verifier = oauth_verifier(auth, f"http://{shown}:{bound}/mcp")
     async with Gateway(project, secret_store=store) as gateway:
         copilot = http_copilot(gateway, **scale)
         await copilot.name_warehouse()  # so the first session's instructions name it too
@@ -189,13 +180,7 @@ async def _serve_http(
             copilot, token=token, host=host, port=bound, extra_hosts=allowed_hosts,
             stateless=scale["stateless"], verifier=verifier,
         )  # fmt: skip
-        # httptools: uvicorn's pure-Python h11 parser was ~19% of the server's CPU per tool call.
-        from lakegate._serving import TimedHttpToolsProtocol
-
-        config = uvicorn.Config(
-            app, http=TimedHttpToolsProtocol, log_level="warning", access_log=False, lifespan="on"
-        )
-        server = uvicorn.Server(config)
+        server = uvicorn_server(app)
         err = sys.stderr
         print(
             f"lakegate MCP server listening on http://{shown}:{bound}/mcp "

@@ -138,6 +138,9 @@ def auth_settings(verifier: JwtVerifier) -> AuthSettings:
         issuer_url=verifier.issuer,
         resource_server_url=verifier.audience,
         required_scopes=verifier.required_scopes or None,
+        # The verifier checked `aud` already; the SDK's own check of the token's resource
+        # against this server's URL is kept on as a second lock.
+        validate_token_resource=True,
     )
 
 
