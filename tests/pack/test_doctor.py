@@ -7,6 +7,7 @@ import json
 import socket
 from pathlib import Path
 
+import httpx
 from typer.testing import CliRunner
 
 from lakegate.cli.app import app
@@ -43,10 +44,15 @@ async def test_healthy_connector_passes_every_step(
         "list_warehouses",
         "warehouse visibility",
         "SELECT 1 on the pinned warehouse",
+        "least privilege",
         "secret expiry",
     ]
-    assert all(s.status == "passed" for s in steps), [s.to_dict() for s in steps]
     named = by_name(steps)
+    # The workspace's own admin principal works, and doctor says it is too much for a copilot.
+    admin = named.pop("least privilege")
+    assert admin.status == "warning" and admin.ok, admin.to_dict()
+    assert "is a workspace admin" in admin.cause and "--grant-read" in admin.fix
+    assert all(s.status == "passed" for s in named.values()), [s.to_dict() for s in steps]
     assert "request_body: works; basic_header: works" in named["token request"].detail
     assert "expires" in named["secret expiry"].detail
     assert all(s.ms >= 0 for s in steps)
@@ -127,6 +133,40 @@ async def test_a_can_use_principal_sees_its_pinned_warehouse(
     steps = await diagnose(project, "databricks")
     visibility = next(s for s in steps if s.name == "warehouse visibility")
     assert visibility.ok and "list_warehouses shows the pinned" in visibility.detail
+    least = by_name(steps)["least privilege"]
+    assert least.status == "passed" and "not a workspace admin" in least.detail, least.to_dict()
+
+
+async def test_a_principal_that_can_write_where_the_copilot_is_pinned_is_a_warning(
+    workspace: LocalWorkspace, project_on: ProjectOn
+) -> None:
+    from lakegate.project import CopilotPolicy
+
+    warehouse = (await project_on(workspace)).connectors["databricks"].defaults["warehouse_id"]
+    sp = workspace.create_service_principal(
+        "doctor-writer", warehouse_permission={warehouse: "CAN_USE"}
+    )
+    project = await project_on(
+        workspace, client_id=sp["client_id"], client_secret=sp["client_secret"],
+        warehouse_id=warehouse,
+    )  # fmt: skip
+    project.set_copilot(CopilotPolicy.model_validate(
+        {"pinned": {"catalogs": ["main"], "schemas": ["main.default"]}}))  # fmt: skip
+    project.save()
+    creds = workspace.credentials
+    token = httpx.post(f"{workspace.host}/oidc/v1/token", auth=(creds["client_id"],
+        creds["client_secret"]), data={"grant_type": "client_credentials", "scope": "all-apis"},
+    ).json()["access_token"]  # fmt: skip
+    httpx.patch(
+        f"{workspace.host}/api/2.1/unity-catalog/permissions/schema/main.default",
+        json={"changes": [{"principal": sp["client_id"], "add": ["USE_SCHEMA", "MODIFY"]}]},
+        headers={"Authorization": f"Bearer {token}"},
+    ).raise_for_status()
+    steps = await diagnose(project, "databricks")
+    least = by_name(steps)["least privilege"]
+    assert least.status == "warning", least.to_dict()
+    assert "can write where the copilot is pinned: MODIFY on schema main.default" in least.cause
+    assert "earlier step failed" not in by_name(steps)["secret expiry"].detail  # none stopped
 
 
 def test_generic_connector_and_cli_exit_codes(
@@ -136,7 +176,11 @@ def test_generic_connector_and_cli_exit_codes(
     ok = CliRunner().invoke(app, ["-p", str(healthy.path), "doctor", "--json"])
     assert ok.exit_code == 0, ok.output
     report = json.loads(ok.output)
-    assert report["ok"] is True and len(report["steps"]) == 9
+    assert report["ok"] is True and len(report["steps"]) == 10
+    assert [s["status"] for s in report["steps"]].count("warning") == 1  # an admin principal
+    shown = CliRunner().invoke(app, ["-p", str(healthy.path), "doctor"])
+    assert shown.exit_code == 0 and "! least privilege" in shown.output
+    assert "all steps passed (1 warning)" in shown.output and "--grant-read" in shown.output
 
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))

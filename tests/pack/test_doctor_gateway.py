@@ -55,7 +55,8 @@ async def test_a_503_on_list_warehouses_is_retried(
         steps = await diagnose(project, "databricks", account_host=ws.account_host)
     finally:
         ws.set_faults(None)
-    assert all(s.status == "passed" for s in steps), [s.to_dict() for s in steps]
+    # (the workspace's admin principal: least privilege is a warning, not a failure)
+    assert all(s.status in ("passed", "warning") for s in steps), [s.to_dict() for s in steps]
     assert "HTTP 200" in step(steps, "list_warehouses").detail
     assert statuses(ws, "GET", WAREHOUSES, before) == [503, 200]  # sent twice, by the gateway
 

@@ -65,15 +65,19 @@ def doctor(
     else:
         console = _output.console
         for step in steps:
-            mark = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "skipped": "[dim]-[/]"}
+            mark = {"passed": "[green]✓[/]", "warning": "[yellow]![/]", "failed": "[red]✗[/]",
+                    "skipped": "[dim]-[/]"}  # fmt: skip
             line = f"{mark[step.status]} {escape(step.name)} [dim]({step.ms:.0f} ms)[/]"
             if step.detail:
                 line += f"  {escape(redact(step.detail))}"
             console.print(line)
-            if step.status == "failed":
+            if step.status in ("failed", "warning"):
                 console.print(f"    [red]cause[/]: {escape(redact(step.cause))}")
                 console.print(f"    [yellow]fix[/]:   {escape(redact(step.fix))}")
+        warned = sum(step.status == "warning" for step in steps)
         verdict = "[green]all steps passed[/]" if passed else "[red]a step failed[/]"
+        if passed and warned:
+            verdict += f" [yellow]({warned} warning{'s' if warned > 1 else ''})[/]"
         console.print(f"{escape(connector)}: {verdict}")
     if not passed:
         raise typer.Exit(1)

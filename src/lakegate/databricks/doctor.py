@@ -1,8 +1,9 @@
 """`lakegate doctor`: a step-by-step diagnosis of a connector, each failure with cause and fix.
 
 base URL -> TCP/TLS reach -> OIDC discovery -> token (both client-auth modes) -> scopes ->
-list_warehouses -> visibility -> SELECT 1 -> secret expiry. Connectors that are not Databricks
-get the generic steps (base URL, reach, credentials, one read action).
+list_warehouses -> visibility -> SELECT 1 -> least privilege (a warning when the principal is a
+workspace admin or can write where the copilot is pinned) -> secret expiry. Connectors that are
+not Databricks get the generic steps (base URL, reach, credentials, one read action).
 
     steps = await diagnose(project, "databricks")
 """
@@ -18,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lakegate.authconfig import is_loopback
-from lakegate.databricks.doctor_checks import Checks, Failed
+from lakegate.databricks.doctor_checks import Checks, Failed, Warned
 from lakegate.gateway import Gateway
 from lakegate.project import Connector, OAuth2Auth, Project
 from lakegate.secrets import SecretStore
@@ -33,7 +34,7 @@ class Step:
     """One diagnosis step: passed, failed (with cause and fix) or skipped."""
 
     name: str
-    status: str  # "passed", "failed" or "skipped"
+    status: str  # "passed", "warning" (passed, with a concern), "failed" or "skipped"
     ms: float = 0.0
     detail: str = ""
     cause: str = ""
@@ -89,6 +90,7 @@ async def diagnose(
                 ("list_warehouses", checks.list_warehouses),
                 ("warehouse visibility", checks.visibility),
                 ("SELECT 1 on the pinned warehouse", checks.select_one),
+                ("least privilege", checks.least_privilege),
                 ("secret expiry", checks.secret_expiry),
             ]
         else:
@@ -115,6 +117,8 @@ async def _run(
             detail = await check()
             status = "skipped" if detail.startswith("skipped") else "passed"
             steps.append(Step(name, status, _ms(started), detail=detail))
+        except Warned as exc:
+            steps.append(Step(name, "warning", _ms(started), exc.detail, exc.cause, exc.fix))
         except Failed as exc:
             failed = True
             steps.append(Step(name, "failed", _ms(started), exc.detail, exc.cause, exc.fix))

@@ -12,6 +12,7 @@ from lakegate.connectors import build_connector, secret_destination
 from lakegate.databricks.connect import AZURE_DATABRICKS_SCOPE, m2m_auth, well_known
 from lakegate.databricks.doctor_failures import (
     Failed,
+    Warned,
     api_failure,
     client_refused,
     message_of,
@@ -25,7 +26,7 @@ from lakegate.project import ApiKeyAuth, BasicAuth, BearerAuth, Connector, OAuth
 from lakegate.secrets import is_reference, parse_reference, resolve
 from lakegate.tokens import Token
 
-__all__ = ["Checks", "Failed"]
+__all__ = ["Checks", "Failed", "Warned"]
 
 _NO_WAREHOUSE = (
     "The list is empty: the service principal has CAN_MANAGE on no warehouse "
@@ -229,6 +230,32 @@ class Checks:
                 "`lakegate call start_warehouse`.",
             )
         return f"SELECT 1 answered on warehouse {warehouse_id}"
+
+    async def least_privilege(self) -> str:
+        """A copilot's principal should read its pinned scope and use its warehouse, no more."""
+        from lakegate.databricks.privilege import pinned_securables, principal_reach
+
+        auth = self.connector.auth
+        if isinstance(auth, OAuth2Auth) and auth.grant_type == "token_exchange":
+            return "skipped: the connector acts as each person who asks"
+        pinned = self.project.copilot.pinned if self.project is not None else None
+        securables = (
+            pinned_securables(list(pinned.catalogs), list(pinned.schemas)) if pinned else []
+        )
+        reach = await principal_reach(self.gw, self.connector, securables)
+        concerns = "; ".join(reach.warnings())
+        if concerns:
+            raise Warned(
+                concerns[0].upper() + concerns[1:] + ".",
+                "Give the copilot a principal of its own that is not an admin, with only USE "
+                "CATALOG, USE SCHEMA and SELECT on what it may read and CAN_USE on its "
+                "warehouse: `lakegate databricks setup ... --grant-read CATALOG.SCHEMA "
+                "--grant-warehouse ID`; or set `grant_type: token_exchange` so it acts as each "
+                "person who asks.",
+                detail=f"{reach.principal}: " + ("workspace admin" if reach.admin else "writes"),
+            )
+        scope = f" on {len(securables)} pinned securable(s)" if securables else ""
+        return f"{reach.principal} is not a workspace admin and cannot write{scope}"
 
     async def secret_expiry(self) -> str:
         """Readable only through the account API, with an account admin's token."""

@@ -12,6 +12,7 @@ from lakegate.secrets import redact
 
 __all__ = [
     "Failed",
+    "Warned",
     "api_failure",
     "client_refused",
     "message_of",
@@ -27,6 +28,11 @@ class Failed(Exception):
     def __init__(self, cause: str, fix: str, detail: str = "") -> None:
         super().__init__(cause)
         self.cause, self.fix, self.detail = redact(cause), redact(fix), redact(detail)
+
+
+class Warned(Failed):
+    """A step that passed with a concern (cause and fix): shown, but the diagnosis goes on
+    and `doctor` still exits 0."""
 
 
 def client_refused(refusal: TokenError) -> bool:
