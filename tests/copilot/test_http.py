@@ -218,3 +218,17 @@ def test_json_nested_too_deep_is_a_400_parse_error(served: tuple[str, Path], dep
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"]["code"] == -32700
         assert http.post(url, json=INIT, headers=auth).status_code == 200  # the server is fine
+
+
+def test_serve_warns_when_the_copilot_acts_as_a_workspace_admin(
+    workspace: Any, tmp_path: Path
+) -> None:
+    from _support import serve_http
+
+    project = build_project(workspace, tmp_path)  # the workspace's own admin principal
+    errlog = tmp_path / "serve.err"
+    with serve_http(project.path, token=TOKEN, errlog=errlog):
+        said = errlog.read_text()
+    assert "warning" in said and "is a workspace admin" in said, said
+    assert "connector databricks" in said and "token_exchange" in said
+    assert workspace.credentials["client_secret"] not in said

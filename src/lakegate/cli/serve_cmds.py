@@ -119,7 +119,23 @@ async def _serve_stdio(project: Any) -> None:
     from lakegate.gateway import Gateway
 
     async with Gateway(project) as gateway:
-        await CopilotServer(gateway).run_stdio()
+        copilot = CopilotServer(gateway)
+        await _warn_about_principals(copilot)
+        await copilot.run_stdio()
+
+
+async def _warn_about_principals(copilot: Any) -> None:
+    """On stderr: a copilot acting as a workspace admin, or able to write where it is pinned."""
+    from lakegate.databricks.privilege import copilot_warnings
+
+    gateway = copilot.gateway
+    names = sorted({p.action.connector for p in copilot.exposed if p.action.connector})
+    connectors = [copilot.project.connector(n) for n in names]
+    for line in await copilot_warnings(gateway, connectors, copilot.policy.pinned):
+        warn(
+            f"{line}. Give the copilot a principal of its own (`lakegate doctor` says how), "
+            "or set `grant_type: token_exchange` to act as each person who asks."
+        )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -176,6 +192,7 @@ async def _serve_http(
     async with Gateway(project, secret_store=store) as gateway:
         copilot = http_copilot(gateway, **scale)
         await copilot.name_warehouse()  # so the first session's instructions name it too
+        await _warn_about_principals(copilot)
         app = http_app(
             copilot, token=token, host=host, port=bound, extra_hosts=allowed_hosts,
             stateless=scale["stateless"], verifier=verifier,

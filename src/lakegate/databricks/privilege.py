@@ -8,13 +8,20 @@ that may read its pinned scope and use its warehouse, nothing more.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from lakegate.auth import ME_PATH
 
-__all__ = ["WRITE_PRIVILEGES", "Reach", "pinned_securables", "principal_reach"]
+__all__ = [
+    "WRITE_PRIVILEGES",
+    "Reach",
+    "copilot_warnings",
+    "pinned_securables",
+    "principal_reach",
+]
 
 # Unity Catalog privileges that change data or make objects: a read-only copilot needs none.
 WRITE_PRIVILEGES = frozenset(
@@ -31,6 +38,7 @@ WRITE_PRIVILEGES = frozenset(
         "WRITE_VOLUME",
     }
 )
+log = logging.getLogger("lakegate.databricks.privilege")
 _EFFECTIVE = "/api/2.1/unity-catalog/effective-permissions"
 
 
@@ -86,3 +94,26 @@ async def principal_reach(gw: Any, connector: Any, securables: list[tuple[str, s
                     reach.writes.append(f"{privilege} on {kind} {name}")
     reach.writes = sorted(set(reach.writes))
     return reach
+
+
+async def copilot_warnings(gateway: Any, connectors: list[Any], pinned: Any) -> list[str]:
+    """What `serve` warns about the copilot's Databricks principals, each connector asked once
+    (at most 5 s each; a connector that cannot say is left out: `doctor` tells why)."""
+    import asyncio
+
+    securables = pinned_securables(list(pinned.catalogs), list(pinned.schemas))
+    found: list[str] = []
+    for connector in connectors:
+        auth = connector.auth
+        token_url = str(getattr(auth, "token_url", "") or "")
+        if getattr(auth, "grant_type", "") == "token_exchange" or not token_url.rstrip(
+            "/"
+        ).endswith("/oidc/v1/token"):
+            continue  # each person as themself, or not a Databricks workspace
+        try:
+            reach = await asyncio.wait_for(principal_reach(gateway, connector, securables), 5)
+        except Exception as exc:  # a warning must never stop the server
+            log.debug("could not check connector %s's principal: %r", connector.name, exc)
+            continue
+        found += [f"connector {connector.name}: {w}" for w in reach.warnings()]
+    return found
