@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -291,3 +292,59 @@ def test_setup_without_a_workspace_url_is_refused_before_anything_is_created(
     assert "Traceback" not in done.stderr
     assert access_log(ws)[before:] == []  # no principal, secret or assignment left behind
     assert not project.exists()
+
+
+def test_setup_grants_a_copilot_read_access_and_nothing_more(
+    workspace_factory: Callable[..., LocalWorkspace], project_on: ProjectOn, tmp_path: Path
+) -> None:
+    ws = workspace_factory()
+    admin = asyncio.run(project_on(ws))
+    warehouse_id = admin.connectors["databricks"].defaults["warehouse_id"]
+
+    async def as_admin(sql: str) -> None:
+        async with Gateway(admin) as gw:  # the admin connector is read-only: a raw statement
+            reply = await gw.request("databricks", "POST", "/api/2.0/sql/statements", json={
+                "statement": sql, "warehouse_id": warehouse_id, "wait_timeout": "30s"})  # fmt: skip
+            assert reply.json_object()["status"]["state"] == "SUCCEEDED", reply.text
+
+    for sql in ("CREATE SCHEMA main.sales", "CREATE SCHEMA main.hr",
+                "CREATE TABLE main.sales.orders AS SELECT 7 AS n",
+                "CREATE TABLE main.hr.pay AS SELECT 9 AS n"):  # fmt: skip
+        asyncio.run(as_admin(sql))
+    project = tmp_path / "lakegate.yaml"
+    env = {"ADMIN_SECRET": ws.credentials["client_secret"]}
+    args = _setup_args(ws, project, "reader", "--grant-warehouse", warehouse_id,
+                       "--grant-read", "main.sales")  # fmt: skip
+    done = CliRunner().invoke(app, args, env=env)
+    assert done.exit_code == 0, done.output
+    assert "Granted read access to main.sales: USE CATALOG on catalog main; USE SCHEMA, SELECT " \
+        "on schema main.sales" in " ".join(done.output.split())  # fmt: skip
+    loaded = load_project(project)
+    assert list(loaded.copilot.pinned.schemas) == ["main.sales"]
+
+    async def run(sql: str) -> Any:
+        async with Gateway(load_project(project)) as gw:
+            return await gw.call("execute_sql", {"statement": sql})
+
+    assert asyncio.run(run("SELECT n FROM main.sales.orders")).ok
+    refused = asyncio.run(run("SELECT n FROM main.hr.pay"))
+    assert refused.error is not None and refused.error.code == "policy.permission_denied"
+    assert "main.hr" in refused.error.message
+
+    from lakegate.databricks.doctor import diagnose
+
+    steps = {s.name: s for s in asyncio.run(diagnose(loaded, "databricks"))}
+    assert steps["least privilege"].status == "passed", steps["least privilege"].to_dict()
+
+
+def test_setup_refuses_a_malformed_read_grant_before_anything_is_created(
+    workspace: LocalWorkspace, tmp_path: Path
+) -> None:
+    before = len(access_log(workspace))
+    args = _setup_args(workspace, tmp_path / "l.yaml", "x", "--grant-read", "main.a.b.c")
+    env = {**os.environ, "ADMIN_SECRET": "whatever-secret-value-123", "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-m", "lakegate", *args], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2 and "catalog.schema.table" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert access_log(workspace)[before:] == []

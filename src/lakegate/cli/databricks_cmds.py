@@ -229,6 +229,13 @@ def setup_cmd(
     grant_warehouse: str | None = typer.Option(
         None, "--grant-warehouse", metavar="ID", help="Grant CAN_USE on this warehouse."
     ),
+    grant_read: list[str] = typer.Option(
+        [],
+        "--grant-read",
+        metavar="NAME",
+        help="Let it read this catalog, catalog.schema or table (USE CATALOG, USE SCHEMA, "
+        "SELECT; nothing more), and pin the copilot to it. Repeatable.",
+    ),
     show_secret: bool = typer.Option(
         False, "--show-secret", help="Print the new OAuth secret (once; it is stored anyway)."
     ),
@@ -251,12 +258,13 @@ def setup_cmd(
         lakegate databricks setup --account-host https://accounts.cloud.databricks.com \\
             --account-id A --workspace-id 123 --principal-name lakegate-copilot \\
             --host https://dbc-1234.cloud.databricks.com \\
-            --admin-client-id ID --admin-secret-env ADMIN_SECRET --grant-warehouse abc123
+            --admin-client-id ID --admin-secret-env ADMIN_SECRET --grant-warehouse abc123 \\
+            --grant-read main.sales
     """
     import asyncio
 
     from lakegate.databricks.connect import connect
-    from lakegate.databricks.setup import AccountAdmin, setup_service_principal
+    from lakegate.databricks.setup import AccountAdmin, read_grants, setup_service_principal
     from lakegate.secrets import register_secret
 
     display_name = display_name or old_display_name
@@ -267,6 +275,7 @@ def setup_cmd(
         )
     if not host and not no_connect:  # before anything is created in the account
         raise usage("`connect` needs the workspace URL.", "Pass --host (or --no-connect).")
+    read_grants(grant_read)  # a malformed name is refused before anything is created
     if admin_secret_env:
         admin_secret = os.environ.get(admin_secret_env, "")
         if not admin_secret:
@@ -288,6 +297,7 @@ def setup_cmd(
             secret_name=secret_name,
             workspace_host=host,
             grant_warehouse=grant_warehouse,
+            grant_read=grant_read,
         )
     )
     for step in report.steps:
@@ -318,6 +328,28 @@ def setup_cmd(
             _output.print_error(test.error)
         raise typer.Exit(_output.exit_code(test.error) if test.error else 1)
     say(f"[green]✓[/] Connected as {escape(connector_name)}; Test list_warehouses OK")
+    if report.granted_read:
+        _pin_scope(project.path, report.granted_read)
+
+
+def _pin_scope(path: Path, names: list[str]) -> None:
+    """Pin the copilot to what setup let its principal read (catalogs and schemas)."""
+    from lakegate.project import load_project
+
+    project = load_project(path)  # as `connect` left it
+    policy = project.copilot
+    catalogs = list(policy.pinned.catalogs)
+    schemas = list(policy.pinned.schemas)
+    for name in names:
+        parts = name.split(".")
+        if len(parts) == 1 and name not in catalogs:
+            catalogs.append(name)
+        elif len(parts) > 1 and ".".join(parts[:2]) not in schemas:
+            schemas.append(".".join(parts[:2]))
+    pinned = policy.pinned.model_copy(update={"catalogs": catalogs, "schemas": schemas})
+    project.set_copilot(policy.model_copy(update={"pinned": pinned}))
+    project.save()
+    say(f"[green]✓[/] Pinned the copilot to {escape(', '.join(catalogs + schemas))}")
 
 
 @databricks_app.command("query")

@@ -7,8 +7,10 @@ secret that still works is kept instead of creating another one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from lakegate.connectors import build_connector
 from lakegate.databricks.connect import discover_token_url, m2m_auth, normalize_host
@@ -18,9 +20,10 @@ from lakegate.project import Connector
 from lakegate.results import decoded_or_error
 from lakegate.secrets import SecretStore, register_secret
 
-__all__ = ["AccountAdmin", "SetupReport", "setup_service_principal"]
+__all__ = ["AccountAdmin", "SetupReport", "read_grants", "setup_service_principal"]
 
 _TIMEOUT_S = 30.0
+_IDENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")  # a Unity Catalog name part, unquoted
 # Names in setup's in-memory secret store (never written): the admin's and the new principal's.
 _ADMIN_SECRET = "admin_client_secret"  # noqa: S105 - a store name, not a secret
 _PRINCIPAL_SECRET = "principal_client_secret"  # noqa: S105 - a store name, not a secret
@@ -52,6 +55,7 @@ class SetupReport:
     secret_value: str | None = field(default=None, repr=False)  # only for --show-secret
     assigned: bool = False
     granted_warehouse: str | None = None
+    granted_read: list[str] = field(default_factory=list)  # securables it may now read
     visible_warehouses: int | None = None  # what list_warehouses shows the principal
     steps: list[str] = field(default_factory=list)
 
@@ -65,13 +69,17 @@ async def setup_service_principal(
     secret_name: str,
     workspace_host: str | None = None,
     grant_warehouse: str | None = None,
+    grant_read: list[str] | None = None,
     transport: Any = None,
 ) -> SetupReport:
-    """Create (or find) the principal, its secret, its workspace assignment and grant."""
-    if grant_warehouse and not workspace_host:  # refused before anything is created
+    """Create (or find) the principal, its secret, its workspace assignment and grants:
+    CAN_USE on `grant_warehouse`, and read access (USE CATALOG, USE SCHEMA, SELECT: nothing
+    more) to each `grant_read` catalog, schema or table."""
+    reads = read_grants(grant_read or [])  # refused before anything is created
+    if (grant_warehouse or reads) and not workspace_host:
         raise InputError(
-            "Granting a warehouse needs the workspace URL.",
-            hint="Pass --host https://<workspace host> with --grant-warehouse.",
+            "Granting a warehouse or read access needs the workspace URL.",
+            hint="Pass --host https://<workspace host> with --grant-warehouse / --grant-read.",
         )
     report = SetupReport(display_name=display_name, secret_name=secret_name)
     register_secret(admin.client_secret)
@@ -105,6 +113,8 @@ async def setup_service_principal(
         secret = await _principal_secret(gw, account, path, secret_store, workspace, report)
         if grant_warehouse and workspace:
             await _grant_warehouse(gw, admin, workspace, grant_warehouse, report)
+        if reads and workspace:
+            await _grant_read(gw, admin, workspace, reads, report)
         if workspace and secret:
             await _check_listing(gw, workspace, report, secret, grant_warehouse)
     return report
@@ -247,6 +257,57 @@ async def _grant_warehouse(
     )  # fmt: skip
     report.granted_warehouse = warehouse_id
     report.steps.append(f"Granted CAN_USE on warehouse {warehouse_id}")
+
+
+def read_grants(names: list[str]) -> dict[str, list[tuple[str, str, list[str]]]]:
+    """Each catalog, schema or table to read -> the (securable type, full name, privileges)
+    that reading it needs: USE CATALOG on its catalog, USE SCHEMA on its schema, SELECT on it
+    (inherited by everything below); InputError for a name that is none of them."""
+    found: dict[str, list[tuple[str, str, list[str]]]] = {}
+    for name in names:
+        parts = name.split(".")
+        if not 1 <= len(parts) <= 3 or not all(_IDENT.fullmatch(p) for p in parts):
+            raise InputError(
+                f"--grant-read {name!r} is not a catalog, catalog.schema or "
+                "catalog.schema.table name.",
+                hint="e.g. --grant-read main.sales (repeat it for each scope to read).",
+            )
+        catalog, schema = parts[0], ".".join(parts[:2])
+        if len(parts) == 1:
+            found[name] = [("catalog", catalog, ["USE_CATALOG", "USE_SCHEMA", "SELECT"])]
+        elif len(parts) == 2:
+            found[name] = [("catalog", catalog, ["USE_CATALOG"]),
+                           ("schema", schema, ["USE_SCHEMA", "SELECT"])]  # fmt: skip
+        else:
+            found[name] = [("catalog", catalog, ["USE_CATALOG"]),
+                           ("schema", schema, ["USE_SCHEMA"]),
+                           ("table", name, ["SELECT"])]  # fmt: skip
+    return found
+
+
+async def _grant_read(
+    gw: Gateway,
+    admin: AccountAdmin,
+    workspace: _Workspace,
+    reads: dict[str, list[tuple[str, str, list[str]]]],
+    report: SetupReport,
+) -> None:
+    """Unity Catalog grants for reading, with the admin's workspace token (a PATCH that adds
+    privileges is the same on a re-run)."""
+    for name, grants in reads.items():
+        for kind, full_name, privileges in grants:
+            change = {"principal": report.application_id, "add": privileges}
+            await _call(
+                gw, workspace.as_admin(admin), "PATCH",
+                f"/api/2.1/unity-catalog/permissions/{kind}/{quote(full_name)}",
+                {"changes": [change]},
+            )  # fmt: skip
+        report.granted_read.append(name)
+        shown = "; ".join(
+            f"{', '.join(p.replace('_', ' ') for p in privileges)} on {kind} {full_name}"
+            for kind, full_name, privileges in grants
+        )
+        report.steps.append(f"Granted read access to {name}: {shown}")
 
 
 async def _call(
