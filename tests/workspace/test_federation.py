@@ -170,3 +170,25 @@ def test_workspace_serve_with_idp_and_a_user_lets_that_user_sign_in(tmp_path: An
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=15)
     assert proc.returncode == 0 and "Traceback" not in err, err
+
+
+def test_the_idp_token_endpoint_mints_for_one_audience_or_several(idp_ws: LocalWorkspace) -> None:
+    url = f"{idp_ws.account_host}/idp/token"
+    jwks = httpx.get(f"{idp_ws.account_host}/idp/jwks.json").json()
+
+    def claims(form: dict[str, Any]) -> dict[str, Any]:
+        reply = httpx.post(url, data=form)
+        assert reply.status_code == 200, reply.text
+        from joserfc.jwk import KeySet
+
+        return jwt.decode(reply.json()["access_token"], KeySet.import_key_set(jwks)).claims
+
+    base = {"grant_type": "password", "username": ALICE}
+    assert claims(base)["aud"] == idp_ws.account_id
+    mcp = "https://mcp.example/mcp"
+    assert claims({**base, "audience": mcp})["aud"] == mcp
+    both = {**base, "audience": [mcp, idp_ws.account_id]}  # the parameter, repeated
+    assert claims(both)["aud"] == [mcp, idp_ws.account_id]
+    assert exchange(idp_ws, httpx.post(url, data=both).json()["access_token"]).status_code == 200
+    refused = httpx.post(url, data={"grant_type": "client_credentials"})
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_request"

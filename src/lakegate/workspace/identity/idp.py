@@ -5,7 +5,8 @@ the account's users.
 `LocalWorkspace(idp=True)` (`lakegate workspace serve --idp`) serves it and creates the account
 federation policy `local-idp` that trusts it, exactly as an admin would for Entra ID, Okta or
 Google (only the issuer, the keys and the subject claim differ). A token is minted with
-`LocalWorkspace.idp_token(user)` or `POST /idp/token` (`grant_type=password`, `username=`):
+`LocalWorkspace.idp_token(user)` or `POST /idp/token` (`grant_type=password`, `username=`,
+`audience=` repeatable):
 this IdP checks no password, it is a stand-in for the company's.
 """
 
@@ -120,7 +121,10 @@ def routes(ws: IdentityHost) -> list[BaseRoute]:
         return JSONResponse(issuer.jwks())
 
     async def token(request: Request) -> Response:
-        form = dict(parse_qsl((await request.body()).decode(errors="replace")))
+        pairs = parse_qsl((await request.body()).decode(errors="replace"))
+        form = dict(pairs)
+        # `audience` may repeat: one token for an MCP server and the account's policy alike.
+        audiences = [value for key, value in pairs if key == "audience" and value]
         user = form.get("username", "")
         if form.get("grant_type") != "password" or not user:
             return JSONResponse(
@@ -130,7 +134,8 @@ def routes(ws: IdentityHost) -> list[BaseRoute]:
                 },
                 400,
             )
-        minted = issuer.mint(user, audience=form.get("audience") or None)
+        audience = audiences if len(audiences) > 1 else (audiences[0] if audiences else None)
+        minted = issuer.mint(user, audience=audience)
         return JSONResponse(
             {
                 "id_token": minted,
