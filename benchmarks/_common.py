@@ -15,14 +15,18 @@ from typing import Any
 
 @contextmanager
 def served_workspace(
-    token_ttl: int = 3600, faults: dict[str, Any] | None = None, *, tls: bool = False
+    token_ttl: int = 3600,
+    faults: dict[str, Any] | None = None,
+    *,
+    tls: bool = False,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[dict[str, Any]]:
     """`lakegate workspace serve` in a subprocess (so its CPU is not the client's GIL), yielded
     once it answers HTTP; with `tls`, over HTTPS with its own CA (`info["ca_file"]`)."""
     import httpx
 
     state = Path(tempfile.mkdtemp(prefix="lg-bench-"))
-    extra: list[str] = ["--tls"] if tls else []
+    extra: list[str] = [*(["--tls"] if tls else []), *extra_args]
     if faults is not None:
         (state / "faults.json").write_text(json.dumps(faults))  # JSON is YAML
         extra += ["--faults", str(state / "faults.json")]

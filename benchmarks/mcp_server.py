@@ -9,8 +9,13 @@
 (c) the same load through a small round-robin proxy to one `serve --http --stateless` replica,
     then to three: the replicas' CPU per call (summed over the three) against one's (goal within
     10%: no coordination cost; this machine has 2 cores, so CPU per call, not throughput).
-Rounds alternate (direct, one server, the untuned server, one replica, three replicas) so noise
-hurts all alike.
+(d) the same load against `serve --http` as an OAuth protected resource whose connector acts as
+    each caller (`grant_type: token_exchange`), five test-IdP users spread over the sessions:
+    its server CPU per call against the bearer server's (goal <= 1.15x: JWT verification with
+    cached keys and the per-user token cache cost little; each user's first exchange and
+    current_user.me() check happen in the warm-up, as they would once per user per hour).
+Rounds alternate (direct, one server, the untuned server, one replica, three replicas, OAuth)
+so noise hurts all alike.
 
 python benchmarks/mcp_server.py [--quick]   (not mcp.py: that name would shadow the mcp SDK)
 """
@@ -55,11 +60,47 @@ main()
 CLIENT = types.Implementation(name="lakegate-bench", version="1")
 
 
+USERS = [f"user{i}@example.com" for i in range(5)]
+
+
 @contextmanager
 def served_workspace() -> Iterator[SimpleNamespace]:
-    """`lakegate workspace serve` in a subprocess, so its CPU is not the client's GIL."""
-    with served_info() as info:
+    """`lakegate workspace serve` in a subprocess, so its CPU is not the client's GIL; with its
+    test IdP and five users for the OAuth server."""
+    users = tuple(arg for user in USERS for arg in ("--user", user))
+    with served_info(extra_args=("--idp", *users)) as info:
         yield SimpleNamespace(host=info["host"], credentials=info)
+
+
+def make_oauth_project(ws: SimpleNamespace) -> Project:
+    """The same action, on a connector that acts as each caller, behind OAuth."""
+    from lakegate.project import CopilotPolicy
+
+    folder = Path(tempfile.mkdtemp(prefix="lg-mcp-oauth-"))
+    project = Project.new(folder / "lakegate.yaml")
+    auth = OAuth2Auth(
+        grant_type="token_exchange", token_url=f"{ws.host}/oidc/v1/token", scope="all-apis"
+    )
+    project.set_connector("databricks", Connector(name="databricks", base_url=ws.host, auth=auth))
+    project.set_action("list_warehouses", make_project(ws).actions["list_warehouses"])
+    issuer = f"{ws.credentials['account_host']}/idp"
+    oauth = {"type": "oauth", "issuer": issuer, "jwks_uri": f"{issuer}/jwks.json"}
+    project.set_copilot(CopilotPolicy.model_validate({"auth": oauth}))
+    project.save()
+    return project
+
+
+def idp_tokens(ws: SimpleNamespace, url: str) -> list[str]:
+    """One token per user, for the MCP server at `url` and the account's federation policy."""
+    import httpx
+
+    issuer = f"{ws.credentials['account_host']}/idp/token"
+    audience = [url, ws.credentials["account_id"]]
+    return [
+        httpx.post(issuer, data={"grant_type": "password", "username": user,
+                                 "audience": audience}).json()["access_token"]
+        for user in USERS
+    ]  # fmt: skip
 
 
 def make_project(ws: SimpleNamespace) -> Project:
@@ -151,10 +192,10 @@ def http_server(
         proc.wait(10)
 
 
-async def http_session(url: str, calls: int) -> tuple[int, int]:
+async def http_session(url: str, calls: int, token: str = TOKEN) -> tuple[int, int]:
     """One session making `calls` calls: (ok, errors)."""
     ok = errors = 0
-    http = create_mcp_http_client(headers={"Authorization": f"Bearer {TOKEN}"})
+    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
     try:
         async with (
             http,
@@ -174,9 +215,14 @@ async def http_session(url: str, calls: int) -> tuple[int, int]:
     return ok, errors
 
 
-async def http_load(url: str, sessions: int, calls: int) -> tuple[int, int, float]:
+async def http_load(
+    url: str, sessions: int, calls: int, tokens: list[str] | None = None
+) -> tuple[int, int, float]:
+    tokens = tokens or [TOKEN]
     started = time.perf_counter()
-    done = await asyncio.gather(*(http_session(url, calls) for _ in range(sessions)))
+    done = await asyncio.gather(
+        *(http_session(url, calls, tokens[i % len(tokens)]) for i in range(sessions))
+    )
     elapsed = time.perf_counter() - started
     return sum(d[0] for d in done), sum(d[1] for d in done), elapsed
 
@@ -258,13 +304,18 @@ def server_cpu(servers: list[psutil.Process]) -> float:
 
 
 def measured_load(
-    url: str, servers: list[psutil.Process], sessions: int, per_session: int
+    url: str,
+    servers: list[psutil.Process],
+    sessions: int,
+    per_session: int,
+    tokens: list[str] | None = None,
 ) -> dict[str, float]:
     """Run the load once; calls/s, errors and the servers' CPU ms per call."""
-    asyncio.run(http_load(url, 2, 5))  # warm: imports, first token, first sessions
+    # warm: imports, first token (each user's first exchange), first sessions
+    asyncio.run(http_load(url, max(2, len(tokens or [])), 5, tokens))
     rss_before = sum(p.memory_info().rss for p in servers)
     cpu_before = server_cpu(servers)
-    ok, errors, elapsed = asyncio.run(http_load(url, sessions, per_session))
+    ok, errors, elapsed = asyncio.run(http_load(url, sessions, per_session, tokens))
     calls = max(1, ok + errors)
     return {
         "rate": ok / elapsed, "errors": errors, "calls": calls,
@@ -281,12 +332,14 @@ def run(quick: bool) -> list[dict[str, Any]]:
     rounds = 1 if quick else 2
     with served_workspace() as ws:
         project = make_project(ws)
+        oauth_project = make_oauth_project(ws)
         direct = asyncio.run(direct_latencies(project, calls))
         stdio = asyncio.run(stdio_latencies(project, calls))
         d_med, s_med = statistics.median(direct), statistics.median(stdio)
-        base_rates, one, before, single, triple = [], [], [], [], []
+        base_rates, one, before, single, triple, oauth = [], [], [], [], [], []
         with (
             http_server(project) as (url, server),
+            http_server(oauth_project) as (url_oauth, server_oauth),
             http_server(project, untuned=True) as (url_before, server_before),
             http_server(project, "--stateless") as (a, pa),
             http_server(project, "--stateless") as (b, pb),
@@ -300,10 +353,15 @@ def run(quick: bool) -> list[dict[str, Any]]:
                 before.append(measured_load(url_before, [server_before], sessions, per_session))
                 single.append(measured_load(via_one, [pa], sessions, per_session))
                 triple.append(measured_load(via_three, [pa, pb, pc], sessions, per_session))
+                tokens = idp_tokens(ws, url_oauth)
+                oauth.append(
+                    measured_load(url_oauth, [server_oauth], sessions, per_session, tokens)
+                )
     med = statistics.median
     rate, base = med(r["rate"] for r in one), med(base_rates)
     cpu_one, cpu_before = med(r["cpu_ms"] for r in one), med(r["cpu_ms"] for r in before)
-    everything = one + before + single + triple
+    everything = one + before + single + triple + oauth
+    cpu_oauth = med(r["cpu_ms"] for r in oauth)
     errors = sum(r["errors"] for r in everything)
     cpu_single, cpu_triple = med(r["cpu_ms"] for r in single), med(r["cpu_ms"] for r in triple)
     load = f"{sessions} sessions x {per_session} calls"
@@ -318,11 +376,14 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "untuned: h11, default GC (spread " + spread([r["cpu_ms"] for r in before]) + ")",
             cpu_before, goal="<= 1.5 ms", value_at_most=1.5,
             spread=spread([r["cpu_ms"] for r in one])),
-        row("mcp", f"HTTP {load}, 1 + 1 + 1 + 3 replicas: errors", errors, "calls",
+        row("mcp", f"HTTP {load}, 1 + 1 + 1 + 3 replicas + OAuth: errors", errors, "calls",
             "calls made", sum(r["calls"] for r in everything), goal="0",
             met=errors == 0, ratio=False),
         row("mcp", "3 stateless replicas behind round robin: server CPU per call", cpu_triple,
             "ms", "1 stateless replica, same proxy", cpu_single, goal="<= 1.1x", at_most=1.1),
+        row("mcp", f"OAuth + token exchange, {len(USERS)} users: server CPU per call", cpu_oauth,
+            "ms", "bearer token, same load (spread " + spread([r["cpu_ms"] for r in one]) + ")",
+            cpu_one, goal="<= 1.15x", at_most=1.15, spread=spread([r["cpu_ms"] for r in oauth])),
         row("mcp", "HTTP server RSS growth under that load", med(r["rss_growth_mb"] for r in one),
             "MB", goal="< 50 MB", value_at_most=50),
     ]  # fmt: skip

@@ -207,6 +207,12 @@ class CallerTokenAuth(Authenticator):
             )
         key = hashlib.sha256(token.encode()).hexdigest()
         source = self._sources.get(key)
+        if source is not None and _expired(token):
+            # Its Databricks token must not outlive the caller's own: exchanged again (and
+            # refused by the token URL) rather than used on.
+            self._sources.pop(key)
+            self._checked.discard(key)
+            source = None
         if source is None:
             if len(self._sources) >= self.MAX_CALLERS:
                 oldest = next(iter(self._sources))
@@ -267,6 +273,21 @@ class CallerTokenAuth(Authenticator):
     async def aclose(self) -> None:
         for source in list(self._sources.values()):
             await source.aclose()
+
+
+def _expired(token: str) -> bool:
+    """True when the caller's JWT says it has expired (`exp`); False when it cannot say."""
+    import json
+    import time
+
+    from joserfc import jws
+    from joserfc.errors import JoseError
+
+    try:
+        exp = json.loads(jws.extract_compact(token.encode()).payload).get("exp")
+    except (JoseError, ValueError, TypeError, AttributeError):
+        return False
+    return isinstance(exp, int | float) and exp <= time.time()
 
 
 def _databricks_me(token_url: str, base_url: str) -> str | None:

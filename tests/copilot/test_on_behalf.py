@@ -211,3 +211,30 @@ async def test_a_refusal_tells_the_model_which_privilege_on_what(setting: dict[s
             "execute_sql", {"statement": "SELECT p FROM main.default.pay"}
         )
     assert not mine.is_error and mine.structured_content["rows"] == [[42]], text_of(mine)
+
+
+async def test_a_callers_databricks_token_does_not_outlive_theirs(
+    setting: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lakegate.auth as auth
+    from lakegate.gateway import Gateway
+    from lakegate.project import load_project
+
+    ws = setting["ws"]
+    assert auth._expired(ws.idp_token(BOB, lifetime_s=-60))
+    assert not auth._expired(ws.idp_token(BOB)) and not auth._expired("not-a-jwt")
+    project = load_project(setting["state"].parent / "lakegate.yaml")
+    monkeypatch.setenv("DATABRICKS_OIDC_TOKEN", ws.idp_token(BOB))
+
+    def exchanges() -> int:
+        log = [json.loads(x) for x in ws.requests_log.read_text().splitlines()]
+        return sum(e.get("path") == "/oidc/v1/token" for e in log)
+
+    async with Gateway(project) as gw:
+        before = exchanges()
+        assert (await gw.call("whoami", {})).data == BOB
+        assert (await gw.call("whoami", {})).data == BOB
+        assert exchanges() == before + 1  # cached while the caller's token lives
+        monkeypatch.setattr(auth, "_expired", lambda token: True)  # ... and now it has expired
+        await gw.call("whoami", {})
+        assert exchanges() == before + 2  # not used on: exchanged again (here: accepted)

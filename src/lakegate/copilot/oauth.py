@@ -12,7 +12,6 @@ Protected Resource Metadata (RFC 9728) and answers a missing or refused token wi
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -179,11 +178,7 @@ def _scopes(claims: dict[str, Any]) -> list[str]:
 
 
 def _header(token: str) -> dict[str, Any]:
-    first = token.split(".")[0]
     try:
-        header = json.loads(base64.urlsafe_b64decode(first + "=" * (-len(first) % 4)))
-    except (ValueError, TypeError):
+        return dict(jws.extract_compact(token.encode()).headers())
+    except (JoseError, ValueError, TypeError):
         raise ValueError("not a JWT") from None
-    if not isinstance(header, dict):
-        raise ValueError("not a JWT")
-    return header

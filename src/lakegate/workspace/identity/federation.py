@@ -13,14 +13,13 @@ and nothing is issued.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
 from typing import Any
 
 import httpx
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from starlette.requests import Request
@@ -220,13 +219,9 @@ class Federation:
 
 def _claims_unverified(token: str) -> dict[str, Any]:
     """The payload before its signature is checked: only to pick the policy by issuer."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise OAuthError("invalid_grant", "subject_token is not a JWT.")
     try:
-        padded = parts[1] + "=" * (-len(parts[1]) % 4)
-        claims = json.loads(base64.urlsafe_b64decode(padded))
-    except (ValueError, TypeError):
+        claims = json.loads(jws.extract_compact(token.encode()).payload)
+    except (JoseError, ValueError, TypeError):
         raise OAuthError("invalid_grant", "subject_token is not a JWT.") from None
     if not isinstance(claims, dict):
         raise OAuthError("invalid_grant", "subject_token is not a JWT.")
