@@ -10,7 +10,9 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import math
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -187,6 +189,7 @@ class CallerTokenAuth(Authenticator):
         self.env = env
         self._sources: dict[str, TokenSource] = {}
         self._checked: set[str] = set()  # callers whose exchanged token Me confirmed
+        self._expires: dict[str, float] = {}  # caller -> their own token's `exp`
         self._checking = asyncio.Lock()
         self.me_url = _databricks_me(config.token_url, env.connector.base_url)
 
@@ -207,17 +210,14 @@ class CallerTokenAuth(Authenticator):
             )
         key = hashlib.sha256(token.encode()).hexdigest()
         source = self._sources.get(key)
-        if source is not None and _expired(token):
+        if source is not None and self._expires.get(key, math.inf) <= time.time():
             # Its Databricks token must not outlive the caller's own: exchanged again (and
             # refused by the token URL) rather than used on.
-            self._sources.pop(key)
-            self._checked.discard(key)
+            self._forget(key)
             source = None
         if source is None:
             if len(self._sources) >= self.MAX_CALLERS:
-                oldest = next(iter(self._sources))
-                self._sources.pop(oldest)
-                self._checked.discard(oldest)
+                self._forget(next(iter(self._sources)))  # the oldest caller
             source = TokenSource(
                 self.config,
                 self.env.token_http,
@@ -226,7 +226,13 @@ class CallerTokenAuth(Authenticator):
                 subject_token=token,
             )
             self._sources[key] = source
+            self._expires[key] = _expiry(token)
         return key, source
+
+    def _forget(self, key: str) -> None:
+        self._sources.pop(key, None)
+        self._checked.discard(key)
+        self._expires.pop(key, None)
 
     async def credential(self) -> Credential:
         key, source = self._source()
@@ -252,7 +258,8 @@ class CallerTokenAuth(Authenticator):
         if actual is not None and actual.casefold() == expected.casefold():
             self._checked.add(key)
             return
-        source = self._sources.pop(key, None)
+        source = self._sources.get(key)
+        self._forget(key)
         if source is not None:
             await source.aclose()
         who = f"is {actual!r} on Databricks" if actual else f"could not be confirmed{why}"
@@ -275,10 +282,9 @@ class CallerTokenAuth(Authenticator):
             await source.aclose()
 
 
-def _expired(token: str) -> bool:
-    """True when the caller's JWT says it has expired (`exp`); False when it cannot say."""
+def _expiry(token: str) -> float:
+    """When the caller's JWT says it expires (`exp`); infinity when it does not say."""
     import json
-    import time
 
     from joserfc import jws
     from joserfc.errors import JoseError
@@ -286,8 +292,8 @@ def _expired(token: str) -> bool:
     try:
         exp = json.loads(jws.extract_compact(token.encode()).payload).get("exp")
     except (JoseError, ValueError, TypeError, AttributeError):
-        return False
-    return isinstance(exp, int | float) and exp <= time.time()
+        return math.inf
+    return float(exp) if isinstance(exp, int | float) else math.inf
 
 
 def _databricks_me(token_url: str, base_url: str) -> str | None:

@@ -108,3 +108,32 @@ async def test_alice_calls_tools_with_the_official_client_and_the_audit_names_he
     calls = [json.loads(line) for line in lines if '"tool": "list_warehouses"' in line
              or '"tool":"list_warehouses"' in line]  # fmt: skip
     assert calls and calls[-1]["user"] == ALICE
+
+
+async def test_a_verified_token_is_trusted_again_only_until_it_expires(
+    idp_ws: LocalWorkspace,
+) -> None:
+    from lakegate.copilot.oauth import VERIFIED_TTL_S, JwtVerifier
+
+    issuer = f"{idp_ws.account_host}/idp"
+    now = [time.time()]
+    verifier = JwtVerifier(issuer=issuer, audience="https://mcp.example/mcp",
+                           jwks_uri=f"{issuer}/jwks.json", clock=lambda: now[0])  # fmt: skip
+    token = idp_ws.idp_token(ALICE, audience="https://mcp.example/mcp", lifetime_s=600)
+    decoded: list[str] = []
+    real = verifier._decode
+
+    async def counted(t: str) -> dict[str, Any]:
+        decoded.append(t)
+        return await real(t)
+
+    verifier._decode = counted  # type: ignore[method-assign]
+    for _ in range(3):
+        assert (await verifier.verify_token(token)) is not None
+    assert len(decoded) == 1  # the signature was checked once, not per request
+    now[0] += VERIFIED_TTL_S + 1
+    assert (await verifier.verify_token(token)) is not None and len(decoded) == 2  # again
+    now[0] += 600  # past exp: refused although its signature was checked a moment ago
+    assert (await verifier.verify_token(token)) is None
+    forged = token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB")
+    assert (await verifier.verify_token(forged)) is None  # another string: checked afresh

@@ -5,6 +5,9 @@ person's Databricks token, and Unity Catalog decides what each sees."""
 from __future__ import annotations
 
 import json
+import math
+import time
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -221,8 +224,9 @@ async def test_a_callers_databricks_token_does_not_outlive_theirs(
     from lakegate.project import load_project
 
     ws = setting["ws"]
-    assert auth._expired(ws.idp_token(BOB, lifetime_s=-60))
-    assert not auth._expired(ws.idp_token(BOB)) and not auth._expired("not-a-jwt")
+    assert auth._expiry(ws.idp_token(BOB, lifetime_s=-60)) < time.time()
+    assert auth._expiry(ws.idp_token(BOB)) > time.time() + 3000
+    assert auth._expiry("not-a-jwt") == math.inf
     project = load_project(setting["state"].parent / "lakegate.yaml")
     monkeypatch.setenv("DATABRICKS_OIDC_TOKEN", ws.idp_token(BOB))
 
@@ -235,6 +239,7 @@ async def test_a_callers_databricks_token_does_not_outlive_theirs(
         assert (await gw.call("whoami", {})).data == BOB
         assert (await gw.call("whoami", {})).data == BOB
         assert exchanges() == before + 1  # cached while the caller's token lives
-        monkeypatch.setattr(auth, "_expired", lambda token: True)  # ... and now it has expired
+        later = types.SimpleNamespace(time=lambda: time.time() + 7200)
+        monkeypatch.setattr(auth, "time", later)  # two hours on: bob's own token has expired
         await gw.call("whoami", {})
         assert exchanges() == before + 2  # not used on: exchanged again (here: accepted)

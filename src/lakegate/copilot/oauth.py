@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ log = logging.getLogger("lakegate.copilot.oauth")
 SKEW_S = 30
 REFETCH_AFTER_S = 60.0  # an unknown key id fetches the JWKS again, at most this often
 KEYS_TTL_S = 3600.0
+VERIFIED_TTL_S = 300.0  # a token's checked signature is trusted again for this long
+VERIFIED_MAX = 4096  # tokens remembered as verified (oldest forgotten first)
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "ES256", "ES384"]
 
 
@@ -63,13 +66,25 @@ class JwtVerifier:
         self._fetched = float("-inf")
         self.fetches = 0  # how many times the JWKS was read (tests count rotations)
         self._file_keys = _read_keys(jwks_file) if jwks_file else None
+        # token -> (its claims, when its signature must be checked again): a client sends the
+        # same token with every request, and the signature check is most of the cost.
+        self._verified: OrderedDict[str, tuple[dict[str, Any], float]] = OrderedDict()
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        try:
-            claims = await self._decode(token)
-        except (JoseError, ValueError, KeyError) as exc:
-            log.info("refused a bearer token: %s", exc)
-            return None
+        now = self._clock()
+        known = self._verified.get(token)
+        if known is not None and known[1] > now:
+            claims = known[0]
+        else:
+            try:
+                claims = await self._decode(token)
+            except (JoseError, ValueError, KeyError) as exc:
+                log.info("refused a bearer token: %s", exc)
+                return None
+            self._verified[token] = (claims, now + VERIFIED_TTL_S)
+            if len(self._verified) > VERIFIED_MAX:
+                self._verified.popitem(last=False)
+        # iss, aud, exp, nbf and scopes: checked on every request, against the clock of now.
         problem = self._problem(claims)
         if problem:
             log.info("refused a bearer token: %s", problem)
