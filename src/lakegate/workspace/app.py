@@ -26,6 +26,7 @@ from lakegate.workspace.identity import (
     permissions,
     scim,
     scim_users,
+    u2m,
 )
 from lakegate.workspace.jobs import jobs
 from lakegate.workspace.mcp import managed
@@ -88,6 +89,7 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
     """The workspace host: OIDC, tokens, warehouses, permissions, SCIM, SQL, catalog, jobs."""
     routes = [
         *oidc.workspace_routes(ws),
+        *u2m.routes(ws),
         *warehouses.routes(ws),
         *permissions.routes(ws),
         *scim.routes(ws),

@@ -15,6 +15,7 @@ from lakegate.workspace.http import empty, fail, field, json_body
 from lakegate.workspace.identity.federation import EXCHANGE, federation
 from lakegate.workspace.identity.host import IdentityHost
 from lakegate.workspace.identity.principals import PRINCIPAL_KEY, Audience, OAuthError, pat_info
+from lakegate.workspace.identity.u2m import u2m
 
 
 def oauth_error(exc: OAuthError) -> JSONResponse:
@@ -30,8 +31,14 @@ def discovery(issuer: str) -> dict:
         "authorization_endpoint": f"{issuer}/v1/authorize",
         "token_endpoint": f"{issuer}/v1/token",
         "jwks_uri": f"{issuer}/jwks.json",
-        "grant_types_supported": ["client_credentials", EXCHANGE],
+        "grant_types_supported": [
+            "client_credentials",
+            "authorization_code",
+            "refresh_token",
+            EXCHANGE,
+        ],
         "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["all-apis", "sql"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "subject_types_supported": ["public"],
@@ -71,7 +78,8 @@ def _client_credentials(request: Request, form: dict[str, str]) -> tuple[str, st
 
 
 def token_endpoint(ws: IdentityHost, audience: Audience):
-    """POST handler for a client-credentials token endpoint."""
+    """POST handler for a token endpoint: client credentials, token exchange, and (on the
+    workspace) authorization code with PKCE and refresh tokens (u2m.py)."""
 
     async def token(request: Request) -> Response:
         if audience == "account" and request.path_params["account_id"] != ws.account_id:
@@ -93,6 +101,12 @@ def token_endpoint(ws: IdentityHost, audience: Audience):
                 raise OAuthError("invalid_request", "Missing grant_type.")
             if grant_type == EXCHANGE:
                 who, answer = await federation(ws).exchange(form, audience)
+                request.scope[PRINCIPAL_KEY] = who.application_id
+                return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+            if grant_type in ("authorization_code", "refresh_token") and audience == "workspace":
+                flow = u2m(ws)
+                redeem = flow.redeem_code if grant_type == "authorization_code" else flow.refresh
+                who, answer = redeem(form)
                 request.scope[PRINCIPAL_KEY] = who.application_id
                 return JSONResponse(answer, headers={"Cache-Control": "no-store"})
             if grant_type != "client_credentials":
