@@ -23,7 +23,13 @@ from lakegate._transport import HttpClient, SendError
 from lakegate.connectors import secret_destination
 from lakegate.errors import AuthError, ConfigError
 from lakegate.project import AuthConfig, Connector
-from lakegate.secrets import SecretStore, register_secret, resolve
+from lakegate.secrets import (
+    SecretStore,
+    is_reference,
+    parse_reference,
+    register_secret,
+    resolve,
+)
 from lakegate.tokens import Token, TokenSource
 
 __all__ = [
@@ -404,4 +410,21 @@ def _basic(config: Any, env: AuthEnvironment) -> Authenticator:
 def _oauth2(config: Any, env: AuthEnvironment) -> Authenticator:
     if config.grant_type == "token_exchange":
         return CallerTokenAuth(config, env)
-    return TokenAuth(TokenSource(config, env.token_http, env.secret, name=env.connector.name))
+    keep = _rotation_keeper(config, env)
+    source = TokenSource(
+        config, env.token_http, env.secret, name=env.connector.name, keep_rotated=keep
+    )
+    return TokenAuth(source)
+
+
+def _rotation_keeper(config: Any, env: AuthEnvironment) -> Callable[[str], None] | None:
+    """Where a rotated refresh token goes: back into the secret store it came from (bound to
+    the token URL, where alone it may be sent), so the next process starts from it."""
+    ref = config.refresh_token if config.grant_type == "refresh_token" else None
+    if not ref or env.secret_store is None or not is_reference(ref):
+        return None
+    kind, name = parse_reference(ref)
+    if kind != "secret":
+        return None  # ${env:...}: nothing lakegate may write
+    store = env.secret_store
+    return lambda value: store.set(name, value, origin=config.token_url)

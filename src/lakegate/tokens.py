@@ -84,8 +84,12 @@ class TokenSource:
         name: str = "",
         clock: Callable[[], float] = time.monotonic,
         subject_token: str | None = None,
+        keep_rotated: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
+        # refresh_token grant: where a rotated refresh token is written (the secret store), so
+        # the next process starts from it; a rotated token kept only here dies with the process.
+        self.keep_rotated = keep_rotated
         self.subject_token = subject_token  # token_exchange: the caller's identity token
         self.name = name
         self.requests = 0  # token requests sent (for tests, benchmarks and `doctor`)
@@ -168,6 +172,10 @@ class TokenSource:
             if fallback and body.get("error") == "invalid_client":
                 continue  # auto: this server wants the other client authentication method
             break
+        if not response.is_success and self._rotated_elsewhere(form, body):
+            # Another process used and replaced the refresh token: go on from the stored one.
+            response = await self._post_retrying(form, headers, methods[-1])
+            body = response.json_object()
         if not response.is_success:
             raise self._failure(response.status_code, body)
         value = body.get(cfg.access_token_key)
@@ -182,6 +190,8 @@ class TokenSource:
         rotated = body.get("refresh_token")
         if isinstance(rotated, str) and rotated:
             register_secret(rotated)
+            if rotated != form.get("refresh_token") and self.keep_rotated is not None:
+                self.keep_rotated(rotated)
             self._refresh_token = rotated
         self._client_auth_used = method
         ttl = _ttl(body.get(cfg.expires_in_key))
@@ -197,6 +207,20 @@ class TokenSource:
         )
         self._token = token
         return token
+
+    def _rotated_elsewhere(self, form: dict[str, str], body: dict[str, Any]) -> bool:
+        """For a refused refresh token: True (and `form` updated) when the secret store now
+        holds a newer one, written by another process after it rotated the token."""
+        cfg = self.config
+        if cfg.grant_type != "refresh_token" or body.get("error") != "invalid_grant":
+            return False
+        if self.keep_rotated is None or not cfg.refresh_token:
+            return False
+        stored = self._secret(cfg.refresh_token)
+        if not stored or stored == form.get("refresh_token"):
+            return False
+        self._refresh_token, form["refresh_token"] = None, stored
+        return True
 
     def _grant_form(self) -> dict[str, str]:
         cfg = self.config

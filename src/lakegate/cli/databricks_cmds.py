@@ -35,7 +35,58 @@ def register(app: typer.Typer) -> None:
     from lakegate.databricks.demo_steps import add_to
 
     app.add_typer(databricks_app, name="databricks")
+    app.command("login")(login_cmd)
     add_to(demo)
+
+
+def login_cmd(
+    connector_name: str = typer.Argument(
+        "databricks", metavar="[CONNECTOR]", help="The connector to sign in for."
+    ),
+    client_id: str = typer.Option(
+        "databricks-cli", "--client-id", help="The OAuth app (a public client of the account)."
+    ),
+    port: int = typer.Option(
+        8020, "--port", help="Loopback port the browser returns to (the app's redirect URL)."
+    ),
+    no_browser: bool = typer.Option(
+        False, "--no-browser", help="Only print the sign-in URL (open it yourself)."
+    ),
+    timeout_s: float = typer.Option(300.0, "--timeout-s", min=5, help="How long to wait."),
+) -> None:
+    """Sign in to Databricks in a browser; the connector then acts as you (OAuth U2M).
+
+    The refresh token is kept in the secret store (never in lakegate.yaml) and renewed there,
+    so `lakegate serve` over stdio and `lakegate call` run as you, with your Unity Catalog
+    grants, instead of as a service principal.
+
+    Example:
+
+        lakegate login               # the `databricks` connector
+        lakegate login --no-browser  # print the URL, e.g. on a remote shell
+    """
+    import asyncio
+    import webbrowser
+
+    from lakegate.cli._project import open_project
+    from lakegate.databricks.login import login
+
+    project = open_project()
+    project.connector(connector_name)  # an unknown connector is refused before anything opens
+
+    def show(url: str) -> None:
+        _output.err_console.print(f"Sign in at:\n{url}", markup=False, soft_wrap=True)
+        if not no_browser:
+            webbrowser.open(url)
+
+    report = asyncio.run(
+        login(project, connector_name, open_browser=show, secret_store=secret_store(),
+              client_id=client_id, port=port, timeout_s=timeout_s)
+    )  # fmt: skip
+    say(
+        f"[green]✓[/] Signed in as {escape(report.user)}; connector {escape(report.connector)} "
+        f"now acts as you (refresh token stored as ${{secret:{escape(report.secret_name)}}})."
+    )
 
 
 def _project_or_new() -> tuple[Project, bool]:
