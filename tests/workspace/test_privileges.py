@@ -203,3 +203,39 @@ def test_the_creator_owns_what_it_creates(
         sql.ok(f"SELECT count(*) FROM {table}")
         sql.refused(f"SELECT * FROM main.{schema}.teams", "SELECT on Table")  # not its own
         sql.ok(f"DROP TABLE {table}")
+
+
+def test_unity_catalog_listings_show_only_what_the_principal_may_see(
+    workspace: LocalWorkspace, api: httpx.Client, warehouse: str
+) -> None:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.errors import PermissionDenied
+
+    schema = f"fin_{uuid.uuid4().hex[:6]}"
+    admin = Sql(api, warehouse)
+    admin.ok(f"CREATE SCHEMA main.{schema}")
+    admin.ok(f"CREATE TABLE main.{schema}.open AS SELECT 1 AS n")
+    admin.ok(f"CREATE TABLE main.{schema}.closed AS SELECT 2 AS n")
+    viewer = workspace.create_service_principal(f"viewer-{schema}")
+    w = WorkspaceClient(host=workspace.host, client_id=viewer["client_id"],
+                        client_secret=viewer["client_secret"], auth_type="oauth-m2m")  # fmt: skip
+
+    def tables() -> set[str]:
+        return {t.name for t in w.tables.list(catalog_name="main", schema_name=schema)}
+
+    assert "main" not in {c.name for c in w.catalogs.list()}
+    assert "samples" in {c.name for c in w.catalogs.list()}  # readable by every principal
+    assert tables() == set()
+    with pytest.raises(PermissionDenied, match="USE CATALOG"):
+        w.tables.get(f"main.{schema}.open")
+    grant(api, "catalog", "main", viewer["client_id"], add=["USE_CATALOG"])
+    grant(api, "schema", f"main.{schema}", viewer["client_id"], add=["USE_SCHEMA"])
+    grant(api, "table", f"main.{schema}.open", viewer["client_id"], add=["SELECT"])
+    assert "main" in {c.name for c in w.catalogs.list()}
+    assert schema in {s.name for s in w.schemas.list(catalog_name="main")}
+    assert tables() == {"open"}
+    assert w.tables.get(f"main.{schema}.open").name == "open"
+    with pytest.raises(PermissionDenied, match="closed"):
+        w.tables.get(f"main.{schema}.closed")
+    summaries = api.get(f"{UC}/table-summaries", params={"catalog_name": "main"}).json()
+    assert f"main.{schema}.closed" in {t["full_name"] for t in summaries["tables"]}  # admin: all

@@ -16,7 +16,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import ApiError, fail, int_param
+from lakegate.workspace.identity.principals import Principal
+from lakegate.workspace.sql.access import to_see
 from lakegate.workspace.sql.engine import SAMPLES, SqlEngine
+from lakegate.workspace.sql.plan import SqlError
 from lakegate.workspace.sql.statements import service
 from lakegate.workspace.sql.translate import column_type, duck_catalog, uc_catalog
 
@@ -235,51 +238,82 @@ def required_param(request: Request, name: str) -> str:
 
 
 def routes(ws: WorkspaceState) -> list[BaseRoute]:
-    reader = CatalogReader(service(ws).engine, ws.account_id, ws.admin.application_id)
+    statements = service(ws)
+    reader = CatalogReader(statements.engine, ws.account_id, ws.admin.application_id)
 
     async def run(fn: Any, *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args)  # DuckDB work stays off the event loop
 
+    def refusal(principal: Principal, name: str) -> SqlError | None:
+        """Why `principal` may not see the object `name` (None: it may): what seeing it needs
+        in Unity Catalog (a catalog's USE CATALOG, a schema's USE SCHEMA, a table's BROWSE or
+        any privilege on it, each under its parents'), as SHOW and DESCRIBE need it too."""
+        access = to_see(name.split("."))
+        if principal.is_admin or statements.authorize is None or access is None:
+            return None
+        try:
+            statements.authorize(principal.id, (access,))
+        except SqlError as exc:
+            return exc
+        return None
+
+    def visible(principal: Principal, items: list[dict[str, Any]], key: str) -> list[dict]:
+        return [item for item in items if refusal(principal, str(item[key])) is None]
+
+    def seen(principal: Principal, name: str, found: Any) -> Any:
+        """`found`, or the 403 Databricks answers for an object the principal may not see."""
+        refused = refusal(principal, name)
+        if refused is not None:
+            message = str(refused).split("] ", 1)[-1].split(" SQLSTATE")[0]
+            raise fail("PERMISSION_DENIED", message)
+        return found
+
     async def catalogs(request: Request) -> Response:
-        await ws.identity.authenticate(request)
-        return paged(request, await run(reader.catalogs), "catalogs")
+        principal = await ws.identity.authenticate(request)
+        items = await run(lambda: visible(principal, reader.catalogs(), "name"))
+        return paged(request, items, "catalogs")
 
     async def one_catalog(request: Request) -> Response:
-        await ws.identity.authenticate(request)
-        return JSONResponse(await run(reader.catalog, request.path_params["name"]))
+        principal = await ws.identity.authenticate(request)
+        name = request.path_params["name"]
+        return JSONResponse(await run(lambda: seen(principal, name, reader.catalog(name))))
 
     async def schemas(request: Request) -> Response:
-        await ws.identity.authenticate(request)
-        items = await run(reader.schemas, required_param(request, "catalog_name"))
+        principal = await ws.identity.authenticate(request)
+        catalog = required_param(request, "catalog_name")
+        items = await run(lambda: visible(principal, reader.schemas(catalog), "full_name"))
         return paged(request, items, "schemas")
 
     async def one_schema(request: Request) -> Response:
-        await ws.identity.authenticate(request)
-        return JSONResponse(await run(reader.schema, request.path_params["name"]))
+        principal = await ws.identity.authenticate(request)
+        name = request.path_params["name"]
+        return JSONResponse(await run(lambda: seen(principal, name, reader.schema(name))))
 
     async def tables(request: Request) -> Response:
-        await ws.identity.authenticate(request)
+        principal = await ws.identity.authenticate(request)
         catalog = required_param(request, "catalog_name")
         schema = required_param(request, "schema_name")
-        return paged(request, await run(reader.tables, catalog, schema), "tables")
+        items = await run(lambda: visible(principal, reader.tables(catalog, schema), "full_name"))
+        return paged(request, items, "tables")
 
     async def one_table(request: Request) -> Response:
-        await ws.identity.authenticate(request)
-        return JSONResponse(await run(reader.table, request.path_params["name"]))
+        principal = await ws.identity.authenticate(request)
+        name = request.path_params["name"]
+        return JSONResponse(await run(lambda: seen(principal, name, reader.table(name))))
 
     async def table_exists(request: Request) -> Response:
-        await ws.identity.authenticate(request)
-        found = await run(reader.table_exists, request.path_params["name"])
+        principal = await ws.identity.authenticate(request)
+        name = request.path_params["name"]
+        found = await run(lambda: seen(principal, name, reader.table_exists(name)))
         return JSONResponse({"table_exists": found})
 
     async def summaries(request: Request) -> Response:
-        await ws.identity.authenticate(request)
+        principal = await ws.identity.authenticate(request)
         query = request.query_params
+        catalog = required_param(request, "catalog_name")
+        patterns = query.get("schema_name_pattern", ""), query.get("table_name_pattern", "")
         items = await run(
-            reader.summaries,
-            required_param(request, "catalog_name"),
-            query.get("schema_name_pattern", ""),
-            query.get("table_name_pattern", ""),
+            lambda: visible(principal, reader.summaries(catalog, *patterns), "full_name")
         )
         return paged(request, items, "tables")
 
