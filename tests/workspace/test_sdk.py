@@ -127,3 +127,28 @@ def test_workspace_scim_through_the_sdk(ws: LocalWorkspace, w: WorkspaceClient) 
     assert [x.display_name for x in w.service_principals.list(filter='displayName eq "ws-level"')]
     me = w.current_user.me()
     assert me.display_name == "lakegate-admin"
+
+
+def test_account_users_through_the_sdks_account_client(
+    ws: LocalWorkspace, a: AccountClient, w: WorkspaceClient
+) -> None:
+    created = a.users.create(user_name="carol@example.com", display_name="Carol")
+    assert created.id and created.user_name == "carol@example.com"
+    found = list(a.users.list(filter='userName eq "carol@example.com"'))
+    assert [u.id for u in found] == [created.id]
+    assert a.users.get(created.id).display_name == "Carol"
+    # one account, one workspace: the workspace sees the same person
+    assert created.id in {u.id for u in w.users.list()}
+    a.users.delete(created.id)
+    assert "carol@example.com" not in {u.user_name for u in a.users.list()}
+
+
+def test_only_account_admins_see_account_users(ws: LocalWorkspace) -> None:
+    import httpx
+    from workspace_http import bearer, fetch_token
+
+    sp = ws.create_service_principal("not-an-account-admin")
+    token = fetch_token(ws, sp["client_id"], sp["client_secret"], account=True)
+    url = f"{ws.account_host}/api/2.0/accounts/{ws.account_id}/scim/v2/Users"
+    refused = httpx.get(url, headers=bearer(token))
+    assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"

@@ -113,7 +113,12 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
 
 def create_account_app(ws: WorkspaceState) -> ASGIApp:
     """The account host: account OIDC, SCIM service principals, secrets, assignments."""
-    routes = [*oidc.account_routes(ws), *accounts.routes(ws), *federation.routes(ws)]
+    routes = [
+        *oidc.account_routes(ws),
+        *accounts.routes(ws),
+        *federation.routes(ws),
+        *scim_users.account_routes(ws),
+    ]
     if ws.settings.idp:
         idp.idp(ws).ensure_policy()
         routes += idp.routes(ws)

@@ -1,4 +1,5 @@
-"""Workspace SCIM Users and Groups (`/api/2.0/preview/scim/v2/Users`, `/Groups`).
+"""SCIM Users and Groups, on the workspace (`/api/2.0/preview/scim/v2/Users`, `/Groups`) and on
+the account host (`/api/2.0/accounts/{account_id}/scim/v2/Users`, `/Groups`, account admins).
 
 Users are created through the API (the local workspace has no people of its own). The built-in
 groups `admins` and `users` list their members from the workspace's assignments; other groups
@@ -250,12 +251,32 @@ def _member_ids(value: Any) -> list[str]:
 
 
 def routes(ws: IdentityHost) -> list[BaseRoute]:
-    directory = Directory(ws)
+    """The workspace's SCIM Users and Groups."""
 
     async def caller(request: Request, *, change: bool = False) -> None:
         principal = await ws.identity.authenticate(request)
         if change and not principal.is_admin:
             raise fail("PERMISSION_DENIED", "Only workspace admins can change users and groups.")
+
+    return _routes(ws, BASE, caller)
+
+
+def account_routes(ws: IdentityHost) -> list[BaseRoute]:
+    """The account's SCIM Users and Groups (`/api/2.0/accounts/{account_id}/scim/v2/...` on the
+    account host), for account admins: the same people the workspace sees (one workspace)."""
+
+    async def caller(request: Request, *, change: bool = False) -> None:
+        principal = await ws.identity.authenticate(request, audience="account")
+        if request.path_params.get("account_id") != ws.account_id:
+            raise not_found("Account", request.path_params.get("account_id", ""))
+        if not principal.account_admin:
+            raise fail("PERMISSION_DENIED", "Only account admins can use the account API.")
+
+    return _routes(ws, "/api/2.0/accounts/{account_id}/scim/v2", caller)
+
+
+def _routes(ws: IdentityHost, base: str, caller: Callable[..., Any]) -> list[BaseRoute]:
+    directory = Directory(ws)
 
     async def users(request: Request) -> Response:
         if request.method == "GET":
@@ -294,8 +315,8 @@ def routes(ws: IdentityHost) -> list[BaseRoute]:
         return Response(status_code=204)
 
     return [
-        Route(BASE + "/Users", users, methods=["GET", "POST"]),
-        Route(BASE + "/Users/{id}", user, methods=["GET", "PATCH", "DELETE"]),
-        Route(BASE + "/Groups", groups, methods=["GET", "POST"]),
-        Route(BASE + "/Groups/{id}", group, methods=["GET", "PATCH", "DELETE"]),
+        Route(base + "/Users", users, methods=["GET", "POST"]),
+        Route(base + "/Users/{id}", user, methods=["GET", "PATCH", "DELETE"]),
+        Route(base + "/Groups", groups, methods=["GET", "POST"]),
+        Route(base + "/Groups/{id}", group, methods=["GET", "PATCH", "DELETE"]),
     ]
