@@ -239,3 +239,62 @@ def test_unity_catalog_listings_show_only_what_the_principal_may_see(
         w.tables.get(f"main.{schema}.closed")
     summaries = api.get(f"{UC}/table-summaries", params={"catalog_name": "main"}).json()
     assert f"main.{schema}.closed" in {t["full_name"] for t in summaries["tables"]}  # admin: all
+
+
+def test_sql_listings_show_only_what_the_principal_may_see(
+    workspace: LocalWorkspace, api: httpx.Client, warehouse: str
+) -> None:
+    schema = f"ops_{uuid.uuid4().hex[:6]}"
+    admin = Sql(api, warehouse)
+    admin.ok(f"CREATE SCHEMA main.{schema}")
+    admin.ok(f"CREATE SCHEMA main.{schema}_hidden")
+    admin.ok(f"CREATE TABLE main.{schema}.shown AS SELECT 1 AS n")
+    admin.ok(f"CREATE TABLE main.{schema}.unseen AS SELECT 2 AS secret_col")
+    admin.ok(f"CREATE TABLE main.{schema}_hidden.other AS SELECT 3 AS n")
+    viewer = workspace.create_service_principal(f"lister-{schema}", warehouse_permission="CAN_USE")
+    token = fetch_token(workspace, viewer["client_id"], viewer["client_secret"])
+    with httpx.Client(base_url=workspace.host, headers=bearer(token), timeout=60) as client:
+
+        def rows(statement: str) -> list[list[Any]]:
+            answer = client.post(
+                "/api/2.0/sql/statements",
+                json={"statement": statement, "warehouse_id": warehouse, "wait_timeout": "30s"},
+            )
+            body = answer.json()  # fmt: skip
+            assert body["status"]["state"] == "SUCCEEDED", (statement, body["status"])
+            return (body.get("result") or {}).get("data_array") or []
+
+        def names(statement: str, column: int = 0) -> set[str]:
+            return {str(r[column]) for r in rows(statement)}
+
+        everywhere = (
+            "SELECT table_catalog, table_schema, table_name FROM system.information_schema.tables"
+        )
+        assert names("SHOW CATALOGS") == {"samples"}
+        assert {r[0] for r in rows(everywhere)} == {"samples"}
+        grant(api, "catalog", "main", viewer["client_id"], add=["USE_CATALOG"])
+        grant(api, "schema", f"main.{schema}", viewer["client_id"], add=["USE_SCHEMA"])
+        grant(api, "table", f"main.{schema}.shown", viewer["client_id"], add=["SELECT"])
+        assert names("SHOW CATALOGS") == {"main", "samples"}
+        assert schema in names("SHOW SCHEMAS IN main")
+        assert f"{schema}_hidden" not in names("SHOW SCHEMAS IN main")
+        assert names(f"SHOW TABLES IN main.{schema}", 1) == {"shown"}
+        mine = {tuple(r) for r in rows(everywhere) if r[0] == "main"}
+        assert mine == {("main", schema, "shown")}
+        local = names(f"SELECT table_name FROM main.information_schema.tables "
+                      f"WHERE table_schema = '{schema}'")  # fmt: skip
+        assert local == {"shown"}
+        columns = names("SELECT column_name FROM main.information_schema.columns "
+                        f"WHERE table_schema = '{schema}'")  # fmt: skip
+        assert "secret_col" not in columns and "n" in columns
+        assert {r[2] for r in rows("SHOW TABLES IN ALL CATALOGS") if r[0] == "main"} == {"shown"}
+    # the admin still sees everything
+    assert f"{schema}_hidden" in {
+        str(r[0]) for r in admin_rows(api, warehouse, "SHOW SCHEMAS IN main")
+    }
+
+
+def admin_rows(api: httpx.Client, warehouse: str, statement: str) -> list[list[Any]]:
+    sent = {"statement": statement, "warehouse_id": warehouse, "wait_timeout": "30s"}
+    body = api.post("/api/2.0/sql/statements", json=sent).json()
+    return (body.get("result") or {}).get("data_array") or []

@@ -106,6 +106,7 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
     # one statement service: Unity Catalog privileges are checked there, before DuckDB runs.
     checker = privileges.Privileges(ws)
     statements.service(ws).authorize = checker.authorize
+    statements.service(ws).seen = checker.seen
     statements.service(ws).on_grants = checker.sql_grants
     statements.service(ws).on_created = checker.owner_created
     return _wrap(ws, routes, "workspace")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from lakegate.workspace.catalog.grants import Grants
 from lakegate.workspace.http import ApiError
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.sql.access import Access
+from lakegate.workspace.sql.access import Access, Seen
 from lakegate.workspace.sql.plan import SqlError
 
 if TYPE_CHECKING:
@@ -98,6 +98,50 @@ class Privileges:
         table = schema | self._held(names, "TABLE", access.full_name)
         if not _has(access.privilege, table):
             raise _refused(access.privilege, "Table", access.full_name)
+
+    def seen(self, principal_id: str) -> Seen | None:
+        """What `principal_id` may see in listings (None: everything, an admin), by the same
+        rules as `authorize`: USE CATALOG, then USE SCHEMA, then BROWSE or any privilege."""
+        principal = self.ws.identity.principal(principal_id)
+        if principal is not None and principal.is_admin:
+            return None
+        names = {n.lower() for n in holders(principal)} if principal is not None else set()
+        held: dict[str, dict[str, set[str]]] = {"catalog": {}, "schema": {}, "table": {}}
+        for key, assignments in self.ws.store.all("uc_grant"):
+            kind, _, full_name = key.partition(":")
+            kind = kind.lower()
+            if kind not in held:
+                continue
+            for holder, privileges in assignments.items():
+                if holder.lower() in names:
+                    held[kind].setdefault(full_name, set()).update(privileges)
+        on_catalog = held["catalog"]
+
+        def uses(privileges: set[str], privilege: str) -> bool:
+            return privilege in privileges or "ALL_PRIVILEGES" in privileges
+
+        catalogs = {c for c, p in on_catalog.items() if uses(p, "USE_CATALOG")} | PUBLIC_CATALOGS
+        all_schemas = {c for c in catalogs if uses(on_catalog.get(c, set()), "USE_SCHEMA")}
+        all_schemas |= PUBLIC_CATALOGS
+        schemas, schema_tables = set(), set()
+        for name, privileges in held["schema"].items():
+            c, _, s = name.partition(".")
+            around = on_catalog.get(c, set()) | privileges
+            if c in catalogs and (c in all_schemas or uses(around, "USE_SCHEMA")):
+                schemas.add((c, s))
+                if _has("BROWSE", around):
+                    schema_tables.add((c, s))
+        all_tables = {c for c in all_schemas if _has("BROWSE", on_catalog.get(c, set()))}
+        all_tables |= PUBLIC_CATALOGS
+        tables = set()
+        for name, privileges in held["table"].items():
+            c, s, t = [*name.split("."), "", ""][:3]
+            if c in all_schemas or (c, s) in schemas:
+                around = on_catalog.get(c, set()) | held["schema"].get(f"{c}.{s}", set())
+                if _has("BROWSE", around | privileges):
+                    tables.add((c, s, t))
+        return Seen(frozenset(catalogs), frozenset(all_schemas), frozenset(schemas),
+                    frozenset(all_tables), frozenset(schema_tables), frozenset(tables))  # fmt: skip
 
     def owner_created(self, principal_id: str, kind: str, full_name: str) -> None:
         """The creator of a table, view or schema owns it: every privilege on it, and MANAGE

@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
-__all__ = ["Access", "accesses", "created", "to_see"]
+__all__ = ["Access", "Seen", "accesses", "created", "to_see"]
 
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
 # Statements only a securable's owner (or a holder of MANAGE) may run.
@@ -24,6 +24,50 @@ _OWNER_ONLY = tuple(
     for name in ("Drop", "Alter", "TruncateTable", "Comment", "Grant", "Revoke", "Analyze")
     if hasattr(exp, name)
 )
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What one principal may see in a listing (lower-case names): catalogs it may use, schemas
+    it may use (every one of `all_schemas` catalogs, or named), tables it may browse (every one
+    of `all_tables` catalogs, of `schema_tables` schemas, or named). The host builds it from the
+    grants; metadata plans turn it into a predicate (`where`)."""
+
+    catalogs: frozenset[str] = frozenset()
+    all_schemas: frozenset[str] = frozenset()
+    schemas: frozenset[tuple[str, str]] = frozenset()
+    all_tables: frozenset[str] = frozenset()
+    schema_tables: frozenset[tuple[str, str]] = frozenset()
+    tables: frozenset[tuple[str, str, str]] = frozenset()
+
+    def where(self, catalog: str, schema: str | None = None, table: str | None = None) -> str:
+        """A DuckDB predicate over SQL expressions naming an object's catalog (its Unity Catalog
+        name), schema and table: true for what this principal may see."""
+        cat = f"lower({catalog})"
+        if schema is None:
+            return _any(f"{cat} = {_lit(c)}" for c in sorted(self.catalogs))
+        sch = f"lower({schema})"
+        if table is None:
+            return _any([
+                *(f"{cat} = {_lit(c)}" for c in sorted(self.all_schemas)),
+                *(f"({cat} = {_lit(c)} AND {sch} = {_lit(s)})" for c, s in sorted(self.schemas)),
+            ])  # fmt: skip
+        tab = f"lower({table})"
+        return _any([
+            *(f"{cat} = {_lit(c)}" for c in sorted(self.all_tables)),
+            *(f"({cat} = {_lit(c)} AND {sch} = {_lit(s)})" for c, s in sorted(self.schema_tables)),
+            *(f"({cat} = {_lit(c)} AND {sch} = {_lit(s)} AND {tab} = {_lit(t)})"
+              for c, s, t in sorted(self.tables)),
+        ])  # fmt: skip
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _any(clauses: object) -> str:
+    found = list(clauses)  # type: ignore[call-overload]
+    return "(" + " OR ".join(found) + ")" if found else "FALSE"
 
 
 @dataclass(frozen=True)
@@ -69,7 +113,10 @@ def accesses(tree: exp.Expression, catalog: str, schema: str) -> tuple[Access, .
         if id(table) in targets:
             continue
         if table.db.lower() == "information_schema":
-            found.append(Access("USE_CATALOG", table.catalog or catalog))
+            # A catalog's own needs USE CATALOG; system's spans every catalog, open to all
+            # (both show only what the caller may see).
+            if (table.catalog or catalog).lower() != "system":
+                found.append(Access("USE_CATALOG", table.catalog or catalog))
             continue
         found.append(_on_table("SELECT", table, catalog, schema))
     return tuple(dict.fromkeys(found))

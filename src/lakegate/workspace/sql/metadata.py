@@ -18,7 +18,12 @@ from sqlglot import exp
 from lakegate.workspace.sql import errors, plan
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lakegate.workspace.sql.access import Seen
     from lakegate.workspace.sql.plan import Plan
+
+    Seeing = Callable[[], Seen | None] | None  # what the caller may see, asked only if needed
 
 _IDENT = r"(?:`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)"
 _QNAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT})*"
@@ -89,17 +94,30 @@ _RELATIONS = (
 _CATALOG_OF = "regexp_replace(database_name, '__uc$', '')"
 
 
-def translate(text: str, catalog: str, schema: str) -> Plan | None:
-    """The plan for one of the metadata forms above, or None for other statements."""
+def visible(seen: Seeing, catalog: str, schema: str | None = None, table: str | None = None) -> str:
+    """` AND <predicate>` keeping only what the caller may see (SQL expressions naming the
+    object's catalog, schema, table); "" for a caller who sees everything."""
+    found = seen() if seen is not None else None
+    return "" if found is None else f" AND {found.where(catalog, schema, table)}"
+
+
+def quoted(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def translate(text: str, catalog: str, schema: str, seen: Seeing = None) -> Plan | None:
+    """The plan for one of the metadata forms above, or None for other statements; listings
+    show only what `seen` lets the caller see."""
     for kind, pattern in _FORMS:
         match = pattern.match(text)
         if match is None:
             continue
         groups = match.groupdict()
         if kind == "tables_in_catalog":
-            return _tables_in_catalog(groups)
+            return _tables_in_catalog(groups, seen)
         if kind == "columns_in_catalog":
-            return _columns_in_catalog(groups)
+            return _columns_in_catalog(groups, seen)
         if kind == "columns":
             parts = plan.split_name(groups["name"])
             if groups.get("schema_name"):
@@ -141,9 +159,10 @@ def _catalog_filter(groups: dict[str, str | None], params: dict[str, str]) -> st
     return "NOT regexp_matches(database_name, '^(memory|system|temp)$')"
 
 
-def _tables_in_catalog(groups: dict[str, str | None]) -> Plan:
+def _tables_in_catalog(groups: dict[str, str | None], seen: Seeing) -> Plan:
     params = {"s": like(groups.get("schema")), "t": like(groups.get("like"))}
     where = _catalog_filter(groups, params)
+    where += visible(seen, _CATALOG_OF, "schema_name", "table_name")
     # tableType is the sixth column: the connector filters table types by position.
     sql = (
         f"SELECT {_CATALOG_OF} AS catalogName, schema_name AS namespace, table_name AS tableName, "
@@ -155,13 +174,14 @@ def _tables_in_catalog(groups: dict[str, str | None]) -> Plan:
     return plan.Plan(sql, params, "SHOW")
 
 
-def _columns_in_catalog(groups: dict[str, str | None]) -> Plan:
+def _columns_in_catalog(groups: dict[str, str | None], seen: Seeing) -> Plan:
     params = {
         "s": like(groups.get("schema")),
         "t": like(groups.get("table")),
         "n": like(groups.get("like")),
     }
     where = _catalog_filter(groups, params)
+    where += visible(seen, _CATALOG_OF, "schema_name", "table_name")
     column_type = _TYPE_SQL.format("data_type")
     sql = (
         f"SELECT {_CATALOG_OF} AS catalogName, schema_name AS namespace, table_name AS tableName, "
@@ -277,14 +297,14 @@ _INFO = {
     "catalogs": (
         "SELECT DISTINCT {cat} AS catalog_name, NULL::VARCHAR AS catalog_owner, "
         "NULL::VARCHAR AS comment FROM duckdb_databases() "
-        "WHERE NOT internal AND database_name <> 'memory' AND {where}"
+        "WHERE NOT internal AND database_name <> 'memory' AND {where}{see_c}"
     ),
     "schemata": (
         "SELECT {cat} AS catalog_name, schema_name, NULL::VARCHAR AS schema_owner, "
-        "comment FROM duckdb_schemas() WHERE {where} "
+        "comment FROM duckdb_schemas() WHERE {where}{see_s} "
         "AND schema_name NOT IN ('main', 'pg_catalog', 'information_schema') "
         "UNION ALL SELECT DISTINCT {cat}, 'information_schema', NULL, NULL FROM duckdb_databases() "
-        "WHERE NOT internal AND database_name <> 'memory' AND {where}"
+        "WHERE NOT internal AND database_name <> 'memory' AND {where}{see_c}"
     ),
     "tables": (
         "SELECT {cat} AS table_catalog, schema_name AS table_schema, table_name, "
@@ -292,7 +312,7 @@ _INFO = {
         "CASE kind WHEN 'VIEW' THEN 'NO' ELSE 'YES' END AS is_insertable_into, "
         "'PRESERVE' AS commit_action, NULL::VARCHAR AS table_owner, comment, "
         "CASE kind WHEN 'VIEW' THEN NULL ELSE 'DELTA' END AS data_source_format "
-        f"FROM {_RELATIONS} WHERE {{where}}"
+        f"FROM {_RELATIONS} WHERE {{where}}{{see_t}}"
     ),
     "columns": (
         "SELECT {cat} AS table_catalog, schema_name AS table_schema, table_name, column_name, "
@@ -303,20 +323,21 @@ _INFO = {
         f"character_maximum_length, CASE WHEN numeric_precision IS NOT NULL THEN {_SIZE_SQL} END "
         f"AS numeric_precision, {_RADIX_SQL} AS numeric_precision_radix, numeric_scale, "
         "'NO' AS is_identity, 'NO' AS is_generated, comment "
-        "FROM duckdb_columns() WHERE NOT internal AND {where}"
+        "FROM duckdb_columns() WHERE NOT internal AND {where}{see_t}"
     ),
     "views": (
         "SELECT {cat} AS table_catalog, schema_name AS table_schema, view_name AS table_name, "
         "regexp_replace(sql, '^CREATE VIEW .*? AS ', '', 's') AS view_definition, "
         "'NONE' AS check_option, 'NO' AS is_updatable, 'NO' AS is_insertable_into, "
-        "NULL::VARCHAR AS sql_path FROM duckdb_views() WHERE NOT internal AND {where}"
+        "NULL::VARCHAR AS sql_path FROM duckdb_views() WHERE NOT internal AND {where}{see_v}"
     ),
 }
 
 
-def information_schema(node: exp.Table, catalog: str) -> exp.Expression:
+def information_schema(node: exp.Table, catalog: str, seen: Seeing = None) -> exp.Expression:
     """`[c.]information_schema.<view>` as a subquery over DuckDB's catalog (one catalog's
-    objects; `system.information_schema` shows every catalog)."""
+    objects; `system.information_schema` shows every catalog), narrowed to what `seen` lets
+    the caller see."""
     view = node.name.lower()
     if view not in _INFO:
         raise errors.table_not_found(f"`information_schema`.`{view}`")
@@ -325,7 +346,20 @@ def information_schema(node: exp.Table, catalog: str) -> exp.Expression:
         where = "database_name NOT IN ('memory', 'system', 'temp')"
     else:
         where = f"database_name = '{plan.duck_catalog(owner).replace(chr(39), chr(39) * 2)}'"
-    sql = _INFO[view].format(cat=_CATALOG_OF, where=where)
+    known = seen() if seen is not None else None  # asked once for the four predicates
+
+    def fixed() -> Seen | None:
+        return known
+
+    seen = fixed
+    sql = _INFO[view].format(
+        cat=_CATALOG_OF,
+        where=where,
+        see_c=visible(seen, _CATALOG_OF),
+        see_s=visible(seen, _CATALOG_OF, "schema_name"),
+        see_t=visible(seen, _CATALOG_OF, "schema_name", "table_name"),
+        see_v=visible(seen, _CATALOG_OF, "schema_name", "view_name"),
+    )
     alias = node.alias or view
     subquery = sqlglot.parse_one(sql, read="duckdb").subquery(alias)
     return subquery

@@ -98,6 +98,9 @@ class StatementService:
         # Raises SqlError when the principal (by id) lacks a privilege the plan needs; set by
         # the host, which holds the Unity Catalog grants. None: nothing is checked.
         self.authorize: Callable[[str, tuple[Any, ...]], None] | None = None
+        # What a principal (by id) may see in listings (None: everything); set by the host
+        # with `authorize`, asked only by the statements that list (SHOW, information_schema).
+        self.seen: Callable[[str], Any] | None = None
         # Runs GRANT / REVOKE / SHOW GRANTS (grants_sql plans) for the principal (by id) and
         # answers SHOW GRANTS' rows; set by the host, which keeps the grants.
         self.on_grants: Callable[[str, Any], list[tuple[str, str, str, str]]] | None = None
@@ -186,9 +189,15 @@ class StatementService:
             raise Interrupted  # canceled while it waited for a connection
         stmt.state, stmt.started = "RUNNING", time.time()
         self.save(stmt)
+        seen = self.seen
+
+        def seeing() -> Any:
+            return seen(stmt.principal_id) if seen is not None else None
+
         translated = plan(
-            stmt.text, params, catalog=stmt.catalog, schema=stmt.schema, user=stmt.principal_name
-        )
+            stmt.text, params, catalog=stmt.catalog, schema=stmt.schema,
+            user=stmt.principal_name, seen=seeing,
+        )  # fmt: skip
         stmt.statement_type = translated.statement_type
         if self.authorize is not None:
             self.authorize(stmt.principal_id, translated.access)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from lakegate.workspace.sql import duckdb_only, grants_sql, metadata
-from lakegate.workspace.sql.access import Access, accesses, created, to_see
+from lakegate.workspace.sql.access import Access, Seen, accesses, created, to_see
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
 # from here, where the rest of the workspace has always found them.
@@ -56,10 +57,20 @@ TRANSACTION_CONTROL = re.compile(
 )
 
 
-def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user: str) -> Plan:
-    """Translate one Databricks SQL statement for DuckDB, binding `params`."""
+def plan(
+    text: str,
+    params: list[Parameter],
+    *,
+    catalog: str,
+    schema: str,
+    user: str,
+    seen: Callable[[], Seen | None] | None = None,
+) -> Plan:
+    """Translate one Databricks SQL statement for DuckDB, binding `params`; listings
+    (SHOW, information_schema, the connectors' metadata) show only what `seen` says the caller
+    may see (asked only for those)."""
     try:
-        return _plan(text, params, catalog=catalog, schema=schema, user=user)
+        return _plan(text, params, catalog=catalog, schema=schema, user=user, seen=seen)
     except RecursionError:
         raise SqlError(
             "[PARSE_SYNTAX_ERROR] Syntax error: the statement is nested too deeply to parse; "
@@ -68,7 +79,15 @@ def plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user:
         ) from None
 
 
-def _plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user: str) -> Plan:
+def _plan(
+    text: str,
+    params: list[Parameter],
+    *,
+    catalog: str,
+    schema: str,
+    user: str,
+    seen: Callable[[], Seen | None] | None = None,
+) -> Plan:
     stripped = text.strip().rstrip(";").strip()
     found = TRANSACTION_CONTROL.match(stripped)
     if found:
@@ -81,7 +100,9 @@ def _plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user
     granted = grants_sql.parse(stripped, catalog, schema)
     if granted is not None:
         return granted
-    meta = metadata.translate(stripped, catalog, schema) or _meta(stripped, catalog, schema)
+    meta = metadata.translate(stripped, catalog, schema, seen) or _meta(
+        stripped, catalog, schema, seen
+    )
     if meta is not None:
         meta.access = _meta_access(meta)
         return meta
@@ -112,7 +133,9 @@ def _plan(text: str, params: list[Parameter], *, catalog: str, schema: str, user
     bound = _bind(tree, params)
     tree = databricks_semantics(tree)  # functions DuckDB answers differently (semantics.py)
     written = metadata.written_tables(tree)
-    tree = metadata.spark_names(tree.transform(lambda node: _rewrite(node, catalog, schema, user)))
+    tree = metadata.spark_names(
+        tree.transform(lambda node: _rewrite(node, catalog, schema, user, seen))
+    )
     before = metadata.overwrite_prelude(tree)
     statement_type = _statement_type(tree)
     # DuckDB reports DML as a `Count` column; Databricks calls it num_affected_rows.
@@ -185,9 +208,15 @@ def check_param_type(text: str) -> bool:
     return bool(match) and match.group(1).upper() in PARAM_TYPES
 
 
-def _rewrite(node: exp.Expression, catalog: str, schema: str, user: str) -> exp.Expression:
+def _rewrite(
+    node: exp.Expression,
+    catalog: str,
+    schema: str,
+    user: str,
+    seen: Callable[[], Seen | None] | None = None,
+) -> exp.Expression:
     if isinstance(node, exp.Table) and node.db.lower() == "information_schema":
-        return metadata.information_schema(node, catalog)
+        return metadata.information_schema(node, catalog, seen)
     if isinstance(node, exp.Table) and node.args.get("catalog") is not None:
         part = node.args["catalog"]
         node.set("catalog", exp.to_identifier(duck_catalog(part.name), quoted=True))
@@ -284,7 +313,9 @@ def _pattern(raw: str | None) -> str:
     return "(?i)(" + "|".join(options) + ")"
 
 
-def _meta(text: str, catalog: str, schema: str) -> Plan | None:
+def _meta(
+    text: str, catalog: str, schema: str, seen: Callable[[], Seen | None] | None = None
+) -> Plan | None:
     for kind, pattern in _META:
         match = pattern.match(text)
         if match is None:
@@ -296,7 +327,9 @@ def _meta(text: str, catalog: str, schema: str) -> Plan | None:
             sql = (
                 "SELECT regexp_replace(database_name, '__uc$', '') AS catalog "
                 "FROM duckdb_databases() WHERE NOT internal AND database_name <> 'memory' "
-                "AND regexp_full_match(regexp_replace(database_name, '__uc$', ''), $p) ORDER BY 1"
+                "AND regexp_full_match(regexp_replace(database_name, '__uc$', ''), $p)"
+                + metadata.visible(seen, "regexp_replace(database_name, '__uc$', '')")
+                + " ORDER BY 1"
             )
             return Plan(sql, {"p": regex}, "SHOW")
         if kind == "show_schemas":
@@ -304,8 +337,9 @@ def _meta(text: str, catalog: str, schema: str) -> Plan | None:
             # Every Unity Catalog catalog has an information_schema (answered by metadata.py).
             sql = (
                 "SELECT databaseName FROM (SELECT s.schema_name AS databaseName "
-                f"FROM duckdb_schemas() s WHERE s.database_name = $c AND {_VISIBLE_SCHEMA} "
-                "UNION SELECT 'information_schema' FROM duckdb_databases() "
+                f"FROM duckdb_schemas() s WHERE s.database_name = $c AND {_VISIBLE_SCHEMA}"
+                + metadata.visible(seen, metadata.quoted(cat), "s.schema_name")
+                + " UNION SELECT 'information_schema' FROM duckdb_databases() "
                 "WHERE database_name = $c) WHERE regexp_full_match(databaseName, $p) ORDER BY 1"
             )
             return Plan(sql, {"c": duck_catalog(cat), "p": regex}, "SHOW", target=(cat,))
@@ -318,7 +352,9 @@ def _meta(text: str, catalog: str, schema: str) -> Plan | None:
                 "FROM (SELECT database_name, schema_name, table_name FROM duckdb_tables() "
                 "UNION ALL SELECT database_name, schema_name, view_name FROM duckdb_views() "
                 "WHERE NOT internal) WHERE database_name = $c AND schema_name = $s "
-                "AND regexp_full_match(table_name, $p) ORDER BY 2"
+                "AND regexp_full_match(table_name, $p)"
+                + metadata.visible(seen, metadata.quoted(cat), "schema_name", "table_name")
+                + " ORDER BY 2"
             )
             params = {"c": duck_catalog(cat), "s": sch, "p": regex}
             return Plan(sql, params, "SHOW", target=(cat, sch))
