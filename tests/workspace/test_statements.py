@@ -319,3 +319,50 @@ def test_query_history_records_every_statement(w: WorkspaceClient, warehouse: st
     mine = w.query_history.list(filter_by=QueryFilter(user_ids=[user_id]), max_results=1000).res
     assert {ok.statement_id, bad.statement_id} <= {q.query_id for q in mine}
     assert all(q.user_id == user_id for q in mine)
+
+
+@pytest.mark.parametrize(
+    ("statement", "rows"),
+    [
+        ("SET TIME ZONE 'America/New_York'", [["TIMEZONE", "America/New_York"]]),
+        ("SET TIME ZONE LOCAL", [["TIMEZONE", "Etc/UTC"]]),
+        ("SET ansi_mode = false", [["ansi_mode", "false"]]),
+        ("set STATEMENT_TIMEOUT = 600", [["STATEMENT_TIMEOUT", "600"]]),
+        ("SET timezone = '+08:00'", [["timezone", "+08:00"]]),
+        ("SET use_cached_result", [["use_cached_result", "true"]]),
+        ("RESET", None),
+    ],
+)
+def test_set_and_reset_answer_as_a_sql_warehouse(
+    w: WorkspaceClient, warehouse: str, statement: str, rows: list[list[str]] | None
+) -> None:
+    response = w.statement_execution.execute_statement(statement=statement, warehouse_id=warehouse)
+    assert response.status.state == StatementState.SUCCEEDED, response.status
+    assert (response.result.data_array if response.result else None) == rows
+
+
+def test_bare_set_lists_the_warehouse_parameters(w: WorkspaceClient, warehouse: str) -> None:
+    response = w.statement_execution.execute_statement(statement="SET", warehouse_id=warehouse)
+    assert [c.name for c in response.manifest.schema.columns] == ["key", "value"]
+    assert ["ANSI_MODE", "true"] in response.result.data_array
+    assert ["TIMEZONE", "Etc/UTC"] in response.result.data_array
+
+
+@pytest.mark.parametrize(
+    ("statement", "error"),
+    [
+        ("SET spark.sql.shuffle.partitions = 10", "[CONFIG_NOT_AVAILABLE]"),
+        ("SET threads = 1", "[CONFIG_NOT_AVAILABLE]"),  # the engine's own settings stay shut
+        ("SET memory_limit = '1GB'", "[CONFIG_NOT_AVAILABLE]"),
+        ("SET ansi_mode = maybe", "[INVALID_CONF_VALUE]"),
+        ("SET statement_timeout = -5", "[INVALID_CONF_VALUE]"),
+        ("SET TIME ZONE 'Mars/Olympus'", "[INVALID_CONF_VALUE]"),
+        ("SET = 1", "[PARSE_SYNTAX_ERROR]"),
+    ],
+)
+def test_a_set_the_warehouse_does_not_take_fails_with_its_error_class(
+    w: WorkspaceClient, warehouse: str, statement: str, error: str
+) -> None:
+    response = w.statement_execution.execute_statement(statement=statement, warehouse_id=warehouse)
+    assert response.status.state == StatementState.FAILED
+    assert response.status.error.message.startswith(error), response.status.error.message

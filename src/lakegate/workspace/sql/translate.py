@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from lakegate.workspace.sql import duckdb_only, grants_sql, metadata
+from lakegate.workspace.sql import duckdb_only, grants_sql, metadata, settings
 from lakegate.workspace.sql.access import Access, Seen, accesses, created, to_see
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
@@ -100,6 +100,9 @@ def _plan(
     granted = grants_sql.parse(stripped, catalog, schema)
     if granted is not None:
         return granted
+    setting = settings.translate(stripped)
+    if setting is not None:
+        return setting
     meta = metadata.translate(stripped, catalog, schema, seen) or _meta(
         stripped, catalog, schema, seen
     )
