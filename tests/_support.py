@@ -16,9 +16,11 @@ import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import httpx
 import mcp_types as types
 import uvicorn
 from databricks.sdk import AccountClient, WorkspaceClient
@@ -199,3 +201,29 @@ def create_job_action(connector: str = "databricks") -> Action:
         body={"name": "{{name}}", "tasks": "{{tasks}}"},
         inputs={"name": Input(type="string"), "tasks": Input(type="array")},
     )
+
+
+class _SignInForm(HTMLParser):
+    """The fields of the local workspace's sign-in page (u2m.py), as a browser would post them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+        self.action = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "form":
+            self.action = found.get("action") or ""
+        if tag == "input" and found.get("name"):
+            self.fields[str(found["name"])] = found.get("value") or ""
+
+
+def sign_in(ws: LocalWorkspace, url: str, user: str) -> httpx.Response:
+    """What a person does in the browser at an authorize `url`: open the sign-in page, give
+    their user name, allow. The answer is the workspace's redirect (or the page again)."""
+    page = httpx.get(url)
+    assert page.status_code == 200 and "Sign in" in page.text, page.text
+    form = _SignInForm()
+    form.feed(page.text)
+    return httpx.post(ws.host + form.action, data={**form.fields, "user_name": user})

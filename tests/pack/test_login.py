@@ -11,12 +11,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
 import pytest
 
+from _support import sign_in
 from lakegate._transport import HttpClient
 from lakegate.authconfig import OAuth2Auth
 from lakegate.project import Action, Connector, Project, load_project
@@ -34,22 +34,9 @@ def ws() -> Iterator[LocalWorkspace]:
         yield ws
 
 
-class _Form(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if tag == "input" and found.get("name"):
-            self.fields[str(found["name"])] = found.get("value") or ""
-
-
 def browser(ws: LocalWorkspace, url: str, user: str = ALICE) -> None:
-    """What the person does: open the page, sign in, and land back on lakegate's listener."""
-    form = _Form()
-    form.feed(httpx.get(url).text)
-    back = httpx.post(f"{ws.host}/oidc/v1/authorize", data={**form.fields, "user_name": user})
+    """What the person does: sign in, and land back on lakegate's listener."""
+    back = sign_in(ws, url, user)
     assert back.status_code == 302, back.text
     assert "Signed in" in httpx.get(back.headers["location"]).text
 

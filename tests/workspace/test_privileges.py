@@ -23,14 +23,22 @@ class Sql:
     def __init__(self, client: httpx.Client, warehouse: str) -> None:
         self.client, self.warehouse = client, warehouse
 
-    def run(self, statement: str, **body: Any) -> dict[str, Any]:
+    def answer(self, statement: str, **body: Any) -> dict[str, Any]:
         answer = self.client.post(
             "/api/2.0/sql/statements",
             json={"statement": statement, "warehouse_id": self.warehouse, "wait_timeout": "30s",
                   **body},
         )  # fmt: skip
         assert answer.status_code == 200, answer.text
-        return answer.json()["status"]
+        return answer.json()
+
+    def run(self, statement: str, **body: Any) -> dict[str, Any]:
+        return self.answer(statement, **body)["status"]
+
+    def rows(self, statement: str) -> list[list[Any]]:
+        body = self.answer(statement)
+        assert body["status"]["state"] == "SUCCEEDED", (statement, body["status"])
+        return (body.get("result") or {}).get("data_array") or []
 
     def ok(self, statement: str, **body: Any) -> None:
         status = self.run(statement, **body)
@@ -254,15 +262,7 @@ def test_sql_listings_show_only_what_the_principal_may_see(
     viewer = workspace.create_service_principal(f"lister-{schema}", warehouse_permission="CAN_USE")
     token = fetch_token(workspace, viewer["client_id"], viewer["client_secret"])
     with httpx.Client(base_url=workspace.host, headers=bearer(token), timeout=60) as client:
-
-        def rows(statement: str) -> list[list[Any]]:
-            answer = client.post(
-                "/api/2.0/sql/statements",
-                json={"statement": statement, "warehouse_id": warehouse, "wait_timeout": "30s"},
-            )
-            body = answer.json()  # fmt: skip
-            assert body["status"]["state"] == "SUCCEEDED", (statement, body["status"])
-            return (body.get("result") or {}).get("data_array") or []
+        rows = Sql(client, warehouse).rows
 
         def names(statement: str, column: int = 0) -> set[str]:
             return {str(r[column]) for r in rows(statement)}
@@ -289,12 +289,4 @@ def test_sql_listings_show_only_what_the_principal_may_see(
         assert "secret_col" not in columns and "n" in columns
         assert {r[2] for r in rows("SHOW TABLES IN ALL CATALOGS") if r[0] == "main"} == {"shown"}
     # the admin still sees everything
-    assert f"{schema}_hidden" in {
-        str(r[0]) for r in admin_rows(api, warehouse, "SHOW SCHEMAS IN main")
-    }
-
-
-def admin_rows(api: httpx.Client, warehouse: str, statement: str) -> list[list[Any]]:
-    sent = {"statement": statement, "warehouse_id": warehouse, "wait_timeout": "30s"}
-    body = api.post("/api/2.0/sql/statements", json=sent).json()
-    return (body.get("result") or {}).get("data_array") or []
+    assert f"{schema}_hidden" in {str(r[0]) for r in admin.rows("SHOW SCHEMAS IN main")}

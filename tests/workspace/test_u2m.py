@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +13,7 @@ import httpx
 import pytest
 from databricks.sdk.oauth import OAuthClient
 
+from _support import sign_in
 from lakegate.workspace import LocalWorkspace
 
 ALICE = "alice@example.com"
@@ -25,29 +25,6 @@ def ws() -> Iterator[LocalWorkspace]:
     with LocalWorkspace(warehouse_delays=0.1) as ws:
         ws.create_user(ALICE)
         yield ws
-
-
-class _Form(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: dict[str, str] = {}
-        self.action = ""
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if tag == "form":
-            self.action = found.get("action") or ""
-        if tag == "input" and found.get("name"):
-            self.fields[str(found["name"])] = found.get("value") or ""
-
-
-def sign_in(ws: LocalWorkspace, url: str, user: str = ALICE) -> httpx.Response:
-    """What the person does in the browser: open the page, give their name, allow."""
-    page = httpx.get(url)
-    assert page.status_code == 200 and "Sign in" in page.text, page.text
-    form = _Form()
-    form.feed(page.text)
-    return httpx.post(ws.host + form.action, data={**form.fields, "user_name": user})
 
 
 def consent(ws: LocalWorkspace) -> Any:
@@ -66,7 +43,7 @@ def test_the_sdks_consent_flow_signs_alice_in_and_refresh_tokens_rotate(
     ws: LocalWorkspace,
 ) -> None:
     flow = consent(ws)
-    back = sign_in(ws, flow.authorization_url)
+    back = sign_in(ws, flow.authorization_url, ALICE)
     assert back.status_code == 302 and back.headers["location"].startswith(REDIRECT)
     query = {k: v[0] for k, v in parse_qs(urlsplit(back.headers["location"]).query).items()}
     assert set(query) == {"code", "state"}
@@ -86,7 +63,7 @@ def test_the_sdks_consent_flow_signs_alice_in_and_refresh_tokens_rotate(
 
 def _code(ws: LocalWorkspace, **overrides: str) -> tuple[str, Any]:
     flow = consent(ws)
-    back = sign_in(ws, flow.authorization_url)
+    back = sign_in(ws, flow.authorization_url, ALICE)
     code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
     return code, flow
 
@@ -134,10 +111,10 @@ def test_a_bad_authorize_request_is_refused(
 
 
 def test_an_unknown_user_stays_on_the_page_and_gets_no_code(ws: LocalWorkspace) -> None:
-    back = sign_in(ws, consent(ws).authorization_url, user="mallory@example.com")
+    back = sign_in(ws, consent(ws).authorization_url, "mallory@example.com")
     assert back.status_code == 200 and "location" not in back.headers
     assert re.search(r"No active user", back.text)
-    assert "<script" not in sign_in(ws, consent(ws).authorization_url, user="<script>").text
+    assert "<script" not in sign_in(ws, consent(ws).authorization_url, "<script>").text
 
 
 def test_discovery_names_the_flow(ws: LocalWorkspace) -> None:
