@@ -9,13 +9,14 @@ checked by whoever holds the grants (the host wires `StatementService.authorize`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
-__all__ = ["Access", "Seen", "accesses", "created", "to_see"]
+__all__ = ["Access", "Seeing", "Seen", "accesses", "created", "to_see"]
 
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge)
 # Statements only a securable's owner (or a holder of MANAGE) may run.
@@ -59,6 +60,10 @@ class Seen:
             *(f"({cat} = {_lit(c)} AND {sch} = {_lit(s)} AND {tab} = {_lit(t)})"
               for c, s, t in sorted(self.tables)),
         ])  # fmt: skip
+
+
+# What a statement's caller may see, asked only by the statements that list (None: no limit).
+Seeing = Callable[[], Seen | None] | None
 
 
 def _lit(value: str) -> str:

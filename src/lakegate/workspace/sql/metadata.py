@@ -18,12 +18,8 @@ from sqlglot import exp
 from lakegate.workspace.sql import errors, plan
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from lakegate.workspace.sql.access import Seen
+    from lakegate.workspace.sql.access import Seeing, Seen
     from lakegate.workspace.sql.plan import Plan
-
-    Seeing = Callable[[], Seen | None] | None  # what the caller may see, asked only if needed
 
 _IDENT = r"(?:`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)"
 _QNAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT})*"

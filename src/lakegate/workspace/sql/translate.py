@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from lakegate.workspace.sql import duckdb_only, grants_sql, metadata, settings
-from lakegate.workspace.sql.access import Access, Seen, accesses, created, to_see
+from lakegate.workspace.sql.access import Access, Seeing, accesses, created, to_see
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
 # from here, where the rest of the workspace has always found them.
@@ -64,7 +63,7 @@ def plan(
     catalog: str,
     schema: str,
     user: str,
-    seen: Callable[[], Seen | None] | None = None,
+    seen: Seeing = None,
 ) -> Plan:
     """Translate one Databricks SQL statement for DuckDB, binding `params`; listings
     (SHOW, information_schema, the connectors' metadata) show only what `seen` says the caller
@@ -86,7 +85,7 @@ def _plan(
     catalog: str,
     schema: str,
     user: str,
-    seen: Callable[[], Seen | None] | None = None,
+    seen: Seeing = None,
 ) -> Plan:
     stripped = text.strip().rstrip(";").strip()
     found = TRANSACTION_CONTROL.match(stripped)
@@ -216,7 +215,7 @@ def _rewrite(
     catalog: str,
     schema: str,
     user: str,
-    seen: Callable[[], Seen | None] | None = None,
+    seen: Seeing = None,
 ) -> exp.Expression:
     if isinstance(node, exp.Table) and node.db.lower() == "information_schema":
         return metadata.information_schema(node, catalog, seen)
@@ -317,7 +316,7 @@ def _pattern(raw: str | None) -> str:
 
 
 def _meta(
-    text: str, catalog: str, schema: str, seen: Callable[[], Seen | None] | None = None
+    text: str, catalog: str, schema: str, seen: Seeing = None
 ) -> Plan | None:
     for kind, pattern in _META:
         match = pattern.match(text)
