@@ -315,9 +315,7 @@ def _pattern(raw: str | None) -> str:
     return "(?i)(" + "|".join(options) + ")"
 
 
-def _meta(
-    text: str, catalog: str, schema: str, seen: Seeing = None
-) -> Plan | None:
+def _meta(text: str, catalog: str, schema: str, seen: Seeing = None) -> Plan | None:
     for kind, pattern in _META:
         match = pattern.match(text)
         if match is None:
