@@ -1,4 +1,5 @@
-"""Secret references (`${env:NAME}`, `${secret:NAME}`), the local secret store, and redaction.
+"""Secret references (`${env:NAME}`, `${secret:NAME}`, `${databrickscfg:PROFILE.KEY}`), the local
+secret store, and redaction.
 
 A secret is write-only: it is resolved at the moment a request needs it, registered with the
 redactor, and every front passes what it prints, logs or returns through `redact`.
@@ -6,6 +7,7 @@ redactor, and every front passes what it prints, logs or returns through `redact
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import json
 import os
@@ -25,16 +27,21 @@ __all__ = [
     "REFERENCE_PATTERN",
     "MemorySecretStore",
     "SecretStore",
+    "databrickscfg_path",
+    "has_value",
     "is_reference",
     "origin_of",
     "parse_reference",
+    "read_databrickscfg",
     "redact",
     "redact_data",
     "register_secret",
     "resolve",
 ]
 
-REFERENCE_PATTERN = re.compile(r"^\$\{(env|secret):([A-Za-z_][A-Za-z0-9_.\-]{0,127})\}$")
+REFERENCE_PATTERN = re.compile(
+    r"^\$\{(env|secret|databrickscfg):([A-Za-z_][A-Za-z0-9_.\-]{0,127})\}$"
+)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
 _REDACTED = "***"
 # Values this short are too likely to occur in ordinary text to be replaced blindly.
@@ -44,7 +51,8 @@ _MAX_REGISTERED = 4096
 
 
 def is_reference(value: object) -> bool:
-    """True when `value` is a `${env:NAME}` or `${secret:NAME}` reference."""
+    """True when `value` is a `${env:NAME}`, `${secret:NAME}` or `${databrickscfg:P.KEY}`
+    reference."""
     return isinstance(value, str) and REFERENCE_PATTERN.match(value) is not None
 
 
@@ -58,6 +66,64 @@ def parse_reference(ref: str) -> tuple[str, str]:
             hint="Write `${env:VARIABLE}` or `${secret:NAME}` (stored with `lakegate secret set`).",
         )
     return match.group(1), match.group(2)
+
+
+def databrickscfg_path() -> Path:
+    """The Databricks CLI and SDK config file: $DATABRICKS_CONFIG_FILE, else ~/.databrickscfg."""
+    return Path(os.environ.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
+
+
+def read_databrickscfg(path: Path | None = None) -> dict[str, dict[str, str]] | None:
+    """The profiles of a Databricks config file as databricks-sdk reads them, or None when
+    there is no file: each profile on its own ([DEFAULT]'s keys are not folded into the others,
+    as configparser would), [DEFAULT] only when it has keys, `__settings__` kept apart."""
+    file = path or databrickscfg_path()
+    # A default section nobody names: [DEFAULT] becomes a profile like any other.
+    parser = configparser.ConfigParser(interpolation=None, default_section="\x00")
+    try:
+        parser.read_string(file.read_text(encoding="utf-8"), source=str(file))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise SecretError(
+            f"Cannot read {file}: {' '.join(str(exc).split())}.",
+            code="config.databrickscfg",
+            hint="Fix the file (INI: [profile] lines, then key = value).",
+        ) from None
+    profiles = {name: dict(parser[name]) for name in parser.sections()}
+    if not profiles.get("DEFAULT"):
+        profiles.pop("DEFAULT", None)
+    return profiles
+
+
+def _databrickscfg_value(ref: str, name: str) -> tuple[str, list[str]]:
+    """A `${databrickscfg:PROFILE.KEY}` value, read now (so rotation in the file is followed),
+    and the origins it may go to: the profile's host (and Entra ID for an Azure profile)."""
+    profile, _, key = name.rpartition(".")
+    file = databrickscfg_path()
+    profiles = read_databrickscfg(file)
+    where = f"{key} of profile {profile!r} in {file} ({ref})"
+    section = (profiles or {}).get(profile)
+    value = (section or {}).get(key, "").strip()
+    if not profile or not value:
+        cause = (
+            f"there is no {file}" if profiles is None
+            else f"{file} has no profile {profile!r}" if section is None
+            else f"profile {profile!r} has no {key}"
+        )  # fmt: skip
+        raise SecretError(
+            f"Cannot read the {where}: {cause}.",
+            hint="Add it to the profile (`databricks auth login`, or edit the file), or point "
+            "$DATABRICKS_CONFIG_FILE at the file the connector was made from.",
+            details={"reference": ref},
+        )
+    host = (section or {}).get("host", "").strip()
+    if host and "://" not in host:
+        host = "https://" + host
+    origins = [origin_of(host)] if host else []
+    if origins and section and section.get("azure_tenant_id"):
+        origins.append("https://login.microsoftonline.com")
+    return value, origins
 
 
 def origin_of(url: str) -> str:
@@ -82,6 +148,8 @@ def resolve(ref: str, store: SecretStore | None, destination: str | None = None)
     `auth.secret_origin` otherwise, and nothing is sent. `${env:...}` secrets are not bound.
     """
     kind, name = parse_reference(ref)
+    if kind == "databrickscfg":
+        return _resolve_databrickscfg(ref, name, destination)
     if kind == "env":
         value = os.environ.get(name)
         if not value:
@@ -102,6 +170,36 @@ def resolve(ref: str, store: SecretStore | None, destination: str | None = None)
         if destination is not None and store is not None:
             _check_origin(store, name, ref, destination)
     register_secret(value)
+    return value
+
+
+def has_value(ref: str, store: SecretStore | None) -> bool:
+    """Whether `ref` would resolve now (without resolving or binding it)."""
+    kind, name = parse_reference(ref)
+    if kind == "env":
+        return bool(os.environ.get(name))
+    if kind == "secret":
+        return store is not None and name in store.names()
+    try:
+        _databrickscfg_value(ref, name)
+    except SecretError:
+        return False
+    return True
+
+
+def _resolve_databrickscfg(ref: str, name: str, destination: str | None) -> str:
+    value, origins = _databrickscfg_value(ref, name)
+    register_secret(value)
+    target = origin_of(destination) if destination is not None else None
+    if target is not None and origins and target not in origins:
+        raise AuthError(
+            f"The {ref} secret belongs to {' and '.join(origins)} (the profile's host), but "
+            f"the connector sends it to {target}; nothing was sent.",
+            code="auth.secret_origin",
+            hint="Point the connector at the profile's workspace, or use the profile that "
+            f"belongs to {target}.",
+            details={"reference": ref, "stored_for": origins, "destination": target},
+        )
     return value
 
 

@@ -128,11 +128,11 @@ def test_cli_connect_from_a_databrickscfg_profile_and_azure(
     )
     assert done.exit_code == 0, done.output
     loaded = load_project(project)
-    assert (
-        loaded.connectors["databricks"].auth.client_secret == "${secret:databricks_client_secret}"
+    # The secret stays in the profile (rotation there reaches lakegate): nothing is copied.
+    assert loaded.connectors["databricks"].auth.client_secret == (
+        "${databrickscfg:local.client_secret}"
     )
-    store = SecretStore(loaded.state_dir)
-    assert store.get("databricks_client_secret") == workspace.credentials["client_secret"]
+    assert SecretStore(loaded.state_dir).names() == []
     assert workspace.credentials["client_secret"] not in project.read_text()
 
     azure = CliRunner().invoke(

@@ -26,7 +26,7 @@ from lakegate.cli._project import (
 )
 from lakegate.connectors import secret_destination
 from lakegate.errors import ConfigError
-from lakegate.secrets import is_reference, parse_reference
+from lakegate.secrets import databrickscfg_path, has_value, is_reference, parse_reference
 
 if TYPE_CHECKING:
     from lakegate.project import Connector, Project
@@ -239,6 +239,10 @@ def _secret_status(ref: str) -> str:
     kind, var = parse_reference(ref)
     if kind == "env":
         return "set in the environment" if os.environ.get(var) else f"MISSING (export {var})"
+    if kind == "databrickscfg":
+        profile, _, key = var.rpartition(".")
+        where = f"{key} of profile {profile} in {databrickscfg_path()}"
+        return f"read from the {where}" if has_value(ref, None) else f"MISSING ({where})"
     if var in secret_store().names():
         return "in the local secret store"
     return f"MISSING (lakegate secret set {var})"

@@ -20,6 +20,7 @@ from lakegate.cli._project import env_reference, read_secret, say, secret_store,
 from lakegate.errors import ConfigError
 
 if TYPE_CHECKING:
+    from lakegate.databricks.config import DatabricksConfig
     from lakegate.databricks.export import ExportResult
     from lakegate.project import Project
 
@@ -99,28 +100,53 @@ def _project_or_new() -> tuple[Project, bool]:
 
 
 def _client_secret(
-    name: str, env: str | None, stdin: bool, profile_secret: str | None
+    name: str, env: str | None, stdin: bool, resolved: str | None
 ) -> tuple[str, str]:
-    """(reference, where it came from) for the client secret."""
+    """(reference, where it came from) for the client secret; `resolved` is the reference
+    `$DATABRICKS_CLIENT_SECRET` or the profile gives."""
     if env and stdin:
         raise usage(
             "Give --client-secret-env or --client-secret-stdin, not both.", "Keep one of them."
         )
     if env:
         return env_reference("--client-secret-env", env), f"${{env:{env}}}"
-    secret_name = connectors.secret_name(name, "client_secret")
-    if stdin or profile_secret:
-        value = profile_secret if profile_secret and not stdin else read_secret("Client secret")
-        secret_store().set(secret_name, value)
+    if stdin:
+        secret_name = connectors.secret_name(name, "client_secret")
+        secret_store().set(secret_name, read_secret("Client secret"))
         reference = connectors.secret_reference(name, "client_secret")
         return reference, f"the secret store ({reference})"
-    if os.environ.get("DATABRICKS_CLIENT_SECRET"):
-        return "${env:DATABRICKS_CLIENT_SECRET}", "${env:DATABRICKS_CLIENT_SECRET}"
+    if resolved:
+        return resolved, resolved
     raise usage(
         "No client secret given.",
         "Pass --client-secret-env VAR (an exported variable's name), --client-secret-stdin, "
         "--profile NAME, or export DATABRICKS_CLIENT_SECRET.",
     )
+
+
+def _resolved_workspace(
+    profile: str | None, host: str | None, client_id: str | None
+) -> DatabricksConfig:
+    """The workspace and credentials the flags, environment and ~/.databrickscfg name, as the
+    databricks CLI resolves them; a usage error for no host or an account console host."""
+    from lakegate.databricks.config import resolve_config
+
+    found = resolve_config(profile=profile, host=host, client_id=client_id)
+    if not found.host:
+        raise usage(
+            "No workspace URL.",
+            "Pass --host https://<workspace>, set DATABRICKS_HOST, or name a profile with a "
+            f"host (--profile NAME; {found.file} has none to use).",
+        )
+    if found.is_account:
+        raise usage(
+            f"{found.host} (from {found.describe('host')}) is the account console, not a "
+            "workspace.",
+            "Use the workspace's URL (https://<workspace>.cloud.databricks.com, as in the "
+            "browser when a workspace is open) or a workspace profile; the account host is "
+            "for `lakegate databricks setup --account-host`.",
+        )
+    return found
 
 
 @databricks_app.command("connect")
@@ -138,7 +164,10 @@ def connect_cmd(
         False, "--client-secret-stdin", help="Read the secret from stdin into the secret store."
     ),
     profile: str | None = typer.Option(
-        None, "--profile", help="Read host, client id and secret from ~/.databrickscfg."
+        None,
+        "--profile",
+        help="A ~/.databrickscfg profile (default: $DATABRICKS_CONFIG_PROFILE, else [DEFAULT]), "
+        "read as the databricks CLI reads it; its secret stays there.",
     ),
     name: str = typer.Option(
         "databricks", "--connector-name", help="The connector's name (as in `setup`)."
@@ -173,30 +202,32 @@ def connect_cmd(
     """
     import asyncio
 
-    from lakegate.databricks.connect import connect, read_profile
+    from lakegate.databricks.connect import connect
 
     name = old_name or name
-    found = read_profile(profile) if profile else None
-    host = host or (found.host if found else None) or os.environ.get("DATABRICKS_HOST")
-    client_id = (
-        client_id or (found.client_id if found else None) or os.environ.get("DATABRICKS_CLIENT_ID")
-    )
-    azure_tenant = azure_tenant or (found.azure_tenant_id if found else None)
-    if not host:
-        raise usage("No workspace URL.", "Pass --host https://<workspace> or set DATABRICKS_HOST.")
-    if not client_id:
-        raise usage("No client id.", "Pass --client-id ID or set DATABRICKS_CLIENT_ID.")
+    found = _resolved_workspace(profile, host, client_id)
+    azure_tenant = azure_tenant or found.azure_tenant_id
     store, secret_name = secret_store(), connectors.secret_name(name, "client_secret")
     had_secret = store.get(secret_name) is not None
-    secret_ref, secret_source = _client_secret(
-        name, client_secret_env, client_secret_stdin, found.client_secret if found else None
-    )
+    pat = not (found.client_id or client_secret_env or client_secret_stdin) and found.token
+    if pat:
+        secret_ref = secret_source = found.token
+    else:
+        if not found.client_id:
+            raise usage(
+                "No client id.",
+                "Pass --client-id ID, set DATABRICKS_CLIENT_ID, or name a profile with "
+                "client_id (--profile NAME).",
+            )
+        secret_ref, secret_source = _client_secret(
+            name, client_secret_env, client_secret_stdin, found.client_secret
+        )
     project, created = _project_or_new()
     report = asyncio.run(
         connect(
             project,
-            host=host,
-            client_id=client_id,
+            host=found.host,
+            client_id=None if pat else found.client_id,
             client_secret=secret_ref,
             name=name,
             warehouse_id=warehouse_id,
@@ -225,9 +256,12 @@ def connect_cmd(
     conn = report.connector
     mode = "read-only" if conn.read_only else "[yellow]writes allowed[/]"
     say(f"[green]✓[/] Connector [bold]{escape(name)}[/] -> {escape(conn.base_url)} ({mode})")
-    say(f"  OAuth2 client credentials, scope '{escape(conn.auth.scope or '')}', secret from "
-        f"{escape(secret_source)}")  # fmt: skip
-    say(f"  token URL {escape(report.token_url)} ({report.token_url_source})")
+    if pat:
+        say(f"  Personal access token from {escape(secret_source)}")
+    else:
+        say(f"  OAuth2 client credentials, scope '{escape(conn.auth.scope or '')}', secret "
+            f"from {escape(secret_source)}")  # fmt: skip
+        say(f"  token URL {escape(report.token_url)} ({report.token_url_source})")
     say(f"[green]✓[/] {len(report.actions)} actions: {escape(', '.join(report.actions))}")
     if report.warehouse_id:
         say(f"[green]✓[/] Default warehouse {escape(report.warehouse_id)} "

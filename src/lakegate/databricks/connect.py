@@ -7,10 +7,7 @@ found through `/.well-known/databricks-config` or OIDC discovery (falling back t
 
 from __future__ import annotations
 
-import configparser
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,13 +21,11 @@ from lakegate.results import ActionResult
 __all__ = [
     "AZURE_DATABRICKS_SCOPE",
     "ConnectReport",
-    "Profile",
     "connect",
     "databricks_connector",
     "discover_token_url",
     "m2m_auth",
     "normalize_host",
-    "read_profile",
     "well_known",
 ]
 
@@ -64,17 +59,6 @@ class ConnectReport:
     copilot_pinned_now: bool = False
 
 
-@dataclass
-class Profile:
-    """A `~/.databrickscfg` profile: what lakegate can use from it."""
-
-    name: str
-    host: str | None
-    client_id: str | None
-    client_secret: str | None
-    azure_tenant_id: str | None = None
-
-
 def normalize_host(host: str) -> str:
     """`dbc-1.cloud.databricks.com` or `https://.../` -> `https://dbc-1.cloud.databricks.com`."""
     host = host.strip()
@@ -89,33 +73,6 @@ def normalize_host(host: str) -> str:
             hint="Pass --host https://dbc-1234.cloud.databricks.com (the URL in your browser).",
         )
     return f"{parts.scheme}://{parts.netloc}".rstrip("/")
-
-
-def read_profile(name: str, path: str | Path | None = None) -> Profile:
-    """A profile of the Databricks CLI's config file (`~/.databrickscfg`)."""
-    file = Path(path or os.environ.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg")
-    file = file.expanduser()
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read_string(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"There is no {file} to read profile {name!r} from.",
-            hint="Create it with `databricks auth login`, or pass --host and --client-id.",
-        ) from None
-    except (OSError, configparser.Error) as exc:
-        raise ConfigError(f"Cannot read {file}: {exc}.", hint="Fix the file.") from None
-    if name != "DEFAULT" and not parser.has_section(name):
-        known = ", ".join(parser.sections()) or "none"
-        raise ConfigError(f"{file} has no profile {name!r}.", hint=f"Profiles in it: {known}.")
-    section = parser[name]
-    return Profile(
-        name=name,
-        host=section.get("host"),
-        client_id=section.get("client_id"),
-        client_secret=section.get("client_secret"),
-        azure_tenant_id=section.get("azure_tenant_id"),
-    )
 
 
 async def discover_token_url(host: str, gateway: Gateway) -> tuple[str, str]:
@@ -170,7 +127,7 @@ def m2m_auth(
 def databricks_connector(
     name: str,
     host: str,
-    client_id: str,
+    client_id: str | None,
     client_secret: str,
     *,
     token_url: str,
@@ -178,9 +135,14 @@ def databricks_connector(
     read_only: bool = True,
     warehouse_id: str | None = None,
 ) -> Connector:
-    """The connector for a Databricks workspace (`client_secret` is a secret reference)."""
+    """The connector for a Databricks workspace (`client_secret` is a secret reference); with
+    no `client_id`, `client_secret` is a personal access token sent as a bearer token."""
     scope = AZURE_DATABRICKS_SCOPE if azure_tenant else DATABRICKS_SCOPE
-    auth = m2m_auth(token_url, client_id, client_secret, scope)
+    auth: dict[str, Any] = (
+        m2m_auth(token_url, client_id, client_secret, scope)
+        if client_id
+        else {"type": "bearer", "token": client_secret}
+    )
     kind = "Azure Databricks (Entra ID)" if azure_tenant else "Databricks"
     return build_connector(
         name,
@@ -196,7 +158,7 @@ async def connect(
     project: Project,
     *,
     host: str,
-    client_id: str,
+    client_id: str | None,
     client_secret: str,
     name: str = "databricks",
     warehouse_id: str | None = None,
@@ -206,6 +168,7 @@ async def connect(
     run_test: bool = True,
 ) -> ConnectReport:
     """Add or replace connector `name` and the pack's actions, Test, pin a warehouse, save.
+    With no `client_id`, `client_secret` is a personal access token (a reference).
 
     All or nothing: when Test fails the project (in memory and on disk) is left as it was, and
     `report.saved` is False.
@@ -213,7 +176,9 @@ async def connect(
     host = normalize_host(host)
     before = dict(project.connectors), dict(project.actions)
     async with Gateway(project) as gw:
-        token_url, source = await _token_url(gw, host, token_url, azure_tenant)
+        token_url, source = (
+            await _token_url(gw, host, token_url, azure_tenant) if client_id else ("", "pat")
+        )
         connector = databricks_connector(
             name,
             host,

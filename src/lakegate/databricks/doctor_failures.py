@@ -119,6 +119,13 @@ def store_fix(auth: OAuth2Auth) -> str:
         )
     if kind == "secret":
         return f"store it: `lakegate secret set {name}` (pipe it in); then check client_id."
+    if kind == "databrickscfg":
+        profile, _, key = name.rpartition(".")
+        return (
+            f"put it in profile [{profile}] of ~/.databrickscfg (`{key} = <the new secret>`, or "
+            "$DATABRICKS_CONFIG_FILE's file): the connector reads it from there; then check "
+            "client_id."
+        )
     return (
         "store it with `lakegate secret set NAME` and write `client_secret: ${secret:NAME}`; "
         "then check client_id."

@@ -7,7 +7,6 @@ carries one; a typed secret waits in the session (`Session.keep`) until the conn
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ from lakegate.connectors import build_connector, parse_pair, secret_destination,
 from lakegate.project import Connector
 from lakegate.secrets import (
     SecretStore,
+    has_value,
     is_reference,
     origin_of,
     parse_reference,
@@ -242,7 +242,6 @@ class ConnectorDraft:
         self, existing: Connector | None, store: SecretStore, session: Session
     ) -> list[SecretSlot]:
         """The write-only fields with their status."""
-        stored = set(store.names())
         out = []
         for name, required in self.secret_fields():
             reference = self._saved_reference(existing, name)
@@ -253,9 +252,7 @@ class ConnectorDraft:
             elif reference is None:
                 status = "not set"
             else:
-                kind, ref_name = parse_reference(reference)
-                found = bool(os.environ.get(ref_name)) if kind == "env" else ref_name in stored
-                status = "set" if found else "not set"
+                status = "set" if has_value(reference, store) else "not set"
             out.append(SecretSlot(name, SECRET_LABELS[name], required, status, reference, key))
         return out
 
