@@ -3,6 +3,10 @@
 from lakegate import Gateway
 async with Gateway.from_file("lakegate.yaml") as gw:
     result = await gw.call("list_warehouses", {})
+
+from lakegate import SyncGateway          # scripts and notebooks
+with SyncGateway.from_file("lakegate.yaml") as gw:
+    result = gw.call("list_warehouses")
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from lakegate.errors import *  # noqa: F403
 from lakegate.errors import __all__ as _errors_all
 
 if TYPE_CHECKING:
-    from lakegate.gateway import ActionResult, Gateway  # noqa: F401
+    from lakegate.gateway import ActionResult, Gateway, SyncGateway  # noqa: F401
     from lakegate.handlers import ActionContext, handler  # noqa: F401
     from lakegate.project import (  # noqa: F401
         Action,
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "Gateway": "lakegate.gateway",
     "ActionResult": "lakegate.gateway",
+    "SyncGateway": "lakegate.gateway",
     "ActionContext": "lakegate.handlers",
     "handler": "lakegate.handlers",
     "Project": "lakegate.project",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ __all__ = [
     "ActionResult",
     "Gateway",
     "RequestSummary",
+    "SyncGateway",
     "handler",
     "handlers",
 ]
@@ -75,6 +77,9 @@ class Gateway:
         self._transport: Transport | None = None
         self._runtimes: dict[str, Runtime] = {}
         self._plain: HttpClient | None = None
+        self._cleanups: set[asyncio.Task[str | None]] = set()
+        # What the clean-up of cancelled calls did ("statement X was canceled on the server").
+        self.cancel_notes: list[str] = []
 
     def __repr__(self) -> str:
         return f"Gateway(project={str(self.project.path)!r})"
@@ -102,7 +107,10 @@ class Gateway:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close every connection and token source."""
+        """Close every connection and token source, once the clean-up of cancelled calls (a
+        statement cancel on its way) has finished or had `_CLEANUP_BUDGET_S`."""
+        if self._cleanups:
+            await asyncio.wait(set(self._cleanups), timeout=_CLEANUP_BUDGET_S)
         runtimes, self._runtimes = list(self._runtimes.values()), {}
         for runtime in runtimes:
             await runtime.authenticator.aclose()
@@ -329,11 +337,112 @@ class Gateway:
         runtime = self.runtime(connector)
         return await exchange(runtime, method, url, **kw)
 
+    def on_cancel(self, work: Any) -> None:
+        """See `Sender.on_cancel`."""
+        task: asyncio.Task[str | None] = asyncio.ensure_future(work)
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleaned_up)
+
+    def _cleaned_up(self, task: asyncio.Task[str | None]) -> None:
+        self._cleanups.discard(task)
+        if not task.cancelled() and task.exception() is None and task.result():
+            self.cancel_notes.append(str(task.result()))
+
     def plain_http(self) -> HttpClient:
         """A client without credentials on the gateway's transport (tokens, presigned links)."""
         if self._plain is None:
             self._plain = HttpClient(self.transport, headers={"User-Agent": user_agent(None)})
         return self._plain
+
+
+class SyncGateway:
+    """The gateway for scripts and notebooks: the same calls, without `async`.
+
+    `with SyncGateway.from_file("lakegate.yaml") as gw: gw.call("list_warehouses").data`. The
+    gateway runs on an event loop of its own in a background thread, so its token cache and
+    connections live across calls, and it works where a loop already runs (Jupyter). Ctrl-C in
+    a call cancels it as a cancelled `Gateway.call` would (a running statement is cancelled).
+    """
+
+    def __init__(self, project: Project | Gateway, **kwargs: Any) -> None:
+        self.gateway = project if isinstance(project, Gateway) else Gateway(project, **kwargs)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._calls: set[asyncio.Task[Any]] = set()  # touched on the loop's thread only
+
+    def __repr__(self) -> str:
+        return f"SyncGateway(project={str(self.gateway.project.path)!r})"
+
+    @classmethod
+    def from_file(cls, path: str | Path, **kwargs: Any) -> SyncGateway:
+        """A gateway over the project file at `path`."""
+        return cls(load_project(path), **kwargs)
+
+    def __enter__(self) -> SyncGateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, name: str, inputs: dict[str, Any] | None = None, **kwargs: Any) -> ActionResult:
+        """`Gateway.call`: failures come back as `ok=False` with `error`, never raised."""
+        return self._run(self.gateway.call(name, inputs, **kwargs))
+
+    def test(self, name: str, inputs: dict[str, Any] | None = None, **kwargs: Any) -> ActionResult:
+        """`Gateway.test`: the Test button, missing inputs taken from their examples."""
+        return self._run(self.gateway.test(name, inputs, **kwargs))
+
+    def actions(self) -> list[Action]:
+        """The project's actions, in file order."""
+        return self.gateway.actions()
+
+    def close(self) -> None:
+        """Close connections and token sources, and stop the background loop."""
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._aclose(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+    async def _aclose(self) -> None:
+        if self._calls:  # a call cancelled by Ctrl-C registers its clean-up as it unwinds
+            await asyncio.wait(set(self._calls), timeout=_CLEANUP_BUDGET_S)
+        await self.gateway.aclose()
+
+    async def _tracked(self, coroutine: Any) -> Any:
+        task = asyncio.current_task()
+        assert task is not None
+        self._calls.add(task)
+        try:
+            return await coroutine
+        finally:
+            self._calls.discard(task)
+
+    def _run(self, coroutine: Any) -> Any:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(
+                    target=self._loop.run_forever, name="lakegate-gateway", daemon=True
+                )
+                self._thread.start()
+            loop = self._loop
+        future = asyncio.run_coroutine_threadsafe(self._tracked(coroutine), loop)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            # The call is cancelled on the loop; its clean-up (a statement's cancel on the
+            # server) runs there, and `close` waits for it.
+            future.cancel()
+            raise
+
+
+# How long closing a gateway waits for the clean-up of cancelled calls (a statement's cancel).
+_CLEANUP_BUDGET_S = 10.0
 
 
 def _project(action: Action, raw: Any) -> Any:

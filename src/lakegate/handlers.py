@@ -84,6 +84,12 @@ class Sender(Protocol):
         """A client without credentials (token requests, presigned links)."""
         ...
 
+    def on_cancel(self, work: Awaitable[str | None]) -> None:
+        """The clean-up of a cancelled call (a statement to cancel on the server): it runs in
+        the background, the gateway waits for it (bounded) before it closes, and what it says
+        it did is kept for the front to print."""
+        ...
+
 
 @dataclass
 class ActionContext:
@@ -125,6 +131,10 @@ class ActionContext:
             trace=self._trace,
             what=self.action.name,
         )
+
+    def on_cancel(self, work: Awaitable[str | None]) -> None:
+        """See `Sender.on_cancel`."""
+        self.sender.on_cancel(work)
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Like `send`, but the decoded JSON; HTTPStatusError on a non-2xx answer."""

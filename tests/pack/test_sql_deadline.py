@@ -108,3 +108,51 @@ async def test_caller_going_away_cancels_the_statement(gw: Gateway, marker: str)
         await call
     # Caught during the server-side wait (5 s): the cancel follows the submit's answer.
     await wait_for_status(gw, marker, "CANCELED", within_s=15)
+
+
+def test_ctrl_c_in_a_script_cancels_the_statement(
+    workspace: LocalWorkspace, project_on: ProjectOn, marker: str
+) -> None:
+    """SyncGateway: KeyboardInterrupt in the calling thread cancels the call on its loop, and
+    closing waits for the statement's cancel to reach the server."""
+    import signal
+    import threading
+
+    from lakegate.gateway import SyncGateway
+
+    project = with_history(asyncio.run(project_on(workspace)))
+    gw = SyncGateway(project)
+    main = threading.main_thread().ident
+    assert main == threading.get_ident()
+
+    def ctrl_c(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    # A signal of its own, raising what SIGINT raises: SIGINT itself is ignored in a suite run in
+    # the background, and a blocked wait only wakes for a real signal.
+    previous = signal.signal(signal.SIGUSR1, ctrl_c)
+
+    def interrupt_when_running() -> None:
+        async def running() -> None:
+            async with Gateway(project) as watcher:
+                await wait_for_status(watcher, marker, "RUNNING", within_s=60)
+
+        asyncio.run(running())
+        signal.pthread_kill(main, signal.SIGUSR1)
+
+    threading.Thread(target=interrupt_when_running, daemon=True).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            gw.call("execute_sql", {"statement": SLOW.format(marker=marker), "deadline_s": 120})
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    gw.close()
+    assert any("was canceled on the workspace" in note for note in gw.gateway.cancel_notes), (
+        gw.gateway.cancel_notes
+    )
+
+    async def canceled() -> None:
+        async with Gateway(project) as watcher:
+            await wait_for_status(watcher, marker, "CANCELED", within_s=10)
+
+    asyncio.run(canceled())

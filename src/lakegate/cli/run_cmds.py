@@ -139,11 +139,22 @@ def _run(project: Project, action: str, values: dict[str, Any], *, test: bool) -
 
     from lakegate.gateway import Gateway
 
+    gateway = Gateway(project, secret_store=SecretStore(project.state_dir))
+
     async def go() -> Any:
-        async with Gateway(project, secret_store=SecretStore(project.state_dir)) as gw:
+        async with gateway as gw:
             return await (gw.test(action, values) if test else gw.call(action, values))
 
-    return asyncio.run(go())
+    try:
+        return asyncio.run(go())
+    except KeyboardInterrupt:
+        # Ctrl-C: the call was cancelled and the gateway closed after its clean-up (a running
+        # statement's cancel); say what that did, then exit 130 as an interrupted command does.
+        for note in gateway.cancel_notes:
+            warn(note)
+        if not gateway.cancel_notes:
+            warn(f"Interrupted: {action} was cancelled.")
+        raise
 
 
 def report(result: Any) -> dict[str, Any]:

@@ -39,7 +39,6 @@ TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "CLOSED")
 _CANCEL_BUDGET_S = 5.0  # a cancel is sent even after the deadline, within this budget
 _MARGIN_S = 1.0  # stop before the gateway's own deadline so the cancel can still go out
 _SERVER_WAIT_S = 5  # the shortest non-zero `wait_timeout` the API accepts
-_BACKGROUND: set[asyncio.Task[Any]] = set()  # cancels still on their way after the caller left
 
 
 class StatementRunner:
@@ -63,12 +62,12 @@ class StatementRunner:
         except asyncio.CancelledError:
             # The caller left during the server-side wait: the statement id only comes with
             # the answer, so finish the submit in the background and cancel it then.
-            _in_background(self._cancel_when_submitted(post))
+            self.ctx.on_cancel(self._cancel_when_submitted(post))
             raise
         try:
             return await self.wait(response)
         except asyncio.CancelledError:
-            await self.cancel()
+            self.ctx.on_cancel(_said(await self.cancel()))
             raise
 
     async def submit(self, body: dict[str, Any], *, idempotent: bool = False) -> dict[str, Any]:
@@ -93,10 +92,11 @@ class StatementRunner:
         self.statement_id = str(response.get("statement_id") or "")
         return response
 
-    async def _cancel_when_submitted(self, post: asyncio.Future[dict[str, Any]]) -> None:
+    async def _cancel_when_submitted(self, post: asyncio.Future[dict[str, Any]]) -> str | None:
         with contextlib.suppress(Exception):
-            await post
-        await self.cancel()
+            if _state(await post) in TERMINAL:
+                return None  # it ended during the wait: nothing is left running
+        return await self.cancel()
 
     async def wait(self, response: dict[str, Any]) -> dict[str, Any]:
         """Poll until the statement ends; past the deadline it is canceled and an error raised."""
@@ -125,22 +125,27 @@ class StatementRunner:
     async def get(self) -> dict[str, Any]:
         return await self.ctx.json("GET", f"{STATEMENTS}/{self.statement_id}")
 
-    async def cancel(self) -> None:
-        """Cancel on the server; best effort, bounded, and sent even when we are being canceled."""
+    async def cancel(self) -> str | None:
+        """Cancel on the server; best effort, bounded, and sent even when we are being canceled.
+        What happened, in a sentence (None when nothing had been submitted)."""
         if not self.statement_id:
-            return
+            return None
         late = dataclasses.replace(self.ctx, deadline=time.monotonic() + _CANCEL_BUDGET_S)
         path = f"{STATEMENTS}/{self.statement_id}/cancel"
         task = asyncio.ensure_future(late.send("POST", path, idempotent=True))
         # If the caller is gone or the server is slow, the cancel keeps going in the background.
         with contextlib.suppress(asyncio.CancelledError, TimeoutError, LakegateError):
-            await asyncio.wait_for(asyncio.shield(task), _CANCEL_BUDGET_S)
+            response = await asyncio.wait_for(asyncio.shield(task), _CANCEL_BUDGET_S)
+            if response.is_success:
+                return f"Statement {self.statement_id} was canceled on the workspace."
+        return (
+            f"Statement {self.statement_id} may still be running (its cancel did not go "
+            f"through): `lakegate call cancel_statement -i statement_id={self.statement_id}`."
+        )
 
 
-def _in_background(work: Any) -> None:
-    task = asyncio.ensure_future(work)
-    _BACKGROUND.add(task)
-    task.add_done_callback(_BACKGROUND.discard)
+async def _said(note: str | None) -> str | None:
+    return note
 
 
 def query_tags(ctx: ActionContext) -> list[dict[str, str]]:
