@@ -8,6 +8,7 @@ server, Studio) calls actions through here.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import threading
 import time
@@ -78,8 +79,9 @@ class Gateway:
         self._runtimes: dict[str, Runtime] = {}
         self._plain: HttpClient | None = None
         self._cleanups: set[asyncio.Task[str | None]] = set()
-        # What the clean-up of cancelled calls did ("statement X was canceled on the server").
-        self.cancel_notes: list[str] = []
+        # What the clean-up of cancelled calls did ("statement X was canceled on the server"):
+        # the latest few, for a front to print (a long-running server keeps no more).
+        self.cancel_notes: collections.deque[str] = collections.deque(maxlen=_KEPT_NOTES)
 
     def __repr__(self) -> str:
         return f"Gateway(project={str(self.project.path)!r})"
@@ -441,6 +443,7 @@ class SyncGateway:
             raise
 
 
+_KEPT_NOTES = 32
 # How long closing a gateway waits for the clean-up of cancelled calls (a statement's cancel).
 _CLEANUP_BUDGET_S = 10.0
 
