@@ -135,6 +135,9 @@ async def test_errors_say_what_to_fix_in_the_models_terms(
             "file": await client.call_tool(
                 "execute_sql", {"statement": "SELECT * FROM read_text('/etc/hostname')"}
             ),
+            "typo": await client.call_tool(
+                "execute_sql", {"statement": "SELEC pickup_zip FROM samples.nyctaxi.trips"}
+            ),
         }
         await client.call_tool("cancel_statement", {"statement_id": sid})
     assert all(r.is_error for r in results.values()), [k for k, r in results.items()]
@@ -154,6 +157,9 @@ async def test_errors_say_what_to_fix_in_the_models_terms(
     assert f"get_statement with statement_id {sid}" in errors["running"]["hint"]
     assert "from 1 to 200" in errors["range"]["message"]
     assert errors["file"]["code"] == "policy.read_only" and "Files" in errors["file"]["hint"]
+    # A typo is a syntax error with the word meant, not a policy refusal.
+    assert errors["typo"]["code"] == "sql.parse_error", errors["typo"]
+    assert errors["typo"]["hint"].startswith("Did you mean SELECT?")
     for key, error in errors.items():
         assert not PERSON_WORDS.search(error["hint"]), (key, error["hint"])
         assert not PERSON_WORDS.search(text_of(results[key]).split("hint: ")[-1]), key

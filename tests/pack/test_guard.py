@@ -256,3 +256,35 @@ def test_sql_nested_past_the_parser_is_too_complex_not_an_internal_error(sql: st
 
 def test_sql_nested_two_hundred_levels_is_still_checked() -> None:
     assert check_read_only("SELECT " + "(" * 200 + "1" + ")" * 200).kind == "SELECT"
+
+
+@pytest.mark.parametrize(
+    ("sql", "meant", "column"),
+    [("SELEC 1", "SELECT", 1), ("  slect *\nFROM t", "SELECT", 3),
+     ("-- why\nWTIH a AS (SELECT 1) SELECT * FROM a", "WITH", 1),
+     ("DESCRIEB t", "DESCRIBE", 1), ("xyzzy", None, 1)],
+)  # fmt: skip
+def test_a_misspelt_first_word_is_a_syntax_error_not_a_refusal(
+    sql: str, meant: str | None, column: int
+) -> None:
+    with pytest.raises(SqlParseError) as caught:
+        check_read_only(sql)
+    error = caught.value
+    assert error.code == "sql.parse_error"
+    assert error.details["column"] == column
+    assert "read_only" not in error.hint
+    if meant:
+        assert error.hint.startswith(f"Did you mean {meant}?")
+    else:
+        assert "Did you mean" not in error.hint
+
+
+@pytest.mark.parametrize(
+    "sql", ["INSTALL httpfs", "LOAD httpfs", "ATTACH 'x.db'", "VACUUM t", "ALTER TABLE t ADD x"]
+)
+def test_every_write_is_refused_in_words_that_name_it(sql: str) -> None:
+    with pytest.raises(ReadOnlyError) as caught:
+        check_read_only(sql)
+    message = caught.value.message
+    assert sql.split()[0] in message and message.endswith("not a read.")
+    assert "ALIAS" not in message and " a A" not in message

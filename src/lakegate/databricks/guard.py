@@ -8,6 +8,7 @@ and Spark, so a comment or an odd character cannot make the two lexers disagree 
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import unicodedata
@@ -83,6 +84,19 @@ _EXPLAIN_MODES = {"EXTENDED", "CODEGEN", "COST", "FORMATTED"}
 # reported as a syntax error (sqlglot does not know every Databricks write).
 _READ_STARTS = {"SELECT", "WITH", "VALUES", "FROM", "(", "SHOW", "DESCRIBE", "DESC", "EXPLAIN",
                 "TABLE"}  # fmt: skip
+# Words a statement that is not a read starts with (Databricks SQL's, and the engines' others)
+# that sqlglot does not tokenize as keywords: such a statement is refused as a write. A first
+# word that is neither a keyword nor one of these is a typo (SELEC, WTIH): a syntax error with
+# the word it was probably meant to be, not a policy matter.
+_STATEMENT_STARTS = {
+    "ADD", "ALTER", "ANALYZE", "APPLY", "ATTACH", "BEGIN", "CACHE", "CALL", "CHECKPOINT", "CLEAR",
+    "CLONE", "COMMENT", "COMMIT", "CONVERT", "COPY", "CREATE", "DEALLOCATE", "DECLARE", "DELETE",
+    "DETACH", "DROP", "END", "EXECUTE", "EXPORT", "FSCK", "GENERATE", "GET", "GRANT", "IMPORT",
+    "INSERT", "INSTALL", "KILL", "LIST", "LOAD", "LOCK", "MERGE", "MSCK", "OPTIMIZE", "PRAGMA",
+    "PREPARE", "PUT", "REFRESH", "REMOVE", "REORG", "REPAIR", "REPLACE", "RESET", "RESTORE",
+    "REVOKE", "ROLLBACK", "SET", "START", "SUMMARIZE", "SYNC", "TRUNCATE", "UNCACHE", "UNDROP",
+    "UNLOCK", "UPDATE", "UPSERT", "USE", "VACUUM",
+}  # fmt: skip
 # Tokens a SHOW or DESCRIBE may carry after its keyword: names, dots, patterns, numbers.
 _PLAIN_TOKENS = {TokenType.VAR, TokenType.IDENTIFIER, TokenType.DOT, TokenType.STRING,
                  TokenType.NUMBER, TokenType.STAR}  # fmt: skip
@@ -143,6 +157,10 @@ def _check_read_only(sql: str, allow_files: bool) -> Verdict:
 def _check_statement(sql: str, tokens: list[Token], allow_files: bool = False) -> Verdict:
     text = sql[tokens[0].start : tokens[-1].end + 1]
     first = tokens[0].text.upper()
+    if first not in _READ_STARTS and tokens[0].token_type == TokenType.VAR:
+        if first in _STATEMENT_STARTS:  # a statement sqlglot has no keyword for (INSTALL)
+            raise _refuse(f"{first} is not a read", reason="not_a_read")
+        raise _not_a_statement(tokens[0])  # not a keyword of any statement: a typo
     if first == "SHOW":
         _check_plain_tail(tokens[1:], "SHOW")
         subject = tokens[1].text.upper() if len(tokens) > 1 else ""
@@ -166,7 +184,9 @@ def _check_statement(sql: str, tokens: list[Token], allow_files: bool = False) -
     if not isinstance(tree, _QUERY_NODES) or (
         isinstance(tree, exp.Subquery) and not isinstance(tree.unnest(), _QUERY_NODES)
     ):
-        raise _refuse(f"it is a {_name(tree)} statement, not a read", reason="not_a_read")
+        name = _name(tree)
+        article = "an" if name[:1] in "AEIOU" else "a"
+        raise _refuse(f"it is {article} {name} statement, not a read", reason="not_a_read")
     _check_tree(tree, allow_files)
     return Verdict("VALUES" if isinstance(tree, exp.Values) else "SELECT", text)
 
@@ -238,6 +258,20 @@ def _check_file_access(node: exp.Expression) -> None:
             raise _refuse(
                 f"the table name {node.name!r} is a file path or URL", reason="file_access"
             )
+
+
+def _not_a_statement(token: Token) -> SqlParseError:
+    """`SELEC 1`: no statement starts with this word; the nearest one that does, if any."""
+    word = token.text.upper()
+    near = difflib.get_close_matches(word, sorted(_READ_STARTS | _STATEMENT_STARTS), 1, 0.6)
+    guess = f"Did you mean {near[0]}? " if near else ""
+    return SqlParseError(
+        f"The SQL does not parse at line {token.line}, column {token.col - len(token.text) + 1} "
+        f"near {token.text!r}: no statement starts with {word}.",
+        hint=f"{guess}A query starts with SELECT, WITH, VALUES, SHOW, DESCRIBE or EXPLAIN.",
+        details={"line": token.line, "column": token.col - len(token.text) + 1,
+                 "token": token.text},
+    )  # fmt: skip
 
 
 def parse_error(exc: ParseError | TokenError) -> SqlParseError:
