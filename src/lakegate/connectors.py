@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lakegate.secrets import is_reference
+from lakegate.secrets import REFERENCE_PATTERN, is_reference
 
 if TYPE_CHECKING:
-    from lakegate.project import Connector
+    from lakegate.project import Connector, Project
 
 __all__ = [
     "build_connector",
+    "orphaned_secrets",
     "parse_pair",
     "secret_destination",
     "secret_name",
     "secret_reference",
+    "stored_secrets",
     "typed_secret",
 ]
 
@@ -31,6 +33,24 @@ _UNSET = (None, "", {}, [])  # a flag not given, a form field left empty
 def secret_name(connector: str, field: str) -> str:
     """The secret store name for `field` of `connector` (`field` as the auth model names it)."""
     return f"{connector}_{field}"
+
+
+def stored_secrets(connector: Connector) -> set[str]:
+    """The secret store names `connector`'s auth refers to (`${secret:NAME}`)."""
+    found = set()
+    for value in connector.auth.model_dump(mode="json").values():
+        match = REFERENCE_PATTERN.match(value) if isinstance(value, str) else None
+        if match and match.group(1) == "secret":
+            found.add(match.group(2))
+    return found
+
+
+def orphaned_secrets(project: Project, removed: Connector) -> list[str]:
+    """The stored secrets only `removed` used: what removing it should take along."""
+    kept = set().union(
+        *(stored_secrets(c) for c in project.connectors.values() if c is not removed)
+    )
+    return sorted(stored_secrets(removed) - kept)
 
 
 def secret_reference(connector: str, field: str) -> str:

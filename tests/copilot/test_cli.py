@@ -133,7 +133,12 @@ def test_print_config_names_the_env_the_server_needs(
 
 
 def test_print_config_without_env_references_has_no_env_block(tmp_path: Path) -> None:
-    code, out, _ = lakegate(tmp_path / "lakegate.yaml", "serve", "--print-config", "claude-code")
+    project = tmp_path / "lakegate.yaml"
+    code, out, err = lakegate(project, "serve", "--print-config", "claude-code")
+    assert code == 2 and out == ""  # no config for a server that could not load its project
+    assert "There is no project at" in " ".join(err.split())
+    Project.new(project).save()
+    code, out, _ = lakegate(project, "serve", "--print-config", "claude-code")
     assert code == 0 and "env" not in _entry(out)
 
 
@@ -149,6 +154,7 @@ def test_print_config_warns_when_the_shell_lacks_the_variable(
 
 def test_print_config_over_http_matches_each_clients_format(tmp_path: Path) -> None:
     project = tmp_path / "lakegate.yaml"
+    Project.new(project).save()
     http = ("serve", "--http", "--port", "9000", "--print-config")
     url = "http://127.0.0.1:9000/mcp"
 
@@ -177,6 +183,7 @@ def test_print_config_over_http_matches_each_clients_format(tmp_path: Path) -> N
 
 
 def test_serve_http_defaults_to_a_port_the_readme_does_not_use(tmp_path: Path) -> None:
+    Project.new(tmp_path / "lakegate.yaml").save()
     code, out, _ = lakegate(tmp_path / "lakegate.yaml", "serve", "--http", "--print-config",
                             "claude-code")  # fmt: skip
     port = int(_entry(out)["url"].rsplit(":", 1)[1].split("/")[0])

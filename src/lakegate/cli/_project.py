@@ -100,9 +100,23 @@ def env_reference(flag: str, variable: str) -> str:
     return f"${{env:{variable}}}"
 
 
+# How well-known secrets start: Databricks OAuth secrets and PATs, GitHub, Slack, OpenAI-style
+# keys, AWS access keys, JWTs.
+_SECRET_PREFIXES = ("dose", "dapi", "dkea", "ghp_", "gho_", "github_pat_", "xox", "sk-", "AKIA",
+                    "eyJ")  # fmt: skip
+
+
 def _looks_like_secret(text: str) -> bool:
-    # Variable names are words; secrets (e.g. Databricks `dose...`) mix lower case and digits.
-    return len(text) >= 16 and any(c.islower() for c in text) and any(c.isdigit() for c in text)
+    """Variable names are words (MY_SECRET, DATABRICKS_CLIENT_SECRET, my_token); secrets mix
+    lower case and digits at length, mix cases with digits (s3cr3tVALUE), or start as known
+    secrets do."""
+    lower, upper = any(c.islower() for c in text), any(c.isupper() for c in text)
+    digit = any(c.isdigit() for c in text)
+    return (
+        text.startswith(_SECRET_PREFIXES)
+        or (len(text) >= 16 and lower and digit)
+        or (lower and upper and digit)
+    )
 
 
 def read_secret(prompt: str) -> str:

@@ -126,7 +126,16 @@ def action_add(
     fields["inputs"] = _inputs([*input_spec, *old_input_spec], fields)
     from lakegate.project import Action
 
-    _save(project, build(Action, _ACTION_FLAGS, "action", **fields))
+    action = build(Action, _ACTION_FLAGS, "action", **fields)
+    _save(project, action)
+    unused = [n for n in action.inputs if n not in action.placeholders()]
+    if unused and not action.handler:
+        warn(
+            f"Input {', '.join(unused)} is declared but used nowhere: the path, query, headers "
+            "and body have no {{" + unused[0] + "}}, so a value given for it is dropped. Use "
+            f"it as {{{{{unused[0]}}}}} in --path, --query or --body (`lakegate action add "
+            f"{action.name} --replace ...`), or declare only what the request uses."
+        )
 
 
 @action_app.command("import-curl")

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from lakegate.cli import _context, _help, _output  # noqa: F401  (_help: flags show no <bool>)
+from lakegate.cli._argv import check_argv
 from lakegate.errors import LakegateError
 
 app = typer.Typer(
@@ -92,6 +93,7 @@ def version() -> None:
 def main() -> None:
     """Entry point: user mistakes end as a message and a hint, never a traceback."""
     try:
+        sys.argv[1:] = check_argv(sys.argv[1:])
         app()  # standalone: usage errors print themselves and exit 2
     except LakegateError as exc:
         _output.print_error(exc)

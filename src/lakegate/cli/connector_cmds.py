@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from lakegate.cli._connector_flags import auth_fields, auth_flags, auth_kind, connector_from_flags
 from lakegate.cli._project import (
@@ -23,10 +24,17 @@ from lakegate.cli._project import (
     say,
     secret_store,
     usage,
+    warn,
 )
-from lakegate.connectors import secret_destination
+from lakegate.connectors import orphaned_secrets, secret_destination
 from lakegate.errors import ConfigError
-from lakegate.secrets import databrickscfg_path, has_value, is_reference, parse_reference
+from lakegate.secrets import (
+    databrickscfg_path,
+    has_value,
+    is_reference,
+    parse_reference,
+    redact,
+)
 
 if TYPE_CHECKING:
     from lakegate.project import Connector, Project
@@ -176,6 +184,81 @@ def _save(project: Project, connector: Connector, to_store: dict[str, str]) -> N
     project.save()
 
 
+@connector_app.command("set")
+def connector_set(
+    name: str = typer.Argument(..., help="The connector."),
+    pairs: list[str] = typer.Argument(
+        ..., metavar="FIELD=VALUE...", help="Fields as in lakegate.yaml (auth.scope=...)."
+    ),
+) -> None:
+    """Change some fields of a connector and keep the rest (`FIELD=` with nothing removes one).
+
+    Fields are named as in lakegate.yaml: base_url, description, read_only, auth.scope,
+    auth.token_url, auth.client_id, defaults.warehouse_id, ... A secret field takes a reference
+    only (`${env:VAR}`, `${secret:NAME}` after `lakegate secret set NAME`). Everything is
+    checked before lakegate.yaml is written.
+
+    Examples:
+
+        lakegate connector set databricks auth.scope="sql all-apis" read_only=true
+        lakegate connector set databricks defaults.warehouse_id=abc123
+    """
+    from lakegate.cli._project import build
+    from lakegate.project import Connector
+
+    project = open_project()
+    before = project.connector(name)
+    data = before.model_dump(mode="json", exclude_none=True)
+    changed = []
+    for pair in pairs:
+        field, sep, text = pair.partition("=")
+        if not sep or not field.strip() or field.strip() == "name":
+            raise usage(
+                f"Expected FIELD=VALUE, got {redact(pair)!r}.",
+                'e.g. auth.scope="sql all-apis" (rename a connector by adding a new one).',
+            )
+        top = field.strip().split(".")[0]
+        if top not in Connector.model_fields or top == "name":
+            known = ", ".join(f for f in Connector.model_fields if f != "name")
+            raise usage(f"A connector has no field {top!r}.", f"Its fields: {known}.")
+        _set_field(data, field.strip(), text)
+        changed.append(field.strip())
+    try:
+        after = build(Connector, {}, "connector", **data)
+    except ConfigError as exc:
+        exc.hint = (
+            f"Fix that FIELD=VALUE; nothing was written (`lakegate connector show {name}` "
+            "shows its fields as they are)."
+        )
+        raise
+    project.set_connector(name, after)
+    project.save()
+    say(f"[green]✓[/] Connector [bold]{escape(name)}[/] updated in {project.path.name}: "
+        f"{escape(', '.join(changed))}")  # fmt: skip
+    moved = secret_destination(after) != secret_destination(before)
+    if moved and after.auth.type != "none":
+        warn(
+            f"It now sends its credentials to {secret_destination(after)}: a stored secret "
+            "entered for the old address is refused there until you enter it again "
+            "(`lakegate secret set NAME`)."
+        )
+
+
+def _set_field(data: dict[str, Any], field: str, text: str) -> None:
+    """Set `a.b.c` in `data` to `text` (the model reads true, 5, ... as it reads YAML's);
+    an empty `text` removes the field."""
+    *parents, last = field.split(".")
+    target = data
+    for part in parents:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise usage(f"{field}: {part} is not a section.", "Name a field inside a section.")
+    if text == "":
+        target.pop(last, None)
+    else:
+        target[last] = text
+
+
 @connector_app.command("list")
 def connector_list(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for machines."),
@@ -262,7 +345,7 @@ def connector_remove(
         lakegate connector remove staging --with-actions
     """
     project = open_project()
-    project.connector(name)
+    connector = project.connector(name)
     removed = []
     if with_actions:
         for action in [a for a in project.actions.values() if a.connector == name]:
@@ -276,7 +359,13 @@ def connector_remove(
             "--with-actions`), or remove each with `lakegate action remove ACTION`."
         )
         raise
+    orphans = orphaned_secrets(project, connector)
     project.save()
+    store = secret_store()
+    for secret in orphans:  # after the file: a failed save leaves the connector working
+        store.remove(secret)
     say(f"[green]✓[/] Removed connector [bold]{name}[/]")
     if removed:
         say(f"[green]✓[/] Removed its actions: {', '.join(removed)}")
+    if orphans:
+        say(f"[green]✓[/] Removed its stored secret(s): {', '.join(orphans)}")

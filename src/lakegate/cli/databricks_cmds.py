@@ -450,8 +450,12 @@ def query_cmd(
     concurrency: int = typer.Option(
         4, "--concurrency", min=1, max=32, help="Result chunks downloaded at once (1-32)."
     ),
+    force: bool = typer.Option(False, "--force", help="Replace --out if it exists."),
 ) -> None:
     """Export a query's whole result to Parquet, CSV or Arrow, fast and with bounded memory.
+
+    An existing --out is kept unless --force; with --force it is replaced only once the export
+    has finished.
 
     Example:
 
@@ -466,6 +470,12 @@ def query_cmd(
             f"Cannot tell the export format of {out.name!r}.",
             code="config.usage",
             hint="End --out in .parquet, .csv or .arrow.",
+        )
+    if out.exists() and not force:
+        size = out.stat().st_size
+        raise usage(
+            f"{out} exists ({size / 1e6:.1f} MB); nothing was run.",
+            "Pass --force to replace it (once the export has finished), or choose another --out.",
         )
     result = asyncio.run(_export(sql, out, warehouse_id, connector, concurrency))
     mb = result.bytes_downloaded / 1e6

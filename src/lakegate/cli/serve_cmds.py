@@ -272,7 +272,14 @@ def _print_config(client: str, *, http: bool, host: str, port: int) -> None:
             "e.g. lakegate serve --print-config claude-code",
         )
     project_path = Path(_context.project_path()).resolve()
-    env = env_names(open_project()) if project_path.exists() else []
+    if not project_path.exists():
+        raise usage(
+            f"There is no project at {project_path}: a copilot configured with it would start "
+            "a server that cannot load its actions.",
+            "Run this where lakegate.yaml is (or pass --project PATH before `serve`); create "
+            "one with `lakegate init` or `lakegate databricks connect`.",
+        )
+    env = env_names(open_project())
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/mcp" if http else None
     command = [*_command(), "--project", str(project_path), "serve"]

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from lakegate.connectors import secret_destination
+from lakegate.connectors import orphaned_secrets, secret_destination
 from lakegate.project import Connector
 from lakegate.studio.connection import ConnectionCheck, check_connection
 from lakegate.studio.connector_form import (
@@ -109,8 +109,13 @@ def routes(studio: Studio) -> list[BaseRoute]:
 
     async def delete(request: Request, form: FormData) -> Response:
         project = studio.project()
-        project.remove_connector(request.path_params["name"])
+        removed = project.connector(request.path_params["name"])
+        project.remove_connector(removed.name)
+        orphans = orphaned_secrets(project, removed)
         project.save()
+        store = studio.secret_store()
+        for secret in orphans:  # its own secrets go with it, once the file no longer names them
+            store.remove(secret)
         return done(request, "/?saved=removed")
 
     return [
