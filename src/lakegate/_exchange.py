@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from lakegate._transport import Reply, Response, SendError, Transport, encode_url, json_body
+from lakegate._wire import reach_hint
 from lakegate.auth import Authenticator, Credential
 from lakegate.errors import GuardError, InputError, TransportError
 from lakegate.project import ApiKeyAuth, Connector
@@ -101,7 +102,7 @@ class Exchange:
     def response(self) -> Response:
         """As a Response (status_code, headers, content, json())."""
         reply = Reply(self.status, self.reason, self.headers, self.body, self.truncated)
-        return Response(reply, self.url)
+        return Response(reply, self.url, self.attempts)
 
 
 @dataclass
@@ -371,13 +372,14 @@ def _transport(
 ) -> TransportError:
     what = "could not connect to" if code == "request.connect_failed" else "lost the connection to"
     return TransportError(
-        f"lakegate {what} {connector.base_url} ({exc.cause_name}) for {summary.line}.",
+        f"lakegate {what} {connector.base_url} for {summary.line}: {exc.reason}.",
         code=code,
         hint=(
-            "Check that the base URL is right and the host is reachable from here."
-            if code == "request.connect_failed"
+            reach_hint(connector.base_url, exc.reason, "the base URL")
+            if code == "request.connect_failed" or connector.base_url.startswith("http://")
             else "The server closed the connection; it may be overloaded. Try again."
         ),
+        details={"reason": exc.reason},
     )
 
 

@@ -207,7 +207,8 @@ def _aiohttp_error(exc: Exception) -> Exception:
 class Response:
     """An answer with its body read: the small httpx.Response subset handlers and checks use."""
 
-    def __init__(self, reply: Reply, url: str) -> None:
+    def __init__(self, reply: Reply, url: str, attempts: int = 1) -> None:
+        self.attempts = attempts  # how many times the request was sent (retries included)
         self.status_code = reply.status
         self.reason_phrase = reply.reason
         self.headers = reply.headers

@@ -8,10 +8,11 @@ adapter lazily, the adapter never imports the transport.
 from __future__ import annotations
 
 import json as jsonlib
+import socket
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 __all__ = [
     "KEEPALIVE_S",
@@ -36,6 +37,55 @@ class SendError(Exception):
         super().__init__(f"{kind}: {type(cause).__name__}")
         self.kind = kind
         self.cause_name = type(cause).__name__
+        self.reason = failure_reason(cause)  # in words: "the host name does not resolve (DNS)"
+
+
+def failure_reason(cause: BaseException) -> str:
+    """Why a connection failed, in words a person acts on (its class name alone says little)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = cause
+    while current is not None and len(seen) < 8:  # the cause, what it wraps, what that wraps
+        seen.append(current)
+        current = getattr(current, "os_error", None) or current.__cause__ or current.__context__
+    names = " ".join(type(e).__name__ for e in seen)
+    text = " ".join(str(e) for e in seen).lower()
+    if "DNS" in names or any(isinstance(e, socket.gaierror) for e in seen):
+        return "the host name does not resolve (DNS)"
+    if any(isinstance(e, ConnectionRefusedError) for e in seen) or "connection refused" in text:
+        return "connection refused: nothing listens on that port"
+    if "Certificate" in names or "certificate verify failed" in text:
+        return "its TLS certificate is not trusted here"
+    if "wrong version number" in text or "record layer failure" in text:
+        return "TLS failed: that port does not speak HTTPS"
+    if "SSL" in names:
+        return "TLS failed"
+    if "ServerDisconnected" in names or any(isinstance(e, ConnectionResetError) for e in seen):
+        return "the server closed the connection without an answer"
+    if any(isinstance(e, TimeoutError) for e in seen):
+        return "no answer in time"
+    return type(cause).__name__
+
+
+def reach_hint(url: str, reason: str, field: str) -> str:
+    """What to do about `reason` (a `failure_reason`) for `url`, which `field` sets."""
+    parts = urlsplit(url)
+    host = parts.netloc
+    if reason.startswith("the host name"):
+        return f"Check the host name {parts.hostname} in {field}."
+    if reason.startswith("connection refused"):
+        return (
+            f"Check the port of {host} in {field}, and that a server there is running and "
+            "reachable."
+        )
+    if "certificate" in reason:
+        return "A proxy may intercept TLS: set SSL_CERT_FILE to its CA bundle, or check the host."
+    if "does not speak HTTPS" in reason:
+        return f"Use http:// for {host}, or the port that serves HTTPS."
+    if reason.startswith("the server closed") and parts.scheme == "http":
+        return (
+            f"If {host} speaks HTTPS (a Databricks workspace always does), use https:// in {field}."
+        )
+    return f"Check that {host} in {field} is right and reachable from here (VPN, proxy, firewall)."
 
 
 @dataclass

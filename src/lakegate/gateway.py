@@ -232,7 +232,7 @@ class Gateway:
             )
             body = decode_body(found.body, found.headers.get("content-type", ""), found.truncated)
             if not 200 <= found.status < 300:
-                raise status_error(found.status, found.reason, body)
+                raise status_error(found.status, found.reason, body, found.attempts)
             if found.truncated:
                 cap = response_cap(action, connector, self.max_response_bytes)
                 raise too_large_error(action.name, cap, found.headers.get("content-length"))

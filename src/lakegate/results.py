@@ -153,7 +153,9 @@ def decoded_or_error(response: Any) -> Any:
     """A whole (untruncated) response's decoded body; HTTPStatusError on a non-2xx answer."""
     body = decode_body(response.content, response.headers.get("content-type", ""), False)
     if not response.is_success:
-        raise status_error(response.status_code, response.reason_phrase, body)
+        raise status_error(
+            response.status_code, response.reason_phrase, body, getattr(response, "attempts", 1)
+        )
     return body
 
 
@@ -230,8 +232,9 @@ _STATUS_HINTS = {
 }
 
 
-def status_error(status: int, reason: str, body: Any) -> HTTPStatusError:
-    """An error for a non-2xx answer: Databricks' own `error_code` and `message`, verbatim."""
+def status_error(status: int, reason: str, body: Any, attempts: int = 1) -> HTTPStatusError:
+    """An error for a non-2xx answer: Databricks' own `error_code` and `message`, verbatim,
+    and how many times it was asked when retries did not help."""
     error_code = message = None
     if isinstance(body, dict):
         error_code = body.get("error_code") or (
@@ -256,6 +259,9 @@ def status_error(status: int, reason: str, body: Any) -> HTTPStatusError:
         or ("The server failed; try again later." if status >= 500 else "")
     )
     details: dict[str, Any] = {}
+    if attempts > 1 and (status >= 500 or status == 429):
+        text += f" (after {attempts} attempts, retried with backoff)"
+        details["attempts"] = attempts
     if error_code:
         details["error_code"] = redact(str(error_code))
     if message:

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lakegate._transport import HttpClient, Response, SendError
+from lakegate._wire import reach_hint
 from lakegate.errors import TokenError
 from lakegate.project import OAuth2Auth
 from lakegate.secrets import is_reference, redact, register_secret
@@ -295,11 +296,11 @@ class TokenSource:
             raise self._unreachable(what, exc) from None
 
     def _unreachable(self, what: str, exc: SendError) -> TokenError:
-        host = urlsplit(self.config.token_url).netloc
+        url = self.config.token_url
         return TokenError(
-            f"The token endpoint {self.config.token_url} {what} ({exc.cause_name}).",
-            hint=f"Check that the host {host} in `token_url` is right and reachable from here.",
-            details={"token_url": self.config.token_url},
+            f"The token endpoint {url} {what}: {exc.reason}.",
+            hint=reach_hint(url, exc.reason, "`token_url`"),
+            details={"token_url": url, "reason": exc.reason},
         )
 
     def _failure(self, status: int, body: dict[str, Any]) -> TokenError:

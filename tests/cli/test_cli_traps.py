@@ -127,3 +127,22 @@ def test_removing_a_connector_takes_its_stored_secret_along(cli: Cli) -> None:
     done = cli("connector", "remove", "one")
     assert done.code == 0 and "one_token" in done.output
     assert store.names() == ["two_token"]
+
+
+def test_connect_to_an_unreachable_workspace_blames_the_host_not_a_token_url(cli: Cli) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cli.env["LG_UNUSED_SECRET"] = "not-used-secret-value"
+    done = cli(
+        "databricks", "connect", "--host", f"https://127.0.0.1:{port}", "--client-id", "x",
+        "--client-secret-env", "LG_UNUSED_SECRET",
+    )  # fmt: skip
+    said = _said(done.output)
+    assert done.code == 1, said
+    assert f"The workspace https://127.0.0.1:{port} could not be reached" in said
+    assert "connection refused" in said and "--host" in said
+    assert "token_url" not in said and "DNS" not in said
+    assert not cli.project.exists()

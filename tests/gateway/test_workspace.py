@@ -174,3 +174,18 @@ async def test_databricks_errors_are_surfaced_verbatim(project: Project) -> None
     assert result.error.code == "remote.http_error"
     assert result.error.details["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     assert result.error.message.startswith("RESOURCE_DOES_NOT_EXIST: ")
+
+
+async def test_a_failure_after_retries_says_how_many_attempts_were_made(
+    own: tuple[Any, Project],
+) -> None:
+    ws, project = own
+    async with Gateway(project) as gw:
+        assert (await gw.call("list_warehouses")).ok
+        inject(ws, path=LIST_PATH, fault="http_503", every=1, retry_after=0)
+        result = await gw.call("list_warehouses")
+    assert not result.ok and result.status == 503
+    sent = len([e for e in logged_requests(ws, LIST_PATH) if e["status"] == 503])
+    assert result.attempts == sent > 1
+    assert f"(after {sent} attempts, retried with backoff)" in result.error.message
+    assert result.error.details["attempts"] == sent

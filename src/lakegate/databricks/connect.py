@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from lakegate._wire import reach_hint
 from lakegate.connectors import build_connector
 from lakegate.databricks.pack import install_pack
 from lakegate.errors import ConfigError, LakegateError, TransportError
@@ -198,6 +199,8 @@ async def connect(
             report.test = await gw.test("list_warehouses")
     if report.test is not None and not report.test.ok:
         project.connectors, project.actions = before  # nothing half-connected stays behind
+        if source not in ("given", "azure"):
+            _blame_the_host(report, host)
         return report
     if report.test is not None and not warehouse_id:
         report.warehouse_id, report.warehouse_source = _pick_warehouse(report.test.raw)
@@ -212,6 +215,22 @@ async def connect(
     project.save()
     report.saved = True
     return report
+
+
+def _blame_the_host(report: ConnectReport, host: str) -> None:
+    """A token URL the user never gave is not theirs to check: an unreachable workspace is
+    told as the --host it is."""
+    error = report.test.error if report.test is not None else None
+    reason = (error.details or {}).get("reason") if error is not None else None
+    if error is None or not reason or error.code != "auth.token_failed":
+        return
+    report.test.error = TransportError(
+        f"The workspace {host} could not be reached: {reason}.",
+        code="request.connect_failed",
+        hint=reach_hint(host, reason, "--host")
+        + " --host is the URL in the browser when the workspace is open.",
+        details={"reason": reason},
+    )
 
 
 def _pin_copilot_warehouse(project: Project, report: ConnectReport) -> None:

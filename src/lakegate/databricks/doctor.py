@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from lakegate._wire import failure_reason, reach_hint
 from lakegate.authconfig import is_loopback
 from lakegate.databricks.doctor_checks import Checks, Failed, Warned
 from lakegate.gateway import Gateway
@@ -168,9 +169,10 @@ async def _reach(connector: Connector, transport: Any) -> str:
             "Check VPN, firewall or proxy settings, and the workspace's IP access list.",
         ) from None
     except OSError as exc:
+        reason = failure_reason(exc)
         raise Failed(
-            f"Cannot connect to {host}:{port} ({exc.strerror or exc}).",
-            "Check the host name in base_url (DNS) and that this machine can reach it.",
+            f"Cannot connect to {host}:{port}: {reason}.",
+            reach_hint(f"{parts.scheme}://{parts.netloc}", reason, "base_url"),
         ) from None
     writer.close()
     return f"{host}:{port} reachable" + (" over TLS" if context else "")
