@@ -113,6 +113,13 @@ async def test_errors_say_what_to_fix_in_the_models_terms(
     async with session(sql_project, transport) as client:
         handle = await client.call_tool("execute_sql", {"statement": SLOW_SQL, "deadline_s": 1})
         sid = handle.structured_content["statement_id"]
+        # It waited for its deadline (not 0.03 s, as it did when the cancel margin ate the
+        # whole second); then get_statement tells the statement's age and its own wait apart.
+        assert handle.structured_content["elapsed_s"] >= 0.5, handle.structured_content
+        again = await client.call_tool("get_statement", {"statement_id": sid, "deadline_s": 1})
+        polled = again.structured_content
+        assert polled["state"] in ("PENDING", "RUNNING") and polled["waited_s"] <= 2
+        assert polled["elapsed_s"] >= handle.structured_content["elapsed_s"] + polled["waited_s"]
         results = {
             "syntax": await client.call_tool(
                 "execute_sql",
@@ -138,6 +145,12 @@ async def test_errors_say_what_to_fix_in_the_models_terms(
             "typo": await client.call_tool(
                 "execute_sql", {"statement": "SELEC pickup_zip FROM samples.nyctaxi.trips"}
             ),
+            "function": await client.call_tool(
+                "execute_sql", {"statement": "SELECT no_such_fn(1) AS x"}
+            ),
+            "unknown_statement": await client.call_tool(
+                "get_statement", {"statement_id": "01f00000-0000-0000-0000-000000000000"}
+            ),
         }
         await client.call_tool("cancel_statement", {"statement_id": sid})
     assert all(r.is_error for r in results.values()), [k for k, r in results.items()]
@@ -150,13 +163,22 @@ async def test_errors_say_what_to_fix_in_the_models_terms(
     assert "only read" in errors["write"]["hint"] and "SELECT" in errors["write"]["hint"]
     for key in ("missing_table", "missing_column"):
         assert errors[key]["code"] == "sql.not_found", errors[key]
-        assert "list_tables" in errors[key]["hint"] and "describe_table" in errors[key]["hint"]
+        assert "describe_table" in errors[key]["hint"]
+    assert "list_tables" in errors["missing_table"]["hint"]
     assert "TABLE_OR_VIEW_NOT_FOUND" in errors["missing_table"]["message"]
     assert "list_tables" in errors["describe"]["hint"]
     assert errors["running"]["code"] == "remote.statement_running"
     assert f"get_statement with statement_id {sid}" in errors["running"]["hint"]
     assert "from 1 to 200" in errors["range"]["message"]
     assert errors["file"]["code"] == "policy.read_only" and "Files" in errors["file"]["hint"]
+    assert (
+        "function" in errors["function"]["hint"]
+        and "list_tables" not in (errors["function"]["hint"])
+    )
+    assert errors["unknown_statement"]["code"] == "policy.not_yours"
+    assert "execute_sql" in errors["unknown_statement"]["hint"]
+    assert "list_catalogs" not in errors["unknown_statement"]["hint"]
+    assert all("status: 200" not in text_of(r) for r in results.values())
     # A typo is a syntax error with the word meant, not a policy refusal.
     assert errors["typo"]["code"] == "sql.parse_error", errors["typo"]
     assert errors["typo"]["hint"].startswith("Did you mean SELECT?")
@@ -182,7 +204,8 @@ async def test_descriptions_and_instructions_tell_the_effective_policy(
     assert "fetch_rows" in (hello.instructions or "") and "next" in (hello.instructions or "")
     sql = tools["execute_sql"].description or ""
     assert f"{name} ({warehouse})" in sql and "At most 50 rows, 16384 bytes" in sql
-    assert "at most 20 s" in sql and "not canceled" in sql
+    assert "default 20 s, at most 20 s" in sql and "not canceled" in sql
+    assert "DECIMAL as exact strings" in sql and "TSV" in sql  # the shapes a model will get
     assert "200" not in sql.replace(warehouse, "")  # the id is random hex: it may hold "200"
     props = tools["execute_sql"].input_schema["properties"]
     assert props["max_rows"]["maximum"] == 50 and props["max_bytes"]["maximum"] == 16384

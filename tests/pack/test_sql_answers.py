@@ -212,3 +212,20 @@ async def test_get_statement_fetch_rows_and_cancel_statement(
     assert "past the end" in past.error.message
     assert cancel.ok  # canceling a finished statement is harmless
     assert not bad.ok and bad.error.code == "request.invalid_input"
+
+
+async def test_an_unknown_or_expired_statement_id_says_to_run_it_again(
+    workspace: LocalWorkspace, project_on: ProjectOn
+) -> None:
+    async with Gateway(await project_on(workspace)) as gw:
+        missing = "01f00000-0000-0000-0000-000000000000"
+        results = [
+            await gw.call(tool, {"statement_id": missing})
+            for tool in ("get_statement", "fetch_rows")
+        ]
+        unknown_function = await gw.call("execute_sql", {"statement": "SELECT no_such_fn(1)"})
+    for result in results:
+        assert result.error.code == "remote.statement_not_found", result.error
+        assert missing in result.error.message and "execute_sql" in result.error.hint
+    assert unknown_function.error.code == "sql.not_found"
+    assert "function" in unknown_function.error.hint

@@ -94,10 +94,14 @@ def describe(
     others = exposed or set()
     caps = getattr(policy, "caps", None)
     if kind == "execute_sql":
-        deadline = f"{caps.deadline_s:g} s" if caps is not None else "the deadline"
+        deadline = (
+            f"default {min(caps.deadline_s, 45):g} s, at most {caps.deadline_s:g} s"
+            if caps is not None
+            else "default 45 s"
+        )
         follow = [t for t in ("get_statement", "cancel_statement") if t in others]
         parts.append(
-            f"Past deadline_s (at most {deadline}) a running statement is not canceled: the "
+            f"Past deadline_s ({deadline}) a running statement is not canceled: the "
             "answer is its statement_id" + (f", for {' or '.join(follow)}." if follow else ".")
         )
     if caps is not None and returns_rows(plan.action):
@@ -378,8 +382,9 @@ def model_hint(error: LakegateError) -> str:
 def error_text(error: dict[str, Any]) -> str:
     """An error as a model reads it: code, message, and what to do next."""
     lines = [f"error {error.get('code', 'lakegate.error')}: {error.get('message', '')}"]
-    if error.get("status"):
-        lines.append(f"status: {error['status']}")
+    status = error.get("status")
+    if isinstance(status, int) and status >= 300:  # a failed statement's answer was a 200
+        lines.append(f"status: {status}")
     if error.get("hint"):
         lines.append(f"hint: {error['hint']}")
     return redact("\n".join(lines))

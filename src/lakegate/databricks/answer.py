@@ -66,7 +66,11 @@ ANSWER_SCHEMA: dict[str, Any] = {
 }  # fmt: skip
 HANDLE_SCHEMA: dict[str, Any] = {
     "required": ["statement_id", "state", "elapsed_s", "next_call"],
-    "properties": {"state": {"enum": ["PENDING", "RUNNING"]}},
+    "properties": {
+        "state": {"enum": ["PENDING", "RUNNING"]},
+        "elapsed_s": {"type": "number", "description": "how long the statement has run"},
+        "waited_s": {"type": "number", "description": "how long this call waited for it"},
+    },
 }
 # What execute_sql and get_statement answer: a result, or a handle on a statement still running.
 SQL_OUTPUT_SCHEMA: dict[str, Any] = {
@@ -94,12 +98,16 @@ def columns_of(manifest: dict[str, Any] | None) -> list[Column]:
     ]
 
 
-def handle(statement_id: str, state: str, elapsed_s: float, wait_s: float) -> dict[str, Any]:
-    """The answer for a statement still running: its id, and what to call next."""
+def handle(
+    statement_id: str, state: str, elapsed_s: float, wait_s: float, waited_s: float | None = None
+) -> dict[str, Any]:
+    """The answer for a statement still running: its id, how long it has run (and how long
+    this call waited, when that differs), and what to call next."""
     return {
         "statement_id": statement_id,
         "state": state,
         "elapsed_s": round(elapsed_s, 1),
+        **({"waited_s": round(waited_s, 1)} if waited_s is not None else {}),
         "next_call": f"Still running: call get_statement with this statement_id (it waits up to "
         f"{wait_s:g} s for the result), or cancel_statement to stop it.",
     }
@@ -221,9 +229,21 @@ def _tsv_line(row: list[Any]) -> str:
     return "\t".join(map(_tsv_cell, row))
 
 
-# Databricks error classes that mean "this name does not exist".
-_NOT_FOUND = ("TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND", "NO_SUCH_CATALOG", "CATALOG_NOT_FOUND",
-              "UNRESOLVED_COLUMN", "UNRESOLVED_ROUTINE", "UNRESOLVED_FIELD")  # fmt: skip
+# Databricks error classes that mean "this name does not exist", and where to find the right one.
+_TABLES_HINT = (
+    "Check the names: list_tables shows a schema's tables, describe_table a table's columns."
+)
+_NOT_FOUND = {
+    "TABLE_OR_VIEW_NOT_FOUND": _TABLES_HINT,
+    "SCHEMA_NOT_FOUND": "Check the schema: list_schemas shows a catalog's schemas.",
+    "NO_SUCH_CATALOG": "Check the catalog: list_catalogs shows them.",
+    "CATALOG_NOT_FOUND": "Check the catalog: list_catalogs shows them.",
+    "UNRESOLVED_COLUMN": "Check the column: describe_table shows a table's columns (the "
+    "message suggests near names).",
+    "UNRESOLVED_FIELD": "Check the field: describe_table shows a column's type and fields.",
+    "UNRESOLVED_ROUTINE": "No function of that name exists in Databricks SQL: use a built-in "
+    "function (the message suggests near names) or compute it another way.",
+}
 
 
 # "User does not have SELECT on Table 'main.hr.pay'", as Databricks words INSUFFICIENT_PERMISSIONS.
@@ -265,14 +285,9 @@ def raise_unless_succeeded(response: dict[str, Any], statement_id: str | None) -
         )
     if "INSUFFICIENT_PERMISSIONS" in message:
         raise _permission_denied(text, message, details)
-    if any(name in message for name in _NOT_FOUND):
-        raise StatementError(
-            text,
-            code="sql.not_found",
-            hint="Check the names: list_tables shows a schema's tables, describe_table a "
-            "table's columns.",
-            details=details,
-        )
+    missing = next((hint for name, hint in _NOT_FOUND.items() if name in message), None)
+    if missing:
+        raise StatementError(text, code="sql.not_found", hint=missing, details=details)
     raise StatementError(text, details=details, hint="Fix the SQL; the message is Databricks' own.")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from lakegate.databricks.answer import Answer, columns_of, handle, raise_unless_succeeded
 from lakegate.databricks.guard import check_read_only
 from lakegate.databricks.warehouses import require_running
-from lakegate.errors import InputError, LakegateError, StatementError
+from lakegate.errors import HTTPStatusError, InputError, LakegateError, StatementError
 from lakegate.handlers import ActionContext, handler
 
 __all__ = [
@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 STATEMENTS = "/api/2.0/sql/statements"
+HISTORY = "/api/2.0/sql/history/queries"
+_AGE_TIMEOUT_S = 3.0
 DEFAULT_DEADLINE_S = 45.0
 DEFAULT_MAX_ROWS = 200
 DEFAULT_MAX_BYTES = 64 * 1024
@@ -123,7 +125,18 @@ class StatementRunner:
         return response
 
     async def get(self) -> dict[str, Any]:
-        return await self.ctx.json("GET", f"{STATEMENTS}/{self.statement_id}")
+        try:
+            return await self.ctx.json("GET", f"{STATEMENTS}/{self.statement_id}")
+        except HTTPStatusError as exc:
+            if exc.status not in (400, 404):
+                raise
+            raise StatementError(
+                f"There is no statement {self.statement_id} to read ({exc.message}).",
+                code="remote.statement_not_found",
+                hint="The id is wrong or its result has expired (results are kept about an "
+                "hour): run the statement again with execute_sql.",
+                details={"statement_id": self.statement_id},
+            ) from None
 
     async def cancel(self) -> str | None:
         """Cancel on the server; best effort, bounded, and sent even when we are being canceled.
@@ -240,8 +253,25 @@ async def get_statement(ctx: ActionContext, inputs: dict[str, Any]) -> dict[str,
         interval = min(interval * 2, 1.0)
         response = await runner.get()
     if _state(response) not in TERMINAL:
-        return handle(runner.statement_id, _state(response), time.monotonic() - started, wait_s)
+        waited = time.monotonic() - started
+        age = await _age_s(runner)
+        return handle(runner.statement_id, _state(response), waited if age is None else age,
+                      wait_s, waited)  # fmt: skip
     return (await _page(runner, response, 0, caps["max_rows"])).to_dict(**caps)
+
+
+async def _age_s(runner: StatementRunner) -> float | None:
+    """How long a statement has run, from the query history (best effort: None if unknown)."""
+    params = [("filter_by.statement_ids", runner.statement_id or ""), ("max_results", "1")]
+    try:
+        found = await runner.ctx.json("GET", HISTORY, params=params, timeout_s=_AGE_TIMEOUT_S)
+    except LakegateError:
+        return None
+    for query in (found or {}).get("res") or []:
+        started = query.get("query_start_time_ms")
+        if isinstance(started, int | float) and query.get("query_id") == runner.statement_id:
+            return max(time.time() - started / 1000, 0.0)
+    return None
 
 
 @handler("databricks.fetch_rows")
@@ -310,7 +340,10 @@ def _deadline(ctx: ActionContext, inputs: dict[str, Any]) -> float:
     seconds = inputs.get("deadline_s") or DEFAULT_DEADLINE_S
     if not isinstance(seconds, int | float) or seconds <= 0:
         raise InputError("`deadline_s` must be a positive number of seconds.")
-    return min(time.monotonic() + float(seconds), ctx.deadline - _MARGIN_S)
+    # A front with handles answers at the deadline without canceling: only the last poll needs
+    # room. Otherwise the cancel must still go out before the gateway's own deadline.
+    handles = bool((ctx.caller or {}).get("handles"))
+    return min(time.monotonic() + float(seconds), ctx.deadline - _MARGIN_S / (4 if handles else 1))
 
 
 def _deadline_error(statement_id: str | None, waited: float) -> StatementError:
