@@ -387,6 +387,8 @@ def setup_cmd(
     )
     for step in report.steps:
         say(f"[green]✓[/] {escape(step)}")
+    for problem in report.warnings:
+        warn(problem)
     if show_secret and report.secret_value:
         # Deliberately unredacted: the person asked to see it once.
         _output.console.print(f"  secret: {report.secret_value}", markup=False)

@@ -58,6 +58,7 @@ class SetupReport:
     granted_read: list[str] = field(default_factory=list)  # securables it may now read
     visible_warehouses: int | None = None  # what list_warehouses shows the principal
     steps: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the person must still act on
 
 
 async def setup_service_principal(
@@ -158,21 +159,29 @@ async def _check_listing(
 ) -> None:
     """What the copilot's list_warehouses will show the new principal: never an empty list."""
     principal = workspace.as_principal(gw, report.application_id, secret)
+    usable = False
     try:
         listed = await _call(gw, principal, "GET", "/api/2.0/sql/warehouses")
         ids = {w.get("id") for w in listed.get("warehouses") or [] if isinstance(w, dict)}
-        if warehouse and warehouse not in ids:  # CAN_USE: not listed, but readable by id
+        if warehouse and warehouse not in ids:  # CAN_USE alone: usable by id, maybe unlisted
             await _call(gw, principal, "GET", f"/api/2.0/sql/warehouses/{warehouse}")
-            ids.add(warehouse)
+            usable = True
     except LakegateError as exc:
-        report.steps.append(f"Could not check list_warehouses as the principal yet: {exc}")
+        report.warnings.append(f"Could not check the warehouses as the principal yet: {exc}")
         return
     report.visible_warehouses = len(ids)
     if ids:
-        report.steps.append(f"Checked: list_warehouses shows it {len(ids)} warehouse(s)")
-    else:
+        report.steps.append(f"Checked: list_warehouses lists {len(ids)} warehouse(s) for it")
+    if usable:
         report.steps.append(
-            "Warning: list_warehouses shows it no warehouse; rerun with --grant-warehouse ID"
+            f"Checked: it can use warehouse {warehouse} (CAN_USE), which list_warehouses does "
+            "not list for it (Databricks lists the warehouses a principal may manage); the "
+            "copilot is pinned to it"
+        )
+    elif not ids:
+        report.warnings.append(
+            "It can use no warehouse yet, and list_warehouses lists none for it: rerun with "
+            "--grant-warehouse ID (CAN_USE on the warehouse the copilot should use)."
         )
 
 
