@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import jmespath
 import jmespath.exceptions
@@ -61,6 +62,12 @@ MAX_RESPONSE_CAP = 1024 * 1024 * 1024  # 1 GiB: the most `max_response_bytes` ma
 # --- connectors and actions ---------------------------------------------------------------------
 
 
+# Hosts of Databricks workspaces (AWS, Azure, GCP, GovCloud): their APIs hang off the root.
+_DATABRICKS_HOST = re.compile(
+    r"\.(cloud\.databricks\.(com|us)|azuredatabricks\.net|gcp\.databricks\.com)$", re.IGNORECASE
+)
+
+
 class Connector(ProjectModel):
     """A base URL plus how to authenticate to it."""
 
@@ -82,6 +89,16 @@ class Connector(ProjectModel):
         check_http_url(self.base_url, "base_url")
         if self.base_url.endswith("/"):
             self.__dict__["base_url"] = self.base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        if _DATABRICKS_HOST.search(parts.hostname or "") and parts.path.strip("/"):
+            # A page of the web UI (/sql/editor, /browse): every API is under /api from the root.
+            origin = f"{parts.scheme}://{parts.netloc}"
+            raise config_problem(
+                f"a Databricks workspace's base_url is its address without a path, not "
+                f"{self.base_url} (the path {parts.path} is a page of the web UI)",
+                f"write base_url: {origin}",
+                "base_url",
+            )
         return self
 
 

@@ -20,6 +20,7 @@ def remove_the_seed(page: Page, studio: RunningStudio) -> None:
     page.get_by_role("button", name="Remove action").click()
     page.wait_for_url("**/?saved=removed")
     page.goto(f"{studio.url}/connectors/databricks")
+    page.once("dialog", lambda dialog: dialog.accept())  # with JavaScript it asks first
     page.get_by_role("button", name="Remove connector").click()
     page.wait_for_url("**/?saved=removed")
 

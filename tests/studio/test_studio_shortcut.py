@@ -44,6 +44,9 @@ def test_enter_runs_fill_and_only_the_origin_is_kept(
         ("ftp://x.y", "https://"),
         ("http://dbc-1234.cloud.databricks.com", "https only"),
         ("", "Type the workspace URL"),
+        # The page open after the guide's first step: the account console is not a workspace.
+        ("https://accounts.cloud.databricks.com/", "is the account console"),
+        ("accounts.azuredatabricks.net/workspaces?o=1", "is the account console"),
     ],
 )
 def test_what_is_not_a_workspace_url_is_refused(typed: str, problem: str) -> None:

@@ -14,7 +14,7 @@ from lakegate.databricks.doctor import Step, diagnose
 from lakegate.errors import LakegateError
 from lakegate.gateway import Gateway
 from lakegate.project import Action, Connector, OAuth2Auth, Project
-from lakegate.secrets import redact
+from lakegate.secrets import SecretStore, redact
 from lakegate.studio.connector_form import LABELS
 
 __all__ = [
@@ -139,12 +139,15 @@ def _probe(project: Project, connector: Connector) -> Action:
     return Action(name=PROBE, connector=connector.name, path="/")
 
 
-async def check_connection(project: Project, name: str) -> ConnectionCheck:
-    """Token + one cheap call through the Gateway; on failure, the doctor's diagnosis."""
+async def check_connection(
+    project: Project, name: str, secret_store: SecretStore | None = None
+) -> ConnectionCheck:
+    """Token + one cheap call through the Gateway; on failure, the doctor's diagnosis.
+    `secret_store` holds the secrets of a connector not saved yet (Test before Save)."""
     connector = project.connector(name)
     probe = _probe(project, connector)
     project.set_action(PROBE, probe)  # in memory only: a check never writes the file
-    async with Gateway(project, budget_s=PROBE_BUDGET_S) as gateway:
+    async with Gateway(project, budget_s=PROBE_BUDGET_S, secret_store=secret_store) as gateway:
         result = await gateway.test(PROBE, {})
     request = f"{probe.method} {probe.path}"
     if result.ok:
@@ -155,22 +158,45 @@ async def check_connection(project: Project, name: str) -> ConnectionCheck:
         )
         if probe.path == WAREHOUSES:
             summary += f" {result.data} SQL warehouse(s) visible."
+            if not result.data:
+                summary += " " + NO_WAREHOUSES
         return ConnectionCheck(True, summary)
     error = result.error
+    hint = form_terms(error.hint) if error and error.hint else ""
+    if result.status == 404:  # the host answered, but not at the probe's path
+        hint = form_terms(
+            f"The server answers, but has no {probe.path}: check that base_url is the API's "
+            "root (for Databricks, the workspace URL without a path)."
+        )
     check = ConnectionCheck(
         False,
-        f"{request}: " + (f"status {result.status}" if result.status else "no answer"),
-        error=redact(error.message) if error else "",
-        hint=form_terms(error.hint) if error and error.hint else "",
+        f"{request}: " + (f"status {result.status}" if result.status else _no_answer(error)),
+        error=redact(error.message).replace(f"'{PROBE}'", "the connection test") if error else "",
+        hint=hint,
     )
     try:
-        steps = await diagnose(project, name)
+        steps = await diagnose(project, name, secret_store=secret_store)
     except LakegateError as exc:
         check.steps = [{"name": "diagnosis", "status": "failed", "detail": "",
                         "cause": redact(exc.message), "fix": form_terms(exc.hint)}]  # fmt: skip
         return check
     check.steps = [step_view(step) for step in steps]
     return check
+
+
+# A principal that signs in but may manage no warehouse lists none (CAN_USE alone lists nothing).
+NO_WAREHOUSES = (
+    "None is visible to this principal: Databricks lists only the warehouses it may manage. "
+    "Grant it CAN_USE on one (Permissions on the warehouse) and pin it on the Copilot page, "
+    "or run `lakegate databricks setup --grant-warehouse ID`."
+)
+
+
+def _no_answer(error: LakegateError | None) -> str:
+    """What stopped the call when no status came back: the token, or the connection."""
+    if error is not None and error.code.startswith("auth."):
+        return "no token (nothing was sent to the API)"
+    return "no answer"
 
 
 def step_view(step: Step, page: str = "") -> dict[str, Any]:

@@ -3,13 +3,16 @@ write-only secrets, and Save through `Project.save()`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from lakegate.connectors import orphaned_secrets, secret_destination
-from lakegate.project import Connector
+from lakegate.connectors import orphaned_secrets, secret_destination, stored_secrets
+from lakegate.project import Connector, Project
+from lakegate.secrets import MemorySecretStore, SecretStore
 from lakegate.studio.connection import ConnectionCheck, check_connection
 from lakegate.studio.connector_form import (
     AUTH_TYPES,
@@ -78,7 +81,7 @@ def routes(studio: Studio) -> list[BaseRoute]:
             draft.apply_databricks()
             status = 422 if draft.errors else 200
             return render(request, draft, existing, status, intent=intent)
-        if intent != "save":  # the type or grant changed: show the matching fields
+        if intent not in ("save", "test"):  # the type or grant changed: show the matching fields
             return render(request, draft, existing, intent=intent)
 
         name = chosen_name(draft.errors, original, draft.name, project.connectors, "connector")
@@ -92,6 +95,9 @@ def routes(studio: Studio) -> list[BaseRoute]:
         draft.check_secret_origins(connector, to_store, store)
         if draft.errors:
             return render(request, draft, existing, 422, intent="save")
+        if intent == "test":  # Test before Save: nothing is written, typed secrets stay pending
+            connection = await _test_draft(project.path, connector, to_store, store)
+            return render(request, draft, existing, intent="test", connection=connection)
         for secret_name, value in to_store.items():
             store.set(secret_name, value, origin=secret_destination(connector))
         project.set_connector(name, connector)
@@ -130,6 +136,17 @@ def routes(studio: Studio) -> list[BaseRoute]:
             methods=["POST"],
         ),
     ]
+
+
+async def _test_draft(
+    path: Path, connector: Connector, to_store: dict[str, str], store: SecretStore
+) -> ConnectionCheck:
+    """Test connection on what the form holds, in memory: the secrets it refers to (already
+    stored, or typed now) are held in a store of its own, so nothing reaches the disk."""
+    trial = Project.new(path)
+    trial.set_connector(connector.name, connector)
+    held = {name: value for name in stored_secrets(connector) if (value := store.get(name))}
+    return await check_connection(trial, connector.name, MemorySecretStore({**held, **to_store}))
 
 
 def _auth_label(connector: Connector | None) -> str:

@@ -37,6 +37,16 @@ def workspace_url(text: str) -> tuple[str, str, str]:
         return "", "", f"The port in “{typed}” is not a valid port number."
     if parts.scheme == "http" and not is_loopback(host):
         return "", "", "Databricks workspaces answer on https only: write https://…"
+    if host.lower().startswith(("accounts.", "accounts-dod.")):
+        return (
+            "",
+            "",
+            (
+                f"{host} is the account console, not a workspace. Open the workspace (Workspaces, "
+                "then its URL) and paste the address you see there, e.g. "
+                "https://dbc-1234.cloud.databricks.com."
+            ),
+        )
     url = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
     workspace_id = next((o for o in parse_qs(parts.query).get("o", []) if o.isdigit()), "")
     return url, workspace_id, ""

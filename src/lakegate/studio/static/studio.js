@@ -77,6 +77,24 @@
       .filter(Boolean).join(" ");
   }
 
+  // Enter in the request line (method, path) sends Test, as in an API client; elsewhere the
+  // form's default button (Save) stays.
+  document.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (event.key !== "Enter" || !field.closest || !field.closest(".request-line")) return;
+    var test = document.getElementById("test-button");
+    if (test && field.tagName !== "BUTTON") {
+      event.preventDefault();
+      test.click();
+    }
+  }, true);
+  // A button that destroys something asks first (data-confirm holds the question).
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    if (button && button.dataset.confirm && !window.confirm(button.dataset.confirm)) {
+      event.preventDefault();
+    }
+  }, true);
   document.addEventListener("htmx:beforeRequest", function () { clearBanner(); });
   document.addEventListener("htmx:sendError", function () {
     banner("bad", "The Studio did not answer: nothing was saved.",
