@@ -41,10 +41,27 @@ def test_lakegate_studio_prints_a_login_link_and_serves_on_loopback(tmp_path: Pa
             assert client.get(link).status_code == 303  # signed in already: back to the overview
         with httpx.Client(timeout=10) as stranger:
             assert stranger.get(link).status_code == 401  # the link was spent
+            # A second browser: `lakegate studio --link` asks the running Studio for a new one.
+            again = subprocess.run(
+                [*command, "--link", "--no-browser"], capture_output=True, text=True, env=env,
+                timeout=60,
+            )  # fmt: skip
+            assert again.returncode == 0, again.stderr
+            fresh = re.search(r"(http://127\.0\.0\.1:\d+/login\?token=[\w-]+)", again.stdout)
+            assert fresh and fresh.group(1) != link
+            assert stranger.get(fresh.group(1)).status_code == 303
+            assert stranger.get(f"{base}/").status_code == 200
+            forged = stranger.post(f"{base}/login/new", headers={"Authorization": "Bearer x"})
+            assert forged.status_code == 401 and "token" not in forged.text
     finally:
         process.terminate()
         process.wait(timeout=10)
     assert process.returncode is not None
+    assert not (tmp_path / ".lakegate" / "studio.url").exists()  # gone with the Studio
+    after = subprocess.run(
+        [*command, "--link", "--no-browser"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert after.returncode == 2 and "No Studio is running" in " ".join(after.stderr.split())
 
 
 def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:

@@ -64,9 +64,17 @@ def create_app(project_path: str | Path, studio: Studio | None = None) -> Starle
             status=404 if isinstance(exc, NotFoundError) else 409,
         )
 
+    async def new_link(request: Request) -> Response:
+        """A fresh one-time login link for `lakegate studio --link` (a second browser)."""
+        if not studio.gate.new_link_allowed(request.headers.get("authorization", "")):
+            return JSONResponse({"error": "not allowed"}, status_code=401)
+        token = studio.gate.issue_login_token()
+        return JSONResponse({"url": f"{request.base_url}login?token={token}"})
+
     routes: list[BaseRoute] = [
         Route("/", index),
         Route("/login", login),
+        Route("/login/new", new_link, methods=["POST"]),
         Route("/session", session_token),
         *connectors.routes(studio),
         *actions.routes(studio),

@@ -96,6 +96,13 @@ class Gate:
         self._tokens: set[str] = set()
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        # What `lakegate studio --link` shows (it reads it from the 0600 secret store) to get
+        # a new login link from this running Studio: same user, same machine.
+        self.link_key = secrets.token_urlsafe(32)
+
+    def new_link_allowed(self, authorization: str) -> bool:
+        """True when `authorization` is `Bearer <link_key>`."""
+        return hmac.compare_digest(authorization, f"Bearer {self.link_key}")
 
     def __repr__(self) -> str:
         return f"Gate(sessions={len(self._sessions)})"
