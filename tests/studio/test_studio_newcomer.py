@@ -109,3 +109,22 @@ def test_remove_connector_asks_first_and_takes_its_secret_along(
     assert len(asked) == 2 and "its stored secrets" in asked[0]
     assert "databricks" not in load_project(studio.project).connectors
     assert store.names() == []
+
+
+def test_an_empty_scope_for_databricks_is_refused_and_examples_do_not_look_typed(
+    browser: Browser, studio: RunningStudio, workspace: LocalWorkspace
+) -> None:
+    with signed_in(browser, studio) as page:
+        fill_new_connector(page, studio.url, workspace, workspace.credentials["client_secret"])
+        page.locator("#f-scope").fill("")
+        page.get_by_role("button", name="Save connector").click()
+        settled(page)
+        expect(page.locator("#error-scope")).to_contain_text("sql all-apis")
+        assert (
+            page.locator("#f-scope").get_attribute("placeholder", timeout=5_000).startswith("e.g. ")
+        )
+        style = page.evaluate(
+            "() => getComputedStyle(document.querySelector('#f-scope'), '::placeholder').fontStyle"
+        )
+        assert style == "italic"
+    assert not studio.project.exists()

@@ -71,6 +71,9 @@ def create_app(project_path: str | Path, studio: Studio | None = None) -> Starle
         token = studio.gate.issue_login_token()
         return JSONResponse({"url": f"{request.base_url}login?token={token}"})
 
+    # No cookie, no form: a bearer key a browser cannot send cross-site, so no CSRF token.
+    new_link.bearer_only = True  # type: ignore[attr-defined]
+
     routes: list[BaseRoute] = [
         Route("/", index),
         Route("/login", login),

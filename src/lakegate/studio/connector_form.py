@@ -294,6 +294,15 @@ class ConnectorDraft:
         if self.auth_type == "oauth2" and not self.token_url:
             needed = "Required: the token endpoint, e.g. https://<host>/oidc/v1/token."
             self.errors["token_url"] = needed
+        databricks_m2m = self.grant_type == "client_credentials" and self.token_url.rstrip(
+            "/"
+        ).endswith("/oidc/v1/token")
+        if self.auth_type == "oauth2" and databricks_m2m and not self.scope.strip():
+            # Databricks issues no token without a scope: the Test would fail with invalid_scope.
+            self.errors["scope"] = (
+                "Required by a Databricks token URL: sql all-apis (SQL and the REST APIs), or "
+                "all-apis."
+            )
         try:
             connector = build_connector(
                 name,
