@@ -244,10 +244,21 @@ def check_http_url(url: str, field: str, *, query_ok: bool = False) -> str:
             f"write the full URL, e.g. `{field}: https://dbc-1234.cloud.databricks.com`",
             field,
         )
-    if parts.username or parts.password or (parts.query and not query_ok) or parts.fragment:
+    origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+    if parts.username or parts.password:
         raise config_problem(
-            f"{field} may not carry credentials, a query or a fragment",
-            "keep only scheme, host, port and path; put credentials in `auth`",
+            f"{field} may not carry credentials (user:password@)",
+            f"write {origin} and put the credentials in the connector's auth",
+            field,
+        )
+    if (parts.query and not query_ok) or parts.fragment:
+        extra = ("?" + parts.query if parts.query else "") + (
+            "#" + parts.fragment if parts.fragment else ""
+        )
+        raise config_problem(
+            f"{field} may not carry a query or fragment ({extra}: a browser address's part, "
+            "such as Azure's ?o= workspace id)",
+            f"write {origin}",
             field,
         )
     return url

@@ -146,3 +146,13 @@ def test_connect_to_an_unreachable_workspace_blames_the_host_not_a_token_url(cli
     assert "connection refused" in said and "--host" in said
     assert "token_url" not in said and "DNS" not in said
     assert not cli.project.exists()
+
+
+def test_a_pasted_browser_address_is_refused_with_the_url_to_write(cli: Cli) -> None:
+    assert cli("init").code == 0
+    done = cli(
+        "connector", "add", "azure", "--base-url", "https://adb-1.2.azuredatabricks.net/?o=1"
+    )
+    said = _said(done.output)
+    assert done.code == 2 and "?o=1" in said and "write https://adb-1.2.azuredatabricks.net" in said
+    assert "`auth`" not in said
