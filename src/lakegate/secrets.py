@@ -16,6 +16,7 @@ import stat
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
@@ -68,9 +69,11 @@ def parse_reference(ref: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-def databrickscfg_path() -> Path:
-    """The Databricks CLI and SDK config file: $DATABRICKS_CONFIG_FILE, else ~/.databrickscfg."""
-    return Path(os.environ.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
+def databrickscfg_path(env: Mapping[str, str] | None = None) -> Path:
+    """The Databricks CLI and SDK config file: $DATABRICKS_CONFIG_FILE (of `env`, default this
+    process's environment), else ~/.databrickscfg."""
+    env = os.environ if env is None else env
+    return Path(env.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
 
 
 def read_databrickscfg(path: Path | None = None) -> dict[str, dict[str, str]] | None:

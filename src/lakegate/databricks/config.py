@@ -83,7 +83,7 @@ def resolve_config(
     """The configuration `flags` (host=, client_id=, ...), the environment and the config file
     give, in the SDK's order; ConfigError for a profile that is named but missing."""
     env = os.environ if env is None else env
-    found = DatabricksConfig(file=_config_file(env))
+    found = DatabricksConfig(file=databrickscfg_path(env))
     for attribute, value in flags.items():
         if value:
             _set(found, attribute, value, "flag")
@@ -123,10 +123,6 @@ def resolve_config(
                 value = f"${{databrickscfg:{name}.{attribute}}}"
             _set(found, attribute, value, name)
     return found
-
-
-def _config_file(env: Mapping[str, str]) -> Path:
-    return Path(env.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
 
 
 def _profile_name(
