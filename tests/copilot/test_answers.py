@@ -120,42 +120,29 @@ async def test_errors_say_what_to_fix_in_the_models_terms(
         polled = again.structured_content
         assert polled["state"] in ("PENDING", "RUNNING") and polled["waited_s"] <= 2
         assert polled["elapsed_s"] >= handle.structured_content["elapsed_s"] + polled["waited_s"]
-        results = {
-            "syntax": await client.call_tool(
-                "execute_sql",
-                {"statement": "SELECT pickup_zip\nFROM samples.nyctaxi.trips\nWHERE\nORDER BY 1"},
-            ),
-            "write": await client.call_tool("execute_sql", {"statement": "DROP TABLE main.x.y"}),
-            "missing_table": await client.call_tool(
-                "execute_sql", {"statement": "SELECT * FROM samples.nyctaxi.nope"}
-            ),
-            "missing_column": await client.call_tool(
-                "execute_sql", {"statement": "SELECT nope FROM samples.nyctaxi.trips"}
-            ),
-            "describe": await client.call_tool(
-                "describe_table", {"full_name": "samples.nyctaxi.nope"}
-            ),
-            "running": await client.call_tool("fetch_rows", {"statement_id": sid}),
-            "range": await client.call_tool(
-                "execute_sql", {"statement": "SELECT 1", "max_rows": 5000}
-            ),
-            "file": await client.call_tool(
-                "execute_sql", {"statement": "SELECT * FROM read_text('/etc/hostname')"}
-            ),
-            "typo": await client.call_tool(
-                "execute_sql", {"statement": "SELEC pickup_zip FROM samples.nyctaxi.trips"}
-            ),
-            "function": await client.call_tool(
-                "execute_sql", {"statement": "SELECT no_such_fn(1) AS x"}
-            ),
-            "unknown_statement": await client.call_tool(
-                "get_statement", {"statement_id": "01f00000-0000-0000-0000-000000000000"}
+        sql = {
+            "syntax": "SELECT pickup_zip\nFROM samples.nyctaxi.trips\nWHERE\nORDER BY 1",
+            "write": "DROP TABLE main.x.y",
+            "missing_table": "SELECT * FROM samples.nyctaxi.nope",
+            "missing_column": "SELECT nope FROM samples.nyctaxi.trips",
+            "file": "SELECT * FROM read_text('/etc/hostname')",
+            "typo": "SELEC pickup_zip FROM samples.nyctaxi.trips",
+            "function": "SELECT no_such_fn(1) AS x",
+        }
+        calls: dict[str, tuple[str, dict[str, Any]]] = {
+            **{key: ("execute_sql", {"statement": text}) for key, text in sql.items()},
+            "describe": ("describe_table", {"full_name": "samples.nyctaxi.nope"}),
+            "running": ("fetch_rows", {"statement_id": sid}),
+            "range": ("execute_sql", {"statement": "SELECT 1", "max_rows": 5000}),
+            "unknown_statement": (
+                "get_statement",
+                {"statement_id": "01f00000-0000-0000-0000-000000000000"},
             ),
         }
+        results = {key: await client.call_tool(*call) for key, call in calls.items()}
         await client.call_tool("cancel_statement", {"statement_id": sid})
     assert all(r.is_error for r in results.values()), [k for k, r in results.items()]
     errors = {k: r.structured_content["error"] for k, r in results.items()}
-    assert all(r.is_error for r in results.values())
     assert errors["syntax"]["code"] == "sql.parse_error"
     assert errors["syntax"]["line"] == 4 and errors["syntax"]["token"] == "ORDER BY"
     assert "line 4, column 8" in errors["syntax"]["message"]
