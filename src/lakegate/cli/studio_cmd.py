@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from lakegate.cli import _context, _output
+from lakegate.cli._project import secret_store, state_dir
 from lakegate.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def studio(
     )
     if not no_browser:
         threading.Timer(0.5, webbrowser.open, args=(link,)).start()
-    store, where = _link_files(path)
+    store, where = _link_files()
     # Stopped by SIGTERM too (a service manager, `kill`), the files below are cleaned up: uvicorn
     # re-raises the signal it caught once it has shut down, and this handler turns it into exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
@@ -80,19 +81,16 @@ def studio(
 _LINK_KEY = "lakegate_studio_link_key"
 
 
-def _link_files(path: Path) -> tuple[SecretStore, Path]:
+def _link_files() -> tuple[SecretStore, Path]:
     """Where a running Studio leaves its address and (in the secret store) its link key."""
-    from lakegate.secrets import SecretStore
-
-    state = path.resolve().parent / ".lakegate"
-    return SecretStore(state), state / "studio.url"
+    return secret_store(), state_dir() / "studio.url"
 
 
 def _new_link(path: Path) -> str:
     """A new one-time login link from the Studio running for `path`."""
     import httpx
 
-    store, where = _link_files(path)
+    store, where = _link_files()
     key = store.get(_LINK_KEY)
     url = where.read_text(encoding="utf-8").strip() if where.exists() else ""
     none = ConfigError(
