@@ -3,6 +3,7 @@ project, waiting for htmx to settle, the overflow check and the axe-core audit."
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -98,3 +99,58 @@ def axe_violations(page: Page) -> list[str]:
         }"""
     )
     return list(found)
+
+
+def words_split_across_lines(page: Page) -> list[str]:
+    """Words in `main` broken over two lines inside a run of letters, where the word (up to 24
+    characters between spaces) would fit on a line: a long URL may break, `credentials` not."""
+    return list(
+        page.evaluate(
+            r"""() => {
+            const split = [];
+            const walker = document.createTreeWalker(document.querySelector('main'),
+                                                     NodeFilter.SHOW_TEXT);
+            for (let node; (node = walker.nextNode());) {
+              for (const word of node.textContent.matchAll(/\S{1,24}(?!\S)/g)) {
+                if (word.index > 0 && /\S/.test(node.textContent[word.index - 1])) continue;
+                for (const m of word[0].matchAll(/[A-Za-z]{2,}/g)) {
+                  const range = document.createRange();
+                  range.setStart(node, word.index + m.index);
+                  range.setEnd(node, word.index + m.index + m[0].length);
+                  const tops = new Set(Array.from(range.getClientRects())
+                    .filter(r => r.width > 0).map(r => Math.round(r.top)));
+                  if (tops.size > 1) split.push(word[0]);
+                }
+              }
+            }
+            return split;
+        }"""
+        )
+    )
+
+
+PIXELS_APART = """async ([a, b]) => {
+  const load = src => new Promise(done => {
+    const img = new Image(); img.onload = () => done(img);
+    img.src = 'data:image/png;base64,' + src; });
+  const [x, y] = [await load(a), await load(b)];
+  const canvas = document.createElement('canvas');
+  canvas.width = x.width; canvas.height = x.height;
+  const g = canvas.getContext('2d');
+  g.drawImage(x, 0, 0); const p = g.getImageData(0, 0, x.width, x.height).data;
+  g.clearRect(0, 0, x.width, x.height);
+  g.drawImage(y, 0, 0); const q = g.getImageData(0, 0, x.width, x.height).data;
+  let n = 0;
+  for (let k = 0; k < p.length; k += 4) if (Math.abs(p[k] - q[k]) > 48) n++;
+  return n;
+}"""
+
+
+def pixels_apart(browser: Browser, a: bytes, b: bytes) -> int:
+    """How many pixels of two same-size screenshots differ clearly (red channel by > 48 of 255)."""
+    blank = browser.new_page()
+    try:
+        return int(blank.evaluate(PIXELS_APART, [base64.b64encode(a).decode(),
+                                                 base64.b64encode(b).decode()]))  # fmt: skip
+    finally:
+        blank.close()

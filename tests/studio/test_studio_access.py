@@ -13,7 +13,16 @@ from lakegate.copilot.audit import AuditLog, call_record
 from lakegate.project import load_project
 from lakegate.workspace import LocalWorkspace
 
-from .browsing import OUTPUT, axe_violations, overflow, seed, settled, signed_in
+from .browsing import (
+    OUTPUT,
+    axe_violations,
+    overflow,
+    pixels_apart,
+    seed,
+    settled,
+    signed_in,
+    words_split_across_lines,
+)
 from .conftest import RunningStudio
 
 
@@ -66,6 +75,37 @@ def test_no_page_scrolls_sideways_on_a_390px_phone(browser: Browser, seeded: Run
             assert overflow(page) <= 0, f"{where} is {overflow(page)} px too wide"
             seen.append(where)
     assert len(seen) == 9
+
+
+def test_no_word_is_broken_in_the_middle_on_a_390px_phone(
+    browser: Browser, seeded: RunningStudio
+) -> None:
+    # `word-break: break-all` on the connector's facts split "client credential|s" over two lines.
+    broken = {}
+    with signed_in(browser, seeded, width=390, height=844) as page:
+        for where in visit_every_page(page, seeded):
+            if split := words_split_across_lines(page):
+                broken[where] = split
+    assert not broken, broken
+
+
+def test_underscores_in_placeholders_show_at_1x(browser: Browser, seeded: RunningStudio) -> None:
+    """The same field with its placeholder's underscores turned to spaces looks different.
+
+    Chromium clipped the placeholder to its line box, so at 1x `page_size` read `page size`."""
+    seen: dict[str, int] = {}
+    with signed_in(browser, seeded, device_scale_factor=1) as page:
+        for path in ("/actions/new", "/connectors/new"):
+            page.goto(seeded.url + path)
+            fields = "input[placeholder*='_']:visible, textarea[placeholder*='_']:visible"
+            for field in page.locator(fields).element_handles():
+                example = field.get_attribute("placeholder") or ""
+                shown = field.screenshot()
+                field.evaluate("f => f.placeholder = f.placeholder.replaceAll('_', ' ')")
+                seen[example] = pixels_apart(browser, shown, field.screenshot())
+                field.evaluate("(f, p) => f.placeholder = p", example)
+    assert "page_size" in seen and "e.g. list_warehouses" in seen, seen
+    assert all(n >= 4 for n in seen.values()), seen
 
 
 def test_axe_core_finds_no_wcag_aa_problem(browser: Browser, seeded: RunningStudio) -> None:
