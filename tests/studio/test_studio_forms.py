@@ -14,15 +14,20 @@ from .browsing import OUTPUT, new_shop_connector, seed, signed_in
 from .conftest import RunningStudio
 
 
-def remove_the_seed(page: Page, studio: RunningStudio) -> None:
-    """Remove the `list_warehouses` action, then the `databricks` connector, on their pages."""
-    page.goto(f"{studio.url}/actions/list_warehouses")
-    page.get_by_role("button", name="Remove action").click()
-    page.wait_for_url("**/?saved=removed")
-    page.goto(f"{studio.url}/connectors/databricks")
-    page.once("dialog", lambda dialog: dialog.accept())  # with JavaScript it asks first
-    page.get_by_role("button", name="Remove connector").click()
-    page.wait_for_url("**/?saved=removed")
+def remove_the_seed(page: Page, studio: RunningStudio, *, js: bool = True) -> None:
+    """Remove the `list_warehouses` action, then the `databricks` connector, on their pages.
+
+    Each Remove asks first: a dialog with JavaScript, the Studio's own page without it."""
+    for kind, name in (("action", "list_warehouses"), ("connector", "databricks")):
+        page.goto(f"{studio.url}/{kind}s/{name}")
+        if js:
+            page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name=f"Remove {kind}").click()
+        if not js:
+            expect(page.locator("h1")).to_have_text(f"Remove {kind} {name}?")
+            assert name in getattr(load_project(studio.project), f"{kind}s")  # asked, not done
+            page.get_by_role("button", name=f"Remove {kind}").click()
+        page.wait_for_url("**/?saved=removed")
 
 
 def test_every_form_works_with_javascript_disabled(
@@ -59,7 +64,7 @@ def test_every_form_works_with_javascript_disabled(
         page.wait_for_url("**/copilot?saved=1")
         assert load_project(studio.project).copilot.profile == "operator"
 
-        remove_the_seed(page, studio)
+        remove_the_seed(page, studio, js=False)
     project = load_project(studio.project)
     assert not project.actions and not project.connectors
     studio.assert_never_sent(secret)

@@ -111,6 +111,27 @@ def test_remove_connector_asks_first_and_takes_its_secret_along(
     assert store.names() == []
 
 
+def test_remove_without_javascript_asks_on_a_page_of_its_own(
+    browser: Browser, studio: RunningStudio, workspace: LocalWorkspace
+) -> None:
+    seed(studio, workspace)
+    store = SecretStore(studio.project.parent / ".lakegate")
+    with signed_in(browser, studio, js=False) as page:
+        page.goto(f"{studio.url}/connectors/databricks")
+        page.get_by_role("button", name="Remove connector").click()
+        expect(page.locator("h1")).to_have_text("Remove connector databricks?")
+        expect(page.locator("main")).to_contain_text("databricks_client_secret")
+        assert "databricks" in load_project(studio.project).connectors  # asked, nothing done
+        assert store.names() == ["databricks_client_secret"]
+        page.get_by_role("link", name="Keep it").click()
+        page.wait_for_url("**/connectors/databricks")
+        page.get_by_role("button", name="Remove connector").click()
+        page.get_by_role("button", name="Remove connector").click()  # the question's own button
+        page.wait_for_url("**/?saved=removed")
+    assert "databricks" not in load_project(studio.project).connectors
+    assert store.names() == []
+
+
 def test_an_empty_scope_for_databricks_is_refused_and_examples_do_not_look_typed(
     browser: Browser, studio: RunningStudio, workspace: LocalWorkspace
 ) -> None:

@@ -95,7 +95,17 @@ def routes(studio: Studio) -> list[BaseRoute]:
 
     async def delete(request: Request, form: FormData) -> Response:
         project = studio.project()
-        project.remove_action(request.path_params["name"])
+        name = request.path_params["name"]
+        project.action(name)  # an unknown action is a 404, asked or not
+        if form.get("confirmed") != "yes":  # without JavaScript, nothing asked yet: ask here
+            return studio.confirm(
+                request,
+                f"Remove action {name}?",
+                f"lakegate.yaml loses action {name}; copilots no longer see it as a tool.",
+                button="Remove action",
+                back=f"/actions/{name}",
+            )
+        project.remove_action(name)
         project.save()
         return done(request, "/?saved=removed")
 

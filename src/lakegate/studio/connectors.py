@@ -116,6 +116,17 @@ def routes(studio: Studio) -> list[BaseRoute]:
     async def delete(request: Request, form: FormData) -> Response:
         project = studio.project()
         removed = project.connector(request.path_params["name"])
+        if form.get("confirmed") != "yes":  # without JavaScript, nothing asked yet: ask here
+            project.remove_connector(removed.name)
+            secrets = orphaned_secrets(project, removed)
+            return studio.confirm(
+                request,
+                f"Remove connector {removed.name}?",
+                f"lakegate.yaml loses connector {removed.name}.",
+                button="Remove connector",
+                back=f"/connectors/{removed.name}",
+                secrets=secrets,
+            )
         project.remove_connector(removed.name)
         orphans = orphaned_secrets(project, removed)
         project.save()

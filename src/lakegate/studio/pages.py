@@ -79,6 +79,22 @@ class Studio:
         }
         return self.templates.TemplateResponse(request, template, full, status_code=status)
 
+    def confirm(
+        self,
+        request: Request,
+        title: str,
+        text: str,
+        *,
+        button: str,
+        back: str,
+        secrets: list[str] | None = None,
+    ) -> HTMLResponse:
+        """The question a destructive button asks when the page had no JavaScript to ask it: the
+        same post again, with `confirmed=yes`, or the way back."""
+        context = {"title": title, "text": text, "button": button, "back": back,
+                   "action": request.url.path, "secrets": secrets or []}  # fmt: skip
+        return self.page(request, "confirm.html", context)
+
     def refuse(
         self, request: Request, status: int, *, reason: str = "", form: FormData | None = None
     ) -> Response:

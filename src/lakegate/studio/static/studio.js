@@ -91,9 +91,17 @@
   // A button that destroys something asks first (data-confirm holds the question).
   document.addEventListener("submit", function (event) {
     var button = event.submitter;
-    if (button && button.dataset.confirm && !window.confirm(button.dataset.confirm)) {
+    if (!button || !button.dataset.confirm) { return; }
+    if (!window.confirm(button.dataset.confirm)) {
       event.preventDefault();
+      return;
     }
+    // Asked here: the server's own confirmation page (what it shows without JavaScript) is skipped.
+    var confirmed = document.createElement("input");
+    confirmed.type = "hidden";
+    confirmed.name = "confirmed";
+    confirmed.value = "yes";
+    event.target.appendChild(confirmed);
   }, true);
   document.addEventListener("htmx:beforeRequest", function () { clearBanner(); });
   document.addEventListener("htmx:sendError", function () {
