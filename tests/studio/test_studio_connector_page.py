@@ -58,4 +58,12 @@ def test_a_failing_connection_shows_the_doctors_steps_in_form_terms(
         assert not CLI_WORDS.search(shown), shown
         assert result.locator("a[href^='#f-']").count() >= 1  # a fix links to its field
         assert wrong not in page.content()
+        # Both client authentications were refused: one fix, the diagnosis's, and no advice to
+        # switch to Auto; it names both causes and where to tell them apart.
+        expect(result.locator(".outcome .hint")).to_have_count(0)
+        assert "Auto" not in shown
+        failed = result.locator("li.step-failed")
+        expect(failed).to_contain_text("new OAuth secret")
+        expect(failed).to_contain_text("not assigned to this workspace")
+        expect(failed).to_contain_text("Workspaces > this workspace > Permissions")
     studio.assert_never_sent(wrong)

@@ -47,9 +47,11 @@ _PHRASES: list[tuple[str, Any]] = [
     ),
     (r"`lakegate secret set( [A-Za-z_]+)?`", "the connector's secret field"),
     (
-        r"\s*To tell a wrong secret from an unassigned principal, run again with "
+        r"To tell a wrong secret from an unassigned principal, run again with "
         r"`--account-host` \([^)]*\)\.",
-        "",
+        "If the secret is right, the service principal is not assigned to this workspace: "
+        "check the account console (Workspaces &gt; this workspace &gt; Permissions). "
+        "`lakegate databricks doctor --account-host URL` tells the two apart.",
     ),
     (
         r"`lakegate databricks connect --warehouse-id ID`",
@@ -181,6 +183,10 @@ async def check_connection(
                         "cause": redact(exc.message), "fix": form_terms(exc.hint)}]  # fmt: skip
         return check
     check.steps = [step_view(step) for step in steps]
+    if any(step["status"] == "failed" and step["fix"] for step in check.steps):
+        # The diagnosis tried more (both client authentications, the account...): its fix is
+        # the one that holds, and a second "How to fix" above it would contradict it.
+        check.hint = ""
     return check
 
 
