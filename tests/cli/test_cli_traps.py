@@ -39,7 +39,7 @@ def test_a_secret_given_as_a_flag_value_is_refused_without_being_shown(cli: Cli)
 
 def test_a_secret_passed_where_a_variable_name_belongs_is_not_written(cli: Cli) -> None:
     assert cli("init").code == 0
-    for value in ("s3cr3tVALUE", "dose1234abcd", "ghp_abcdef"):
+    for value in ("s3cr3tVALUE", "dose1234abcd", "ghp_abcdef", "aX9_kQ2mZ7_p4Lr8wT3v"):
         cli.secrets.append(value)
         done = cli(
             "connector", "add", "xy", "--base-url", "https://a.example.com", "--auth", "oauth2",
@@ -55,6 +55,15 @@ def test_a_secret_passed_where_a_variable_name_belongs_is_not_written(cli: Cli) 
         "--client-secret-env", "MY_CLIENT_SECRET",
     )  # fmt: skip
     assert ok.code == 0, ok.output
+    # A name of words and numbers, unset in this shell, is still a name (it was refused).
+    for n, name in enumerate(("My_Secret1", "prod_databricks_secret_2", "Shop_API_Key")):
+        ok = cli(
+            "connector", "add", f"named{n}", "--base-url", "https://a.example.com", "--auth",
+            "oauth2", "--client-id", "a", "--token-url", "https://a.example.com/t",
+            "--client-secret-env", name,
+        )  # fmt: skip
+        assert ok.code == 0, ok.output
+        assert f"${{env:{name}}}" in cli.project.read_text()
 
 
 def test_project_may_follow_the_command(cli: Cli, tmp_path: Path) -> None:

@@ -106,17 +106,22 @@ _SECRET_PREFIXES = ("dose", "dapi", "dkea", "ghp_", "gho_", "github_pat_", "xox"
                     "eyJ")  # fmt: skip
 
 
+# A variable name's parts between underscores: a short word, maybe numbered (My_Secret1, PROD_2).
+_NAME_PART = re.compile(r"[A-Za-z]{1,12}[0-9]{0,3}|[0-9]{1,3}")
+
+
 def _looks_like_secret(text: str) -> bool:
-    """Variable names are words (MY_SECRET, DATABRICKS_CLIENT_SECRET, my_token); secrets mix
-    lower case and digits at length, mix cases with digits (s3cr3tVALUE), or start as known
-    secrets do."""
+    """Variable names are words (MY_SECRET, DATABRICKS_CLIENT_SECRET, my_token, My_Secret1);
+    secrets mix lower case and digits at length, mix cases with digits (s3cr3tVALUE), or start
+    as known secrets do."""
+    if text.startswith(_SECRET_PREFIXES):
+        return True
+    parts = text.split("_")
+    if len(parts) > 1 and all(_NAME_PART.fullmatch(part) for part in parts if part):
+        return False
     lower, upper = any(c.islower() for c in text), any(c.isupper() for c in text)
     digit = any(c.isdigit() for c in text)
-    return (
-        text.startswith(_SECRET_PREFIXES)
-        or (len(text) >= 16 and lower and digit)
-        or (lower and upper and digit)
-    )
+    return (len(text) >= 16 and lower and digit) or (lower and upper and digit)
 
 
 def read_secret(prompt: str) -> str:
