@@ -12,11 +12,11 @@ import asyncio
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from lakegate._transport import Reply, Response, SendError, Transport, encode_url, json_body
 from lakegate._wire import reach_hint
@@ -24,9 +24,10 @@ from lakegate.auth import Authenticator, Credential
 from lakegate.errors import GuardError, InputError, TransportError
 from lakegate.project import ApiKeyAuth, Connector
 from lakegate.render import check_url
-from lakegate.results import RequestSummary
+from lakegate.results import RequestSummary, Retrying
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_Announce = Callable[[str, float], None]  # (why, the wait in seconds): a retry is coming
 # 8 retries: at a 20% fault rate a call still fails 1 time in 3 million (4 gave 1 in 4,000);
 # the time budget (`budget_s`, the call deadline) bounds the waiting whatever the count.
 MAX_REAUTHS = 3
@@ -59,6 +60,7 @@ class Runtime:
     authenticator: Authenticator
     secret_names: set[str]
     user_agent: str
+    on_retry: Callable[[Retrying], None] | None = None  # told before each retry's wait
 
     @classmethod
     def create(
@@ -142,6 +144,13 @@ async def exchange(
     body = _body(connector, json_body) if has_body else None
     _check_headers(connector, headers)
     request = _Request(method, url, params, headers, body, credentialed=auth)
+
+    def announce(reason: str, delay: float) -> None:
+        if runtime.on_retry is not None:
+            host = urlsplit(request.url).netloc
+            runtime.on_retry(Retrying(connector.name, request.method, host, reason, delay,
+                                      request.attempts + 1, MAX_RETRIES + 1))  # fmt: skip
+
     while True:
         request.attempts += 1
         trace.attempts += 1
@@ -159,13 +168,13 @@ async def exchange(
                 request.method, full_url, sent, request.body, min(timeout_s, remaining), max_bytes
             )
         except SendError as exc:
-            await _resend_or_raise(connector, request, exc, summary, idempotent, deadline)
+            await _resend_or_raise(connector, request, exc, summary, idempotent, deadline, announce)
             continue
         if _follow_redirect(connector, request, reply, full_url, summary):
             continue
         if _reauthenticate(runtime.authenticator, request, credential, reply):
             continue
-        if await _retry_status(request, reply, idempotent, deadline):
+        if await _retry_status(request, reply, idempotent, deadline, announce):
             continue
         trace.status, trace.truncated = reply.status, trace.truncated or reply.truncated
         trace.response_headers = reply.headers
@@ -218,11 +227,15 @@ async def _resend_or_raise(
     summary: RequestSummary,
     idempotent: bool,
     deadline: float,
+    announce: _Announce,
 ) -> None:
     """Return when the request may be sent again after `exc`; raise what the call fails with."""
+    said = (exc.reason, announce)
     if exc.kind == "connect":
         # Nothing reached the server: safe to resend whatever the method.
-        if request.retries < MAX_RETRIES and await _pause(_backoff(request.retries), deadline):
+        if request.retries < MAX_RETRIES and await _pause(
+            _backoff(request.retries), deadline, said
+        ):
             request.retries += 1
             return
         raise _transport(connector, exc, summary, "request.connect_failed") from None
@@ -238,7 +251,7 @@ async def _resend_or_raise(
     if (
         idempotent
         and request.retries < MAX_RETRIES
-        and await _pause(_backoff(request.retries), deadline)
+        and await _pause(_backoff(request.retries), deadline, said)
     ):
         request.retries += 1
         return
@@ -293,12 +306,15 @@ def _reauthenticate(
     return True
 
 
-async def _retry_status(request: _Request, reply: Reply, idempotent: bool, deadline: float) -> bool:
+async def _retry_status(
+    request: _Request, reply: Reply, idempotent: bool, deadline: float, announce: _Announce
+) -> bool:
     """True after waiting out a retryable status (429, 502-504) of an idempotent call."""
     if not (idempotent and reply.status in RETRY_STATUSES and request.retries < MAX_RETRIES):
         return False
     delay = _retry_after(reply.headers.get("retry-after"))
-    if not await _pause(delay if delay is not None else _backoff(request.retries), deadline):
+    wait = delay if delay is not None else _backoff(request.retries)
+    if not await _pause(wait, deadline, (f"HTTP {reply.status}", announce)):
         return False
     request.retries += 1
     return True
@@ -358,10 +374,13 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-async def _pause(delay: float, deadline: float) -> bool:
-    """Sleep `delay` if the budget allows it and one more attempt could still fit."""
+async def _pause(delay: float, deadline: float, said: tuple[str, _Announce]) -> bool:
+    """Sleep `delay` if the budget allows it and one more attempt could still fit; `said`
+    (why, and who to tell) is announced first, only when the retry will happen."""
     if time.monotonic() + delay >= deadline:
         return False
+    reason, announce = said
+    announce(reason, delay)
     if delay > 0:
         await asyncio.sleep(delay)
     return True

@@ -12,6 +12,7 @@ import collections
 import functools
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from lakegate.render import render, resolve_inputs, url_for
 from lakegate.results import (
     ActionResult,
     RequestSummary,
+    Retrying,
     decode_body,
     response_cap,
     status_error,
@@ -50,6 +52,7 @@ __all__ = [
     "ActionResult",
     "Gateway",
     "RequestSummary",
+    "Retrying",
     "SyncGateway",
     "handler",
     "handlers",
@@ -69,8 +72,10 @@ class Gateway:
         transport: Transport | Any = None,
         budget_s: float = DEFAULT_BUDGET_S,
         max_response_bytes: int = DEFAULT_MAX_BYTES,
+        on_retry: Callable[[Retrying], None] | None = None,
     ) -> None:
         self.project = project
+        self.on_retry = on_retry  # told before each retry's wait (a CLI shows it live)
         self.secret_store = secret_store or SecretStore(project.state_dir)
         self.budget_s = budget_s
         self.max_response_bytes = max_response_bytes
@@ -141,6 +146,7 @@ class Gateway:
         if found is None or found.connector is not conn:
             auth = build_authenticator(conn, self.secret_store, self.plain_http())
             found = self._runtimes[conn.name] = Runtime.create(conn, auth, self.transport)
+            found.on_retry = self.on_retry
         return found
 
     async def call(

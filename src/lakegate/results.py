@@ -15,6 +15,7 @@ from lakegate.secrets import redact, redact_data
 __all__ = [
     "ActionResult",
     "RequestSummary",
+    "Retrying",
     "decode_body",
     "decoded_or_error",
     "response_cap",
@@ -34,6 +35,26 @@ def shown_response_headers(headers: Mapping[str, str]) -> dict[str, str]:
         key: "***" if key.lower() in _SECRET_RESPONSE_HEADERS else redact(value)
         for key, value in headers.items()
     }
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """A request about to be sent again (the gateway's `on_retry` hears it before the wait):
+    what went wrong, how long the wait is, and which attempt comes next."""
+
+    connector: str
+    method: str
+    host: str
+    reason: str  # "HTTP 503", or why the connection failed, in words
+    delay_s: float
+    attempt: int  # the attempt about to be sent: 2 is the first retry
+    max_attempts: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.reason} from {self.host}: retrying in {self.delay_s:.1f} s "
+            f"(attempt {self.attempt} of at most {self.max_attempts})"
+        )
 
 
 @dataclass

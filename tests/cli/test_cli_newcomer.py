@@ -234,3 +234,26 @@ def test_the_demo_piped_keeps_yaml_lines_whole_and_ends_with_commands_that_work(
     assert len(commands) >= 3
     for argv in commands:  # each parses: its command and options exist
         assert cli(*argv[1:], "--help").code == 0, argv
+
+
+def test_retries_are_shown_as_they_happen(seeded: Callable[..., Cli], workspace) -> None:
+    cli = seeded()
+    path = "/api/2.0/sql/warehouses"
+    workspace.set_faults({"seed": 1, "rules": [{"path": path, "fault": "http_503", "every": 1,
+                                                 "retry_after": 0}]})  # fmt: skip
+    try:
+        done = cli("call", "list_warehouses")
+    finally:
+        workspace.set_faults({"seed": 1, "rules": []})
+    assert done.code != 0
+    host = workspace.host.split("://")[1]
+    retries = [line for line in done.stderr.splitlines() if "retrying in" in line]
+    # One line per retry, before its wait, then the failure counting every attempt.
+    assert len(retries) == 8, done.stderr
+    assert f"HTTP 503 from {host}: retrying in 0.0 s (attempt 2 of at most 9)" in retries[0]
+    assert "(attempt 9 of at most 9)" in retries[-1]
+    said = " ".join(done.stderr.split())
+    assert "after 9 attempts, retried with backoff" in said
+    assert said.index("attempt 9 of at most 9") < said.index("after 9 attempts")
+    assert cli("call", "list_warehouses").code == 0  # nothing shown when nothing is retried
+    assert "retrying" not in cli.runs[-1].output

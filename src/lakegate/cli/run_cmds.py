@@ -139,7 +139,8 @@ def _run(project: Project, action: str, values: dict[str, Any], *, test: bool) -
 
     from lakegate.gateway import Gateway
 
-    gateway = Gateway(project, secret_store=SecretStore(project.state_dir))
+    # Retries are shown as they happen: a 503 answered with backoff can take seconds.
+    gateway = Gateway(project, secret_store=SecretStore(project.state_dir), on_retry=_retrying)
 
     async def go() -> Any:
         async with gateway as gw:
@@ -155,6 +156,11 @@ def _run(project: Project, action: str, values: dict[str, Any], *, test: bool) -
         if not gateway.cancel_notes:
             warn(f"Interrupted: {action} was cancelled.")
         raise
+
+
+def _retrying(retry: Any) -> None:
+    """One dim line on stderr per retry, before its wait (stdout stays the result alone)."""
+    _output.err_console.print(f"[dim]{escape(redact(str(retry)))}[/]", markup=True)
 
 
 def report(result: Any) -> dict[str, Any]:
