@@ -79,3 +79,44 @@ def test_a_statement_nested_past_the_parser_fails_as_a_syntax_error(
     assert _run(api, warehouse, "SELECT " + "(" * 200 + "1" + ")" * 200)["status"]["state"] == (
         "SUCCEEDED"
     )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SET enable_external_access = true",
+        "SET GLOBAL enable_external_access = true",
+        "SET SESSION TimeZone = 'Asia/Tokyo'",
+        "SET allowed_directories = ['/']",
+        "SET VARIABLE x = 1",
+        "RESET enable_external_access",
+        "RESET ALL",
+        "SET TIME ZONE 'UTC'; SET threads = 1",
+        "SET ansi_mode = false; SELECT 1",
+    ],
+)
+def test_no_set_or_reset_reaches_the_engines_own_configuration(
+    api: httpx.Client, warehouse: str, sql: str
+) -> None:
+    status = _run(api, warehouse, sql)["status"]
+    assert status["state"] == "FAILED", sql
+    assert status["error"]["message"].startswith(
+        ("[CONFIG_NOT_AVAILABLE]", "[PARSE_SYNTAX_ERROR]", "[INVALID_CONF_VALUE]")
+    ), status
+
+
+def test_the_engine_itself_keeps_the_host_shut(workspace) -> None:
+    """The boundary under the SQL front: even a DuckDB SET that reached the engine could not
+    reopen external access or widen the directories it may read."""
+    engine = workspace.state.sql_statements.engine
+    engine.wait_ready()
+    cursor = engine._db.cursor()
+    try:
+        for sql in ("SET enable_external_access = true",
+                    "SET allowed_directories = ['/']"):  # fmt: skip
+            with pytest.raises(Exception, match=r"(?i)external access|cannot change"):
+                cursor.execute(sql)
+        with pytest.raises(Exception, match=r"(?i)permission|external|not allowed|disabled"):
+            cursor.execute("SELECT * FROM read_text('/etc/hostname')").fetchall()
+    finally:
+        cursor.close()

@@ -148,6 +148,26 @@ def test_use_moves_only_its_own_session(sea_connect: Connect) -> None:
     assert current(second) == ("samples", "tpch")  # a failed USE moves nothing
 
 
+def test_session_settings_hold_for_their_session_only(sea_connect: Connect) -> None:
+    """The connector's session_configuration opens the session with its confs; a SET inside
+    it holds for the statements that follow; another session keeps the defaults."""
+    first = sea_connect(session_configuration={"timezone": "America/New_York"})
+    other = sea_connect()
+    with first.cursor() as cursor, other.cursor() as elsewhere:
+        cursor.execute("SELECT current_timezone() AS tz, "
+                       "hour(CAST('2024-01-01 12:00:00+00:00' AS TIMESTAMP)) AS h")  # fmt: skip
+        assert tuple(cursor.fetchone()) == ("America/New_York", 7)
+        with pytest.raises(ServerOperationError, match=r"\[REMAINDER_BY_ZERO\]"):
+            cursor.execute("SELECT 10 % 0 AS r")
+        cursor.execute("SET ansi_mode = false")
+        cursor.execute("SELECT 10 % 0 AS r, 1 / 0 AS d")
+        assert tuple(cursor.fetchone()) == (None, None)
+        elsewhere.execute("SELECT current_timezone() AS tz")
+        assert elsewhere.fetchone().tz == "Etc/UTC"
+        with pytest.raises(ServerOperationError, match=r"\[DIVIDE_BY_ZERO\]"):
+            elsewhere.execute("SELECT 1 / 0 AS d")
+
+
 def test_close_closes_statements_then_the_session(
     sea_connect: Connect, plain_workspace: LocalWorkspace, rest: httpx.Client
 ) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import httpx
@@ -23,7 +24,7 @@ import pytest
 from databricks import sql
 from databricks.sdk.core import Config, oauth_service_principal
 from databricks.sql.client import Connection
-from databricks.sql.exc import RequestError, ServerOperationError
+from databricks.sql.exc import DatabaseError, RequestError, ServerOperationError
 from workspace_http import bearer, downloads, fetch_token, http_path
 
 from _support import access_log
@@ -234,6 +235,48 @@ def test_use_moves_the_session_and_errors_are_databricks_shaped(
             cursor.execute("SELECT * FROM no_such_table")
         cursor.execute("SELECT 1 AS still_usable")
         assert cursor.fetchall()[0].still_usable == 1
+
+
+def test_set_time_zone_and_ansi_mode_hold_for_the_session(
+    connect: Callable[..., Connection],
+) -> None:
+    """Databricks: the session's TIMEZONE reads zone-less text and zones TIMESTAMP results;
+    ANSI_MODE (on by default) fails 1/0 with DIVIDE_BY_ZERO, off it answers NULL."""
+    amsterdam = datetime.datetime(2022, 3, 2, 12, 54, 56, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    with connect().cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'Europe/Amsterdam'")
+        cursor.execute("SELECT CAST('2022-03-02 12:54:56' AS TIMESTAMP) AS ts")
+        assert cursor.fetchone().ts == amsterdam
+        cursor.execute("SELECT CAST('2022-03-02 12:54:56' AS TIMESTAMP) AS ts")
+        table = cursor.fetchmany_arrow(1)
+        assert table.field(0).type == pa.timestamp("us", tz="Europe/Amsterdam")
+        cursor.execute("SELECT current_timezone() AS tz")
+        assert cursor.fetchone().tz == "Europe/Amsterdam"
+        with pytest.raises(ServerOperationError, match=r"\[DIVIDE_BY_ZERO\]"):
+            cursor.execute("SELECT 1/0 AS x")
+        cursor.execute("SET ansi_mode = false")
+        cursor.execute("SELECT 1/0 AS x, CAST('2021-09' AS INT) AS y")
+        assert tuple(cursor.fetchone()) == (None, None)
+        cursor.execute("RESET")
+        cursor.execute("SELECT current_timezone() AS tz")
+        assert cursor.fetchone().tz == "Etc/UTC"
+    # Another session starts from the defaults: a SET belongs to its session.
+    with connect().cursor() as cursor:
+        cursor.execute("SELECT current_timezone() AS tz")
+        assert cursor.fetchone().tz == "Etc/UTC"
+
+
+def test_session_configuration_is_applied(connect: Callable[..., Connection]) -> None:
+    options = {"session_configuration": {"timezone": "+08:00", "ansi_mode": False}}
+    with connect(**options).cursor() as cursor:
+        cursor.execute("SELECT current_timezone() AS tz, 1/0 AS x, "
+                       "hour(CAST('2024-01-01 00:00:00+00:00' AS TIMESTAMP)) AS h")  # fmt: skip
+        assert tuple(cursor.fetchone()) == ("+08:00", None, 8)
+        cursor.execute("SET")
+        shown = dict(cursor.fetchall())
+    assert shown["TIMEZONE"] == "+08:00" and shown["ANSI_MODE"] == "false"
+    with pytest.raises(DatabaseError, match=r"INVALID_CONF_VALUE"):  # opening the session
+        connect(session_configuration={"timezone": "Mars/Olympus"})
 
 
 def test_a_million_rows_through_cloudfetch_match_duckdb(

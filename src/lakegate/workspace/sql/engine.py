@@ -155,14 +155,16 @@ class SqlEngine:
 
     def _lock_external_access(self) -> None:
         """Once the data is loaded, no SQL may read the host's files or reach the network:
-        only the catalogs and the spill directory stay reachable, and the setting is locked."""
+        only the catalogs and the spill directory stay reachable. DuckDB refuses to turn
+        external access back on (or to widen the directories) while the database runs; the
+        configuration itself stays open for each statement's session time zone, and no
+        caller's SQL reaches DuckDB's SET (settings.py answers every SET and RESET)."""
         dirs = [f"{self.dir}/", f"{self._temp_dir}/"]
         with self._meta_lock:
             if self._closed:
                 return
             self._db.execute(f"SET allowed_directories = [{', '.join(map(_literal, dirs))}]")
             self._db.execute("SET enable_external_access = false")
-            self._db.execute("SET lock_configuration = true")
 
     def samples_ready(self, timeout_s: float) -> bool:
         """Whether loading the samples has ended (attached, or failed) within `timeout_s`."""
@@ -232,12 +234,20 @@ class SqlEngine:
 
     @contextmanager
     def execute(
-        self, execution: Execution, plan: Plan, *, catalog: str, schema: str
+        self,
+        execution: Execution,
+        plan: Plan,
+        *,
+        catalog: str,
+        schema: str,
+        timezone: str = "Etc/UTC",
     ) -> Iterator[Output]:
-        """Run `plan` on this thread's connection; the batches are read inside the block."""
+        """Run `plan` on this thread's connection, in the session's time zone (an IANA name);
+        the batches are read inside the block."""
         self.wait_ready()
         cursor = self._cursor()
         try:
+            self._zone(cursor, timezone)
             if plan.kind == "create_catalog":
                 self.create_catalog(plan.target[0], if_not_exists=plan.if_exists)
             elif plan.kind == "drop_catalog":
@@ -259,6 +269,13 @@ class SqlEngine:
         finally:
             execution.detach()
             _end_transaction(cursor)
+
+    def _zone(self, cursor: duckdb.DuckDBPyConnection, timezone: str) -> None:
+        """This connection's time zone for the statement (set only when it changes)."""
+        if getattr(self._local, "zone", "Etc/UTC") == timezone:
+            return
+        cursor.execute(f"SET SESSION TimeZone = {_literal(timezone)}")
+        self._local.zone = timezone
 
     def use(self, cursor: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> None:
         if not self._attached(catalog):

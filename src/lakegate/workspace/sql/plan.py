@@ -55,6 +55,8 @@ class Plan:
     access: tuple[Any, ...] = ()
     # What a CREATE makes (securable type, full name): its creator becomes its owner.
     created: tuple[str, str] | None = None
+    # What a SET / RESET changes in the session (key -> value; None: back to the default).
+    settings: dict[str, str | None] = field(default_factory=dict)
 
 
 def duck_catalog(name: str) -> str:

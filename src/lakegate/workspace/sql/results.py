@@ -235,6 +235,8 @@ def strings(column: pa.ChunkedArray) -> list[str | None]:
     """Databricks' string form of each value (ISO timestamps, `true`/`false`, JSON for nested)."""
     kind = column.type
     if pa.types.is_timestamp(kind):
+        if kind.tz:  # the instant in UTC, whatever the session's time zone: it ends in "Z"
+            column = column.cast(pa.timestamp(kind.unit, "UTC"))
         # %S carries the fraction ("05.123456"); Databricks shows milliseconds.
         text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S").to_pylist()
         suffix = "Z" if kind.tz else ""

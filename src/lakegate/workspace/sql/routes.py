@@ -29,6 +29,7 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
     svc = statements.service(ws)
     in_session = sessions.service(ws, svc)
     svc.on_use = in_session.use
+    svc.on_set = in_session.set
 
     async def caller(request: Request) -> Principal:
         return await ws.identity.authenticate(request, scope="sql")
@@ -39,8 +40,8 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
         warehouse_id = body["warehouse_id"]
         ws.warehouses.live(warehouse_id)
         ws.permissions.check(principal, "warehouses", warehouse_id, "CAN_USE")
-        in_session.bind(principal, body)
-        stmt = svc.submit(principal, body, params)
+        session = in_session.bind(principal, body)
+        stmt = svc.submit(principal, body, params, in_session.settings_of(session))
         await svc.wait(stmt, wait_s)
         if wait_s > 0 and on_timeout == "CANCEL" and not stmt.done.is_set():
             svc.cancel(stmt)

@@ -7,10 +7,12 @@ by `translate.plan` before its own rewrites; docs/workspace.md lists them (cover
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import sqlglot
 from sqlglot import exp
+
+from lakegate.workspace.sql import settings
 
 # What sqlglot fills in for `unix_timestamp(x)` without a format: Spark's default pattern.
 _DEFAULT_UNIX_FORMAT = sqlglot.parse_one("unix_timestamp(x)", read="databricks").args.get("format")
@@ -30,10 +32,22 @@ _INT_FIELDS = frozenset({"YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "DOY", "HOUR
 _DATES = (exp.Cast, exp.TsOrDsToDate, exp.CurrentDate, exp.DateFromParts)
 
 
-def databricks_semantics(tree: exp.Expression) -> exp.Expression:
-    """`tree` with every such function rewritten, innermost first (rewrites nest)."""
+def databricks_semantics(
+    tree: exp.Expression, confs: Mapping[str, str] | None = None
+) -> exp.Expression:
+    """`tree` with every such function rewritten, innermost first (rewrites nest), under the
+    session's settings `confs` (ANSI_MODE, TIMEZONE; settings.py)."""
+    ansi = settings.ansi(confs)
+    zone = (confs or {}).get("TIMEZONE", settings.DEFAULTS["TIMEZONE"])
     for node in reversed(list(tree.walk())):  # breadth-first, reversed: children first
-        new = _rewritten(node)
+        if isinstance(node, _BY_ZERO):
+            new = _by_zero(node, ansi)
+        elif isinstance(node, exp.CurrentTimezone):
+            new = exp.Literal.string(zone)  # as SET wrote it ("+08:00"), not the engine's name
+        else:
+            new = _rewritten(node)
+        if not ansi and type(new) is exp.Cast:  # ANSI off: a cast that cannot convert is NULL
+            new = exp.TryCast(**new.args)
         if new is node:
             continue
         if node is tree:
@@ -41,6 +55,35 @@ def databricks_semantics(tree: exp.Expression) -> exp.Expression:
         else:
             node.replace(new)
     return tree
+
+
+# x / 0, x div 0 and x % 0: DuckDB answers inf (/) or fails in its own words (div, %).
+_BY_ZERO = (exp.Div, exp.IntDiv, exp.Mod)
+_ZERO_ERRORS = {
+    exp.Div: ("DIVIDE_BY_ZERO", "Division by zero", "try_divide"),
+    exp.IntDiv: ("DIVIDE_BY_ZERO", "Division by zero", "try_divide"),
+    exp.Mod: ("REMAINDER_BY_ZERO", "Remainder by zero", "try_mod"),
+}
+
+
+def _by_zero(node: exp.Expression, ansi: bool) -> exp.Expression:
+    """ANSI mode fails as Databricks does; without it the answer is NULL."""
+    divisor = node.expression
+    if isinstance(divisor, exp.Literal) and divisor.is_number and float(divisor.name) != 0:
+        return node
+    if not ansi:
+        node.set("expression", exp.Nullif(this=divisor.copy(), expression=exp.Literal.number(0)))
+        return node
+    error_class, what, tolerant = _ZERO_ERRORS[type(node)]
+    message = (
+        f"[{error_class}] {what}. Use `{tolerant}` to tolerate divisor being 0 and return NULL "
+        'instead. If necessary set "ansi_mode" to "false" to bypass this error. SQLSTATE: 22012'
+    )
+    fails = exp.Anonymous(this="error", expressions=[exp.Literal.string(message)])
+    zero = exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0))
+    checked = exp.Case(ifs=[exp.If(this=zero, true=fails)], default=divisor.copy())
+    node.set("expression", checked)
+    return node
 
 
 def _rewritten(node: exp.Expression) -> exp.Expression:

@@ -20,8 +20,9 @@ from starlette.routing import BaseRoute, Route
 from lakegate.workspace.http import fail, json_body, not_found, required_field
 from lakegate.workspace.http import field as body_field
 from lakegate.workspace.identity.principals import Principal
+from lakegate.workspace.sql import settings
 from lakegate.workspace.sql.engine import DEFAULT_CATALOG, DEFAULT_SCHEMA
-from lakegate.workspace.sql.translate import NAME, duck_catalog
+from lakegate.workspace.sql.translate import NAME, SqlError, duck_catalog
 
 if TYPE_CHECKING:
     from lakegate.workspace.sql.statements import StatementService
@@ -63,6 +64,10 @@ class SessionService:
         catalog = body_field(body, "catalog", str) or DEFAULT_CATALOG
         schema = body_field(body, "schema", str) or DEFAULT_SCHEMA
         confs = _confs(body_field(body, "session_confs", dict, default={}))
+        try:
+            settings.checked(confs)
+        except SqlError as exc:
+            raise fail("INVALID_PARAMETER_VALUE", exc.message) from None
         self.ws.warehouses.live(warehouse_id)
         self.ws.permissions.check(principal, "warehouses", warehouse_id, "CAN_USE")
         self._check_names(catalog, schema)
@@ -127,6 +132,26 @@ class SessionService:
             body.setdefault("catalog", session.catalog)
             body.setdefault("schema", session.schema)
         return session
+
+    def settings_of(self, session: SqlSession | None) -> dict[str, str]:
+        """The session's settings (settings.py) for a statement submitted in it now."""
+        if session is None:
+            return {}
+        with self._lock:
+            return settings.checked(session.confs)
+
+    def set(self, ident: str, changed: dict[str, str | None]) -> None:
+        """A SET / RESET succeeded inside the session: later statements run with it."""
+        with self._lock:
+            session = self.items.get(ident)
+            if session is None:
+                return  # closed meanwhile
+            for key, value in changed.items():
+                if value is None:
+                    session.confs.pop(key.lower(), None)
+                else:
+                    session.confs[key.lower()] = value
+            self.ws.store.put("sql_session", session.id, asdict(session))
 
     def use(self, ident: str, catalog: str, schema: str) -> None:
         """A `USE` succeeded inside the session: later statements start there."""

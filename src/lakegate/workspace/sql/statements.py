@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 
 from lakegate.workspace.http import ApiError, not_found
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.sql import grants_sql
+from lakegate.workspace.sql import grants_sql, settings
 from lakegate.workspace.sql.engine import (
     DEFAULT_CATALOG,
     DEFAULT_SCHEMA,
@@ -70,6 +70,8 @@ class Statement:
     source: str = "Databricks SQL Statement Execution API"
     session_id: str | None = None  # a SQL session (SEA): a USE in it moves the session too
     compression: str | None = None  # result_compression: LZ4_FRAME for ARROW_STREAM links
+    # The session's settings when it was submitted (settings.py: TIMEZONE, ANSI_MODE, ...).
+    confs: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.result: ResultSet | None = None
@@ -95,6 +97,8 @@ class StatementService:
         # Told when a `USE` succeeds inside a SQL session (the session service moves its
         # catalog and schema); set where the SQL routes are assembled.
         self.on_use: Callable[[str, str, str], None] | None = None
+        # Told (session id, {key: value or None}) when a SET / RESET succeeds in a SQL session.
+        self.on_set: Callable[[str, dict[str, str | None]], None] | None = None
         # Raises SqlError when the principal (by id) lacks a privilege the plan needs; set by
         # the host, which holds the Unity Catalog grants. None: nothing is checked.
         self.authorize: Callable[[str, tuple[Any, ...]], None] | None = None
@@ -136,7 +140,11 @@ class StatementService:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def submit(
-        self, principal: Principal, body: dict[str, Any], params: list[Parameter]
+        self,
+        principal: Principal,
+        body: dict[str, Any],
+        params: list[Parameter],
+        confs: dict[str, str] | None = None,
     ) -> Statement:
         self.expire()
         stmt = Statement(
@@ -153,6 +161,7 @@ class StatementService:
             byte_limit=body.get("byte_limit"),
             session_id=body.get("session_id"),
             compression=body.get("result_compression"),
+            confs=dict(confs or {}),
         )
         self.items[stmt.id] = stmt
         self.save(stmt)
@@ -196,21 +205,24 @@ class StatementService:
 
         translated = plan(
             stmt.text, params, catalog=stmt.catalog, schema=stmt.schema,
-            user=stmt.principal_name, seen=seeing,
+            user=stmt.principal_name, seen=seeing, confs=stmt.confs,
         )  # fmt: skip
         stmt.statement_type = translated.statement_type
         if self.authorize is not None:
             self.authorize(stmt.principal_id, translated.access)
         if translated.kind in ("grant", "revoke", "show_grants"):
             return self._grants(stmt, translated)
+        zone = settings.duckdb_zone(stmt.confs.get("TIMEZONE", settings.DEFAULTS["TIMEZONE"]))
         with self.engine.execute(
-            stmt.execution, translated, catalog=stmt.catalog, schema=stmt.schema
+            stmt.execution, translated, catalog=stmt.catalog, schema=stmt.schema, timezone=zone
         ) as output:
             result = self._collect(stmt, output)
         if translated.created is not None and self.on_created is not None:
             self.on_created(stmt.principal_id, *translated.created)
         if translated.kind == "use" and stmt.session_id and self.on_use is not None:
             self.on_use(stmt.session_id, *translated.target)
+        if translated.settings and stmt.session_id and self.on_set is not None:
+            self.on_set(stmt.session_id, translated.settings)
         return result
 
     def _grants(self, stmt: Statement, translated: Any) -> ResultSet:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,12 +65,15 @@ def plan(
     schema: str,
     user: str,
     seen: Seeing = None,
+    confs: Mapping[str, str] | None = None,
 ) -> Plan:
     """Translate one Databricks SQL statement for DuckDB, binding `params`; listings
     (SHOW, information_schema, the connectors' metadata) show only what `seen` says the caller
-    may see (asked only for those)."""
+    may see (asked only for those). `confs`: the session's settings (settings.py)."""
     try:
-        return _plan(text, params, catalog=catalog, schema=schema, user=user, seen=seen)
+        return _plan(
+            text, params, catalog=catalog, schema=schema, user=user, seen=seen, confs=confs
+        )
     except RecursionError:
         raise SqlError(
             "[PARSE_SYNTAX_ERROR] Syntax error: the statement is nested too deeply to parse; "
@@ -86,6 +90,7 @@ def _plan(
     schema: str,
     user: str,
     seen: Seeing = None,
+    confs: Mapping[str, str] | None = None,
 ) -> Plan:
     stripped = text.strip().rstrip(";").strip()
     found = TRANSACTION_CONTROL.match(stripped)
@@ -99,7 +104,7 @@ def _plan(
     granted = grants_sql.parse(stripped, catalog, schema)
     if granted is not None:
         return granted
-    setting = settings.translate(stripped)
+    setting = settings.translate(stripped, confs)
     if setting is not None:
         return setting
     meta = metadata.translate(stripped, catalog, schema, seen) or _meta(
@@ -133,7 +138,9 @@ def _plan(
     needed = accesses(tree, catalog, schema)
     made = created(tree, catalog, schema)
     bound = _bind(tree, params)
-    tree = databricks_semantics(tree)  # functions DuckDB answers differently (semantics.py)
+    # Functions and operators DuckDB answers differently (semantics.py), under the session's
+    # ANSI_MODE and TIMEZONE.
+    tree = databricks_semantics(tree, confs)
     written = metadata.written_tables(tree)
     tree = metadata.spark_names(
         tree.transform(lambda node: _rewrite(node, catalog, schema, user, seen))

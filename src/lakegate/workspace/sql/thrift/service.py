@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lakegate.workspace.identity.principals import Principal
+from lakegate.workspace.sql import settings
 from lakegate.workspace.sql.engine import DEFAULT_CATALOG, DEFAULT_SCHEMA
 from lakegate.workspace.sql.request import validated
 from lakegate.workspace.sql.results import ResultSet
@@ -51,6 +52,7 @@ class Session:
     catalog: str
     schema: str
     operations: set[bytes] = field(default_factory=set)
+    confs: dict[str, str] = field(default_factory=dict)  # its settings (settings.py)
 
 
 @dataclass
@@ -126,7 +128,11 @@ class ThriftService:
         namespace = req.initialNamespace
         catalog = (namespace and namespace.catalogName) or DEFAULT_CATALOG
         schema = (namespace and namespace.schemaName) or DEFAULT_SCHEMA
+        # The connector's session_configuration ({"timezone": ..., "ansi_mode": ...}) arrives
+        # here, beside its own flags (spark.thriftserver.*), which are not settings.
+        confs = settings.checked(req.configuration or {})
         session = Session(uuid.uuid4().bytes, principal.id, warehouse_id, catalog, schema)
+        session.confs = confs
         self.sessions[session.guid] = session
         version = min(req.client_protocol_i64 or req.client_protocol or 0, tcli.PROTOCOL_V8)
         return tcli.TOpenSessionResp(
@@ -175,7 +181,8 @@ class ThriftService:
             "parameters": [_parameter(p) for p in req.parameters or []],
         }
         body, params, _, _ = validated(body)
-        stmt = self.statements.submit(principal, body, params)
+        confs = {**session.confs, **settings.checked(req.confOverlay or {})}  # this one only
+        stmt = self.statements.submit(principal, body, params, confs)
         op = self._track(session, tcli.EXECUTE_STATEMENT, statement=stmt)
         op.cloud_fetch = bool(req.canDownloadResult)
         if req.getDirectResults is not None:
@@ -202,12 +209,23 @@ class ThriftService:
         return tcli.TOperationResp(status=ok(), operationHandle=op.handle(), directResults=results)
 
     def _after(self, op: Operation) -> None:
-        """A finished USE moves its session, as on Databricks (once: a later USE wins)."""
+        """A finished USE moves its session, a SET or RESET changes its settings, as on
+        Databricks (once: a later one wins)."""
         stmt = op.statement
         if op.settled or stmt is None or not stmt.done.is_set():
             return
         op.settled = True
-        if stmt.state != "SUCCEEDED" or stmt.statement_type != "USE":
+        if stmt.state != "SUCCEEDED":
+            return
+        changed = settings.translate(stmt.text.strip().rstrip(";").strip(), stmt.confs)
+        if changed is not None:
+            for key, value in changed.settings.items():
+                if value is None:
+                    op.session.confs.pop(key, None)
+                else:
+                    op.session.confs[key] = value
+            return
+        if stmt.statement_type != "USE":
             return
         target = plan(stmt.text, [], catalog=stmt.catalog, schema=stmt.schema, user="").target
         op.session.catalog, op.session.schema = target[0], target[1]
