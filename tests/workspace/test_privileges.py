@@ -213,6 +213,26 @@ def test_the_creator_owns_what_it_creates(
         sql.ok(f"DROP TABLE {table}")
 
 
+def test_create_if_not_exists_on_someone_elses_table_gives_no_ownership(
+    setting: dict, workspace: LocalWorkspace, warehouse: str
+) -> None:
+    """CREATE ... IF NOT EXISTS on an existing object creates nothing, so it owns nothing: it
+    once made the caller owner (ALL PRIVILEGES, MANAGE) of the admin's table."""
+    schema, api = setting["schema"], setting["api"]
+    taker = workspace.create_service_principal(f"taker-{schema}", warehouse_permission="CAN_USE")
+    who = taker["client_id"]
+    grant(api, "catalog", "main", who, add=["USE_CATALOG"])
+    grant(api, "schema", f"main.{schema}", who, add=["USE_SCHEMA", "CREATE_TABLE"])
+    token = fetch_token(workspace, who, taker["client_secret"])
+    with httpx.Client(base_url=workspace.host, headers=bearer(token), timeout=60) as client:
+        sql = Sql(client, warehouse)
+        sql.ok(f"CREATE TABLE IF NOT EXISTS main.{schema}.salaries (name STRING, pay INT)")
+        sql.refused(f"SELECT * FROM main.{schema}.salaries", "SELECT on Table")
+        sql.refused(f"DROP TABLE main.{schema}.salaries", "on Table")
+        sql.ok(f"CREATE TABLE IF NOT EXISTS main.{schema}.fresh (a INT)")  # new: its own
+        sql.ok(f"SELECT count(*) FROM main.{schema}.fresh")
+
+
 def test_unity_catalog_listings_show_only_what_the_principal_may_see(
     workspace: LocalWorkspace, api: httpx.Client, warehouse: str
 ) -> None:

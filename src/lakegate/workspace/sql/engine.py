@@ -25,7 +25,7 @@ from lakegate.workspace.samples.data import Generation, SamplesInfo, ensure_samp
 from lakegate.workspace.sql import errors
 from lakegate.workspace.sql.translate import (
     ALIAS_SUFFIX,
-    NAME,
+    CATALOG_NAME,
     ColumnType,
     Plan,
     SqlError,
@@ -116,7 +116,7 @@ class SqlEngine:
         self._temp_dir = data_dir / "duckdb.tmp"
         self._db.execute(f"SET GLOBAL temp_directory = {_literal(str(self._temp_dir))}")
         for path in sorted(self.dir.glob("*.duckdb")):
-            if path.stem != SAMPLES and NAME.match(path.stem):
+            if path.stem != SAMPLES and CATALOG_NAME.match(path.stem):
                 self._attach(path.stem)
         if not self._attached(DEFAULT_CATALOG):
             self._attach(DEFAULT_CATALOG)
@@ -196,7 +196,7 @@ class SqlEngine:
             return self._meta.execute(sql, params or {}).fetchall()
 
     def create_catalog(self, name: str, *, if_not_exists: bool) -> None:
-        if not NAME.match(name) or name.endswith(ALIAS_SUFFIX):
+        if not CATALOG_NAME.match(name) or name.endswith(ALIAS_SUFFIX):
             raise SqlError(
                 f"[INVALID_IDENTIFIER] Invalid catalog name: {name!r}.", sql_state="42602"
             )

@@ -11,6 +11,8 @@ from typing import Any
 RESERVED_CATALOGS = frozenset({"main", "system", "temp", "memory"})
 ALIAS_SUFFIX = "__uc"
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A catalog's name: Unity Catalog allows hyphens (`sdk-1733`, quoted in SQL), not dots or spaces.
+CATALOG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
 
 
 class SqlError(Exception):

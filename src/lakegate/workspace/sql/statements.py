@@ -34,7 +34,7 @@ from lakegate.workspace.sql.engine import (
 )
 from lakegate.workspace.sql.links import ResultLinks
 from lakegate.workspace.sql.results import ResultSet, collect
-from lakegate.workspace.sql.translate import ColumnType, Parameter, SqlError, plan
+from lakegate.workspace.sql.translate import ColumnType, Parameter, SqlError, duck_catalog, plan
 
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState
@@ -212,18 +212,59 @@ class StatementService:
             self.authorize(stmt.principal_id, translated.access)
         if translated.kind in ("grant", "revoke", "show_grants"):
             return self._grants(stmt, translated)
+        existed = self._exists(translated.created)
         zone = settings.duckdb_zone(stmt.confs.get("TIMEZONE", settings.DEFAULTS["TIMEZONE"]))
         with self.engine.execute(
             stmt.execution, translated, catalog=stmt.catalog, schema=stmt.schema, timezone=zone
         ) as output:
             result = self._collect(stmt, output)
-        if translated.created is not None and self.on_created is not None:
+        if translated.created is not None and not existed and self.on_created is not None:
             self.on_created(stmt.principal_id, *translated.created)
         if translated.kind == "use" and stmt.session_id and self.on_use is not None:
             self.on_use(stmt.session_id, *translated.target)
         if translated.settings and stmt.session_id and self.on_set is not None:
             self.on_set(stmt.session_id, translated.settings)
         return result
+
+    def run_as(self, principal: Principal, text: str) -> None:
+        """In a worker thread: one DDL statement for a REST call (`catalogs.create` is
+        `CREATE CATALOG`), under the principal's Unity Catalog privileges, as SQL would run it;
+        no warehouse needed. Raises SqlError."""
+        translated = plan(text, [], catalog=DEFAULT_CATALOG, schema=DEFAULT_SCHEMA,
+                          user=principal.application_id)  # fmt: skip
+        if self.authorize is not None:
+            self.authorize(principal.id, translated.access)
+        existed = self._exists(translated.created)
+        with self.engine.execute(
+            Execution(), translated, catalog=DEFAULT_CATALOG, schema=DEFAULT_SCHEMA
+        ) as output:
+            for _ in output.batches:
+                pass
+        if translated.created is not None and not existed and self.on_created is not None:
+            self.on_created(principal.id, *translated.created)
+
+    def _exists(self, created: tuple[str, str] | None) -> bool:
+        """Whether what a CREATE names is already there: `IF NOT EXISTS` then makes nothing,
+        and its caller must not become the owner of someone else's object."""
+        if created is None:
+            return False
+        kind, full_name = created
+        parts = full_name.lower().split(".")
+        if parts[0] not in [c.lower() for c in self.engine.catalogs()]:
+            return False
+        if kind == "CATALOG":
+            return True
+        params = {"c": duck_catalog(parts[0]), "s": parts[1]}
+        if kind == "SCHEMA":
+            sql = ("SELECT 1 FROM duckdb_schemas() WHERE database_name = $c "
+                   "AND lower(schema_name) = $s")  # fmt: skip
+        else:
+            params["t"] = parts[2]
+            sql = ("SELECT 1 FROM duckdb_tables() WHERE database_name = $c AND lower(schema_name)"
+                   " = $s AND lower(table_name) = $t UNION ALL SELECT 1 FROM duckdb_views() "
+                   "WHERE database_name = $c AND lower(schema_name) = $s "
+                   "AND lower(view_name) = $t")  # fmt: skip
+        return bool(self.engine.metadata(sql, params))
 
     def _grants(self, stmt: Statement, translated: Any) -> ResultSet:
         if self.on_grants is None:

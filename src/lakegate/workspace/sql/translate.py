@@ -24,6 +24,7 @@ from lakegate.workspace.sql.access import Access, Seeing, accesses, created, to_
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
 # from here, where the rest of the workspace has always found them.
 from lakegate.workspace.sql.plan import ALIAS_SUFFIX as ALIAS_SUFFIX
+from lakegate.workspace.sql.plan import CATALOG_NAME as CATALOG_NAME
 from lakegate.workspace.sql.plan import NAME as NAME
 from lakegate.workspace.sql.plan import RESERVED_CATALOGS as RESERVED_CATALOGS
 from lakegate.workspace.sql.plan import Parameter as Parameter
@@ -135,6 +136,8 @@ def _plan(
             raise SqlError("[UNSUPPORTED_FEATURE] Parameters are not supported in this statement.")
         return Plan(sql=text, statement_type=_statement_type(tree))
     duckdb_only.check_statement(tree, text)
+    if isinstance(tree, exp.Create | exp.Drop) and str(tree.args.get("kind")).upper() == "DATABASE":
+        tree.set("kind", "SCHEMA")  # DATABASE is Databricks' other word for SCHEMA
     needed = accesses(tree, catalog, schema)
     made = created(tree, catalog, schema)
     bound = _bind(tree, params)
@@ -390,6 +393,7 @@ def _meta(text: str, catalog: str, schema: str, seen: Seeing = None) -> Plan | N
             kind=kind,
             target=(name[0],),
             if_exists=bool(groups.get("exists")),
+            created=("CATALOG", name[0]) if kind == "create_catalog" else None,
         )
     return None
 
