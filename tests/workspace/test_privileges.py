@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -194,17 +195,26 @@ def test_grant_revoke_and_show_grants_in_sql(
         assert status["state"] == "FAILED" and "FLY" in status["error"]["message"]
 
 
-def test_the_creator_owns_what_it_creates(
-    setting: dict, workspace: LocalWorkspace, warehouse: str
-) -> None:
+@contextmanager
+def table_maker(
+    setting: dict, workspace: LocalWorkspace, warehouse: str, role: str
+) -> Iterator[Sql]:
+    """SQL as a new principal that may use the setting's schema and create tables in it."""
     schema, api = setting["schema"], setting["api"]
-    maker = workspace.create_service_principal(f"maker-{schema}", warehouse_permission="CAN_USE")
+    maker = workspace.create_service_principal(f"{role}-{schema}", warehouse_permission="CAN_USE")
     who = maker["client_id"]
     grant(api, "catalog", "main", who, add=["USE_CATALOG"])
     grant(api, "schema", f"main.{schema}", who, add=["USE_SCHEMA", "CREATE_TABLE"])
     token = fetch_token(workspace, who, maker["client_secret"])
     with httpx.Client(base_url=workspace.host, headers=bearer(token), timeout=60) as client:
-        sql = Sql(client, warehouse)
+        yield Sql(client, warehouse)
+
+
+def test_the_creator_owns_what_it_creates(
+    setting: dict, workspace: LocalWorkspace, warehouse: str
+) -> None:
+    schema = setting["schema"]
+    with table_maker(setting, workspace, warehouse, "maker") as sql:
         table = f"main.{schema}.mine"
         sql.ok(f"CREATE TABLE {table} AS SELECT 1 AS a")
         sql.ok(f"INSERT INTO {table} VALUES (2)")
@@ -218,14 +228,8 @@ def test_create_if_not_exists_on_someone_elses_table_gives_no_ownership(
 ) -> None:
     """CREATE ... IF NOT EXISTS on an existing object creates nothing, so it owns nothing: it
     once made the caller owner (ALL PRIVILEGES, MANAGE) of the admin's table."""
-    schema, api = setting["schema"], setting["api"]
-    taker = workspace.create_service_principal(f"taker-{schema}", warehouse_permission="CAN_USE")
-    who = taker["client_id"]
-    grant(api, "catalog", "main", who, add=["USE_CATALOG"])
-    grant(api, "schema", f"main.{schema}", who, add=["USE_SCHEMA", "CREATE_TABLE"])
-    token = fetch_token(workspace, who, taker["client_secret"])
-    with httpx.Client(base_url=workspace.host, headers=bearer(token), timeout=60) as client:
-        sql = Sql(client, warehouse)
+    schema = setting["schema"]
+    with table_maker(setting, workspace, warehouse, "taker") as sql:
         sql.ok(f"CREATE TABLE IF NOT EXISTS main.{schema}.salaries (name STRING, pay INT)")
         sql.refused(f"SELECT * FROM main.{schema}.salaries", "SELECT on Table")
         sql.refused(f"DROP TABLE main.{schema}.salaries", "on Table")

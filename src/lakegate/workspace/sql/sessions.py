@@ -146,11 +146,8 @@ class SessionService:
             session = self.items.get(ident)
             if session is None:
                 return  # closed meanwhile
-            for key, value in changed.items():
-                if value is None:
-                    session.confs.pop(key.lower(), None)
-                else:
-                    session.confs[key.lower()] = value
+            # Kept as the client sent them (lower case), read back by settings.checked.
+            settings.apply(session.confs, {k.lower(): v for k, v in changed.items()})
             self.ws.store.put("sql_session", session.id, asdict(session))
 
     def use(self, ident: str, catalog: str, schema: str) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from lakegate.workspace.sql.plan import Plan, SqlError
 
-__all__ = ["DEFAULTS", "ansi", "checked", "duckdb_zone", "translate"]
+__all__ = ["DEFAULTS", "ansi", "apply", "checked", "duckdb_zone", "translate"]
 
 DEFAULTS = {
     "ANSI_MODE": "true",
@@ -90,6 +90,15 @@ def checked(confs: Mapping[str, object]) -> dict[str, str]:
             text = str(value).lower() if isinstance(value, bool) else str(value)
             kept[known] = _check(known, _unquoted(text.strip()))
     return kept
+
+
+def apply(confs: dict[str, str], changed: Mapping[str, str | None]) -> None:
+    """A session's settings after a SET / RESET: a new value, or (None) back to the default."""
+    for key, value in changed.items():
+        if value is None:
+            confs.pop(key, None)
+        else:
+            confs[key] = value
 
 
 def ansi(confs: Mapping[str, str] | None) -> bool:

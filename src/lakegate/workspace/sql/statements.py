@@ -72,6 +72,8 @@ class Statement:
     compression: str | None = None  # result_compression: LZ4_FRAME for ARROW_STREAM links
     # The session's settings when it was submitted (settings.py: TIMEZONE, ANSI_MODE, ...).
     confs: dict[str, str] = field(default_factory=dict)
+    # What it changed in its session when it SUCCEEDED (a SET / RESET: key -> value or None).
+    changed: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.result: ResultSet | None = None
@@ -222,26 +224,10 @@ class StatementService:
             self.on_created(stmt.principal_id, *translated.created)
         if translated.kind == "use" and stmt.session_id and self.on_use is not None:
             self.on_use(stmt.session_id, *translated.target)
+        stmt.changed = translated.settings
         if translated.settings and stmt.session_id and self.on_set is not None:
             self.on_set(stmt.session_id, translated.settings)
         return result
-
-    def run_as(self, principal: Principal, text: str) -> None:
-        """In a worker thread: one DDL statement for a REST call (`catalogs.create` is
-        `CREATE CATALOG`), under the principal's Unity Catalog privileges, as SQL would run it;
-        no warehouse needed. Raises SqlError."""
-        translated = plan(text, [], catalog=DEFAULT_CATALOG, schema=DEFAULT_SCHEMA,
-                          user=principal.application_id)  # fmt: skip
-        if self.authorize is not None:
-            self.authorize(principal.id, translated.access)
-        existed = self._exists(translated.created)
-        with self.engine.execute(
-            Execution(), translated, catalog=DEFAULT_CATALOG, schema=DEFAULT_SCHEMA
-        ) as output:
-            for _ in output.batches:
-                pass
-        if translated.created is not None and not existed and self.on_created is not None:
-            self.on_created(principal.id, *translated.created)
 
     def _exists(self, created: tuple[str, str] | None) -> bool:
         """Whether what a CREATE names is already there: `IF NOT EXISTS` then makes nothing,

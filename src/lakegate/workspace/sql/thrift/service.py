@@ -217,14 +217,7 @@ class ThriftService:
         op.settled = True
         if stmt.state != "SUCCEEDED":
             return
-        changed = settings.translate(stmt.text.strip().rstrip(";").strip(), stmt.confs)
-        if changed is not None:
-            for key, value in changed.settings.items():
-                if value is None:
-                    op.session.confs.pop(key, None)
-                else:
-                    op.session.confs[key] = value
-            return
+        settings.apply(op.session.confs, stmt.changed)
         if stmt.statement_type != "USE":
             return
         target = plan(stmt.text, [], catalog=stmt.catalog, schema=stmt.schema, user="").target
