@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from lakegate.workspace.accesslog import AccessLogMiddleware
-from lakegate.workspace.catalog import catalogs, functions, grants, privileges
+from lakegate.workspace.catalog import catalogs, functions, grants, privileges, writes
 from lakegate.workspace.compute import warehouses
 from lakegate.workspace.faults import FaultInjector
 from lakegate.workspace.http import ApiError, api_error
@@ -95,6 +95,7 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
         *scim.routes(ws),
         *sql_routes.routes(ws),
         *catalogs.routes(ws),
+        *writes.routes(ws),
         *jobs.routes(ws),
         *functions.routes(ws),
         *grants.routes(ws),
@@ -109,6 +110,7 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
     statements.service(ws).seen = checker.seen
     statements.service(ws).on_grants = checker.sql_grants
     statements.service(ws).on_created = checker.owner_created
+    statements.service(ws).on_dropped = checker.dropped
     return _wrap(ws, routes, "workspace")
 
 

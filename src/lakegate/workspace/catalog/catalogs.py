@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from lakegate.workspace.catalog.descriptions import Descriptions
 from lakegate.workspace.http import ApiError, fail, int_param
 from lakegate.workspace.identity.principals import Principal
 from lakegate.workspace.sql.access import to_see
@@ -69,17 +70,30 @@ def _missing(kind: str, name: str) -> ApiError:
 class CatalogReader:
     """Unity Catalog documents built from DuckDB's own catalog functions."""
 
-    def __init__(self, engine: SqlEngine, metastore_id: str, owner: str) -> None:
+    def __init__(
+        self, engine: SqlEngine, metastore_id: str, owner: str, descriptions: Descriptions
+    ) -> None:
         self.engine = engine
         self.metastore_id = metastore_id
         self.owner = owner
+        self.descriptions = descriptions
+
+    def _described(self, kind: str, full_name: str, info: dict[str, Any]) -> dict[str, Any]:
+        """`info` with what Unity Catalog keeps of it: owner, comment, properties, audit."""
+        kept = self.descriptions.get(kind, full_name)
+        info["owner"] = kept.get("owner", self.owner)
+        for key in ("comment", "properties", "created_at", "created_by", "updated_at",
+                    "updated_by"):  # fmt: skip
+            if key in kept:
+                info[key] = kept[key]
+        return info
 
     def catalogs(self) -> list[dict[str, Any]]:
         self.engine.wait_ready()
         return [self._catalog(name) for name in self.engine.catalogs()]
 
     def _catalog(self, name: str) -> dict[str, Any]:
-        return {
+        return self._described("CATALOG", name, {
             "name": name,
             "full_name": name,
             "owner": self.owner,
@@ -90,7 +104,7 @@ class CatalogReader:
             "securable_type": "CATALOG",
             "securable_kind": "CATALOG_STANDARD",
             "browse_only": False,
-        }
+        })  # fmt: skip
 
     def catalog(self, name: str) -> dict[str, Any]:
         self.engine.wait_ready()
@@ -104,7 +118,7 @@ class CatalogReader:
         return [self._schema(catalog, schema, comment) for _, schema, comment in rows]
 
     def _schema(self, catalog: str, schema: str, comment: str | None) -> dict[str, Any]:
-        return {
+        return self._described("SCHEMA", f"{catalog}.{schema}", {
             "name": schema,
             "catalog_name": catalog,
             "full_name": f"{catalog}.{schema}",
@@ -113,7 +127,8 @@ class CatalogReader:
             "metastore_id": self.metastore_id,
             "catalog_type": "MANAGED_CATALOG",
             "securable_type": "SCHEMA",
-        }
+            "schema_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{catalog}.{schema}".lower())),
+        })  # fmt: skip
 
     def schema(self, full_name: str) -> dict[str, Any]:
         catalog, _, schema = full_name.partition(".")
@@ -152,6 +167,7 @@ class CatalogReader:
             "table_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{catalog}.{schema}.{name}")),
             "securable_type": "TABLE",
         }
+        info = self._described("TABLE", info["full_name"], info)
         return {k: v for k, v in info.items() if v is not None}
 
     def table(self, full_name: str) -> dict[str, Any]:
@@ -237,9 +253,16 @@ def required_param(request: Request, name: str) -> str:
     return value
 
 
+def catalog_reader(ws: WorkspaceState) -> CatalogReader:
+    """A reader of the workspace's catalogs, with what Unity Catalog keeps about them."""
+    return CatalogReader(
+        service(ws).engine, ws.account_id, ws.admin.application_id, Descriptions(ws.store)
+    )
+
+
 def routes(ws: WorkspaceState) -> list[BaseRoute]:
     statements = service(ws)
-    reader = CatalogReader(statements.engine, ws.account_id, ws.admin.application_id)
+    reader = catalog_reader(ws)
 
     async def run(fn: Any, *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args)  # DuckDB work stays off the event loop

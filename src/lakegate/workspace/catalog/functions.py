@@ -12,9 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from lakegate.workspace.catalog.catalogs import BASE, CatalogReader, paged, required_param
+from lakegate.workspace.catalog.catalogs import (
+    BASE,
+    CatalogReader,
+    catalog_reader,
+    paged,
+    required_param,
+)
 from lakegate.workspace.http import fail
-from lakegate.workspace.sql.statements import service
 from lakegate.workspace.sql.translate import Parameter, column_type, duck_catalog
 
 if TYPE_CHECKING:
@@ -161,8 +166,7 @@ def reader(ws: WorkspaceState) -> FunctionReader:
     """The workspace's function reader, created once."""
     found = getattr(ws, "uc_functions", None)
     if found is None:
-        catalogs = CatalogReader(service(ws).engine, ws.account_id, ws.admin.application_id)
-        found = FunctionReader(catalogs)
+        found = FunctionReader(catalog_reader(ws))
         ws.uc_functions = found  # type: ignore[attr-defined]
     return found
 

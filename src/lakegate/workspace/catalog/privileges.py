@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from lakegate.workspace.catalog.descriptions import Descriptions
 from lakegate.workspace.catalog.grants import Grants
 from lakegate.workspace.http import ApiError
 from lakegate.workspace.identity.principals import Principal
@@ -56,6 +57,11 @@ class Privileges:
     def __init__(self, ws: WorkspaceState) -> None:
         self.ws = ws
         self.grants = Grants(ws)
+        self.descriptions = Descriptions(ws.store)
+
+    def dropped(self, kind: str, full_name: str) -> None:
+        """A dropped securable's grants and owner go with it (and those of all it held)."""
+        self.descriptions.forget(kind, full_name)
 
     def authorize(self, principal_id: str, needed: Iterable[Any]) -> None:
         """Raise INSUFFICIENT_PERMISSIONS for the first privilege `principal_id` lacks."""
@@ -144,10 +150,14 @@ class Privileges:
                     frozenset(all_tables), frozenset(schema_tables), frozenset(tables))  # fmt: skip
 
     def owner_created(self, principal_id: str, kind: str, full_name: str) -> None:
-        """The creator of a table, view or schema owns it: every privilege on it, and MANAGE
-        (drop, alter, grant). Admins need no grant: they bypass the check."""
+        """The creator of a table, view, schema or catalog owns it: it is named its owner, and
+        holds every privilege on it and MANAGE (drop, alter, grant). Admins need no grant:
+        they bypass the check."""
         principal = self.ws.identity.principal(principal_id)
-        if principal is None or principal.is_admin:
+        if principal is None:
+            return
+        self.descriptions.made(kind, full_name, principal.application_id)
+        if principal.is_admin:
             return
         change = {"principal": principal.application_id, "add": ["ALL_PRIVILEGES", "MANAGE"]}
         self.grants.update(kind, full_name, [change])

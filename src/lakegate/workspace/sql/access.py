@@ -147,7 +147,31 @@ def created(tree: exp.Expression, catalog: str, schema: str) -> tuple[str, str] 
     if not isinstance(target, exp.Table):
         return None
     if kind in ("SCHEMA", "DATABASE"):
-        return "SCHEMA", f"{(target.db or catalog).lower()}.{target.name.lower()}"
+        return "SCHEMA", ".".join(_schema_name(target, catalog))
+    if kind in ("TABLE", "VIEW"):
+        return "TABLE", _on_table("OWN", target, catalog, schema).full_name
+    return None
+
+
+def _schema_name(target: exp.Table, catalog: str) -> tuple[str, str]:
+    """(catalog, schema) of a schema named in CREATE / DROP / ALTER SCHEMA: sqlglot reads
+    `cat.s` as a table without a name (db `s`, catalog `cat`)."""
+    if target.name:  # an older sqlglot: the schema as the table's name
+        return (target.db or catalog).lower(), target.name.lower()
+    return (target.catalog or catalog).lower(), target.db.lower()
+
+
+def dropped(tree: exp.Expression, catalog: str, schema: str) -> tuple[str, str] | None:
+    """(securable type, full name) of what a DROP statement removes: its grants and what Unity
+    Catalog kept about it go with it."""
+    if not isinstance(tree, exp.Drop):
+        return None
+    target = tree.find(exp.Table)
+    if target is None:
+        return None
+    kind = str(tree.args.get("kind") or "").upper()
+    if kind in ("SCHEMA", "DATABASE"):
+        return "SCHEMA", ".".join(_schema_name(target, catalog))
     if kind in ("TABLE", "VIEW"):
         return "TABLE", _on_table("OWN", target, catalog, schema).full_name
     return None
@@ -159,8 +183,8 @@ def _create(tree: exp.Create, catalog: str, schema: str, targets: set[int]) -> l
     if not isinstance(target, exp.Table):
         return []
     targets.add(id(target))
-    if kind in ("SCHEMA", "DATABASE"):  # CREATE SCHEMA [catalog.]schema: the name is `this`
-        return [Access("CREATE_SCHEMA", target.db or catalog)]
+    if kind in ("SCHEMA", "DATABASE"):  # CREATE SCHEMA [catalog.]schema
+        return [Access("CREATE_SCHEMA", _schema_name(target, catalog)[0])]
     resolved = _on_table("CREATE_TABLE", target, catalog, schema)
     needed = [Access("CREATE_TABLE", resolved.catalog, resolved.schema)]
     if tree.args.get("replace"):
@@ -171,7 +195,7 @@ def _create(tree: exp.Create, catalog: str, schema: str, targets: set[int]) -> l
 def _owned(tree: exp.Expression, target: exp.Table, catalog: str, schema: str) -> Access:
     kind = str(tree.args.get("kind") or "").upper()
     if kind in ("SCHEMA", "DATABASE"):
-        return Access("MANAGE", target.db or catalog, target.name)
+        return Access("MANAGE", *_schema_name(target, catalog))
     if kind == "CATALOG":
         return Access("MANAGE", target.name)
     return _on_table("MANAGE", target, catalog, schema)

@@ -210,13 +210,24 @@ class SqlEngine:
         with self._meta_lock:
             self._attach(name)
 
-    def drop_catalog(self, name: str, *, if_exists: bool) -> None:
+    def drop_catalog(self, name: str, *, if_exists: bool, cascade: bool = False) -> None:
+        """Detach and delete a catalog; without `cascade` (RESTRICT, the default) it must hold
+        no schema but `default` and no object at all."""
         if not self._attached(name):
             if if_exists:
                 return
             raise _no_catalog(name)
         if name in (SAMPLES, DEFAULT_CATALOG):
             raise SqlError(f"[INSUFFICIENT_PERMISSIONS] Catalog '{name}' cannot be dropped.")
+        held = self.metadata(_CATALOG_CONTENTS, {"c": duck_catalog(name)})
+        if held and not cascade:
+            listed = ", ".join(f"`{n}`" for (n,) in held[:5])
+            raise SqlError(
+                f"[CATALOG_NOT_EMPTY] Cannot drop catalog `{name}` because it contains {listed}."
+                " Use DROP CATALOG ... CASCADE to drop the catalog and all its objects. "
+                "SQLSTATE: 2BP01",
+                sql_state="2BP01",
+            )
         with self._meta_lock:
             self._db.execute(f"DETACH {quote(duck_catalog(name))}")
             self._names.discard(name)
@@ -251,7 +262,7 @@ class SqlEngine:
             if plan.kind == "create_catalog":
                 self.create_catalog(plan.target[0], if_not_exists=plan.if_exists)
             elif plan.kind == "drop_catalog":
-                self.drop_catalog(plan.target[0], if_exists=plan.if_exists)
+                self.drop_catalog(plan.target[0], if_exists=plan.if_exists, cascade=plan.cascade)
             elif plan.kind == "use":
                 self.use(cursor, *plan.target)
             else:
@@ -373,6 +384,20 @@ def _no_catalog(name: str) -> SqlError:
     )
 
 
+# What keeps a catalog from being dropped without CASCADE: its schemas other than `default`
+# (and DuckDB's own), and every table or view.
+_CATALOG_CONTENTS = """
+SELECT schema_name FROM duckdb_schemas() WHERE database_name = $c
+  AND schema_name NOT IN ('default', 'main', 'pg_catalog', 'information_schema')
+UNION ALL
+SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = $c
+UNION ALL
+SELECT schema_name || '.' || view_name FROM duckdb_views()
+WHERE database_name = $c AND NOT internal
+ORDER BY 1
+"""
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -404,6 +429,12 @@ def failure(exc: duckdb.Error, tables: dict[str, str] | None = None) -> SqlError
     worded = re.match(r"\[[A-Z_.]+\] .* SQLSTATE: (\w{5})$", detail)
     if worded:  # raised by our own metadata SQL with error('...'), already in Databricks' words
         return SqlError(detail, sql_state=worded.group(1))
+    schema = re.match(r'Schema with name "?([^"!]+?)"? already exists', detail)
+    if isinstance(exc, duckdb.CatalogException) and schema:
+        return errors.schema_exists(schema.group(1))
+    dependent = re.match(r'Cannot drop entry "([^"]+)" because .*depends on schema', detail)
+    if isinstance(exc, duckdb.DependencyException) and dependent:
+        return errors.schema_not_empty(dependent.group(1))
     missing = re.match(r"Table with name (\S+) does not exist", detail)
     if isinstance(exc, duckdb.CatalogException) and missing:
         return errors.table_not_found(errors.as_written(missing.group(1), tables))

@@ -62,3 +62,20 @@ def not_found_message(name: str) -> str:
         "with a schema, verify the current_schema() output, or qualify the name with the "
         "correct schema and catalog. SQLSTATE: 42P01"
     )
+
+
+def schema_exists(name: str) -> plan.SqlError:
+    return plan.SqlError(
+        f"[SCHEMA_ALREADY_EXISTS] Cannot create schema `{name}` because it already exists. "
+        "Choose a different name, drop the existing schema, or add the IF NOT EXISTS clause to "
+        "tolerate pre-existing schema. SQLSTATE: 42P06",
+        sql_state="42P06",
+    )
+
+
+def schema_not_empty(name: str) -> plan.SqlError:
+    return plan.SqlError(
+        f"[SCHEMA_NOT_EMPTY] Cannot drop a schema `{name}` because it contains objects. "
+        "Use DROP SCHEMA ... CASCADE to drop the schema and all its objects. SQLSTATE: 2BP01",
+        sql_state="2BP01",
+    )

@@ -48,6 +48,7 @@ class Plan:
     kind: str = "query"
     target: tuple[str, ...] = ()
     if_exists: bool = False
+    cascade: bool = False  # DROP CATALOG ... CASCADE (without it a catalog must be empty)
     rename: dict[str, str] = field(default_factory=dict)
     # Run first, in the same transaction (INSERT OVERWRITE: the DELETE before the INSERT).
     before: tuple[str, ...] = ()
@@ -57,6 +58,8 @@ class Plan:
     access: tuple[Any, ...] = ()
     # What a CREATE makes (securable type, full name): its creator becomes its owner.
     created: tuple[str, str] | None = None
+    # What a DROP removes (securable type, full name): its grants go with it.
+    dropped: tuple[str, str] | None = None
     # What a SET / RESET changes in the session (key -> value; None: back to the default).
     settings: dict[str, str | None] = field(default_factory=dict)
 

@@ -113,6 +113,8 @@ class StatementService:
         # Told (principal id, securable type, full name) after a CREATE succeeds: the creator
         # owns what it made. Set by the host.
         self.on_created: Callable[[str, str, str], None] | None = None
+        # Told (securable type, full name) after a DROP succeeds: its grants go. Set by the host.
+        self.on_dropped: Callable[[str, str], None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         for ident, body in ws.store.all("statement"):
             stmt = Statement(**body)
@@ -200,6 +202,21 @@ class StatementService:
             raise Interrupted  # canceled while it waited for a connection
         stmt.state, stmt.started = "RUNNING", time.time()
         self.save(stmt)
+        return self._execute(stmt, params)
+
+    def run_as(self, principal: Principal, text: str, *, catalog: str = DEFAULT_CATALOG) -> None:
+        """Run one DDL statement for a REST call (Unity Catalog's create and delete), as
+        `principal`: the same plan, privilege check and ownership rule as the SQL it stands
+        for. Blocking (call it off the event loop); raises SqlError; leaves no history."""
+        stmt = Statement(
+            id=_statement_id(), principal_id=principal.id,
+            principal_name=principal.application_id, warehouse_id="", text=text,
+            catalog=catalog, schema=DEFAULT_SCHEMA, disposition="INLINE", format="JSON_ARRAY",
+            row_limit=None, byte_limit=None,
+        )  # fmt: skip
+        self._execute(stmt, [])
+
+    def _execute(self, stmt: Statement, params: list[Parameter]) -> ResultSet:
         seen = self.seen
 
         def seeing() -> Any:
@@ -222,6 +239,8 @@ class StatementService:
             result = self._collect(stmt, output)
         if translated.created is not None and not existed and self.on_created is not None:
             self.on_created(stmt.principal_id, *translated.created)
+        if translated.dropped is not None and self.on_dropped is not None:
+            self.on_dropped(*translated.dropped)
         if translated.kind == "use" and stmt.session_id and self.on_use is not None:
             self.on_use(stmt.session_id, *translated.target)
         stmt.changed = translated.settings

@@ -19,7 +19,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from lakegate.workspace.sql import duckdb_only, grants_sql, metadata, settings
-from lakegate.workspace.sql.access import Access, Seeing, accesses, created, to_see
+from lakegate.workspace.sql.access import Access, Seeing, accesses, created, dropped, to_see
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
 # from here, where the rest of the workspace has always found them.
@@ -140,6 +140,7 @@ def _plan(
         tree.set("kind", "SCHEMA")  # DATABASE is Databricks' other word for SCHEMA
     needed = accesses(tree, catalog, schema)
     made = created(tree, catalog, schema)
+    gone = dropped(tree, catalog, schema)
     bound = _bind(tree, params)
     # Functions and operators DuckDB answers differently (semantics.py), under the session's
     # ANSI_MODE and TIMEZONE.
@@ -162,6 +163,7 @@ def _plan(
         tables=written,
         access=needed,
         created=made,
+        dropped=gone,
     )
 
 
@@ -305,7 +307,7 @@ _META = [
     (
         "drop_catalog",
         re.compile(
-            rf"^DROP\s+CATALOG\s+(?P<exists>IF\s+EXISTS\s+)?(?P<name>{_IDENT})(?:\s+CASCADE)?$",
+            rf"^DROP\s+CATALOG\s+(?P<exists>IF\s+EXISTS\s+)?(?P<name>{_IDENT})(?:\s+(?P<mode>CASCADE|RESTRICT))?$",
             re.I,
         ),
     ),
@@ -393,7 +395,9 @@ def _meta(text: str, catalog: str, schema: str, seen: Seeing = None) -> Plan | N
             kind=kind,
             target=(name[0],),
             if_exists=bool(groups.get("exists")),
+            cascade=(groups.get("mode") or "").upper() == "CASCADE",
             created=("CATALOG", name[0]) if kind == "create_catalog" else None,
+            dropped=("CATALOG", name[0]) if kind == "drop_catalog" else None,
         )
     return None
 
