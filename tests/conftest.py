@@ -9,6 +9,10 @@ import pytest
 
 from lakegate.workspace import LocalWorkspace
 
+# SQLAlchemy's compliance suite runs in its own pytest process (its plugin takes the session
+# over): tests/workspace/clients/test_sqlalchemy_compliance.py starts it.
+collect_ignore = ["compliance"]
+
 
 @pytest.fixture(scope="session")
 def workspace() -> Iterator[LocalWorkspace]:
