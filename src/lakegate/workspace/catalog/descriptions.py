@@ -30,22 +30,19 @@ class Descriptions:
     def get(self, kind: str, full_name: str) -> dict[str, Any]:
         return self.store.get(KIND, _key(kind, full_name)) or {}
 
-    def made(self, kind: str, full_name: str, by: str, **fields: Any) -> dict[str, Any]:
+    def made(self, kind: str, full_name: str, by: str) -> None:
         """A new securable, made by `by` (an application id or user name), who owns it."""
         now = int(time.time() * 1000)
         body = {"owner": by, "created_at": now, "created_by": by,
                 "updated_at": now, "updated_by": by}  # fmt: skip
-        body.update({k: v for k, v in fields.items() if v is not None})
         self.store.put(KIND, _key(kind, full_name), body)
-        return body
 
-    def change(self, kind: str, full_name: str, by: str, **fields: Any) -> dict[str, Any]:
+    def change(self, kind: str, full_name: str, by: str, **fields: Any) -> None:
         """Set the given fields (None: leave as is), and who changed them, when."""
         body = self.get(kind, full_name)
         body.update({k: v for k, v in fields.items() if v is not None})
         body.update(updated_at=int(time.time() * 1000), updated_by=by)
         self.store.put(KIND, _key(kind, full_name), body)
-        return body
 
     def forget(self, kind: str, full_name: str) -> None:
         """A dropped securable, and everything it contained: its documents and its grants go,

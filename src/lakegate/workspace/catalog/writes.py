@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -30,6 +31,7 @@ from lakegate.workspace.sql.statements import StatementService, service
 if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState
 
+Endpoint = Callable[[Request], Awaitable[Response]]
 # Unity Catalog refuses these in a name: periods, spaces, slashes, control characters (and a
 # backtick, which could not be quoted in the SQL it stands for).
 _BAD_NAME = re.compile(r"[.\s/`\x00-\x1f\x7f]")
@@ -122,23 +124,25 @@ class Writer:
                 "new one and move the objects.",
             )
         owner = field(body, "owner", str)
-        if owner is not None and owner != self.reader.descriptions.get(kind, name).get("owner"):
-            self._hand_over(principal, kind, name, owner)
+        previous = self.reader.descriptions.get(kind, name).get("owner")
+        if owner is not None and owner != previous:
+            self._hand_over(principal, kind, name, owner, previous)
         self.describe(principal, kind, name, body)
 
-    def _hand_over(self, principal: Principal, kind: str, name: str, owner: str) -> None:
+    def _hand_over(
+        self, principal: Principal, kind: str, name: str, owner: str, previous: str | None
+    ) -> None:
         identity = self.ws.identity
-        known = {h for p in identity.principals.values() for h in (p.application_id,)}
+        known = {p.application_id for p in identity.principals.values()}
         known |= {g.get("displayName") for _, g in self.ws.store.all("scim_group")}
         if owner not in known | set(EVERYONE) and not identity.user_exists(owner):
             raise fail(
                 "INVALID_PARAMETER_VALUE",
                 f"Owner {owner!r} is not a user, service principal or group of this workspace.",
             )
-        previous = self.reader.descriptions.get(kind, name).get("owner")
         rights = ["ALL_PRIVILEGES", "MANAGE"]
         changes = [{"principal": owner, "add": rights}]
-        if previous and previous != owner:
+        if previous:
             changes.insert(0, {"principal": previous, "remove": rights})
         self.privileges.grants.update(kind, name, changes)
         self.reader.descriptions.change(kind, name, principal.application_id, owner=owner)
@@ -163,17 +167,22 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
 
         return JSONResponse(await run(work))
 
-    async def update_catalog(request: Request) -> Response:
-        principal = await ws.identity.authenticate(request)
-        name = request.path_params["name"]
-        body = await json_body(request)
+    def updating(kind: str, found: Callable[[str], dict[str, Any]]) -> Endpoint:
+        """PATCH of a catalog or schema: its document after the update, 404 if it is missing."""
 
-        def work() -> dict[str, Any]:
-            reader.catalog(name)
-            writer.update(principal, "CATALOG", name, body)
-            return reader.catalog(name)
+        async def update(request: Request) -> Response:
+            principal = await ws.identity.authenticate(request)
+            name = request.path_params["name"]
+            body = await json_body(request)
 
-        return JSONResponse(await run(work))
+            def work() -> dict[str, Any]:
+                found(name)
+                writer.update(principal, kind, name, body)
+                return found(name)
+
+            return JSONResponse(await run(work))
+
+        return update
 
     async def delete_catalog(request: Request) -> Response:
         principal = await ws.identity.authenticate(request)
@@ -191,18 +200,6 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
             writer.run(principal, f"CREATE SCHEMA {_quoted(catalog, name)}")
             writer.describe(principal, "SCHEMA", f"{catalog}.{name}", body)
             return reader.schema(f"{catalog}.{name}")
-
-        return JSONResponse(await run(work))
-
-    async def update_schema(request: Request) -> Response:
-        principal = await ws.identity.authenticate(request)
-        name = request.path_params["name"]
-        body = await json_body(request)
-
-        def work() -> dict[str, Any]:
-            reader.schema(name)
-            writer.update(principal, "SCHEMA", name, body)
-            return reader.schema(name)
 
         return JSONResponse(await run(work))
 
@@ -230,10 +227,10 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
 
     return [
         Route(f"{BASE}/catalogs", create_catalog, methods=["POST"]),
-        Route(BASE + "/catalogs/{name}", update_catalog, methods=["PATCH"]),
+        Route(BASE + "/catalogs/{name}", updating("CATALOG", reader.catalog), methods=["PATCH"]),
         Route(BASE + "/catalogs/{name}", delete_catalog, methods=["DELETE"]),
         Route(f"{BASE}/schemas", create_schema, methods=["POST"]),
-        Route(BASE + "/schemas/{name}", update_schema, methods=["PATCH"]),
+        Route(BASE + "/schemas/{name}", updating("SCHEMA", reader.schema), methods=["PATCH"]),
         Route(BASE + "/schemas/{name}", delete_schema, methods=["DELETE"]),
         Route(BASE + "/tables/{name}", delete_table, methods=["DELETE"]),
     ]

@@ -146,6 +146,11 @@ def created(tree: exp.Expression, catalog: str, schema: str) -> tuple[str, str] 
     target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
     if not isinstance(target, exp.Table):
         return None
+    return _securable(kind, target, catalog, schema)
+
+
+def _securable(kind: str, target: exp.Table, catalog: str, schema: str) -> tuple[str, str] | None:
+    """(securable type, full name) of the schema, table or view a DDL statement names."""
     if kind in ("SCHEMA", "DATABASE"):
         return "SCHEMA", ".".join(_schema_name(target, catalog))
     if kind in ("TABLE", "VIEW"):
@@ -169,12 +174,7 @@ def dropped(tree: exp.Expression, catalog: str, schema: str) -> tuple[str, str] 
     target = tree.find(exp.Table)
     if target is None:
         return None
-    kind = str(tree.args.get("kind") or "").upper()
-    if kind in ("SCHEMA", "DATABASE"):
-        return "SCHEMA", ".".join(_schema_name(target, catalog))
-    if kind in ("TABLE", "VIEW"):
-        return "TABLE", _on_table("OWN", target, catalog, schema).full_name
-    return None
+    return _securable(str(tree.args.get("kind") or "").upper(), target, catalog, schema)
 
 
 def _create(tree: exp.Create, catalog: str, schema: str, targets: set[int]) -> list[Access]:
