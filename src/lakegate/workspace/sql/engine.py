@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from lakegate.workspace.samples.data import Generation, SamplesInfo, ensure_samples
 from lakegate.workspace.sql import errors
+from lakegate.workspace.sql.keys import KeyStore
 from lakegate.workspace.sql.translate import (
     ALIAS_SUFFIX,
     CATALOG_NAME,
@@ -101,7 +102,10 @@ class SqlEngine:
         self._generation = Generation()
         self.connections = connections or default_connections()
         self.executor = ThreadPoolExecutor(self.connections, thread_name_prefix="lakegate-sql")
-        self._db = duckdb.connect(":memory:")
+        # The engine's own database (its keys record): a file named `memory`, the name no
+        # statement can reach (a Unity Catalog `memory` is the alias memory__uc).
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._db = duckdb.connect(str(data_dir / "memory.duckdb"))
         self._meta_lock = threading.Lock()
         self._meta = self._db.cursor()  # catalog browsing, never behind a slow statement
         self._local = threading.local()
@@ -115,6 +119,7 @@ class SqlEngine:
         self._db.execute("SET GLOBAL TimeZone = 'UTC'")
         self._temp_dir = data_dir / "duckdb.tmp"
         self._db.execute(f"SET GLOBAL temp_directory = {_literal(str(self._temp_dir))}")
+        self.keys = KeyStore(self._db)
         for path in sorted(self.dir.glob("*.duckdb")):
             if path.stem != SAMPLES and CATALOG_NAME.match(path.stem):
                 self._attach(path.stem)
@@ -265,10 +270,16 @@ class SqlEngine:
                 self.drop_catalog(plan.target[0], if_exists=plan.if_exists, cascade=plan.cascade)
             elif plan.kind == "use":
                 self.use(cursor, *plan.target)
+            elif plan.kind == "keys":
+                self.keys.save(cursor, plan.keys.table, self.keys.check(cursor, plan.keys))
             else:
                 self.use(cursor, catalog, schema)
+                checked = self.keys.check(cursor, plan.keys) if plan.keys else None
                 execution.attach(cursor)
-                yield self._output(cursor, plan)
+                output = self._output(cursor, plan)
+                if checked is not None:
+                    self.keys.save(cursor, plan.keys.table, checked)
+                yield output
                 return
             yield Output([], [], pa.schema([]), iter(()))
         except duckdb.InterruptException:
@@ -301,7 +312,7 @@ class SqlEngine:
             ) from None
 
     def _output(self, cursor: duckdb.DuckDBPyConnection, plan: Plan) -> Output:
-        if plan.before:
+        if plan.before or plan.after:
             return self._atomic(cursor, plan)
         relation = cursor.sql(plan.sql, params=plan.params or None)
         if relation is None:
@@ -324,21 +335,31 @@ class SqlEngine:
         return Output(names, types, schema, batches)
 
     def _atomic(self, cursor: duckdb.DuckDBPyConnection, plan: Plan) -> Output:
-        """`plan.before` and `plan.sql` in one transaction (INSERT OVERWRITE: no half state)."""
+        """`plan.before`, `plan.sql` and `plan.after` in one transaction (INSERT OVERWRITE,
+        CREATE TABLE with comments: no half state)."""
         cursor.begin()
         try:
             for sql in plan.before:
                 cursor.execute(sql)
             relation = cursor.sql(plan.sql, params=plan.params or None)
-            table = relation.to_arrow_table()
-            types = [column_type(str(t)) for t in relation.types]
+            table = relation.to_arrow_table() if relation is not None else None
+            types = [column_type(str(t)) for t in relation.types] if relation is not None else []
+            for sql in plan.after:
+                cursor.execute(sql)
             cursor.commit()
         except BaseException:
             cursor.rollback()
             raise
+        if table is None or (table.column_names == ["Count"] and not plan.rename):
+            return Output([], [], pa.schema([]), iter(()))
         names = [plan.rename.get(n, n) for n in table.column_names]
         table = table.rename_columns(names)
         return Output(names, types, table.schema, iter(table.to_batches()))
+
+    def forget_keys(self, kind: str, full_name: str) -> None:
+        """A dropped table, schema or catalog takes its tables' keys along."""
+        with self._meta_lock:
+            self.keys.forget(self._meta, kind, full_name)
 
     def close(self) -> None:
         """Interrupt whatever still runs, then close every connection and the database."""

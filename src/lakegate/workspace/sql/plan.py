@@ -44,7 +44,8 @@ class Plan:
     params: dict[str, Any] = field(default_factory=dict)
     statement_type: str = "OTHER"
     # "query" runs `sql`; "use" only checks names; "describe" maps DuckDB types afterwards;
-    # "create_catalog"/"drop_catalog" attach/detach a database file.
+    # "create_catalog"/"drop_catalog" attach/detach a database file; "keys" changes only a
+    # table's informational keys (keys.py).
     kind: str = "query"
     target: tuple[str, ...] = ()
     if_exists: bool = False
@@ -52,6 +53,11 @@ class Plan:
     rename: dict[str, str] = field(default_factory=dict)
     # Run first, in the same transaction (INSERT OVERWRITE: the DELETE before the INSERT).
     before: tuple[str, ...] = ()
+    # Run after it, in the same transaction (a CREATE TABLE's COMMENT ON statements).
+    after: tuple[str, ...] = ()
+    # A change to a table's informational keys (keys.Change), checked before `sql` runs and
+    # recorded after it succeeds.
+    keys: Any = None
     # Tables as the statement names them, by last name part (for Spark-style error messages).
     tables: dict[str, str] = field(default_factory=dict)
     # The Unity Catalog privileges it needs (sql.access.Access), checked before it runs.

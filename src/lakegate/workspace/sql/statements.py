@@ -232,6 +232,8 @@ class StatementService:
         if translated.kind in ("grant", "revoke", "show_grants"):
             return self._grants(stmt, translated)
         existed = self._exists(translated.created)
+        if existed and translated.if_exists:  # CREATE ... IF NOT EXISTS makes nothing
+            translated.after, translated.keys = (), None
         zone = settings.duckdb_zone(stmt.confs.get("TIMEZONE", settings.DEFAULTS["TIMEZONE"]))
         with self.engine.execute(
             stmt.execution, translated, catalog=stmt.catalog, schema=stmt.schema, timezone=zone
@@ -239,8 +241,10 @@ class StatementService:
             result = self._collect(stmt, output)
         if translated.created is not None and not existed and self.on_created is not None:
             self.on_created(stmt.principal_id, *translated.created)
-        if translated.dropped is not None and self.on_dropped is not None:
-            self.on_dropped(*translated.dropped)
+        if translated.dropped is not None:
+            self.engine.forget_keys(*translated.dropped)
+            if self.on_dropped is not None:
+                self.on_dropped(*translated.dropped)
         if translated.kind == "use" and stmt.session_id and self.on_use is not None:
             self.on_use(stmt.session_id, *translated.target)
         stmt.changed = translated.settings

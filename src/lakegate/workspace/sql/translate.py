@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from lakegate.workspace.sql import duckdb_only, grants_sql, metadata, settings
+from lakegate.workspace.sql import duckdb_only, grants_sql, keys, metadata, settings
 from lakegate.workspace.sql.access import Access, Seeing, accesses, created, dropped, to_see
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
@@ -114,8 +114,12 @@ def _plan(
     if meta is not None:
         meta.access = _meta_access(meta)
         return meta
+    dropped_key = keys.drop_statement(stripped, catalog, schema)
+    if dropped_key is not None:
+        return dropped_key
+    uncomment = keys.comment_null(stripped)  # COMMENT ON ... IS NULL, which sqlglot cannot read
     try:
-        trees = [t for t in sqlglot.parse(text, read="databricks") if t is not None]
+        trees = [t for t in sqlglot.parse(uncomment or text, read="databricks") if t is not None]
     except ParseError as exc:
         raise SqlError(
             f"[PARSE_SYNTAX_ERROR] Syntax error: {_first_line(str(exc)).rstrip('.')}. "
@@ -128,7 +132,7 @@ def _plan(
             f"{len(trees)}. SQLSTATE: 42601",
             sql_state="42601",
         )
-    tree = trees[0]
+    tree = keys.unset_comment(trees[0]) if uncomment else trees[0]
     if isinstance(tree, exp.Command):
         # sqlglot could not model it: hand DuckDB the text (markers cannot be bound then).
         duckdb_only.check_command(text)
@@ -141,6 +145,19 @@ def _plan(
     needed = accesses(tree, catalog, schema)
     made = created(tree, catalog, schema)
     gone = dropped(tree, catalog, schema)
+    # Delta's informational keys and inline comments (keys.py): out of DuckDB's DDL.
+    key_change, after = None, []
+    if isinstance(tree, exp.Create):
+        taken = keys.create_table(tree, catalog, schema)
+        if taken is not None:
+            key_change, after = taken
+    elif isinstance(tree, exp.Alter):
+        altered = keys.alter(tree, catalog, schema)
+        if altered is not None and not altered[1]:
+            return Plan("", statement_type="ALTER", kind="keys", keys=altered[0], access=needed)
+        if altered is not None:
+            first, *rest = altered[1]
+            return Plan(first, statement_type="ALTER", after=tuple(rest), access=needed)
     bound = _bind(tree, params)
     # Functions and operators DuckDB answers differently (semantics.py), under the session's
     # ANSI_MODE and TIMEZONE.
@@ -164,6 +181,9 @@ def _plan(
         access=needed,
         created=made,
         dropped=gone,
+        after=tuple(after),
+        keys=key_change,
+        if_exists=bool(tree.args.get("exists")) and isinstance(tree, exp.Create),
     )
 
 
