@@ -55,14 +55,14 @@ def test_keys_and_comments_from_create_all_are_reflected(engine: sa.Engine) -> N
         sa.Column("order_id", sa.Integer),
         sa.Column("line", sa.Integer),
         sa.Column("user_id", sa.Integer, sa.ForeignKey(users.c.user_id)),
-        sa.PrimaryKeyConstraint("order_id", "line", name="orders_pk"),
+        sa.PrimaryKeyConstraint("order_id", "line", name="Orders_PK"),
     )
     metadata.create_all(engine)
     inspector = sa.inspect(engine)
     assert inspector.get_pk_constraint("users")["constrained_columns"] == ["user_id"]
     assert inspector.get_pk_constraint("orders") == {
         "constrained_columns": ["order_id", "line"],
-        "name": "orders_pk",
+        "name": "Orders_PK",  # a constraint's name keeps its case
     }
     schema = engine.url.query["schema"]
     (parent,) = inspector.get_foreign_keys("users")
@@ -119,6 +119,17 @@ def test_alter_table_adds_and_drops_keys(engine: sa.Engine) -> None:
     assert fresh.get_foreign_keys("a") == []
     assert fresh.get_pk_constraint("a")["constrained_columns"] == []
     assert fresh.get_pk_constraint("b")["constrained_columns"] == []
+    run(
+        engine,
+        "ALTER TABLE a ADD CONSTRAINT zz_last FOREIGN KEY (b_id) REFERENCES a (id)",
+        "ALTER TABLE a ADD PRIMARY KEY (id)",
+        "ALTER TABLE a ADD CONSTRAINT aa_first FOREIGN KEY (b_id) REFERENCES a (id)",
+    )
+    # Listed by name (SQLAlchemy's own suite expects that order).
+    assert [fk["name"] for fk in sa.inspect(engine).get_foreign_keys("a")] == [
+        "aa_first",
+        "zz_last",
+    ]
     assert "CONSTRAINT_DOES_NOT_EXIST" in failure(engine, "ALTER TABLE b DROP CONSTRAINT b_pk")
     run(engine, "ALTER TABLE b DROP CONSTRAINT IF EXISTS b_pk")
 

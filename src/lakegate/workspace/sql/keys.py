@@ -54,7 +54,8 @@ _COMMENT_NULL = re.compile(
 
 @dataclass(frozen=True)
 class Key:
-    """One informational key of a table (names as Unity Catalog keeps them: lower-cased)."""
+    """One informational key of a table: its name as written, table and column names
+    lower-cased (as Unity Catalog keeps them)."""
 
     name: str
     kind: str  # "PRIMARY KEY" or "FOREIGN KEY"
@@ -165,7 +166,8 @@ def drop_statement(text: str, catalog: str, schema: str) -> plan.Plan | None:
     if found["pk"]:
         change.drop_kind, change.if_exists = "PRIMARY KEY", bool(found["pk_exists"])
     elif found["constraint"]:
-        change.drop_name = plan.split_name(found["constraint"])[0].lower()
+        written = found["constraint"]
+        change.drop_name = written[1:-1].replace("``", "`") if written[0] == "`" else written
         change.if_exists = bool(found["exists"])
     else:
         change.drop_kind, change.if_exists = "FOREIGN KEY", bool(found["fk_exists"])
@@ -216,7 +218,7 @@ class KeyStore:
             f"SELECT name FROM {TABLE} WHERE catalog = $1 AND schema = $2 AND table_name <> $3",
             list(change.table),
         ).fetchall()
-        taken = {n for (n,) in others} | {k.name for k in current}
+        taken = {n.lower() for (n,) in others} | {k.name.lower() for k in current}
         for key in change.add:
             for column in key.columns:
                 if column not in columns:
@@ -228,9 +230,9 @@ class KeyStore:
             if key.kind == "FOREIGN KEY":
                 key = self._parent_checked(cursor, change, key, result)
             name = key.name or _generated(change.table[2], key, taken)
-            if name in taken:
+            if name.lower() in taken:
                 raise _already(name, None)
-            taken.add(name)
+            taken.add(name.lower())
             result.append(Key(name, key.kind, key.columns, key.parent, key.parent_columns))
         return result
 
@@ -274,7 +276,7 @@ class KeyStore:
 
     def _without(self, current: list[Key], change: Change) -> list[Key]:
         if change.drop_name is not None:
-            kept = [k for k in current if k.name != change.drop_name]
+            kept = [k for k in current if k.name.lower() != change.drop_name.lower()]
             label = change.drop_name
         elif change.drop_kind == "PRIMARY KEY":
             kept = [k for k in current if k.kind != "PRIMARY KEY"]
@@ -357,7 +359,7 @@ def _comment(kind: str, target: str, text: exp.Expression) -> str:
 
 def _name(constraint: exp.Expression) -> str:
     named = constraint.args.get("this")
-    return named.name.lower() if isinstance(named, exp.Identifier) else ""
+    return named.name if isinstance(named, exp.Identifier) else ""
 
 
 def _table_keys(item: exp.Expression, catalog: str, schema: str) -> list[Key]:
@@ -458,7 +460,7 @@ def describe_rows() -> str:
         f"{quoted.format('parent_columns')}, ', ') || ')' END"
     )
     keys = (
-        f"SELECT name, {text} AS value, row_number() OVER (ORDER BY made) AS k FROM {TABLE} "
+        f"SELECT name, {text} AS value, row_number() OVER (ORDER BY name) AS k FROM {TABLE} "
         "WHERE catalog = lower($catalog) AND schema = lower($s) AND table_name = lower($t)"
     )
     return (
