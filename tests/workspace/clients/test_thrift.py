@@ -224,6 +224,21 @@ def test_native_parameters(connect: Callable[..., Connection]) -> None:
     assert Decimal(str(row.p)) == Decimal("2.5")
 
 
+def test_positional_and_any_named_parameters(connect: Callable[..., Connection]) -> None:
+    """The connector's native `?` markers bind in order; a name that is no identifier binds
+    through a backticked marker (SQLAlchemy writes :`1col:on` for a column so named)."""
+    with connect().cursor() as cursor:
+        cursor.execute("SELECT ? + 1 AS n, upper(?) AS s, ? IS NULL AS nothing", [41, "ok", None])
+        assert tuple(cursor.fetchone()) == (42, "OK", True)
+        cursor.execute("SELECT :`1col:on` AS a, :`q?marks` || :`1col:on` AS b", {
+            "1col:on": "x", "q?marks": "y"})  # fmt: skip
+        assert tuple(cursor.fetchone()) == ("x", "yx")
+        with pytest.raises(ServerOperationError, match=r"UNBOUND_SQL_PARAMETER"):
+            cursor.execute("SELECT ? AS a, ? AS b", [1])
+        with pytest.raises(ServerOperationError, match=r"not both"):
+            cursor.execute("SELECT ? AS a, :b AS b", [1])
+
+
 def test_use_moves_the_session_and_errors_are_databricks_shaped(
     connect: Callable[..., Connection],
 ) -> None:

@@ -7,19 +7,25 @@ from typing import Any
 
 from lakegate.workspace.http import ApiError, fail
 from lakegate.workspace.http import field as body_field
-from lakegate.workspace.sql.translate import NAME, Parameter, check_param_type
+from lakegate.workspace.sql.translate import Parameter, check_param_type
 
 FORMATS = ("JSON_ARRAY", "ARROW_STREAM", "CSV")
 MAX_STATEMENT_BYTES = 16 * 1024 * 1024
 _WAIT = re.compile(r"^(\d+)s$")
+# A parameter's name: an identifier, or anything a backticked marker (:`a name`) can spell.
+_PARAM_NAME = re.compile(r"^[^`\x00-\x1f\x7f]{1,255}$")
 
 
 def _invalid(message: str) -> ApiError:
     return fail("INVALID_PARAMETER_VALUE", message)
 
 
-def validated(body: dict[str, Any]) -> tuple[dict[str, Any], list[Parameter], float, str]:
-    """The request's fields, its parameters, the wait in seconds and `on_wait_timeout`."""
+def validated(
+    body: dict[str, Any], *, positional: bool = False
+) -> tuple[dict[str, Any], list[Parameter], float, str]:
+    """The request's fields, its parameters, the wait in seconds and `on_wait_timeout`.
+    `positional`: parameters may come without a name, for `?` markers (the Thrift protocol
+    carries them; the REST API names every parameter)."""
     text = body_field(body, "statement", str)
     if not text or not text.strip():
         raise _invalid("statement is required and must not be empty.")
@@ -56,23 +62,29 @@ def validated(body: dict[str, Any]) -> tuple[dict[str, Any], list[Parameter], fl
     on_timeout = body_field(body, "on_wait_timeout", str, default="CONTINUE")
     if on_timeout not in ("CONTINUE", "CANCEL"):
         raise _invalid(f"Invalid on_wait_timeout {on_timeout!r}; use CONTINUE or CANCEL.")
-    return body, _parameters(body), float(seconds), on_timeout
+    return body, _parameters(body, positional), float(seconds), on_timeout
 
 
-def _parameters(body: dict[str, Any]) -> list[Parameter]:
+def _parameters(body: dict[str, Any], positional: bool) -> list[Parameter]:
     raw = body_field(body, "parameters", list, default=[])
     params: list[Parameter] = []
     for item in raw:
         if not isinstance(item, dict):
             raise _invalid("Each parameter must be an object with name, value and type.")
         name, value, kind = item.get("name"), item.get("value"), item.get("type")
-        if not isinstance(name, str) or not NAME.match(name):
-            raise _invalid(f"Invalid parameter name {name!r}: use letters, digits and _.")
+        if name is None and positional:
+            name = ""  # bound to the next `?`, in order
+        elif not isinstance(name, str) or not _PARAM_NAME.match(name):
+            raise _invalid(
+                f"Invalid parameter name {name!r}: give 1 to 255 characters, no control "
+                "characters or backticks (write the marker :`name` for a name that is not an "
+                "identifier)."
+            )
         if value is not None and not isinstance(value, str):
             raise _invalid(f"The value of parameter {name!r} must be a string or null.")
         if kind is not None and (not isinstance(kind, str) or not check_param_type(kind)):
             raise _invalid(f"Invalid type {kind!r} for parameter {name!r}.")
-        if any(p.name.lower() == name.lower() for p in params):
+        if name and any(p.name.lower() == name.lower() for p in params):
             raise _invalid(f"Parameter {name!r} is given more than once.")
         params.append(Parameter(name, value, kind))
     return params

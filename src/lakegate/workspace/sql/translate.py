@@ -201,24 +201,31 @@ def _meta_access(planned: Plan) -> tuple[Access, ...]:
 
 
 def _bind(tree: exp.Expression, params: list[Parameter]) -> dict[str, Any]:
-    given = {p.name.lower(): p for p in params}
+    """Bind each marker (`:name`, :`any name`, or `?` in order) to its parameter, as a DuckDB
+    placeholder of our own naming (`$p0`...), so any name Databricks takes binds."""
+    given = {p.name.lower(): p for p in params if p.name}
+    positional = [p for p in params if not p.name]
+    markers = list(tree.find_all(exp.Placeholder))
+    if any(m.this is None for m in markers) and any(m.this is not None for m in markers):
+        raise SqlError(
+            "[UNSUPPORTED_FEATURE] A statement may use named parameter markers (:name) or "
+            "positional ones (?), not both. SQLSTATE: 0A000",
+            sql_state="0A000",
+        )
+    keys: dict[int, str] = {}
     bound: dict[str, Any] = {}
-    for node in list(tree.find_all(exp.Placeholder)):
-        name = node.name
-        if not name:
-            raise SqlError(
-                "[UNSUPPORTED_FEATURE] Positional parameters (?) are not supported by the "
-                "Statement Execution API; use named markers like :name.",
-                sql_state="0A000",
-            )
-        param = given.get(name.lower())
+    unused = iter(positional)
+    for index, node in enumerate(markers):
+        name = node.this if isinstance(node.this, str) else None
+        param = given.get(name.lower()) if name is not None else next(unused, None)
         if param is None:
             raise SqlError(
-                f"[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {name}. Please, fix "
-                "`args` and provide a mapping of the parameter to a SQL literal. SQLSTATE: 42P02",
+                f"[UNBOUND_SQL_PARAMETER] Found the unbound parameter: {name or f'_{index}'}. "
+                "Please, fix `args` and provide a mapping of the parameter to a SQL literal. "
+                "SQLSTATE: 42P02",
                 sql_state="42P02",
             )
-        key = param.name.lower()
+        key = keys.setdefault(id(param), f"p{len(keys)}")
         bound[key] = param.value
         marker: exp.Expression = exp.Placeholder(this=key)
         if param.type and param.type.upper() not in ("STRING", "VARCHAR", "VOID"):

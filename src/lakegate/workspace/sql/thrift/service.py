@@ -180,7 +180,7 @@ class ThriftService:
             "wait_timeout": "0s",
             "parameters": [_parameter(p) for p in req.parameters or []],
         }
-        body, params, _, _ = validated(body)
+        body, params, _, _ = validated(body, positional=True)
         confs = {**session.confs, **settings.checked(req.confOverlay or {})}  # this one only
         stmt = self.statements.submit(principal, body, params, confs)
         op = self._track(session, tcli.EXECUTE_STATEMENT, statement=stmt)
@@ -354,13 +354,8 @@ class ThriftService:
 
 
 def _parameter(param: Any) -> dict[str, Any]:
-    """A TSparkParameter as a Statement Execution parameter (`{name, value, type}`)."""
-    if not param.name:
-        raise SqlError(
-            "[UNSUPPORTED_FEATURE] Positional parameters (?) are not supported by this "
-            "workspace; use named markers like :name.",
-            sql_state="0A000",
-        )
+    """A TSparkParameter as a Statement Execution parameter (`{name, value, type}`; no name:
+    positional, for the statement's `?` markers in order)."""
     value = param.value
     text = None
     if value is not None:
@@ -372,7 +367,7 @@ def _parameter(param: Any) -> dict[str, Any]:
             text = repr(value.doubleValue)
     # The connector types None as VOID: an untyped NULL binds the same way.
     kind = None if (param.type or "").upper() == "VOID" else param.type
-    return {"name": param.name, "value": text, "type": kind}
+    return {"name": param.name or None, "value": text, "type": kind}
 
 
 def _affected(result: ResultSet | None) -> int | None:
