@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from lakegate.workspace.samples.data import Generation, SamplesInfo, ensure_samples
-from lakegate.workspace.sql import errors
+from lakegate.workspace.sql import errors, identity
 from lakegate.workspace.sql.keys import KeyStore
 from lakegate.workspace.sql.translate import (
     ALIAS_SUFFIX,
@@ -275,10 +275,14 @@ class SqlEngine:
             else:
                 self.use(cursor, catalog, schema)
                 checked = self.keys.check(cursor, plan.keys) if plan.keys else None
+                if plan.writes is not None:
+                    identity.refuse_always(cursor, plan.writes)
                 execution.attach(cursor)
                 output = self._output(cursor, plan)
                 if checked is not None:
                     self.keys.save(cursor, plan.keys.table, checked)
+                if plan.sweep is not None:
+                    identity.sweep(cursor, *plan.sweep)
                 yield output
                 return
             yield Output([], [], pa.schema([]), iter(()))

@@ -319,7 +319,8 @@ _INFO = {
         f"regexp_replace({_TYPE_SQL.format('data_type')}, '[(<].*$', '') AS data_type, "
         f"character_maximum_length, CASE WHEN numeric_precision IS NOT NULL THEN {_SIZE_SQL} END "
         f"AS numeric_precision, {_RADIX_SQL} AS numeric_precision_radix, numeric_scale, "
-        "'NO' AS is_identity, 'NO' AS is_generated, comment "
+        "CASE WHEN column_default LIKE 'nextval(%__identity_%' THEN 'YES' ELSE 'NO' END "
+        "AS is_identity, 'NO' AS is_generated, comment "
         "FROM duckdb_columns() WHERE NOT internal AND {where}{see_t}"
     ),
     "views": (

@@ -58,6 +58,10 @@ class Plan:
     # A change to a table's informational keys (keys.Change), checked before `sql` runs and
     # recorded after it succeeds.
     keys: Any = None
+    # What an INSERT / UPDATE writes (identity.written): checked against ALWAYS identities.
+    writes: tuple | None = None
+    # (catalog, schema) whose unused identity sequences go after the statement (identity.py).
+    sweep: tuple[str, str] | None = None
     # Tables as the statement names them, by last name part (for Spark-style error messages).
     tables: dict[str, str] = field(default_factory=dict)
     # The Unity Catalog privileges it needs (sql.access.Access), checked before it runs.

@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from lakegate.workspace.sql import duckdb_only, grants_sql, keys, metadata, settings
+from lakegate.workspace.sql import duckdb_only, grants_sql, identity, keys, metadata, settings
 from lakegate.workspace.sql.access import Access, Seeing, accesses, created, dropped, to_see
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
@@ -146,11 +146,15 @@ def _plan(
     made = created(tree, catalog, schema)
     gone = dropped(tree, catalog, schema)
     # Delta's informational keys and inline comments (keys.py): out of DuckDB's DDL.
-    key_change, after = None, []
+    key_change, after, sequences, sweep = None, [], [], None
     if isinstance(tree, exp.Create):
         taken = keys.create_table(tree, catalog, schema)
         if taken is not None:
             key_change, after = taken
+            sequences = identity.create_table(tree, catalog, schema)
+            sweep = key_change.table[:2]
+    elif isinstance(tree, exp.Drop) and gone is not None and gone[0] == "TABLE":
+        sweep = tuple(gone[1].split(".")[:2])
     elif isinstance(tree, exp.Alter):
         altered = keys.alter(tree, catalog, schema)
         if altered is not None and not altered[1]:
@@ -158,6 +162,7 @@ def _plan(
         if altered is not None:
             first, *rest = altered[1]
             return Plan(first, statement_type="ALTER", after=tuple(rest), access=needed)
+    writes = identity.written(tree, catalog, schema)
     bound = _bind(tree, params)
     # Functions and operators DuckDB answers differently (semantics.py), under the session's
     # ANSI_MODE and TIMEZONE.
@@ -166,7 +171,7 @@ def _plan(
     tree = metadata.spark_names(
         tree.transform(lambda node: _rewrite(node, catalog, schema, user, seen))
     )
-    before = metadata.overwrite_prelude(tree)
+    before = (*sequences, *metadata.overwrite_prelude(tree))
     statement_type = _statement_type(tree)
     # DuckDB reports DML as a `Count` column; Databricks calls it num_affected_rows.
     dml = isinstance(tree, exp.Insert | exp.Update | exp.Delete)
@@ -183,6 +188,8 @@ def _plan(
         dropped=gone,
         after=tuple(after),
         keys=key_change,
+        writes=writes,
+        sweep=sweep,
         if_exists=bool(tree.args.get("exists")) and isinstance(tree, exp.Create),
     )
 
