@@ -33,6 +33,10 @@ REFUSED = [
     ("SUMMARIZE samples.tpch.nation", "PARSE_SYNTAX_ERROR"),
     ("LOAD httpfs", "PARSE_SYNTAX_ERROR"),
     ("EXPLAIN ANALYZE SELECT 1", "PARSE_SYNTAX_ERROR"),
+    # RETURNING is DuckDB's and PostgreSQL's; Databricks SQL has no such clause.
+    ("INSERT INTO main.default.anything VALUES (1) RETURNING *", "PARSE_SYNTAX_ERROR"),
+    ("DELETE FROM main.default.anything WHERE 1 = 1 RETURNING 1", "PARSE_SYNTAX_ERROR"),
+    ("UPDATE main.default.anything SET a = 1 RETURNING a", "PARSE_SYNTAX_ERROR"),
 ]
 
 

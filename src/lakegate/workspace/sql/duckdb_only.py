@@ -58,6 +58,12 @@ def check_statement(tree: exp.Expression, text: str) -> None:
             f"[PARSE_SYNTAX_ERROR] Syntax error at or near '{word}'. SQLSTATE: 42601",
             sql_state="42601",
         )
+    if isinstance(tree, exp.Insert | exp.Update | exp.Delete) and tree.args.get("returning"):
+        # DuckDB (and PostgreSQL) answer RETURNING; Databricks SQL has no such clause.
+        raise SqlError(
+            "[PARSE_SYNTAX_ERROR] Syntax error at or near 'RETURNING'. SQLSTATE: 42601",
+            sql_state="42601",
+        )
     check_tree(tree)
 
 
