@@ -232,3 +232,17 @@ def test_identity_is_bigint_only_and_leaves_nothing_behind(engine: sa.Engine) ->
         # Without CASCADE: the schema holds nothing, not even a sequence of the old tables.
         f"DROP SCHEMA {schema}",
     )
+
+
+def test_unity_catalog_keeps_created_names_in_lower_case(engine: sa.Engine) -> None:
+    """`CREATE TABLE \\`T1\\`` makes t1 (column names keep their case)."""
+    run(
+        engine,
+        "CREATE TABLE `Mixed_Case` (`Col_A` INT)",
+        "CREATE VIEW `UPPER_VIEW` AS SELECT * FROM MIXED_CASE",
+    )
+    inspector = sa.inspect(engine)
+    assert "mixed_case" in inspector.get_table_names()
+    assert "upper_view" in inspector.get_view_names()
+    assert [c["name"] for c in inspector.get_columns("mixed_case")] == ["Col_A"]
+    assert run(engine, "SELECT count(*) FROM `mixed_case`") == [(0,)]

@@ -142,6 +142,8 @@ def _plan(
     duckdb_only.check_statement(tree, text)
     if isinstance(tree, exp.Create | exp.Drop) and str(tree.args.get("kind")).upper() == "DATABASE":
         tree.set("kind", "SCHEMA")  # DATABASE is Databricks' other word for SCHEMA
+    if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() in _LOWERED:
+        _lower_name(tree)
     needed = accesses(tree, catalog, schema)
     made = created(tree, catalog, schema)
     gone = dropped(tree, catalog, schema)
@@ -192,6 +194,19 @@ def _plan(
         sweep=sweep,
         if_exists=bool(tree.args.get("exists")) and isinstance(tree, exp.Create),
     )
+
+
+# Unity Catalog keeps schema, table and view names in lower case, however the CREATE wrote them
+# (`CREATE TABLE \`T1\`` makes t1); DuckDB would keep the case (and match any case anyway).
+_LOWERED = ("SCHEMA", "TABLE", "VIEW")
+
+
+def _lower_name(tree: exp.Create) -> None:
+    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    if isinstance(target, exp.Table):
+        for part in target.parts:
+            if isinstance(part, exp.Identifier):
+                part.set("this", part.this.lower())
 
 
 def _meta_access(planned: Plan) -> tuple[Access, ...]:

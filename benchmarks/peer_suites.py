@@ -1,0 +1,207 @@
+"""The Databricks clients' own test suites, run unchanged against the local workspace.
+
+    python benchmarks/peer_suites.py --connector PATH [--sdk PATH] [--report DIR] [-k EXPR]
+
+PATH is a checkout of a public repository: databricks/databricks-sql-python (its `tests/e2e`)
+or databricks/databricks-sdk-py (its `tests/integration`). Not part of CI: it needs port 443
+(`lakegate workspace serve --tls --port 443`, because the clients build `https://{host}` as for
+a real workspace) and takes minutes. Each suite runs in a pytest process of its own with the
+clients installed here, its connection details given as it reads them:
+
+  - connector: DATABRICKS_SERVER_HOSTNAME, DATABRICKS_HTTP_PATH (a running warehouse),
+    DATABRICKS_TOKEN (a personal access token of the workspace admin), DATABRICKS_CATALOG,
+    DATABRICKS_SCHEMA (`main`.`default`);
+  - SDK: DATABRICKS_HOST, DATABRICKS_CLIENT_ID / DATABRICKS_CLIENT_SECRET (OAuth M2M),
+    CLOUD_ENV, TEST_DEFAULT_WAREHOUSE_ID, TEST_DEFAULT_CATALOG.
+
+The workspace's CA goes in as SSL_CERT_FILE and REQUESTS_CA_BUNDLE. A suite's test-only
+dependencies (the connector's tests import pytz) are the caller's to provide, e.g.
+`uv pip install --target /tmp/peerdeps pytz` and PYTHONPATH=/tmp/peerdeps. "In scope" leaves
+out what the workspace does not serve (OUT_OF_SCOPE, each with its reason); the rest is
+counted. It prints each suite's pass rate and the failures grouped by cause (the error's first
+line), and with --report keeps each suite's JUnit XML.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# Test files (or name fragments, for -k) outside what the local workspace serves, and why.
+OUT_OF_SCOPE: dict[str, dict[str, str]] = {
+    "connector": {
+        "test_kernel": "the Rust kernel backend is not in the installed connector",
+        "test_circuit_breaker": "telemetry endpoints (client usage reporting)",
+        "telemetry": "telemetry endpoints (client usage reporting)",
+        "staging": "Volumes file staging (PUT/GET/REMOVE): no Volumes",
+        "volume": "Unity Catalog Volumes: not served",
+        "streaming_put": "Volumes file upload: not served",
+        "Retry": "needs the connector's own mock retry server",
+        "retry": "needs the connector's own mock retry server",
+        "429": "needs the connector's own mock retry server",
+        "503": "needs the connector's own mock retry server",
+    },
+    "sdk": {
+        "test_files": "DBFS and Files API: not served",
+        "test_clusters": "clusters: not served",
+        "test_workspace": "notebooks and workspace files: not served",
+        "test_repos": "Git folders: not served",
+        "test_dbutils": "dbutils on a cluster: not served",
+        "test_deployment": "account deployment provisioning: not served",
+        "test_iam": "account groups and users: partly served (SCIM service principals only)",
+        "test_external_browser": "needs a browser and a person",
+    },
+}
+SUITES = {"connector": "tests/e2e", "sdk": "tests/integration"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connector", type=Path, help="a databricks-sql-python checkout")
+    parser.add_argument("--sdk", type=Path, help="a databricks-sdk-py checkout")
+    parser.add_argument("--report", type=Path, help="keep each suite's JUnit XML here")
+    parser.add_argument("-k", dest="keyword", default="", help="only tests matching (pytest -k)")
+    args = parser.parse_args()
+    checkouts = {"connector": args.connector, "sdk": args.sdk}
+    if not any(checkouts.values()):
+        parser.error("give --connector PATH and/or --sdk PATH (checkouts of the public repos)")
+    for name, path in checkouts.items():
+        if path is not None and not (path / SUITES[name]).is_dir():
+            parser.error(f"{path} has no {SUITES[name]}: is it a checkout of the {name}'s repo?")
+    report = args.report or Path(tempfile.mkdtemp(prefix="lg-peers-"))
+    report.mkdir(parents=True, exist_ok=True)
+    with served_on_443() as info:
+        env = suite_env(info)
+        for name, path in checkouts.items():
+            if path is None:
+                continue
+            xml = report / f"{name}.xml"
+            started = time.monotonic()
+            run_suite(path, SUITES[name], OUT_OF_SCOPE[name], args.keyword, env, xml)
+            summarize(name, xml, time.monotonic() - started)
+    print(f"JUnit reports: {report}")
+    return 0
+
+
+class served_on_443:
+    """`lakegate workspace serve --tls --port 443` in its own process, until it answers."""
+
+    def __enter__(self) -> dict[str, Any]:
+        self.state = Path(tempfile.mkdtemp(prefix="lg-peers-ws-"))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lakegate", "workspace", "serve", "--tls", "--port", "443",
+             "--state-dir", str(self.state)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        creds = self.state / "credentials.json"
+        while True:
+            if self.proc.poll() is not None:
+                error = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise SystemExit(f"the workspace did not start on port 443: {error[-400:]}")
+            if time.monotonic() > deadline:
+                self.__exit__()
+                raise SystemExit("the workspace did not answer within 120 s")
+            try:
+                info = json.loads(creds.read_text())
+                httpx.get(f"{info['host']}/.well-known/databricks-config", verify=info["ca_file"])
+                return info
+            except (OSError, ValueError, KeyError, httpx.HTTPError):
+                time.sleep(0.1)
+
+    def __exit__(self, *_: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def suite_env(info: dict[str, Any]) -> dict[str, str]:
+    """Each suite's connection details, as it reads them from the environment."""
+    host, ca = info["host"], info["ca_file"]
+    token = httpx.post(
+        f"{host}/oidc/v1/token",
+        data={"grant_type": "client_credentials", "scope": "all-apis"},
+        auth=(info["client_id"], info["client_secret"]),
+        verify=ca,
+    ).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    pat = httpx.post(
+        f"{host}/api/2.0/token/create", headers=bearer, json={"comment": "peer suites"}, verify=ca
+    ).json()["token_value"]
+    warehouses = httpx.get(f"{host}/api/2.0/sql/warehouses", headers=bearer, verify=ca).json()
+    warehouse = next(w for w in warehouses["warehouses"] if w["state"] == "RUNNING")["id"]
+    hostname = host.removeprefix("https://").split(":")[0]
+    return {
+        **os.environ,
+        "SSL_CERT_FILE": ca,
+        "REQUESTS_CA_BUNDLE": ca,
+        "DATABRICKS_SERVER_HOSTNAME": hostname,
+        "DATABRICKS_HTTP_PATH": f"/sql/1.0/warehouses/{warehouse}",
+        "DATABRICKS_TOKEN": pat,
+        "DATABRICKS_CATALOG": "main",
+        "DATABRICKS_SCHEMA": "default",
+        "DATABRICKS_HOST": f"https://{hostname}",
+        "DATABRICKS_CLIENT_ID": info["client_id"],
+        "DATABRICKS_CLIENT_SECRET": info["client_secret"],
+        "CLOUD_ENV": "aws",
+        "TEST_DEFAULT_WAREHOUSE_ID": warehouse,
+        "TEST_DEFAULT_CATALOG": "main",
+    }
+
+
+def run_suite(
+    checkout: Path, suite: str, out: dict[str, str], keyword: str, env: dict[str, str], xml: Path
+) -> None:
+    skip = " and ".join(f"not {fragment}" for fragment in out)
+    selected = f"({keyword}) and {skip}" if keyword else skip
+    subprocess.run(
+        [sys.executable, "-m", "pytest", suite, "-q", "-p", "no:cacheprovider", "-k", selected,
+         f"--junitxml={xml}", "-o", "addopts=", "--timeout=300"],
+        cwd=checkout,
+        env={**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(checkout), env.get("PYTHONPATH")]))},  # noqa: E501
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+
+
+def summarize(name: str, xml: Path, seconds: float) -> None:
+    if not xml.exists():
+        print(f"{name}: no report (the suite did not start; run it by hand to see why)")
+        return
+    counts: collections.Counter[str] = collections.Counter()
+    causes: collections.Counter[str] = collections.Counter()
+    for case in ET.parse(xml).iter("testcase"):  # noqa: S314 - our own pytest's report
+        outcome = "passed"
+        for kind in ("failure", "error", "skipped"):
+            found = case.find(kind)
+            if found is not None:
+                outcome = kind
+                if kind != "skipped":
+                    first = (found.get("message") or "").strip().splitlines() or ["?"]
+                    causes[re.sub(r"[0-9a-f]{8,}|\d+", "N", first[0])[:120]] += 1
+                break
+        counts[outcome] += 1
+    ran = counts["passed"] + counts["failure"] + counts["error"]
+    rate = counts["passed"] / ran if ran else 0.0
+    print(
+        f"{name}: {counts['passed']} passed of {ran} run in scope ({rate:.0%}), "
+        f"{counts['failure']} failed, {counts['error']} errors, {counts['skipped']} skipped, "
+        f"{seconds:.0f} s"
+    )
+    for cause, n in causes.most_common(25):
+        print(f"  {n:4d}  {cause}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
