@@ -63,6 +63,8 @@ def wait_done(api: httpx.Client, statement_id: str, deadline_s: float = 120) -> 
         ({"row_limit": "10"}, "Field 'row_limit' must be of type integer"),
         ({"parameters": [{"name": "a`b", "value": "1"}]}, "Invalid parameter name 'a`b'"),
         ({"parameters": [{"value": "1"}]}, "Invalid parameter name None"),
+        # The REST API takes scalar types only (complex ones come over Thrift).
+        ({"parameters": [{"name": "a", "value": "[1]", "type": "ARRAY"}]}, "Invalid type 'ARRAY'"),
         ({"parameters": [{"name": "a", "value": 1}]}, "must be a string or null"),
         ({"parameters": [{"name": "a", "value": "1", "type": "INT); DROP"}]}, "Invalid type"),
     ],

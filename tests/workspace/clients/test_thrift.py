@@ -239,6 +239,24 @@ def test_positional_and_any_named_parameters(connect: Callable[..., Connection])
             cursor.execute("SELECT ? AS a, :b AS b", [1])
 
 
+def test_array_and_map_parameters(connect: Callable[..., Connection]) -> None:
+    """The connector sends a list as an ARRAY and a dict as a MAP parameter, each element
+    typed, nested as deep as the value is."""
+    with connect().cursor() as cursor:
+        cursor.execute(
+            "SELECT :a AS a, :m AS m, element_at(:m, 'b') AS b, :nested AS nested",
+            {"a": ["x", "y"], "m": {"a": 1, "b": 2}, "nested": [[1, 2], [3]]},
+        )
+        row = cursor.fetchone()
+        cursor.execute("SELECT ? AS a, ? AS m", [["p", None], {"k": ["v"]}])
+        positional = cursor.fetchone()
+    assert list(row.a) == ["x", "y"]
+    assert list(row.m) == [("a", 1), ("b", 2)] and row.b == 2
+    assert [list(inner) for inner in row.nested] == [[1, 2], [3]]
+    assert list(positional.a) == ["p", None]
+    assert [(k, list(v)) for k, v in positional.m] == [("k", ["v"])]
+
+
 def test_use_moves_the_session_and_errors_are_databricks_shaped(
     connect: Callable[..., Connection],
 ) -> None:

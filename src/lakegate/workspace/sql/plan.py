@@ -34,6 +34,9 @@ class Parameter:
     name: str
     value: str | None
     type: str | None = None
+    # An ARRAY's elements, or a MAP's keys and values in turn (the Thrift protocol's complex
+    # parameters; the REST API takes scalar types only).
+    items: list[Parameter] | None = None
 
 
 @dataclass

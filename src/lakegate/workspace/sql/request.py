@@ -65,6 +65,30 @@ def validated(
     return body, _parameters(body, positional), float(seconds), on_timeout
 
 
+_COMPLEX = ("ARRAY", "MAP")
+
+
+def _items(item: dict[str, Any], name: str) -> list[Parameter]:
+    """The elements of an ARRAY or MAP parameter (Thrift's `arguments`), validated alike."""
+    found: list[Parameter] = []
+    arguments = item.get("arguments") or []
+    if not isinstance(arguments, list):
+        raise _invalid(f"The elements of parameter {name!r} must be a list.")
+    for element in arguments:
+        kind, value = element.get("type"), element.get("value")
+        if isinstance(kind, str) and kind.upper() in _COMPLEX:
+            found.append(Parameter("", None, kind.upper(), _items(element, name)))
+            continue
+        if kind is not None and (not isinstance(kind, str) or not check_param_type(kind)):
+            raise _invalid(f"Invalid type {kind!r} in parameter {name!r}.")
+        if value is not None and not isinstance(value, str):
+            raise _invalid(f"An element of parameter {name!r} must be a string or null.")
+        found.append(Parameter("", value, kind))
+    if str(item.get("type") or "").upper() == "MAP" and len(found) % 2:
+        raise _invalid(f"The MAP parameter {name!r} needs a value for every key.")
+    return found
+
+
 def _parameters(body: dict[str, Any], positional: bool) -> list[Parameter]:
     raw = body_field(body, "parameters", list, default=[])
     params: list[Parameter] = []
@@ -82,6 +106,9 @@ def _parameters(body: dict[str, Any], positional: bool) -> list[Parameter]:
             )
         if value is not None and not isinstance(value, str):
             raise _invalid(f"The value of parameter {name!r} must be a string or null.")
+        if positional and isinstance(kind, str) and kind.upper() in _COMPLEX:
+            params.append(Parameter(name, None, kind.upper(), _items(item, name)))
+            continue
         if kind is not None and (not isinstance(kind, str) or not check_param_type(kind)):
             raise _invalid(f"Invalid type {kind!r} for parameter {name!r}.")
         if name and any(p.name.lower() == name.lower() for p in params):

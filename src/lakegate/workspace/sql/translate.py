@@ -247,13 +247,27 @@ def _bind(tree: exp.Expression, params: list[Parameter]) -> dict[str, Any]:
                 "SQLSTATE: 42P02",
                 sql_state="42P02",
             )
-        key = keys.setdefault(id(param), f"p{len(keys)}")
-        bound[key] = param.value
-        marker: exp.Expression = exp.Placeholder(this=key)
-        if param.type and param.type.upper() not in ("STRING", "VARCHAR", "VOID"):
-            marker = exp.Cast(this=marker, to=_param_type(param.type))
-        node.replace(marker)
+        node.replace(_marker(param, keys, bound))
     return bound
+
+
+def _marker(param: Parameter, keys: dict[int, str], bound: dict[str, Any]) -> exp.Expression:
+    """The DuckDB expression a parameter binds as: a placeholder (cast to its type), or for an
+    ARRAY / MAP the constructor of its elements' placeholders."""
+    if param.items is not None:
+        elements = [_marker(item, keys, bound) for item in param.items]
+        if param.type == "MAP":
+            return exp.VarMap(
+                keys=exp.Array(expressions=elements[0::2]),
+                values=exp.Array(expressions=elements[1::2]),
+            )
+        return exp.Array(expressions=elements)
+    key = keys.setdefault(id(param), f"p{len(keys)}")
+    bound[key] = param.value
+    marker: exp.Expression = exp.Placeholder(this=key)
+    if param.type and param.type.upper() not in ("STRING", "VARCHAR", "VOID"):
+        marker = exp.Cast(this=marker, to=_param_type(param.type))
+    return marker
 
 
 def _param_type(text: str) -> exp.DataType:

@@ -367,7 +367,22 @@ def _parameter(param: Any) -> dict[str, Any]:
             text = repr(value.doubleValue)
     # The connector types None as VOID: an untyped NULL binds the same way.
     kind = None if (param.type or "").upper() == "VOID" else param.type
-    return {"name": param.name or None, "value": text, "type": kind}
+    found = {"name": param.name or None, "value": text, "type": kind}
+    if param.arguments is not None:  # ARRAY / MAP: its elements, each typed
+        found["arguments"] = [_argument(a) for a in param.arguments]
+    return found
+
+
+def _argument(arg: Any) -> dict[str, Any]:
+    """One element of an ARRAY or MAP parameter (TSparkParameterValueArg), nested alike."""
+    void = (arg.type or "").upper() == "VOID"  # a NULL element (its value reads "None")
+    found: dict[str, Any] = {
+        "value": None if void else arg.value,
+        "type": None if void else arg.type,
+    }
+    if arg.arguments is not None:
+        found["arguments"] = [_argument(a) for a in arg.arguments]
+    return found
 
 
 def _affected(result: ResultSet | None) -> int | None:

@@ -220,6 +220,15 @@ TSparkParameterValue = struct(
     "TSparkParameterValue",
     {1: ("stringValue", STR), 2: ("doubleValue", DOUBLE), 3: ("booleanValue", BOOL)},
 )
+# One element of an ARRAY or MAP parameter; its own `arguments` nest (ARRAY<MAP<...>>).
+TSparkParameterValueArg = struct(
+    "TSparkParameterValueArg",
+    {1: ("type", STR), 2: ("value", STR), 3: ("arguments", list_of(ref(Struct)))},
+)
+TSparkParameterValueArg.thrift_spec = (
+    *TSparkParameterValueArg.thrift_spec[:3],
+    (3, TType.LIST, "arguments", (TType.STRUCT, [TSparkParameterValueArg, None], False), None),
+)
 TSparkParameter = struct(
     "TSparkParameter",
     {
@@ -227,6 +236,7 @@ TSparkParameter = struct(
         2: ("name", STR),
         3: ("type", STR),
         4: ("value", ref(TSparkParameterValue)),
+        5: ("arguments", list_of(ref(TSparkParameterValueArg))),
     },
 )
 TExecuteStatementReq = struct(
