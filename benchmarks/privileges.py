@@ -58,8 +58,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
         )
         for sql in (
             "CREATE SCHEMA IF NOT EXISTS main.bench",
-            "CREATE OR REPLACE TABLE main.bench.orders AS SELECT range AS id, "
-            "range * 3 AS amount, 'x' || range AS label FROM range(100)",
+            "CREATE OR REPLACE TABLE main.bench.orders AS SELECT id, "
+            "id * 3 AS amount, 'x' || id AS label FROM range(100)",
         ):
             body = {"statement": sql, "warehouse_id": warehouse, "wait_timeout": "30s"}
             admin.post("/api/2.0/sql/statements", json=body)

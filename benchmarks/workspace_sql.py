@@ -23,8 +23,8 @@ import pyarrow as pa
 from lakegate.workspace import LocalWorkspace
 
 ROWS = 5_000_000
-QUERY = "SELECT range AS id, range * 2 AS twice, range::VARCHAR AS label FROM range({rows})"
-SLOW = "SELECT sum(hash(a.range * b.range)) FROM range(1000000) a, range(100000) b"
+QUERY = "SELECT id, id * 2 AS twice, id::VARCHAR AS label FROM range({rows})"
+SLOW = "SELECT sum(hash(a.id * b.id)) FROM range(1000000) a, range(100000) b"
 HOG = f"import duckdb; duckdb.connect().sql({SLOW!r}).fetchall()"
 SHORT = "SELECT count(*) FROM samples.tpch.orders WHERE o_custkey = :k"
 

@@ -68,9 +68,7 @@ def project_factory(workspace: Any, tmp_path: Path) -> Callable[..., Project]:
     return make
 
 
-SLOW_SQL = (
-    "SELECT count(*) AS n FROM range(3000000) a, range(3000000) b WHERE a.range + b.range = 7"
-)
+SLOW_SQL = "SELECT count(*) AS n FROM range(3000000) a, range(3000000) b WHERE a.id + b.id = 7"
 
 
 def running_warehouse(workspace: Any) -> str:

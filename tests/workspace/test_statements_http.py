@@ -13,7 +13,7 @@ from workspace_http import bearer, fetch_token
 
 from lakegate.workspace import LocalWorkspace
 
-SLOW_QUERY = "SELECT sum(hash(a.range * b.range)) FROM range(1000000) a, range(100000) b"
+SLOW_QUERY = "SELECT sum(hash(a.id * b.id)) FROM range(1000000) a, range(100000) b"
 
 
 @pytest.fixture(scope="module")

@@ -257,6 +257,18 @@ def test_array_and_map_parameters(connect: Callable[..., Connection]) -> None:
     assert [(k, list(v)) for k, v in positional.m] == [("k", ["v"])]
 
 
+def test_range_is_sparks_one_bigint_column_named_id(connect: Callable[..., Connection]) -> None:
+    with connect().cursor() as cursor:
+        cursor.execute("SELECT * FROM range(3)")
+        assert [d[0] for d in cursor.description] == ["id"]
+        assert [r.id for r in cursor.fetchall()] == [0, 1, 2]
+        # Spark's other forms: start/end/step (+ numPartitions), a fractional bound cast.
+        cursor.execute("SELECT sum(id) AS s FROM range(1, 10, 3, 4)")
+        assert cursor.fetchone().s == 1 + 4 + 7
+        cursor.execute("SELECT count(*) AS n FROM RANGE(2.0) AS t JOIN range(2) u ON t.id = u.id")
+        assert cursor.fetchone().n == 2
+
+
 def test_use_moves_the_session_and_errors_are_databricks_shaped(
     connect: Callable[..., Connection],
 ) -> None:

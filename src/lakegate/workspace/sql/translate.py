@@ -164,6 +164,7 @@ def _plan(
         if altered is not None:
             first, *rest = altered[1]
             return Plan(first, statement_type="ALTER", after=tuple(rest), access=needed)
+    _spark_range(tree)
     writes = identity.written(tree, catalog, schema)
     bound = _bind(tree, params)
     # Functions and operators DuckDB answers differently (semantics.py), under the session's
@@ -249,6 +250,20 @@ def _bind(tree: exp.Expression, params: list[Parameter]) -> dict[str, Any]:
             )
         node.replace(_marker(param, keys, bound))
     return bound
+
+
+def _spark_range(tree: exp.Expression) -> None:
+    """`FROM range(...)` as Spark has it: one BIGINT column named `id` (DuckDB names it
+    `range`), bounds cast to BIGINT (`range(12500000.0)`), no numPartitions argument."""
+    for table in list(tree.find_all(exp.Table)):
+        call = table.this
+        if not isinstance(call, exp.Anonymous) or call.name.lower() != "range":
+            continue
+        bounds = [exp.cast(a.copy(), "BIGINT") for a in call.expressions[:3]]
+        inner = exp.Table(this=exp.Anonymous(this="range", expressions=bounds))
+        rows = exp.select(exp.alias_(exp.column("range"), "id")).from_(inner)
+        alias = table.args.get("alias")
+        table.replace(exp.Subquery(this=rows, alias=alias.copy() if alias else None))
 
 
 def _marker(param: Parameter, keys: dict[int, str], bound: dict[str, Any]) -> exp.Expression:
