@@ -12,7 +12,8 @@ clients installed here, its connection details given as it reads them:
     DATABRICKS_TOKEN (a personal access token of the workspace admin), DATABRICKS_CATALOG,
     DATABRICKS_SCHEMA (`main`.`default`);
   - SDK: DATABRICKS_HOST, DATABRICKS_CLIENT_ID / DATABRICKS_CLIENT_SECRET (OAuth M2M),
-    CLOUD_ENV, TEST_DEFAULT_WAREHOUSE_ID, TEST_DEFAULT_CATALOG.
+    CLOUD_ENV, TEST_ENVIRONMENT_TYPE (UC_WORKSPACE), TEST_METASTORE_ID,
+    TEST_DEFAULT_WAREHOUSE_ID, TEST_DEFAULT_CATALOG.
 
 The workspace's CA goes in as SSL_CERT_FILE and REQUESTS_CA_BUNDLE. A suite's test-only
 dependencies (the connector's tests import pytz) are the caller's to provide, e.g.
@@ -52,10 +53,13 @@ OUT_OF_SCOPE: dict[str, dict[str, str]] = {
         "retry": "needs the connector's own mock retry server",
         "429": "needs the connector's own mock retry server",
         "503": "needs the connector's own mock retry server",
+        "test_transactions": "multi-statement transactions (a Public Preview): not served",
     },
     "sdk": {
         "test_files": "DBFS and Files API: not served",
         "test_clusters": "clusters: not served",
+        "test_commands": "command execution on clusters: not served",
+        "test_dbconnect": "Databricks Connect (Spark Connect): not served",
         "test_workspace": "notebooks and workspace files: not served",
         "test_repos": "Git folders: not served",
         "test_dbutils": "dbutils on a cluster: not served",
@@ -156,6 +160,8 @@ def suite_env(info: dict[str, Any]) -> dict[str, str]:
         "DATABRICKS_CLIENT_ID": info["client_id"],
         "DATABRICKS_CLIENT_SECRET": info["client_secret"],
         "CLOUD_ENV": "aws",
+        "TEST_ENVIRONMENT_TYPE": "UC_WORKSPACE",
+        "TEST_METASTORE_ID": "local-metastore",
         "TEST_DEFAULT_WAREHOUSE_ID": warehouse,
         "TEST_DEFAULT_CATALOG": "main",
     }
