@@ -64,7 +64,6 @@ OUT_OF_SCOPE: dict[str, dict[str, str]] = {
         "test_repos": "Git folders: not served",
         "test_dbutils": "dbutils on a cluster: not served",
         "test_deployment": "account deployment provisioning: not served",
-        "test_iam": "account groups and users: partly served (SCIM service principals only)",
         "test_external_browser": "needs a browser and a person",
     },
 }

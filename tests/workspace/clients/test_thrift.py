@@ -305,6 +305,10 @@ def test_set_time_zone_and_ansi_mode_hold_for_the_session(
         cursor.execute("RESET")
         cursor.execute("SELECT current_timezone() AS tz")
         assert cursor.fetchone().tz == "Etc/UTC"
+        cursor.execute(
+            "SELECT TIMESTAMP '2022-03-02 12:54:56' AS ts"
+        )  # zoned as Databricks names it
+        assert cursor.fetchmany_arrow(1).field(0).type == pa.timestamp("us", tz="Etc/UTC")
     # Another session starts from the defaults: a SET belongs to its session.
     with connect().cursor() as cursor:
         cursor.execute("SELECT current_timezone() AS tz")
@@ -319,7 +323,11 @@ def test_session_configuration_is_applied(connect: Callable[..., Connection]) ->
         assert tuple(cursor.fetchone()) == ("+08:00", None, 8)
         cursor.execute("SET")
         shown = dict(cursor.fetchall())
-    assert shown["TIMEZONE"] == "+08:00" and shown["ANSI_MODE"] == "false"
+        cursor.execute("SET ansi_mode")
+        echoed = list(cursor.fetchone())
+    # A value is kept as the client wrote it (Python's False), and read case-insensitively.
+    assert shown["TIMEZONE"] == "+08:00" and shown["ANSI_MODE"] == "False"
+    assert echoed == ["ansi_mode", "False"]
     with pytest.raises(DatabaseError, match=r"INVALID_CONF_VALUE"):  # opening the session
         connect(session_configuration={"timezone": "Mars/Olympus"})
 

@@ -116,7 +116,7 @@ class SqlEngine:
         self._closed = False
         self._names: set[str] = set()  # attached catalogs, checked by every statement
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._db.execute("SET GLOBAL TimeZone = 'UTC'")
+        self._db.execute("SET GLOBAL TimeZone = 'Etc/UTC'")  # Databricks' name for it
         self._temp_dir = data_dir / "duckdb.tmp"
         self._db.execute(f"SET GLOBAL temp_directory = {_literal(str(self._temp_dir))}")
         self.keys = KeyStore(self._db)

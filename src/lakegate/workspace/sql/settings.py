@@ -87,8 +87,7 @@ def checked(confs: Mapping[str, object]) -> dict[str, str]:
     for key, value in confs.items():
         known = str(key).upper()
         if known in DEFAULTS and value is not None:
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            kept[known] = _check(known, _unquoted(text.strip()))
+            kept[known] = _check(known, _unquoted(str(value).strip()))
     return kept
 
 
@@ -103,7 +102,7 @@ def apply(confs: dict[str, str], changed: Mapping[str, str | None]) -> None:
 
 def ansi(confs: Mapping[str, str] | None) -> bool:
     """Whether ANSI_MODE is on (the default) in these settings."""
-    return (confs or {}).get("ANSI_MODE", DEFAULTS["ANSI_MODE"]) != "false"
+    return (confs or {}).get("ANSI_MODE", DEFAULTS["ANSI_MODE"]).lower() != "false"
 
 
 def duckdb_zone(value: str) -> str:
@@ -129,7 +128,7 @@ def _not_available(key: str) -> SqlError:
 def _check(key: str, value: str) -> str:
     ok = True
     if key in _BOOLEAN:
-        ok, value = value.lower() in ("true", "false"), value.lower()
+        ok = value.lower() in ("true", "false")  # kept as written: SET echoes it so
     elif key == "STATEMENT_TIMEOUT":
         ok = value.isdigit() and int(value) <= 172800
     elif key == "LEGACY_TIME_PARSER_POLICY":
