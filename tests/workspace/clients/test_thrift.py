@@ -269,6 +269,28 @@ def test_range_is_sparks_one_bigint_column_named_id(connect: Callable[..., Conne
         assert cursor.fetchone().n == 2
 
 
+def test_spark_reads_short_date_and_timestamp_strings(connect: Callable[..., Connection]) -> None:
+    """`DATE('2021-09')` is 2021-09-01 and `TIMESTAMP('2021-09-30 11')` 11:00 in Spark; an
+    offset moves the instant; a date that cannot be is NULL without ANSI_MODE, else an error."""
+    utc = datetime.UTC
+    with connect(session_configuration={"ansi_mode": False}).cursor() as cursor:
+        cursor.execute(
+            "SELECT DATE('2021-09') AS a, CAST('2021' AS DATE) AS b, DATE('9999-99-31') AS c, "
+            "TIMESTAMP('2021-09-30 11') AS d, TIMESTAMP('2021-09-30 11:27:35.123+04:00') AS e, "
+            "TIMESTAMP('9999-12-31T15:59:59') AS f"
+        )
+        assert tuple(cursor.fetchone()) == (
+            datetime.date(2021, 9, 1),
+            datetime.date(2021, 1, 1),
+            None,
+            datetime.datetime(2021, 9, 30, 11, tzinfo=utc),
+            datetime.datetime(2021, 9, 30, 7, 27, 35, 123000, tzinfo=utc),
+            datetime.datetime(9999, 12, 31, 15, 59, 59, tzinfo=utc),
+        )
+    with connect().cursor() as cursor, pytest.raises(ServerOperationError, match="CAST_INVALID"):
+        cursor.execute("SELECT DATE('9999-99-31') AS c")
+
+
 def test_use_moves_the_session_and_errors_are_databricks_shaped(
     connect: Callable[..., Connection],
 ) -> None:

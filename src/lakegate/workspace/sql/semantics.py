@@ -7,6 +7,8 @@ by `translate.plan` before its own rewrites; docs/workspace.md lists them (cover
 
 from __future__ import annotations
 
+import datetime
+import re
 from collections.abc import Callable, Mapping
 
 import sqlglot
@@ -191,9 +193,61 @@ def _unix_timestamp(node: exp.Expression) -> exp.Expression:
     return exp.cast(exp.Anonymous(this="epoch", expressions=[value]), exp.DataType.build("BIGINT"))
 
 
+# Spark's string -> DATE / TIMESTAMP forms: `yyyy`, `yyyy-[m]m`, `yyyy-[m]m-[d]d`, then for a
+# TIMESTAMP ` ` or `T`, `[h]h[:[m]m[:[s]s[.fraction]]]` and a zone (Z, +hh[:mm], UTC, a region);
+# a DATE ignores whatever follows the day. DuckDB takes only the full forms.
+_SPARK_DATETIME = re.compile(
+    r"^\s*(?P<y>\d{4})(?:-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2})(?P<rest>(?:[ T].*)?))?)?\s*$", re.S
+)
+_SPARK_TIME = re.compile(
+    r"^[ T](?P<h>\d{1,2})(?::(?P<mi>\d{1,2})(?::(?P<s>\d{1,2})(?:\.(?P<f>\d{1,9}))?)?)?"
+    r"\s*(?P<zone>Z|UTC|GMT|[+-]\d{1,2}(?::?\d{2})?|(?:UTC|GMT)[+-]\d{1,2}(?::?\d{2})?"
+    r"|[A-Za-z_]+/[A-Za-z_/+-]+)?\s*$"
+)
+
+
+def _spark_datetime_literal(text: str, to_date: bool) -> str | None:
+    """A Spark date/timestamp string in the full form DuckDB reads (same instant, same zone
+    text), or None when Spark would not read it either (left to fail or be NULL as the cast
+    does under ANSI_MODE)."""
+    found = _SPARK_DATETIME.match(text)
+    if found is None:
+        return None
+    try:
+        day = datetime.date(int(found["y"]), int(found["m"] or 1), int(found["d"] or 1))
+    except ValueError:
+        return None
+    if to_date or not found["rest"]:
+        return day.isoformat()
+    time = _SPARK_TIME.match(found["rest"])
+    if time is None:
+        return None
+    hour, minute, second = int(time["h"]), int(time["mi"] or 0), int(time["s"] or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    fraction = (time["f"] or "0")[:6].ljust(6, "0")
+    zone = time["zone"] or ""
+    if zone and zone[0] in "+-" and ":" not in zone:  # +4, +0400 -> +04:00
+        digits = zone[1:].rjust(2, "0") if len(zone) <= 3 else zone[1:]
+        zone = f"{zone[0]}{digits[:2]}:{digits[2:4] or '00'}"
+    elif zone.upper() in ("Z", "UTC", "GMT"):
+        zone = "+00:00"
+    elif zone.upper().startswith(("UTC", "GMT")):
+        return None  # UTC+4 spellings: left to the engine
+    stamp = f"{day.isoformat()} {hour:02d}:{minute:02d}:{second:02d}.{fraction}"
+    return f"{stamp}{zone}" if zone.startswith(("+", "-")) else f"{stamp} {zone}".rstrip()
+
+
 def _timestamp(node: exp.Expression) -> exp.Expression:
     # to_timestamp(s[, fmt]) is a TIMESTAMP (with the session's time zone) in Databricks, as
     # CAST(s AS TIMESTAMP) already is here; sqlglot gives DuckDB's zone-less TIMESTAMP.
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string:
+        kinds = (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ,
+                 exp.DataType.Type.TIMESTAMPNTZ)  # fmt: skip
+        if node.to.is_type(*kinds):
+            spelled = _spark_datetime_literal(node.this.name, node.to.is_type(kinds[0]))
+            if spelled is not None:
+                node.set("this", exp.Literal.string(spelled))
     if isinstance(node, exp.Cast) and not node.to.is_type(exp.DataType.Type.TIMESTAMP):
         return node
     if isinstance(node, exp.Cast):
