@@ -291,6 +291,25 @@ def test_spark_reads_short_date_and_timestamp_strings(connect: Callable[..., Con
         cursor.execute("SELECT DATE('9999-99-31') AS c")
 
 
+def test_complex_types_as_json_text_when_the_client_asks(
+    connect: Callable[..., Connection],
+) -> None:
+    """`_use_arrow_native_complex_types=False`: ARRAY, MAP and STRUCT arrive as JSON strings,
+    as Spark's to_json writes them; otherwise as Arrow values."""
+    query = (
+        "SELECT array('a', 'b') AS a, map('k', 1) AS m, named_struct('x', 1, 'y', 'z') AS s, "
+        "array(map(1, array('p'))) AS nested, 7 AS plain"
+    )
+    with connect(_use_arrow_native_complex_types=False).cursor() as cursor:
+        cursor.execute(query)
+        row = cursor.fetchone()
+    assert tuple(row) == ('["a","b"]', '{"k":1}', '{"x":1,"y":"z"}', '[{"1":["p"]}]', 7)
+    with connect().cursor() as cursor:
+        cursor.execute(query)
+        native = cursor.fetchone()
+    assert list(native.a) == ["a", "b"] and native.s == {"x": 1, "y": "z"}
+
+
 def test_use_moves_the_session_and_errors_are_databricks_shaped(
     connect: Callable[..., Connection],
 ) -> None:

@@ -4,8 +4,10 @@ links to the result's chunks (CloudFetch) when the client can download them."""
 from __future__ import annotations
 
 import bisect
+import json
 import time
 from functools import cached_property
+from typing import Any
 
 import pyarrow as pa
 
@@ -46,10 +48,25 @@ def _type_desc(kind: ColumnType) -> tcli.Struct:
 class RowSource:
     """Serves one result from a row offset: Arrow batches, or links to whole chunks."""
 
-    def __init__(self, result: ResultSet, *, cloud_fetch: bool, statement_id: str) -> None:
+    def __init__(
+        self,
+        result: ResultSet,
+        *,
+        cloud_fetch: bool,
+        statement_id: str,
+        complex_as_json: bool = False,
+    ) -> None:
         self.result = result
         self.statement_id = statement_id
-        self.cloud_fetch = cloud_fetch and result.total_bytes >= CLOUD_FETCH_MIN_BYTES
+        # A client that reads complex types as text gets them as JSON strings, as Databricks
+        # sends them then (the links serve the stored Arrow, so such results come inline).
+        complex_columns = result.schema is not None and any(
+            _complex(f.type) for f in result.schema
+        )  # fmt: skip
+        self.as_json = complex_as_json and complex_columns
+        self.cloud_fetch = (
+            cloud_fetch and not self.as_json and result.total_bytes >= CLOUD_FETCH_MIN_BYTES
+        )
         self.total_rows = result.total_rows
 
     @property
@@ -58,6 +75,8 @@ class RowSource:
 
     @cached_property
     def arrow_schema(self) -> bytes:
+        if self.result.schema is not None and self.as_json:
+            return _as_json_schema(self.result.schema).serialize().to_pybytes()
         if self.result.schema is not None:
             return self.result.schema.serialize().to_pybytes()
         fields = [pa.field(name, pa.string()) for name in self.result.names]
@@ -70,7 +89,7 @@ class RowSource:
             offset = chunk.row_offset
             for batch in chunk.batches:
                 offsets.append(offset)
-                batches.append(batch)
+                batches.append(_as_json_batch(batch) if self.as_json else batch)
                 offset += batch.num_rows
         return offsets, batches
 
@@ -119,6 +138,46 @@ class RowSource:
             if chunk.row_offset + chunk.row_count > start
         ]
         return tcli.TRowSet(startRowOffset=start, rows=[], resultLinks=found)
+
+
+def _complex(kind: pa.DataType) -> bool:
+    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_map(kind) or (
+        pa.types.is_struct(kind))  # fmt: skip
+
+
+def _as_json_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema(
+        [f.with_type(pa.string()) if _complex(f.type) else f for f in schema],
+        metadata=schema.metadata,
+    )
+
+
+def _as_json_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    columns = [
+        pa.array([_json(v, column.type) for v in column.to_pylist()], pa.string())
+        if _complex(column.type) else column
+        for column in batch.columns
+    ]  # fmt: skip
+    return pa.RecordBatch.from_arrays(columns, schema=_as_json_schema(batch.schema))
+
+
+def _json(value: Any, kind: pa.DataType) -> str | None:
+    """A complex value as Spark's to_json writes it: compact, a MAP as an object."""
+    if value is None:
+        return None
+    return json.dumps(_plain(value, kind), separators=(",", ":"), default=str)
+
+
+def _plain(value: Any, kind: pa.DataType) -> Any:
+    if value is None:
+        return None
+    if pa.types.is_map(kind):  # pyarrow gives a MAP as (key, value) pairs
+        return {str(k): _plain(v, kind.item_type) for k, v in value}
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return [_plain(v, kind.value_type) for v in value]
+    if pa.types.is_struct(kind):
+        return {f.name: _plain(value.get(f.name), f.type) for f in kind}
+    return value
 
 
 def ok() -> tcli.Struct:

@@ -63,6 +63,7 @@ class Operation:
     statement: Statement | None = None
     result: ResultSet | None = None  # metadata calls: ready at once
     cloud_fetch: bool = False
+    complex_as_json: bool = False  # the client reads ARRAY/MAP/STRUCT as JSON text
     position: int = 0  # the next row FETCH_NEXT returns
     links_sent: bool = False
     closed: bool = False
@@ -90,7 +91,10 @@ class Operation:
             raise HandleError(f"The operation has no result to fetch: it is {self.state}.")
         if self.source is None or self.source.result is not result:
             ident = self.statement.id if self.statement is not None else ""
-            self.source = RowSource(result, cloud_fetch=self.cloud_fetch, statement_id=ident)
+            self.source = RowSource(
+                result, cloud_fetch=self.cloud_fetch, statement_id=ident,
+                complex_as_json=self.complex_as_json,
+            )  # fmt: skip
         return self.source
 
 
@@ -185,6 +189,8 @@ class ThriftService:
         stmt = self.statements.submit(principal, body, params, confs)
         op = self._track(session, tcli.EXECUTE_STATEMENT, statement=stmt)
         op.cloud_fetch = bool(req.canDownloadResult)
+        native = req.useArrowNativeTypes
+        op.complex_as_json = native is not None and native.complexTypesAsArrow is False
         if req.getDirectResults is not None:
             await self.statements.wait(stmt, DIRECT_WAIT_S)
         return await self._answer(op, req.getDirectResults)

@@ -239,6 +239,16 @@ TSparkParameter = struct(
         5: ("arguments", list_of(ref(TSparkParameterValueArg))),
     },
 )
+TSparkArrowTypes = struct(
+    "TSparkArrowTypes",
+    {
+        1: ("timestampAsArrow", BOOL),
+        2: ("decimalAsArrow", BOOL),
+        3: ("complexTypesAsArrow", BOOL),
+        4: ("intervalTypesAsArrow", BOOL),
+        5: ("nullTypeAsArrow", BOOL),
+    },
+)
 TExecuteStatementReq = struct(
     "TExecuteStatementReq",
     {
@@ -251,6 +261,7 @@ TExecuteStatementReq = struct(
         1282: ("canReadArrowResult", BOOL),
         1283: ("canDownloadResult", BOOL),
         1284: ("canDecompressLZ4Result", BOOL),
+        1286: ("useArrowNativeTypes", ref(TSparkArrowTypes)),
         1287: ("resultRowLimit", I64),
         1288: ("parameters", list_of(ref(TSparkParameter))),
     },
