@@ -171,12 +171,14 @@ def run_suite(
 ) -> None:
     skip = " and ".join(f"not {fragment}" for fragment in out)
     selected = f"({keyword}) and {skip}" if keyword else skip
+    log = xml.with_suffix(".log")  # progress, test by test, while it runs
+    print(f"{suite}: running; follow {log}", flush=True)
     subprocess.run(
-        [sys.executable, "-m", "pytest", suite, "-q", "-p", "no:cacheprovider", "-k", selected,
-         f"--junitxml={xml}", "-o", "addopts=", "--timeout=300"],
+        [sys.executable, "-m", "pytest", suite, "-v", "-p", "no:cacheprovider", "-k", selected,
+         f"--junitxml={xml}", "-o", "addopts=", "--timeout=900"],
         cwd=checkout,
         env={**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(checkout), env.get("PYTHONPATH")]))},  # noqa: E501
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+        stdout=log.open("w"), stderr=subprocess.STDOUT, check=False,
     )  # fmt: skip
 
 

@@ -165,6 +165,10 @@ def test_failed_statement_has_sql_state(api: httpx.Client, warehouse: str) -> No
     assert status["state"] == "FAILED" and status["sql_state"] == "42P01"
     syntax = submit(api, warehouse, "SELEC 1").json()["status"]
     assert syntax["state"] == "FAILED" and "PARSE_SYNTAX_ERROR" in syntax["error"]["message"]
+    # Spark's wording: the token, its place, and the statement's line marked under it.
+    near = submit(api, warehouse, "SELECT * FROM WHERE x").json()["status"]["error"]["message"]
+    assert near.startswith("[PARSE_SYNTAX_ERROR] Syntax error at or near 'WHERE'. SQLSTATE: 42601")
+    assert near.endswith("== SQL ==\nSELECT * FROM WHERE x\n--------------^^^^^")
     unbound = submit(api, warehouse, "SELECT :missing").json()["status"]
     assert "UNBOUND_SQL_PARAMETER" in unbound["error"]["message"]
 
