@@ -310,6 +310,23 @@ def test_complex_types_as_json_text_when_the_client_asks(
     assert list(native.a) == ["a", "b"] and native.s == {"x": 1, "y": "z"}
 
 
+@pytest.mark.parametrize("lz4", [True, False])
+def test_results_come_lz4_compressed_when_the_client_can_read_them(
+    connect: Callable[..., Connection], lz4: bool
+) -> None:
+    """The connector asks for LZ4 by default: inline batches and cloud-fetch downloads come
+    compressed then, and plain when it does not ask."""
+    rows = 300_000  # past the cloud-fetch threshold, so links serve it
+    with connect(enable_query_result_lz4_compression=lz4).cursor() as cursor:
+        cursor.execute("SELECT array(1, 2) AS a")
+        assert cursor.fetchall()[0].a.tolist() == [1, 2]
+        assert cursor.active_result_set.lz4_compressed is lz4
+        cursor.execute(f"SELECT id, id * 2 AS twice FROM range({rows})")
+        table = cursor.fetchall_arrow()
+        assert cursor.active_result_set.lz4_compressed is lz4
+    assert table.num_rows == rows and table.column("twice")[-1].as_py() == 2 * (rows - 1)
+
+
 def test_use_moves_the_session_and_errors_are_databricks_shaped(
     connect: Callable[..., Connection],
 ) -> None:

@@ -9,6 +9,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 
+import lz4.frame as lz4_frame
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -29,15 +30,18 @@ class ResultLinks:
         self.host = host
         self._key = secrets.token_bytes(32)
 
-    def url(self, ident: str, index: int, expires: float) -> str:
+    def url(self, ident: str, index: int, expires: float, *, lz4: bool = False) -> str:
+        """A signed link to one chunk; `lz4`: the download is LZ4-frame compressed (a Thrift
+        client that can decompress asked for it), and the signature covers that."""
         stamp = str(int(expires))
+        compressed = "&X-Compression=lz4" if lz4 else ""
         return (
-            f"{self.host}{STORAGE}/{ident}/chunks/{index}"
-            f"?X-Expires={stamp}&X-Signature={self._sign(ident, index, stamp)}"
+            f"{self.host}{STORAGE}/{ident}/chunks/{index}?X-Expires={stamp}{compressed}"
+            f"&X-Signature={self._sign(ident, index, stamp, lz4)}"
         )
 
-    def _sign(self, ident: str, index: int, stamp: str) -> str:
-        message = f"{ident}/{index}/{stamp}".encode()
+    def _sign(self, ident: str, index: int, stamp: str, lz4: bool = False) -> str:
+        message = f"{ident}/{index}/{stamp}{'/lz4' if lz4 else ''}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     def refusal(self, request: Request, ident: str, index: int) -> Response | None:
@@ -51,8 +55,9 @@ class ResultLinks:
                 "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
                 "Signature query string parameter or the Authorization header should be specified",
             )
+        lz4 = request.query_params.get("X-Compression") == "lz4"
         if not stamp.isdigit() or not hmac.compare_digest(
-            signature, self._sign(ident, index, stamp)
+            signature, self._sign(ident, index, stamp, lz4)
         ):
             return storage_error(403, "SignatureDoesNotMatch", "The request signature is invalid.")
         if int(stamp) < time.time():
@@ -68,8 +73,12 @@ def storage_error(status: int, code: str, message: str) -> Response:
     return Response(xml, status, media_type="application/xml")
 
 
-def stream(chunk: Chunk, media_type: str) -> StreamingResponse:
-    """The chunk in pieces of a few MB, so asyncio never memmoves one huge write buffer."""
+def stream(chunk: Chunk, media_type: str, *, lz4: bool = False) -> Response:
+    """The chunk in pieces of a few MB, so asyncio never memmoves one huge write buffer;
+    `lz4`: compressed whole (a chunk holds a few MB), unless it was stored compressed."""
+    if lz4 and chunk.uncompressed is None:
+        body = lz4_frame.compress(b"".join(bytes(piece) for piece in chunk.pieces()))
+        return Response(body, media_type=media_type)
 
     async def pieces() -> AsyncIterator[bytes | memoryview]:
         for piece in chunk.pieces():

@@ -89,7 +89,8 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
         svc.expire()
         if stmt is None or stmt.result is None or index >= len(stmt.result.chunks):
             return storage_error(404, "NoSuchKey", "The specified key does not exist.")
-        return stream(stmt.result.chunks[index], MEDIA_TYPES[stmt.format])
+        lz4 = request.query_params.get("X-Compression") == "lz4"  # signed: checked above
+        return stream(stmt.result.chunks[index], MEDIA_TYPES[stmt.format], lz4=lz4)
 
     return [
         Route(statements.BASE, execute, methods=["POST"]),

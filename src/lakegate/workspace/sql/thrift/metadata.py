@@ -249,7 +249,9 @@ _COLUMN_FIELDS = [
     *(_text(n) for n in ("TABLE_CAT", "TABLE_SCHEM", "TABLE_NAME", "COLUMN_NAME")),
     _int("DATA_TYPE"),
     _text("TYPE_NAME"),
-    *(_int(n) for n in ("COLUMN_SIZE", "BUFFER_LENGTH", "DECIMAL_DIGITS", "NUM_PREC_RADIX")),
+    _int("COLUMN_SIZE"),
+    ("BUFFER_LENGTH", ColumnType("BYTE", "TINYINT"), pa.int8()),  # as Databricks types it
+    *(_int(n) for n in ("DECIMAL_DIGITS", "NUM_PREC_RADIX")),
     _int("NULLABLE"),
     _text("REMARKS"),
     _text("COLUMN_DEF"),

@@ -9,6 +9,7 @@ import time
 from functools import cached_property
 from typing import Any
 
+import lz4.frame as lz4_frame
 import pyarrow as pa
 
 from lakegate.workspace.sql.links import ResultLinks
@@ -55,8 +56,10 @@ class RowSource:
         cloud_fetch: bool,
         statement_id: str,
         complex_as_json: bool = False,
+        lz4: bool = False,
     ) -> None:
         self.result = result
+        self.lz4 = lz4  # the client decompresses LZ4 frames: batches and downloads compressed
         self.statement_id = statement_id
         # A client that reads complex types as text gets them as JSON strings, as Databricks
         # sends them then (the links serve the stored Arrow, so such results come inline).
@@ -98,7 +101,7 @@ class RowSource:
             status=ok(),
             schema=table_schema(self.result),
             resultFormat=self.row_format,
-            lz4Compressed=False,
+            lz4Compressed=self.lz4,
             arrowSchema=self.arrow_schema,
             isStagingOperation=False,
         )
@@ -114,6 +117,8 @@ class RowSource:
             batch, begin = batches[index], position - offsets[index]
             take = min(batch.num_rows - begin, max(1, max_rows - rows))
             data = batch.slice(begin, take).serialize().to_pybytes()
+            if self.lz4:
+                data = lz4_frame.compress(data)
             found.append(tcli.TSparkArrowBatch(batch=data, rowCount=take))
             rows, size, position = rows + take, size + len(data), position + take
             if position >= offsets[index] + batch.num_rows:
@@ -127,7 +132,7 @@ class RowSource:
         expires = time.time() + ttl_s
         found = [
             tcli.TSparkArrowResultLink(
-                fileLink=links.url(self.statement_id, chunk.index, expires),
+                fileLink=links.url(self.statement_id, chunk.index, expires, lz4=self.lz4),
                 expiryTime=int(expires),
                 startRowOffset=chunk.row_offset,
                 rowCount=chunk.row_count,

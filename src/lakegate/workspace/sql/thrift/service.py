@@ -64,6 +64,7 @@ class Operation:
     result: ResultSet | None = None  # metadata calls: ready at once
     cloud_fetch: bool = False
     complex_as_json: bool = False  # the client reads ARRAY/MAP/STRUCT as JSON text
+    lz4: bool = False  # the client decompresses LZ4 frames
     position: int = 0  # the next row FETCH_NEXT returns
     links_sent: bool = False
     closed: bool = False
@@ -93,7 +94,7 @@ class Operation:
             ident = self.statement.id if self.statement is not None else ""
             self.source = RowSource(
                 result, cloud_fetch=self.cloud_fetch, statement_id=ident,
-                complex_as_json=self.complex_as_json,
+                complex_as_json=self.complex_as_json, lz4=self.lz4,
             )  # fmt: skip
         return self.source
 
@@ -189,6 +190,7 @@ class ThriftService:
         stmt = self.statements.submit(principal, body, params, confs)
         op = self._track(session, tcli.EXECUTE_STATEMENT, statement=stmt)
         op.cloud_fetch = bool(req.canDownloadResult)
+        op.lz4 = bool(req.canDecompressLZ4Result)
         native = req.useArrowNativeTypes
         op.complex_as_json = native is not None and native.complexTypesAsArrow is False
         if req.getDirectResults is not None:
