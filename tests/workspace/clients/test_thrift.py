@@ -233,6 +233,9 @@ def test_positional_and_any_named_parameters(connect: Callable[..., Connection])
         cursor.execute("SELECT :`1col:on` AS a, :`q?marks` || :`1col:on` AS b", {
             "1col:on": "x", "q?marks": "y"})  # fmt: skip
         assert tuple(cursor.fetchone()) == ("x", "yx")
+        # Unaliased, a string literal and a bound marker are named by their text, as in Spark.
+        cursor.execute("SELECT 'samsonite', ? WHERE 'samsonite' LIKE '%sonite'", ["luggage"])
+        assert [d[0] for d in cursor.description] == ["samsonite", "luggage"]
         with pytest.raises(ServerOperationError, match=r"UNBOUND_SQL_PARAMETER"):
             cursor.execute("SELECT ? AS a, ? AS b", [1])
         with pytest.raises(ServerOperationError, match=r"not both"):

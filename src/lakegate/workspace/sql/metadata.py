@@ -368,7 +368,8 @@ def information_schema(node: exp.Table, catalog: str, seen: Seeing = None) -> ex
 
 def spark_names(tree: exp.Expression) -> exp.Expression:
     """Spark's names for aggregates: `count(*)` is `count(1)` (the same value), and an unaliased
-    aggregate is named as Spark spells it (`sum(price)`, `count(name)`), not as DuckDB does."""
+    aggregate is named as Spark spells it (`sum(price)`, `count(name)`), not as DuckDB does; an
+    unaliased string literal is named by its text."""
     for count in list(tree.find_all(exp.Count)):
         if isinstance(count.this, exp.Star):
             count.set("this", exp.Literal.number(1))
@@ -379,6 +380,9 @@ def spark_names(tree: exp.Expression) -> exp.Expression:
                 cut = text.find("(")
                 name = text[:cut].lower() + text[cut:] if cut > 0 else text
                 item.replace(exp.alias_(item.copy(), name, quoted=True))
+            elif isinstance(item, exp.Literal) and item.is_string:
+                # Spark names a string literal by its text (`SELECT 'a'` is column a).
+                item.replace(exp.alias_(item.copy(), item.name, quoted=True))
     return tree
 
 

@@ -265,7 +265,10 @@ def _bind(tree: exp.Expression, params: list[Parameter]) -> dict[str, Any]:
                 "SQLSTATE: 42P02",
                 sql_state="42P02",
             )
-        node.replace(_marker(param, keys, bound))
+        marker = _marker(param, keys, bound)
+        if param.items is None:  # a bare SELECT item is named as Spark names the literal
+            marker = _named(node, marker, "NULL" if param.value is None else param.value)
+        node.replace(marker)
     return bound
 
 
