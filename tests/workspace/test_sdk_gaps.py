@@ -266,6 +266,12 @@ def test_scim_users(w: WorkspaceClient, user_w: WorkspaceClient) -> None:
         w.users.get(created.id)
     with pytest.raises(BadRequest, match="Unsupported SCIM filter"):
         list(w.users.list(filter="userName gt 1"))
+    with pytest.raises(BadRequest, match="Unsupported SCIM filter"):
+        list(w.groups.list(filter="someword"))  # no operator at all
+    # An unquoted one-word value is taken, as Databricks takes it (the SDK's own suite does).
+    assert list(w.groups.list(filter="displayName eq any-group-nobody-has")) == []
+    assert [g.display_name for g in w.groups.list(filter="displayName eq admins")] == ["admins"]
+    assert list(w.service_principals.list(filter="displayName eq nobody-here")) == []
 
 
 def test_scim_groups(ws: LocalWorkspace, w: WorkspaceClient) -> None:

@@ -22,7 +22,10 @@ SP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServicePrincipal"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 _ATTRIBUTES = {"displayName": "display_name", "applicationId": "application_id", "id": "id"}
-_CLAUSE = re.compile(r'\s*(\w+)\s+(eq|ne|co|sw)\s+(?:"((?:[^"\\]|\\.)*)"|(true|false))\s*', re.I)
+# A value is quoted ("a b"), true/false, or (as Databricks also takes it) one unquoted word.
+_CLAUSE = re.compile(
+    r'\s*(\w+)\s+(eq|ne|co|sw)\s+(?:"((?:[^"\\]|\\.)*)"|(true|false)(?=\s|$)|([^\s"]+))\s*', re.I
+)
 
 
 def service_principal(p: Principal, *, account: bool) -> dict[str, Any]:
@@ -67,7 +70,8 @@ def _clause(text: str) -> Callable[[Principal], bool]:
             f'Unsupported SCIM filter {text!r}; use e.g. displayName eq "name" '
             "(operators eq, ne, co, sw; joined by and/or).",
         )
-    attribute, op, quoted, boolean = match.groups()
+    attribute, op, quoted, boolean, bare = match.groups()
+    quoted = quoted if quoted is not None else bare
     op = op.lower()
     if attribute == "active":
         wanted = (boolean or quoted or "").lower() == "true"

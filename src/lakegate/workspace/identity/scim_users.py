@@ -24,7 +24,8 @@ from lakegate.workspace.identity.scim import USER_SCHEMA, page, patch_operations
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 BASE = "/api/2.0/preview/scim/v2"
 BUILT_IN = ("admins", "users")
-_CLAUSE = re.compile(r'\s*(\w+)\s+(eq|ne|co|sw)\s+"((?:[^"\\]|\\.)*)"\s*', re.I)
+# A value is quoted ("a b"), or (as Databricks also takes it) one unquoted word.
+_CLAUSE = re.compile(r'\s*(\w+)\s+(eq|ne|co|sw)\s+(?:"((?:[^"\\]|\\.)*)"|([^\s"]+))\s*', re.I)
 _MEMBER_PATH = re.compile(r'^members\[value eq "([^"]+)"\]$', re.I)
 _OPS: dict[str, Callable[[str, str], bool]] = {
     "eq": lambda have, want: have.lower() == want.lower(),
@@ -51,8 +52,9 @@ def compile_filter(text: str | None, attributes: tuple[str, ...]) -> Callable[[d
                 f'Unsupported SCIM filter {part!r}; use e.g. {attributes[0]} eq "name" '
                 f"(attributes {', '.join(attributes)}; operators eq, ne, co, sw; joined by and).",
             )
-        attribute, op, value = match.group(1), match.group(2).lower(), match.group(3)
-        tests.append((attribute, _OPS[op], value.replace('\\"', '"')))
+        attribute, op = match.group(1), match.group(2).lower()
+        value = match.group(3).replace('\\"', '"') if match.group(3) is not None else match.group(4)
+        tests.append((attribute, _OPS[op], value))
     return lambda doc: all(test(str(doc.get(a, "")), v) for a, test, v in tests)
 
 
