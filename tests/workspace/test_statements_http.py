@@ -169,6 +169,8 @@ def test_failed_statement_has_sql_state(api: httpx.Client, warehouse: str) -> No
     near = submit(api, warehouse, "SELECT * FROM WHERE x").json()["status"]["error"]["message"]
     assert near.startswith("[PARSE_SYNTAX_ERROR] Syntax error at or near 'WHERE'. SQLSTATE: 42601")
     assert near.endswith("== SQL ==\nSELECT * FROM WHERE x\n--------------^^^^^")
+    extra = "CREATE TABLE IF NOT EXISTS TABLE table_234234234"  # read by no parser: named
+    assert extra in submit(api, warehouse, extra).json()["status"]["error"]["message"]
     unbound = submit(api, warehouse, "SELECT :missing").json()["status"]
     assert "UNBOUND_SQL_PARAMETER" in unbound["error"]["message"]
 

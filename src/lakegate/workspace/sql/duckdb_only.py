@@ -95,8 +95,10 @@ def check_command(text: str) -> None:
                 check_tree(tree)
         return
     at = following if word == "EXPLAIN" else word
+    shown = (text.strip().splitlines() or [""])[0]
     raise SqlError(
-        f"[PARSE_SYNTAX_ERROR] Syntax error at or near '{at}'. SQLSTATE: 42601",
+        f"[PARSE_SYNTAX_ERROR] Syntax error at or near '{at}'. SQLSTATE: 42601\n\n"
+        f"== SQL ==\n{shown}",
         sql_state="42601",
     )
 
