@@ -348,3 +348,23 @@ def test_new_routes_need_a_bearer(ws: LocalWorkspace, path: str) -> None:
     bad = httpx.get(ws.host + path, headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 403
     assert set(bad.json()) == {"error_code", "message"}
+
+
+# -- the legacy SQL API's data sources ---------------------------------------------------------
+
+
+def test_data_sources_list_the_warehouses_the_caller_may_use(
+    w: WorkspaceClient, user_w: WorkspaceClient
+) -> None:
+    """`w.data_sources.list()` (the legacy API `queries.create` took ids from): one per
+    warehouse, fewer for a user who may use fewer."""
+    private = w.warehouses.create(name="data-sources-private", cluster_size="2X-Small").response
+    try:
+        everything = {x.id for x in w.warehouses.list()}
+        sources = w.data_sources.list()
+        assert {s.warehouse_id for s in sources} == everything
+        assert all(s.id == s.warehouse_id and s.type == "databricks_internal" for s in sources)
+        usable = {s.warehouse_id for s in user_w.data_sources.list()}
+        assert usable and private.id not in usable and usable < everything
+    finally:
+        w.warehouses.delete(private.id)

@@ -280,6 +280,7 @@ class WarehousesApi:
             Route(base + "/{id}/edit", self.edit, methods=["POST"]),
             Route(base + "/{id}/start", self.start, methods=["POST"]),
             Route(base + "/{id}/stop", self.stop, methods=["POST"]),
+            Route("/api/2.0/preview/sql/data_sources", self.data_sources, methods=["GET"]),
         ]
 
     async def _caller(self, request: Request) -> Principal:
@@ -310,6 +311,17 @@ class WarehousesApi:
         if end < len(visible):
             out["next_page_token"] = _page_token(end)
         return JSONResponse(out)
+
+    async def data_sources(self, request: Request) -> Response:
+        """The legacy SQL API's data sources (`w.data_sources.list()`, whose ids the legacy
+        `queries.create` takes): one per warehouse the caller may use, a JSON array; here a data
+        source's id is its warehouse's."""
+        principal = await self._caller(request)
+        usable = [
+            i for i in self.warehouses.ids()
+            if principal.is_admin or self.permissions.allows(principal, "warehouses", i, "CAN_USE")
+        ]  # fmt: skip
+        return JSONResponse([_data_source(self.warehouses.get(i)) for i in usable])
 
     async def create(self, request: Request) -> Response:
         principal = await self._caller(request)
@@ -373,3 +385,18 @@ class WarehousesApi:
 def routes(ws: WarehousesHost) -> list[BaseRoute]:
     """The SQL warehouses API and the workspace's warehouse settings."""
     return WarehousesApi(ws).routes()
+
+
+def _data_source(warehouse: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": warehouse["id"],
+        "name": warehouse["name"],
+        "warehouse_id": warehouse["id"],
+        "endpoint_id": warehouse["id"],
+        "type": "databricks_internal",
+        "syntax": "sql",
+        "paused": 0,
+        "pause_reason": "",
+        "view_only": False,
+        "supports_auto_limit": True,
+    }
