@@ -168,6 +168,8 @@ def test_create_if_not_exists_leaves_the_existing_table_as_it_was(engine: sa.Eng
     inspector = sa.inspect(engine)
     assert inspector.get_table_comment("kept") == {"text": "first"}
     assert inspector.get_pk_constraint("kept")["constrained_columns"] == ["id"]
+    run(engine, "CREATE OR REPLACE TABLE kept (id INT NOT NULL)")  # its keys go with it
+    assert sa.inspect(engine).get_pk_constraint("kept")["constrained_columns"] == []
 
 
 def test_comments_set_and_unset_as_databricks_writes_them(engine: sa.Engine) -> None:

@@ -159,9 +159,8 @@ def drop_statement(text: str, catalog: str, schema: str) -> plan.Plan | None:
     found = _DROP.match(text)
     if found is None:
         return None
-    parts = plan.split_name(found["name"])
-    full = [catalog, schema][: max(0, 3 - len(parts))] + parts
-    table = (full[-3].lower(), full[-2].lower(), full[-1].lower())
+    cat, sch, name = plan.qualified(plan.split_name(found["name"]), catalog, schema)
+    table = (cat.lower(), sch.lower(), name.lower())
     change = Change(table)
     if found["pk"]:
         change.drop_kind, change.if_exists = "PRIMARY KEY", bool(found["pk_exists"])
@@ -228,7 +227,7 @@ class KeyStore:
                 if existing is not None:
                     raise _already(existing.name, existing)
             if key.kind == "FOREIGN KEY":
-                key = self._parent_checked(cursor, change, key, result)
+                key = self._parent_checked(cursor, change, columns, key, result)
             name = key.name or _generated(change.table[2], key, taken)
             if name.lower() in taken:
                 raise _already(name, None)
@@ -237,15 +236,21 @@ class KeyStore:
         return result
 
     def _parent_checked(
-        self, cursor: duckdb.DuckDBPyConnection, change: Change, key: Key, result: list[Key]
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        change: Change,
+        columns: tuple[str, ...],
+        key: Key,
+        result: list[Key],
     ) -> Key:
+        """`key` with its parent's columns filled in and checked; `columns`: the changed
+        table's own (the parent of a self-reference)."""
         assert key.parent is not None
         parent = key.parent
+        parent_columns: tuple[str, ...] | None
         if parent == change.table:
-            parent_columns = change.new_table if change.new_table is not None else None
+            parent_columns = columns
             parent_keys = result + [k for k in change.add if k.kind == "PRIMARY KEY"]
-            if parent_columns is None:
-                parent_columns = _columns(cursor, parent)
         else:
             parent_columns = _columns(cursor, parent)
             parent_keys = self.keys(cursor, parent) if parent_columns is not None else []

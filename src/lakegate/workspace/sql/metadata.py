@@ -118,7 +118,7 @@ def translate(text: str, catalog: str, schema: str, seen: Seeing = None) -> Plan
             parts = plan.split_name(groups["name"])
             if groups.get("schema_name"):
                 parts = plan.split_name(groups["schema_name"]) + parts[-1:]
-            return _columns(_qualified(parts, catalog, schema))
+            return _columns(plan.qualified(parts, catalog, schema))
         if kind == "views":
             parts = plan.split_name(groups.get("name") or "")
             cat, sch = (
@@ -127,14 +127,9 @@ def translate(text: str, catalog: str, schema: str, seen: Seeing = None) -> Plan
                 else (catalog, parts[0] if parts else schema)
             )
             return _views(cat, sch, groups.get("like"))
-        name = _qualified(plan.split_name(groups["name"]), catalog, schema)
+        name = plan.qualified(plan.split_name(groups["name"]), catalog, schema)
         return _describe_extended(name) if kind == "describe_extended" else _create_table(name)
     return None
-
-
-def _qualified(parts: list[str], catalog: str, schema: str) -> tuple[str, str, str]:
-    full = [catalog, schema][: max(0, 3 - len(parts))] + parts
-    return full[-3], full[-2], full[-1]
 
 
 def like(raw: str | None) -> str:

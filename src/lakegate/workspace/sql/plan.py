@@ -93,6 +93,12 @@ def quote(name: str) -> str:
 _IDENT = r"(?:`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)"
 
 
+def qualified(parts: list[str], catalog: str, schema: str) -> tuple[str, str, str]:
+    """A one-, two- or three-part table name in full, in the current catalog and schema."""
+    full = [catalog, schema][: max(0, 3 - len(parts))] + parts
+    return full[-3], full[-2], full[-1]
+
+
 def split_name(text: str) -> list[str]:
     """`a.b` or `` `a`.`b` `` as its parts: unquoted ones lower-cased, quoted ones as written."""
     parts = re.findall(_IDENT, text)

@@ -206,6 +206,14 @@ _SPARK_TIME = re.compile(
 )
 
 
+_DATETIMES = (
+    exp.DataType.Type.DATE,  # first: a DATE takes no time of day
+    exp.DataType.Type.TIMESTAMP,
+    exp.DataType.Type.TIMESTAMPTZ,
+    exp.DataType.Type.TIMESTAMPNTZ,
+)
+
+
 def _spark_datetime_literal(text: str, to_date: bool) -> str | None:
     """A Spark date/timestamp string in the full form DuckDB reads (same instant, same zone
     text), or None when Spark would not read it either (left to fail or be NULL as the cast
@@ -241,13 +249,11 @@ def _spark_datetime_literal(text: str, to_date: bool) -> str | None:
 def _timestamp(node: exp.Expression) -> exp.Expression:
     # to_timestamp(s[, fmt]) is a TIMESTAMP (with the session's time zone) in Databricks, as
     # CAST(s AS TIMESTAMP) already is here; sqlglot gives DuckDB's zone-less TIMESTAMP.
-    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string:
-        kinds = (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPTZ,
-                 exp.DataType.Type.TIMESTAMPNTZ)  # fmt: skip
-        if node.to.is_type(*kinds):
-            spelled = _spark_datetime_literal(node.this.name, node.to.is_type(kinds[0]))
-            if spelled is not None:
-                node.set("this", exp.Literal.string(spelled))
+    literal = isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal)
+    if literal and node.this.is_string and node.to.is_type(*_DATETIMES):
+        spelled = _spark_datetime_literal(node.this.name, node.to.is_type(_DATETIMES[0]))
+        if spelled is not None:
+            node.set("this", exp.Literal.string(spelled))
     if isinstance(node, exp.Cast) and not node.to.is_type(exp.DataType.Type.TIMESTAMP):
         return node
     if isinstance(node, exp.Cast):

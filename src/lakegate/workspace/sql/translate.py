@@ -148,9 +148,13 @@ def _plan(
     if isinstance(tree, exp.Create):
         taken = keys.create_table(tree, catalog, schema)
         if taken is not None:
-            key_change, after = taken
+            change, after = taken
             sequences = identity.create_table(tree, catalog, schema)
-            sweep = key_change.table[:2]
+            # Only a table with keys, or one replacing another, touches the keys record; only
+            # new sequences, or a replaced table's, can be left unused.
+            replacing = bool(tree.args.get("replace"))
+            key_change = change if change.add or replacing else None
+            sweep = change.table[:2] if sequences or replacing else None
     elif isinstance(tree, exp.Drop) and gone is not None and gone[0] == "TABLE":
         sweep = tuple(gone[1].split(".")[:2])
     elif isinstance(tree, exp.Alter):
@@ -252,7 +256,7 @@ def _bind(tree: exp.Expression, params: list[Parameter]) -> dict[str, Any]:
             "positional ones (?), not both. SQLSTATE: 0A000",
             sql_state="0A000",
         )
-    keys: dict[int, str] = {}
+    placeholders: dict[int, str] = {}
     bound: dict[str, Any] = {}
     unused = iter(positional)
     for index, node in enumerate(markers):
@@ -265,7 +269,7 @@ def _bind(tree: exp.Expression, params: list[Parameter]) -> dict[str, Any]:
                 "SQLSTATE: 42P02",
                 sql_state="42P02",
             )
-        marker = _marker(param, keys, bound)
+        marker = _marker(param, placeholders, bound)
         if param.items is None:  # a bare SELECT item is named as Spark names the literal
             marker = _named(node, marker, "NULL" if param.value is None else param.value)
         node.replace(marker)
@@ -286,18 +290,21 @@ def _spark_range(tree: exp.Expression) -> None:
         table.replace(exp.Subquery(this=rows, alias=alias.copy() if alias else None))
 
 
-def _marker(param: Parameter, keys: dict[int, str], bound: dict[str, Any]) -> exp.Expression:
+def _marker(
+    param: Parameter, placeholders: dict[int, str], bound: dict[str, Any]
+) -> exp.Expression:
     """The DuckDB expression a parameter binds as: a placeholder (cast to its type), or for an
-    ARRAY / MAP the constructor of its elements' placeholders."""
+    ARRAY / MAP the constructor of its elements' placeholders (`placeholders`: each parameter's
+    placeholder name, by the parameter's identity; `bound`: name -> value)."""
     if param.items is not None:
-        elements = [_marker(item, keys, bound) for item in param.items]
+        elements = [_marker(item, placeholders, bound) for item in param.items]
         if param.type == "MAP":
             return exp.VarMap(
                 keys=exp.Array(expressions=elements[0::2]),
                 values=exp.Array(expressions=elements[1::2]),
             )
         return exp.Array(expressions=elements)
-    key = keys.setdefault(id(param), f"p{len(keys)}")
+    key = placeholders.setdefault(id(param), f"p{len(placeholders)}")
     bound[key] = param.value
     marker: exp.Expression = exp.Placeholder(this=key)
     if param.type and param.type.upper() not in ("STRING", "VARCHAR", "VOID"):

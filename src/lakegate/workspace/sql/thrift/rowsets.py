@@ -146,8 +146,14 @@ class RowSource:
 
 
 def _complex(kind: pa.DataType) -> bool:
-    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_map(kind) or (
-        pa.types.is_struct(kind))  # fmt: skip
+    """ARRAY, MAP or STRUCT, as the engine's Arrow carries them."""
+    types = pa.types
+    return (
+        types.is_list(kind)
+        or types.is_large_list(kind)
+        or types.is_map(kind)
+        or types.is_struct(kind)
+    )
 
 
 def _as_json_schema(schema: pa.Schema) -> pa.Schema:
