@@ -48,5 +48,6 @@ class Requirements(DialectRequirements):
     @property
     def reflect_tables_no_columns(self) -> exclusions.compound:
         # Spark SQL's column list needs at least one column (`CREATE TABLE t ()` is a syntax
-        # error) and Delta refuses writes to a table without columns (DELTA_CANNOT_WRITE_EMPTY_SCHEMA).
+        # error), and Delta refuses writes to a table without columns
+        # (DELTA_CANNOT_WRITE_EMPTY_SCHEMA).
         return _lacks("a table has at least one column")

@@ -63,6 +63,18 @@ CASES: list[tuple[str, list[list[str | None]], list[str] | None]] = [
     # Numbers and conditionals.
     ("SELECT 7 / 2, 7 div 2, mod(7, 3), pmod(-7, 3), try_divide(1, 0), round(2.5), bround(2.5)",
      [["3.5", "3", "1", "2", None, "3", "2"]], None),
+    # DECIMAL / DECIMAL is an exact DECIMAL, typed by Spark's precision rules and rounded half
+    # up (DuckDB's DOUBLE answers 7.000000000000001 and 3.0000000000000004).
+    ("SELECT 5.52 / 2.4, 2 / 3.0, -2 / 3.0, (1.0 / 3) / 2",
+     [["2.300000", "0.666667", "-0.666667", "0.16666666666650000000000"]],
+     ["DECIMAL(8,6)", "DECIMAL(17,6)", "DECIMAL(17,6)", "DECIMAL(24,23)"]),
+    ("SELECT CAST(5.02797279921331664759 AS DECIMAL(22, 20))"
+     " / CAST(0.71828182845904523537 AS DECIMAL(22, 20)),"
+     " CAST(30000000000000000000000000000000000000 AS DECIMAL(38, 0))"
+     " / nullif(CAST(10000000000000000000000000000000000000 AS DECIMAL(38, 0)), 0),"
+     " CAST(1 AS DECIMAL(10, 2)) / CAST(8 AS BIGINT)",
+     [["7.0000000000000000", "3.000000", "0.12500000000000000000000"]],
+     ["DECIMAL(38,16)", "DECIMAL(38,6)", "DECIMAL(31,23)"]),
     ("SELECT coalesce(NULL, 1), nvl(NULL, 2), nvl2(NULL, 1, 2), ifnull(NULL, 3), nullif(1, 1),"
      " if(1 > 0, 'y', 'n'), decode(1, 1, 'one', 'other'), zeroifnull(NULL), nullifzero(0)",
      [["1", "2", "2", "3", None, "y", "one", "0", None]], None),

@@ -160,12 +160,14 @@ def test_session_settings_hold_for_their_session_only(sea_connect: Connect) -> N
         with pytest.raises(ServerOperationError, match=r"\[REMAINDER_BY_ZERO\]"):
             cursor.execute("SELECT 10 % 0 AS r")
         cursor.execute("SET ansi_mode = false")
-        cursor.execute("SELECT 10 % 0 AS r, 1 / 0 AS d")
-        assert tuple(cursor.fetchone()) == (None, None)
+        cursor.execute("SELECT 10 % 0 AS r, 1 / 0 AS d, 1.5 / 0 AS e")
+        assert tuple(cursor.fetchone()) == (None, None, None)
         elsewhere.execute("SELECT current_timezone() AS tz")
         assert elsewhere.fetchone().tz == "Etc/UTC"
         with pytest.raises(ServerOperationError, match=r"\[DIVIDE_BY_ZERO\]"):
             elsewhere.execute("SELECT 1 / 0 AS d")
+        with pytest.raises(ServerOperationError, match=r"\[DIVIDE_BY_ZERO\]"):
+            elsewhere.execute("SELECT 1.5 / CAST(0 AS DECIMAL(3, 1)) AS e")
 
 
 def test_close_closes_statements_then_the_session(

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from lakegate.workspace.samples.data import Generation, SamplesInfo, ensure_samples
-from lakegate.workspace.sql import errors, identity
+from lakegate.workspace.sql import decimals, errors, identity
 from lakegate.workspace.sql.keys import KeyStore
 from lakegate.workspace.sql.translate import (
     ALIAS_SUFFIX,
@@ -117,6 +117,11 @@ class SqlEngine:
         self._names: set[str] = set()  # attached catalogs, checked by every statement
         self.dir.mkdir(parents=True, exist_ok=True)
         self._db.execute("SET GLOBAL TimeZone = 'Etc/UTC'")  # Databricks' name for it
+        # Spark's exact decimal division (decimals.py); every cursor of this database sees it.
+        self._db.create_function(
+            decimals.DECIMAL_DIVIDE, decimals.decimal_divide, ["VARCHAR", "VARCHAR", "INTEGER"],
+            "VARCHAR",
+        )  # fmt: skip
         self._temp_dir = data_dir / "duckdb.tmp"
         self._db.execute(f"SET GLOBAL temp_directory = {_literal(str(self._temp_dir))}")
         self.keys = KeyStore(self._db)

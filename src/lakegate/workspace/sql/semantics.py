@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 import sqlglot
 from sqlglot import exp
 
-from lakegate.workspace.sql import settings
+from lakegate.workspace.sql import decimals, settings
 
 # What sqlglot fills in for `unix_timestamp(x)` without a format: Spark's default pattern.
 _DEFAULT_UNIX_FORMAT = sqlglot.parse_one("unix_timestamp(x)", read="databricks").args.get("format")
@@ -42,7 +42,10 @@ def databricks_semantics(
     ansi = settings.ansi(confs)
     zone = (confs or {}).get("TIMEZONE", settings.DEFAULTS["TIMEZONE"])
     for node in reversed(list(tree.walk())):  # breadth-first, reversed: children first
-        if isinstance(node, _BY_ZERO):
+        if isinstance(node, exp.Div):  # typed before _by_zero wraps the divisor
+            operands = decimals.type_of(node.this), decimals.type_of(node.expression)
+            new = decimals.divided(_by_zero(node, ansi), *operands)
+        elif isinstance(node, _BY_ZERO):
             new = _by_zero(node, ansi)
         elif isinstance(node, exp.CurrentTimezone):
             new = exp.Literal.string(zone)  # as SET wrote it ("+08:00"), not the engine's name
