@@ -4,7 +4,8 @@ databricks-sqlalchemy against the local workspace over TLS, as the Thrift connec
 The suite runs in a pytest process of its own (tests/compliance: SQLAlchemy's plugin takes the
 session over), with a requirements class that closes only what Databricks lacks. This test
 prints the counts and holds the pass rate of what runs at or above the floor. It takes about
-two and a half minutes, so it runs when asked: `LAKEGATE_COMPLIANCE=1`.
+four minutes, more than the suite's budget allows, so it runs when asked
+(`LAKEGATE_COMPLIANCE=1`), and CI (`.ci/run`) asks on every run.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def outcomes(report: Path) -> tuple[Counter[str], list[str]]:
 
 @pytest.mark.skipif(
     not os.environ.get("LAKEGATE_COMPLIANCE"),
-    reason="takes about 2.5 minutes; set LAKEGATE_COMPLIANCE=1 to run it",
+    reason="takes about 4 minutes; set LAKEGATE_COMPLIANCE=1 to run it (CI does)",
 )
 @pytest.mark.timeout(900)
 def test_sqlalchemy_dialect_compliance_suite(tmp_path: Path) -> None:
