@@ -24,9 +24,9 @@ from test_sqlalchemy import personal_access_token
 from lakegate.workspace import LocalWorkspace
 
 SUITE = Path(__file__).resolve().parents[2] / "compliance"
-# passed / (passed + failed + errors): a ratchet at the last measured rate (91%, 833 of 913 on
+# passed / (passed + failed + errors): a ratchet at the last measured rate (92%, 838 of 913 on
 # 2026-12-06); the goal is 0.90. Raise it with each fix, never lower it.
-FLOOR = 0.90
+FLOOR = 0.91
 
 
 def outcomes(report: Path) -> tuple[Counter[str], list[str]]:
