@@ -368,3 +368,30 @@ def test_data_sources_list_the_warehouses_the_caller_may_use(
         assert usable and private.id not in usable and usable < everything
     finally:
         w.warehouses.delete(private.id)
+
+
+def test_workspace_conf_keeps_admin_settings(w: WorkspaceClient, user_w: WorkspaceClient) -> None:
+    assert w.workspace_conf.get_status(keys="maxTokenLifetimeDays") == {
+        "maxTokenLifetimeDays": None  # never set
+    }
+    w.workspace_conf.set_status({"enableResultsDownloading": "false", "maxTokenLifetimeDays": "90"})
+    both = "enableResultsDownloading,maxTokenLifetimeDays"
+    assert w.workspace_conf.get_status(keys=both) == {
+        "enableResultsDownloading": "false",
+        "maxTokenLifetimeDays": "90",
+    }
+    # A bad value, an unknown key or a non-admin changes nothing, and says what to send.
+    with pytest.raises(BadRequest, match='"true" or "false"'):
+        w.workspace_conf.set_status(
+            {"maxTokenLifetimeDays": "30", "enableResultsDownloading": "no"}
+        )
+    with pytest.raises(BadRequest, match=r"Invalid keys: \['enableEverything'\]"):
+        w.workspace_conf.get_status(keys="enableEverything")
+    with pytest.raises(BadRequest, match="keys is required"):
+        w.api_client.do("GET", "/api/2.0/workspace-conf")
+    with pytest.raises(PermissionDenied, match="Only workspace admins"):
+        user_w.workspace_conf.set_status({"enableResultsDownloading": "true"})
+    assert user_w.workspace_conf.get_status(keys=both) == {
+        "enableResultsDownloading": "false",
+        "maxTokenLifetimeDays": "90",
+    }

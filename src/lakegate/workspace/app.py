@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from lakegate.workspace import workspace_conf
 from lakegate.workspace.accesslog import AccessLogMiddleware
 from lakegate.workspace.catalog import catalogs, functions, grants, privileges, writes
 from lakegate.workspace.compute import warehouses
@@ -102,6 +103,7 @@ def create_workspace_app(ws: WorkspaceState) -> ASGIApp:
         *scim_users.routes(ws),
         *managed.routes(ws),
         *thrift.routes(ws),
+        *workspace_conf.routes(ws),
     ]
     # Every SQL path (REST, sessions, Thrift, jobs, the managed MCP server) submits through the
     # one statement service: Unity Catalog privileges are checked there, before DuckDB runs.
