@@ -70,6 +70,10 @@ OUT_OF_SCOPE: dict[str, dict[str, str]] = {
         "test_runtime_auth": "builds a wheel and runs it on a cluster or job cluster",
         "test_submitting_jobs": "writes a Python file to DBFS and runs it on a new cluster",
         "test_create_job": "a job cluster with a Python wheel task: clusters not served",
+        "test_wif": "signs in with GitHub Actions' OIDC token (a GitHub runner's)",
+        "get_workspace_client": "`a.get_workspace_client` builds https://<deployment>"
+        ".cloud.databricks.com from the cloud's DNS zone, which no local name can answer for",
+        "ws_client_from_ac_client": "`a.get_workspace_client`, as above",
     },
 }
 SUITES = {"connector": "tests/e2e", "sdk": "tests/integration"}
@@ -101,6 +105,11 @@ def main() -> int:
             own = {k: v for k, v in env.items() if not (name == "sdk" and k == "DATABRICKS_TOKEN")}
             run_suite(path, SUITES[name], OUT_OF_SCOPE[name], args.keyword, own, xml)
             summarize(name, xml, time.monotonic() - started)
+            if name == "sdk":  # again as its account environment: the account API's tests
+                xml, started = report / "sdk-account.xml", time.monotonic()
+                account = {**own, **account_env(info)}
+                run_suite(path, SUITES[name], OUT_OF_SCOPE[name], args.keyword, account, xml)
+                summarize("sdk-account", xml, time.monotonic() - started)
     print(f"JUnit reports: {report}")
     return 0
 
@@ -171,6 +180,7 @@ def suite_env(info: dict[str, Any]) -> dict[str, str]:
         "TEST_METASTORE_ID": "local-metastore",
         "TEST_DEFAULT_WAREHOUSE_ID": warehouse,
         "TEST_DEFAULT_CATALOG": "main",
+        "THIS_WORKSPACE_ID": str(info["workspace_id"]),
     }
 
 
@@ -184,6 +194,18 @@ def furnish(host: str, bearer: dict[str, str], ca: str) -> None:
                                       "notebook_path": "/Workspace/peer-suites"}}]}),
     ):  # fmt: skip
         httpx.post(f"{host}{path}", headers=bearer, json=body, verify=ca).raise_for_status()
+
+
+def account_env(info: dict[str, Any]) -> dict[str, str]:
+    """The SDK suite's account environment: the account host, its id and an account admin."""
+    return {
+        "DATABRICKS_HOST": info["account_host"],
+        "DATABRICKS_ACCOUNT_ID": info["account_id"],
+        "TEST_ENVIRONMENT_TYPE": "UC_ACCOUNT",
+        "TEST_WORKSPACE_ID": str(info["workspace_id"]),
+        "TEST_DATABRICKS_CLIENT_ID": info["client_id"],
+        "TEST_DATABRICKS_CLIENT_SECRET": info["client_secret"],
+    }
 
 
 def run_suite(
