@@ -314,3 +314,19 @@ def test_sql_listings_show_only_what_the_principal_may_see(
         assert {r[2] for r in rows("SHOW TABLES IN ALL CATALOGS") if r[0] == "main"} == {"shown"}
     # the admin still sees everything
     assert f"{schema}_hidden" in {str(r[0]) for r in admin.rows("SHOW SCHEMAS IN main")}
+
+
+def test_a_temporary_view_reads_with_its_callers_privileges(setting: dict) -> None:
+    """A temporary view is the session's own query: what it reads is checked against the
+    caller, when it is made and whenever it is read (never through the view's name)."""
+    sql, schema = setting["sql"], setting["schema"]
+    opened = sql.client.post("/api/2.0/sql/sessions", json={"warehouse_id": sql.warehouse})
+    session = {"session_id": opened.json()["session_id"]}
+    sql.refused(
+        f"CREATE TEMPORARY VIEW pay AS SELECT * FROM main.{schema}.salaries",
+        "Insufficient privileges",  # USE CATALOG or SELECT: earlier tests grant some
+        **session,
+    )
+    sql.ok("CREATE TEMPORARY VIEW nations AS SELECT n_name FROM samples.tpch.nation", **session)
+    body = sql.answer("SELECT count(*) FROM nations", **session)
+    assert body["result"]["data_array"] == [["25"]]

@@ -697,3 +697,36 @@ def test_a_non_admin_reads_over_thrift_exactly_what_unity_catalog_grants(
             assert api.patch(f"{uc}/schema/main.thrift_hr", json=changes).status_code == 200
         cursor.execute("SELECT name FROM main.thrift_hr.pay")
         assert cursor.fetchall()[0][0] == "ann"
+
+
+def test_a_temporary_view_is_its_sessions_alone(connect: Callable[..., Connection]) -> None:
+    mine, other = connect().cursor(), connect().cursor()
+    mine.execute(
+        "CREATE OR REPLACE TEMPORARY VIEW first_regions (key, name) AS "
+        "SELECT r_regionkey, r_name FROM samples.tpch.region WHERE r_regionkey < 3"
+    )
+    # Every later statement of the session sees it, whichever pooled connection runs it.
+    for _ in range(12):
+        mine.execute("SELECT count(*) AS n, max(name) AS top FROM first_regions")
+        assert tuple(mine.fetchone()) == (3, "ASIA")
+    mine.execute(
+        "SELECT n_name FROM samples.tpch.nation n JOIN first_regions r ON n.n_regionkey = r.key "
+        "WHERE r.name = 'AFRICA' ORDER BY n_name LIMIT 1"
+    )
+    assert mine.fetchone().n_name == "ALGERIA"
+    mine.execute("WITH first_regions AS (SELECT 9 AS key) SELECT key FROM first_regions")
+    assert mine.fetchone().key == 9  # a CTE of the same name comes first
+    mine.execute("SHOW VIEWS IN main.default")
+    assert [tuple(r) for r in mine.fetchall()] == [("", "first_regions", True, False)]
+    # Another session sees none of it.
+    with pytest.raises(ServerOperationError, match=r"\[TABLE_OR_VIEW_NOT_FOUND\]"):
+        other.execute("SELECT * FROM first_regions")
+    other.execute("SHOW VIEWS IN main.default")
+    assert other.fetchall() == []
+    with pytest.raises(ServerOperationError, match=r"\[TEMP_TABLE_OR_VIEW_ALREADY_EXISTS\]"):
+        mine.execute("CREATE TEMPORARY VIEW first_regions AS SELECT 1 AS key")
+    with pytest.raises(ServerOperationError, match=r"\[TABLE_OR_VIEW_NOT_FOUND\]"):
+        mine.execute("CREATE OR REPLACE TEMPORARY VIEW broken AS SELECT * FROM no_such_table")
+    mine.execute("DROP VIEW first_regions")
+    with pytest.raises(ServerOperationError, match=r"\[TABLE_OR_VIEW_NOT_FOUND\]"):
+        mine.execute("SELECT * FROM first_regions")

@@ -275,6 +275,10 @@ class SqlEngine:
                 self.drop_catalog(plan.target[0], if_exists=plan.if_exists, cascade=plan.cascade)
             elif plan.kind == "use":
                 self.use(cursor, *plan.target)
+            elif plan.kind == "temp_view":
+                if plan.sql:  # CREATE: its query must bind now, as Spark analyzes it then
+                    self.use(cursor, catalog, schema)
+                    cursor.execute(f"DESCRIBE {plan.sql}")
             elif plan.kind == "keys":
                 self.keys.save(cursor, plan.keys.table, self.keys.check(cursor, plan.keys))
             else:

@@ -10,6 +10,7 @@ Result column names follow what Databricks returns, so clients read them unchang
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import sqlglot
@@ -102,9 +103,12 @@ def quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def translate(text: str, catalog: str, schema: str, seen: Seeing = None) -> Plan | None:
+def translate(
+    text: str, catalog: str, schema: str, seen: Seeing = None, temporary: Sequence[str] = ()
+) -> Plan | None:
     """The plan for one of the metadata forms above, or None for other statements; listings
-    show only what `seen` lets the caller see."""
+    show only what `seen` lets the caller see, and `SHOW VIEWS` the session's `temporary`
+    views too."""
     for kind, pattern in _FORMS:
         match = pattern.match(text)
         if match is None:
@@ -126,7 +130,7 @@ def translate(text: str, catalog: str, schema: str, seen: Seeing = None) -> Plan
                 if len(parts) >= 2
                 else (catalog, parts[0] if parts else schema)
             )
-            return _views(cat, sch, groups.get("like"))
+            return _views(cat, sch, groups.get("like"), temporary)
         name = plan.qualified(plan.split_name(groups["name"]), catalog, schema)
         return _describe_extended(name) if kind == "describe_extended" else _create_table(name)
     return None
@@ -198,14 +202,19 @@ def _columns(name: tuple[str, str, str]) -> Plan:
     return plan.Plan(_or_not_found(sql, name), params, "SHOW", target=tuple(name))
 
 
-def _views(catalog: str, schema: str, pattern: str | None) -> Plan:
+def _views(catalog: str, schema: str, pattern: str | None, temporary: Sequence[str]) -> Plan:
+    # The session's temporary views are listed in every schema, with an empty namespace.
+    params = {"c": plan.duck_catalog(catalog), "s": schema, "p": like(pattern)}
+    temp = ""
+    for n, name in enumerate(temporary):
+        params[f"v{n}"] = name
+        temp += f" UNION ALL SELECT '', $v{n}, true, false WHERE regexp_full_match($v{n}, $p)"
     sql = (
         "SELECT schema_name AS namespace, view_name AS viewName, false AS isTemporary, "
         "false AS isMaterialized FROM duckdb_views() WHERE NOT internal "
-        "AND database_name = $c AND schema_name = $s AND regexp_full_match(view_name, $p) "
-        "ORDER BY 2"
+        f"AND database_name = $c AND schema_name = $s AND regexp_full_match(view_name, $p){temp} "
+        "ORDER BY 3, 2"
     )
-    params = {"c": plan.duck_catalog(catalog), "s": schema, "p": like(pattern)}
     return plan.Plan(sql, params, "SHOW", target=(catalog, schema))
 
 

@@ -75,6 +75,8 @@ class Plan:
     dropped: tuple[str, str] | None = None
     # What a SET / RESET changes in the session (key -> value; None: back to the default).
     settings: dict[str, str | None] = field(default_factory=dict)
+    # A temporary view the session makes (name, its query) or drops (name, None): temp_views.py.
+    view: tuple[str, str | None] | None = None
 
 
 def duck_catalog(name: str) -> str:

@@ -30,6 +30,7 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
     in_session = sessions.service(ws, svc)
     svc.on_use = in_session.use
     svc.on_set = in_session.set
+    svc.on_view = in_session.view
 
     async def caller(request: Request) -> Principal:
         return await ws.identity.authenticate(request, scope="sql")
@@ -41,7 +42,10 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
         ws.warehouses.live(warehouse_id)
         ws.permissions.check(principal, "warehouses", warehouse_id, "CAN_USE")
         session = in_session.bind(principal, body)
-        stmt = svc.submit(principal, body, params, in_session.settings_of(session))
+        stmt = svc.submit(
+            principal, body, params, in_session.settings_of(session),
+            views=in_session.views_of(session),
+        )  # fmt: skip
         await svc.wait(stmt, wait_s)
         if wait_s > 0 and on_timeout == "CANCEL" and not stmt.done.is_set():
             svc.cancel(stmt)

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from lakegate.workspace.http import fail, json_body, not_found, required_field
 from lakegate.workspace.http import field as body_field
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.sql import settings
+from lakegate.workspace.sql import settings, temp_views
 from lakegate.workspace.sql.engine import DEFAULT_CATALOG, DEFAULT_SCHEMA
 from lakegate.workspace.sql.translate import NAME, SqlError, duck_catalog
 
@@ -48,6 +48,7 @@ class SqlSession:
     schema: str
     confs: dict[str, str] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
+    views: dict[str, str] = field(default_factory=dict)  # its temporary views (temp_views.py)
 
 
 class SessionService:
@@ -148,6 +149,22 @@ class SessionService:
                 return  # closed meanwhile
             # Kept as the client sent them (lower case), read back by settings.checked.
             settings.apply(session.confs, {k.lower(): v for k, v in changed.items()})
+            self.ws.store.put("sql_session", session.id, asdict(session))
+
+    def views_of(self, session: SqlSession | None) -> dict[str, str]:
+        """The session's temporary views for a statement submitted in it now."""
+        if session is None:
+            return {}
+        with self._lock:
+            return dict(session.views)
+
+    def view(self, ident: str, change: tuple[str, str | None]) -> None:
+        """A temporary view was made or dropped inside the session."""
+        with self._lock:
+            session = self.items.get(ident)
+            if session is None:
+                return  # closed meanwhile
+            temp_views.apply(session.views, change)
             self.ws.store.put("sql_session", session.id, asdict(session))
 
     def use(self, ident: str, catalog: str, schema: str) -> None:

@@ -81,6 +81,10 @@ class Statement:
         self.done = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.queued = False  # handed to the engine: from then on only the engine ends it
+        # The session's temporary views when it was submitted (temp_views.py), and the one it
+        # made or dropped when it SUCCEEDED: session state, not kept with the statement.
+        self.views: dict[str, str] = {}
+        self.view_change: tuple[str, str | None] | None = None
 
     def record(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,6 +105,8 @@ class StatementService:
         self.on_use: Callable[[str, str, str], None] | None = None
         # Told (session id, {key: value or None}) when a SET / RESET succeeds in a SQL session.
         self.on_set: Callable[[str, dict[str, str | None]], None] | None = None
+        # Told (session id, (name, query or None)) when a temporary view is made or dropped.
+        self.on_view: Callable[[str, tuple[str, str | None]], None] | None = None
         # Raises SqlError when the principal (by id) lacks a privilege the plan needs; set by
         # the host, which holds the Unity Catalog grants. None: nothing is checked.
         self.authorize: Callable[[str, tuple[Any, ...]], None] | None = None
@@ -149,6 +155,7 @@ class StatementService:
         body: dict[str, Any],
         params: list[Parameter],
         confs: dict[str, str] | None = None,
+        views: dict[str, str] | None = None,
     ) -> Statement:
         self.expire()
         stmt = Statement(
@@ -167,6 +174,7 @@ class StatementService:
             compression=body.get("result_compression"),
             confs=dict(confs or {}),
         )
+        stmt.views = dict(views or {})
         self.items[stmt.id] = stmt
         self.save(stmt)
         stmt.task = asyncio.create_task(self._run(stmt, params))
@@ -224,7 +232,7 @@ class StatementService:
 
         translated = plan(
             stmt.text, params, catalog=stmt.catalog, schema=stmt.schema,
-            user=stmt.principal_name, seen=seeing, confs=stmt.confs,
+            user=stmt.principal_name, seen=seeing, confs=stmt.confs, views=stmt.views,
         )  # fmt: skip
         stmt.statement_type = translated.statement_type
         if self.authorize is not None:
@@ -250,6 +258,9 @@ class StatementService:
         stmt.changed = translated.settings
         if translated.settings and stmt.session_id and self.on_set is not None:
             self.on_set(stmt.session_id, translated.settings)
+        stmt.view_change = translated.view
+        if translated.view and stmt.session_id and self.on_view is not None:
+            self.on_view(stmt.session_id, translated.view)
         return result
 
     def _exists(self, created: tuple[str, str] | None) -> bool:

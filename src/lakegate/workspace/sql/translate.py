@@ -18,7 +18,15 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from lakegate.workspace.sql import duckdb_only, grants_sql, identity, keys, metadata, settings
+from lakegate.workspace.sql import (
+    duckdb_only,
+    grants_sql,
+    identity,
+    keys,
+    metadata,
+    settings,
+    temp_views,
+)
 from lakegate.workspace.sql.access import Access, Seeing, accesses, created, dropped, to_see
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
@@ -67,14 +75,17 @@ def plan(
     user: str,
     seen: Seeing = None,
     confs: Mapping[str, str] | None = None,
+    views: temp_views.Views | None = None,
 ) -> Plan:
     """Translate one Databricks SQL statement for DuckDB, binding `params`; listings
     (SHOW, information_schema, the connectors' metadata) show only what `seen` says the caller
-    may see (asked only for those). `confs`: the session's settings (settings.py)."""
+    may see (asked only for those). `confs`: the session's settings (settings.py); `views`:
+    its temporary views (temp_views.py)."""
     try:
         return _plan(
-            text, params, catalog=catalog, schema=schema, user=user, seen=seen, confs=confs
-        )
+            text, params, catalog=catalog, schema=schema, user=user, seen=seen, confs=confs,
+            views=views or {},
+        )  # fmt: skip
     except RecursionError:
         raise SqlError(
             "[PARSE_SYNTAX_ERROR] Syntax error: the statement is nested too deeply to parse; "
@@ -92,6 +103,7 @@ def _plan(
     user: str,
     seen: Seeing = None,
     confs: Mapping[str, str] | None = None,
+    views: temp_views.Views,
 ) -> Plan:
     stripped = text.strip().rstrip(";").strip()
     found = TRANSACTION_CONTROL.match(stripped)
@@ -108,7 +120,7 @@ def _plan(
     setting = settings.translate(stripped, confs)
     if setting is not None:
         return setting
-    meta = metadata.translate(stripped, catalog, schema, seen) or _meta(
+    meta = metadata.translate(stripped, catalog, schema, seen, sorted(views)) or _meta(
         stripped, catalog, schema, seen
     )
     if meta is not None:
@@ -136,6 +148,12 @@ def _plan(
             raise SqlError("[UNSUPPORTED_FEATURE] Parameters are not supported in this statement.")
         return Plan(sql=text, statement_type=_statement_type(tree))
     duckdb_only.check_statement(tree, text)
+    if temp_views.is_create(tree):
+        return _temp_view(tree, catalog=catalog, schema=schema, user=user, confs=confs, views=views)
+    gone_view = temp_views.dropped(tree, views)
+    if gone_view is not None:
+        return Plan("", statement_type="DROP", kind="temp_view", view=(gone_view, None))
+    tree = temp_views.inline(tree, views)  # before the privilege check: it reads their tables
     if isinstance(tree, exp.Create | exp.Drop) and str(tree.args.get("kind")).upper() == "DATABASE":
         tree.set("kind", "SCHEMA")  # DATABASE is Databricks' other word for SCHEMA
     if isinstance(tree, exp.Create) and str(tree.args.get("kind")).upper() in _LOWERED:
@@ -195,6 +213,28 @@ def _plan(
         sweep=sweep,
         if_exists=bool(tree.args.get("exists")) and isinstance(tree, exp.Create),
     )
+
+
+def _temp_view(
+    tree: exp.Create,
+    *,
+    catalog: str,
+    schema: str,
+    user: str,
+    confs: Mapping[str, str] | None,
+    views: temp_views.Views,
+) -> Plan:
+    """CREATE TEMPORARY VIEW: the session keeps the query (`view`); the engine binds its
+    translation now (`sql`), as Spark analyzes a view's query when it is made."""
+    name, query = temp_views.created(tree, views)
+    if query is None:
+        return Plan("", statement_type="CREATE", kind="temp_view")
+    text = query.sql(dialect="databricks")
+    checked = _plan(text, [], catalog=catalog, schema=schema, user=user, confs=confs, views=views)
+    return Plan(
+        checked.sql, statement_type="CREATE", kind="temp_view", access=checked.access,
+        view=(name, text),
+    )  # fmt: skip
 
 
 # Unity Catalog keeps schema, table and view names in lower case, however the CREATE wrote them

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.sql import settings
+from lakegate.workspace.sql import settings, temp_views
 from lakegate.workspace.sql.engine import DEFAULT_CATALOG, DEFAULT_SCHEMA
 from lakegate.workspace.sql.request import validated
 from lakegate.workspace.sql.results import ResultSet
@@ -53,6 +53,7 @@ class Session:
     schema: str
     operations: set[bytes] = field(default_factory=set)
     confs: dict[str, str] = field(default_factory=dict)  # its settings (settings.py)
+    views: dict[str, str] = field(default_factory=dict)  # its temporary views (temp_views.py)
 
 
 @dataclass
@@ -187,7 +188,7 @@ class ThriftService:
         }
         body, params, _, _ = validated(body, positional=True)
         confs = {**session.confs, **settings.checked(req.confOverlay or {})}  # this one only
-        stmt = self.statements.submit(principal, body, params, confs)
+        stmt = self.statements.submit(principal, body, params, confs, views=session.views)
         op = self._track(session, tcli.EXECUTE_STATEMENT, statement=stmt)
         op.cloud_fetch = bool(req.canDownloadResult)
         op.lz4 = bool(req.canDecompressLZ4Result)
@@ -226,6 +227,8 @@ class ThriftService:
         if stmt.state != "SUCCEEDED":
             return
         settings.apply(op.session.confs, stmt.changed)
+        if stmt.view_change is not None:
+            temp_views.apply(op.session.views, stmt.view_change)
         if stmt.statement_type != "USE":
             return
         target = plan(stmt.text, [], catalog=stmt.catalog, schema=stmt.schema, user="").target
