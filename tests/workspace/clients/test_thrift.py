@@ -730,3 +730,14 @@ def test_a_temporary_view_is_its_sessions_alone(connect: Callable[..., Connectio
     mine.execute("DROP VIEW first_regions")
     with pytest.raises(ServerOperationError, match=r"\[TABLE_OR_VIEW_NOT_FOUND\]"):
         mine.execute("SELECT * FROM first_regions")
+
+
+def test_a_variant_comes_as_its_json_text(connect: Callable[..., Connection]) -> None:
+    """Databricks sends a VARIANT as JSON text (object keys in order), marked `variant`."""
+    with connect().cursor() as cursor:
+        cursor.execute(
+            'SELECT parse_json(\'{"name": "ann", "age": 30}\') AS v, '
+            "parse_json('[1, 2]') AS a, CAST(NULL AS VARIANT) AS n, 'x' AS s"
+        )
+        assert [d[1] for d in cursor.description] == ["variant", "variant", "variant", "string"]
+        assert tuple(cursor.fetchone()) == ('{"age":30,"name":"ann"}', "[1,2]", None, "x")

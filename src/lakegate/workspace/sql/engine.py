@@ -335,14 +335,20 @@ class SqlEngine:
             return Output([], [], pa.schema([]), iter(()))
         names = [plan.rename.get(n, n) for n in relation.columns]
         types = [column_type(str(t)) for t in relation.types]
+        relation, variants = _variants_as_json(relation)
         reader = relation.to_arrow_reader(BATCH_ROWS)
         schema = reader.schema
-        if plan.rename:
-            schema = pa.schema([f.with_name(n) for f, n in zip(schema, names, strict=True)])
+        if plan.rename or variants:
+            schema = pa.schema(
+                [
+                    f.with_name(n).with_metadata(_VARIANT) if i in variants else f.with_name(n)
+                    for i, (f, n) in enumerate(zip(schema, names, strict=True))
+                ]
+            )
         if plan.kind == "describe":
             return _described(plan, reader)
         batches = (
-            pa.RecordBatch.from_arrays(b.columns, schema=schema) if plan.rename else b
+            pa.RecordBatch.from_arrays(b.columns, schema=schema) if plan.rename or variants else b
             for b in reader
         )
         return Output(names, types, schema, batches)
@@ -449,6 +455,28 @@ _RULES: list[tuple[type, str, str, str]] = [
     (duckdb.ConstraintException, "", "CONSTRAINT_VIOLATION", "23000"),
     (duckdb.InvalidInputException, "read-only", "INSUFFICIENT_PERMISSIONS", "42501"),
 ]
+
+
+# Databricks sends a VARIANT as its JSON text, marked in the Arrow field's metadata (the
+# connectors read `variant` from it, as they do from Databricks).
+_VARIANT = {"Spark:DataType:SqlName": "VARIANT"}
+
+
+def _variants_as_json(
+    relation: duckdb.DuckDBPyRelation,
+) -> tuple[duckdb.DuckDBPyRelation, set[int]]:
+    """`relation` with its VARIANT columns as JSON text, and their positions."""
+    kinds = [str(t) for t in relation.types]
+    variants = {i for i, kind in enumerate(kinds) if kind == "VARIANT"}
+    if not variants:
+        return relation, variants
+    columns = ", ".join(
+        f"CAST(CAST(#{i + 1} AS JSON) AS VARCHAR) AS {quote(name)}"
+        if i in variants
+        else f"#{i + 1} AS {quote(name)}"
+        for i, name in enumerate(relation.columns)
+    )
+    return relation.project(columns), variants
 
 
 def failure(exc: duckdb.Error, tables: dict[str, str] | None = None) -> SqlError:

@@ -304,7 +304,13 @@ def _every(node: exp.Anonymous) -> exp.Expression:
     return exp.Anonymous(this="bool_and", expressions=node.expressions)
 
 
+def _parse_json(node: exp.Expression) -> exp.Expression:
+    # parse_json() is a VARIANT in Databricks; DuckDB's JSON() a JSON text.
+    return exp.cast(node.copy(), exp.DataType.build("VARIANT"))
+
+
 _REWRITES: dict[type[exp.Expression], Callable[[exp.Expression], exp.Expression]] = {
+    exp.ParseJSON: _parse_json,
     exp.TsOrDsAdd: _date_add,
     exp.Quantile: _percentile,
     exp.Format: _format_string,

@@ -581,6 +581,7 @@ _SCALARS: dict[str, tuple[str, str]] = {
     "BLOB": ("BINARY", "BINARY"),
     "INTERVAL": ("INTERVAL", "INTERVAL"),
     "NULL": ("NULL", "VOID"),
+    "VARIANT": ("STRING", "VARIANT"),  # sent as its JSON text (engine._variants_as_json)
 }
 _WIDE_INTEGERS = {"UBIGINT": 20, "INT128": 38, "UINT128": 38}
 
