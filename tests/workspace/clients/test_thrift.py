@@ -168,7 +168,7 @@ def test_execute_and_fetchall_with_databricks_types(connect: Callable[..., Conne
         cursor.execute(
             "SELECT 1 AS i, CAST(2 AS BIGINT) AS l, 'x' AS s, CAST(1.5 AS DECIMAL(10,2)) AS d, "
             "DATE'2024-02-29' AS dt, TIMESTAMP'2024-01-02 03:04:05' AS ts, true AS b, "
-            "CAST(NULL AS STRING) AS n, 0.25 AS f"
+            "CAST(NULL AS STRING) AS n, 0.25 AS f, NULL AS v"
         )
         names_types = [(c[0], c[1]) for c in cursor.description]
         assert names_types == [
@@ -181,6 +181,7 @@ def test_execute_and_fetchall_with_databricks_types(connect: Callable[..., Conne
             ("b", "boolean"),
             ("n", "string"),
             ("f", "decimal"),
+            ("v", "string"),  # a VOID column is a STRING over Thrift, as on Databricks
         ]
         assert cursor.description[3][4:6] == (10, 2)
         (row,) = cursor.fetchall()
