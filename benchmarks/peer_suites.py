@@ -77,17 +77,27 @@ OUT_OF_SCOPE: dict[str, dict[str, str]] = {
     },
 }
 SUITES = {"connector": "tests/e2e", "sdk": "tests/integration"}
+# The SDK's examples/workspace/<service>/*.py scripts for the services the workspace serves: each
+# runs unchanged (exit status 0 passes).
+EXAMPLE_SERVICES = (
+    "catalogs", "current_user", "data_sources", "grants", "groups", "jobs", "permissions",
+    "queries", "query_history", "schemas", "service_principals", "statement_execution",
+    "tables", "token_management", "tokens", "users", "volumes", "warehouses", "workspace_conf",
+)  # fmt: skip
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connector", type=Path, help="a databricks-sql-python checkout")
     parser.add_argument("--sdk", type=Path, help="a databricks-sdk-py checkout")
+    parser.add_argument(
+        "--sdk-examples", type=Path, help="a databricks-sdk-py checkout: run its examples/"
+    )
     parser.add_argument("--report", type=Path, help="keep each suite's JUnit XML here")
     parser.add_argument("-k", dest="keyword", default="", help="only tests matching (pytest -k)")
     args = parser.parse_args()
     checkouts = {"connector": args.connector, "sdk": args.sdk}
-    if not any(checkouts.values()):
+    if not any(checkouts.values()) and args.sdk_examples is None:
         parser.error("give --connector PATH and/or --sdk PATH (checkouts of the public repos)")
     for name, path in checkouts.items():
         if path is not None and not (path / SUITES[name]).is_dir():
@@ -110,8 +120,39 @@ def main() -> int:
                 account = {**own, **account_env(info)}
                 run_suite(path, SUITES[name], OUT_OF_SCOPE[name], args.keyword, account, xml)
                 summarize("sdk-account", xml, time.monotonic() - started)
+        if args.sdk_examples is not None:
+            sdk_env = {k: v for k, v in env.items() if k != "DATABRICKS_TOKEN"}
+            run_examples(args.sdk_examples / "examples" / "workspace", sdk_env)
     print(f"JUnit reports: {report}")
     return 0
+
+
+def run_examples(root: Path, env: dict[str, str]) -> None:
+    """Each example script of the served services, unchanged, in a process of its own."""
+    causes: collections.Counter[str] = collections.Counter()
+    passed = ran = 0
+    started = time.monotonic()
+    for service in EXAMPLE_SERVICES:
+        for script in sorted((root / service).glob("*.py")):
+            ran += 1
+            try:
+                done = subprocess.run(
+                    [sys.executable, str(script)], env=env, capture_output=True, text=True,
+                    timeout=90, cwd=tempfile.gettempdir(), check=False,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                causes[f"{service}: timed out after 90 s"] += 1
+                continue
+            if done.returncode == 0:
+                passed += 1
+                continue
+            last = (done.stderr.strip().splitlines() or ["?"])[-1]
+            causes[f"{service}: " + re.sub(r"[0-9a-f]{8,}|\d+", "N", last)[:110]] += 1
+    rate = passed / ran if ran else 0.0
+    seconds = time.monotonic() - started
+    print(f"sdk-examples: {passed} passed of {ran} run ({rate:.0%}), {seconds:.0f} s")
+    for cause, n in causes.most_common(60):
+        print(f"  {n:4d}  {cause}")
 
 
 class served_on_443:

@@ -261,6 +261,15 @@ def test_scim_users(w: WorkspaceClient, user_w: WorkspaceClient) -> None:
     assert (patched.active, patched.display_name) == (False, "Countess Lovelace")
     with pytest.raises(BadRequest, match="userName"):
         w.users.patch(created.id, operations=[iam.Patch(op=replace, path="userName", value="x")])
+    # PUT replaces: what is not sent goes back to its default (displayName: the user name).
+    w.users.update(created.id, user_name="ada@example.com", active=True)
+    replaced = w.users.get(created.id)
+    assert (replaced.active, replaced.display_name) == (True, "ada@example.com")
+    with pytest.raises(BadRequest, match="cannot change"):
+        w.users.update(created.id, user_name="eve@example.com")
+    with pytest.raises(PermissionDenied):
+        user_w.users.update(created.id, user_name="ada@example.com", active=False)
+    assert w.users.get(created.id).active is True
     w.users.delete(created.id)
     with pytest.raises(NotFound):
         w.users.get(created.id)

@@ -122,6 +122,34 @@ class Directory:
         self.ws.store.put("scim_user", ident, user)
         return self.user_doc(user)
 
+    def replace_user(self, ident: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT: the user as the body gives it (`userName`, which cannot change; `displayName`,
+        else the user name; `active`, else true). Group membership changes through Groups."""
+        self.user(ident)
+        user = dict(self.ws.store.get("scim_user", ident) or {})
+        name = body.get("userName")
+        if not isinstance(name, str) or name.lower() != user["userName"].lower():
+            raise fail(
+                "INVALID_PARAMETER_VALUE",
+                f"userName is required and cannot change: send {user['userName']!r}.",
+            )
+        unsupported = sorted(k for k in ("groups", "roles", "entitlements") if body.get(k))
+        if unsupported:
+            raise fail(
+                "INVALID_PARAMETER_VALUE",
+                f"Cannot replace {', '.join(unsupported)} of a user here; change group "
+                "membership with PATCH on the group.",
+            )
+        display = body.get("displayName") or name
+        if not isinstance(display, str):
+            raise fail("INVALID_PARAMETER_VALUE", "displayName must be a string.")
+        active = body.get("active", True)
+        if not isinstance(active, bool):
+            raise fail("INVALID_PARAMETER_VALUE", "active must be true or false.")
+        user.update(displayName=display, active=active)
+        self.ws.store.put("scim_user", ident, user)
+        return self.user_doc(user)
+
     def delete_user(self, ident: str) -> None:
         self.user(ident)
         self.ws.store.delete("scim_user", ident)
@@ -295,6 +323,8 @@ def _routes(ws: IdentityHost, base: str, caller: Callable[..., Any]) -> list[Bas
         await caller(request, change=True)
         if request.method == "PATCH":
             return JSONResponse(directory.patch_user(ident, await json_body(request)))
+        if request.method == "PUT":
+            return JSONResponse(directory.replace_user(ident, await json_body(request)))
         directory.delete_user(ident)
         return Response(status_code=204)
 
@@ -318,7 +348,7 @@ def _routes(ws: IdentityHost, base: str, caller: Callable[..., Any]) -> list[Bas
 
     return [
         Route(base + "/Users", users, methods=["GET", "POST"]),
-        Route(base + "/Users/{id}", user, methods=["GET", "PATCH", "DELETE"]),
+        Route(base + "/Users/{id}", user, methods=["GET", "PATCH", "PUT", "DELETE"]),
         Route(base + "/Groups", groups, methods=["GET", "POST"]),
         Route(base + "/Groups/{id}", group, methods=["GET", "PATCH", "DELETE"]),
     ]
