@@ -404,3 +404,34 @@ def test_workspace_conf_keeps_admin_settings(w: WorkspaceClient, user_w: Workspa
         "enableResultsDownloading": "false",
         "maxTokenLifetimeDays": "90",
     }
+
+
+def test_queries_update_changes_what_the_mask_names(
+    w: WorkspaceClient, user_w: WorkspaceClient, warehouse: str
+) -> None:
+    query = w.queries.create(
+        query=sql.CreateQueryRequestQuery(
+            display_name="weekly", warehouse_id=warehouse, query_text="SELECT 1", description="d"
+        )
+    )
+    updated = w.queries.update(
+        id=query.id,
+        query=sql.UpdateQueryRequestQuery(display_name="weekly v2", query_text="SELECT 2"),
+        update_mask="display_name,query_text",
+    )
+    assert (updated.display_name, updated.query_text, updated.description) == (
+        "weekly v2", "SELECT 2", "d",  # not in the mask: kept
+    )  # fmt: skip
+    assert w.queries.get(query.id).query_text == "SELECT 2"
+    with pytest.raises(BadRequest, match="update_mask takes"):
+        w.queries.update(id=query.id, query=sql.UpdateQueryRequestQuery(), update_mask="owner")
+    with pytest.raises(BadRequest, match="non-empty string"):
+        w.queries.update(
+            id=query.id, query=sql.UpdateQueryRequestQuery(query_text=""), update_mask="query_text"
+        )
+    with pytest.raises(PermissionDenied, match="owner"):
+        user_w.queries.update(
+            id=query.id, query=sql.UpdateQueryRequestQuery(query_text="SELECT 3"),
+            update_mask="query_text",
+        )  # fmt: skip
+    assert w.queries.get(query.id).query_text == "SELECT 2"

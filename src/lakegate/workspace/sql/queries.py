@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from lakegate.workspace.state import WorkspaceState
 
 BASE = "/api/2.0/sql/queries"
+# What `PATCH` may change, named in its `update_mask` ("*": all of them).
+UPDATABLE = ("display_name", "description", "query_text", "warehouse_id", "catalog", "schema")
 
 
 def get_query(ws: WorkspaceState, query_id: str) -> dict[str, Any]:
@@ -62,6 +64,44 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
         await ws.identity.authenticate(request, scope="sql")
         return JSONResponse({"results": [q for _, q in ws.store.all("query")]})
 
+    async def update(request: Request) -> Response:
+        principal = await ws.identity.authenticate(request, scope="sql")
+        query = dict(get_query(ws, request.path_params["id"]))
+        if not principal.is_admin and query.get("owner_user_name") != principal.application_id:
+            raise fail("PERMISSION_DENIED", "Only the query's owner or an admin can change it.")
+        body = await json_body(request)
+        mask, changes = body.get("update_mask"), body.get("query")
+        if not isinstance(mask, str) or not mask.strip():
+            raise fail(
+                "INVALID_PARAMETER_VALUE",
+                f"update_mask is required: the fields to change, comma-separated, of "
+                f"{', '.join(UPDATABLE)} (or *).",
+            )
+        if not isinstance(changes, dict):
+            raise fail("INVALID_PARAMETER_VALUE", 'Send the changes as {"query": {...}}.')
+        fields = UPDATABLE if mask.strip() == "*" else [f.strip() for f in mask.split(",")]
+        unknown = [f for f in fields if f not in UPDATABLE]
+        if unknown:
+            raise fail(
+                "INVALID_PARAMETER_VALUE",
+                f"Cannot update {', '.join(unknown)}; update_mask takes {', '.join(UPDATABLE)}.",
+            )
+        for name in fields:
+            value = changes.get(name)
+            required = name in ("display_name", "query_text")
+            if (required and not (isinstance(value, str) and value.strip())) or not isinstance(
+                value, str | None
+            ):
+                kind = "a non-empty string" if required else "a string"
+                raise fail("INVALID_PARAMETER_VALUE", f"query.{name} must be {kind}.")
+            if value is None:
+                query.pop(name, None)
+            else:
+                query[name] = value
+        query["update_time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        ws.store.put("query", query["id"], query)
+        return JSONResponse(query)
+
     async def delete(request: Request) -> Response:
         await ws.identity.authenticate(request, scope="sql")
         get_query(ws, request.path_params["id"])
@@ -72,5 +112,6 @@ def routes(ws: WorkspaceState) -> list[BaseRoute]:
         Route(BASE, create, methods=["POST"]),
         Route(BASE, listing, methods=["GET"]),
         Route(BASE + "/{id}", get, methods=["GET"]),
+        Route(BASE + "/{id}", update, methods=["PATCH"]),
         Route(BASE + "/{id}", delete, methods=["DELETE"]),
     ]
