@@ -1,9 +1,12 @@
 """The Databricks clients' own test suites, run unchanged against the local workspace.
 
-    python benchmarks/peer_suites.py --connector PATH [--sdk PATH] [--report DIR] [-k EXPR]
+    python benchmarks/peer_suites.py [--connector PATH] [--sdk PATH] [--sdk-examples PATH]
+        [--sqlalchemy PATH] [--report DIR] [-k EXPR]
 
-PATH is a checkout of a public repository: databricks/databricks-sql-python (its `tests/e2e`)
-or databricks/databricks-sdk-py (its `tests/integration`). Not part of CI: it needs port 443
+PATH is a checkout of a public repository: databricks/databricks-sql-python (its `tests/e2e`),
+databricks/databricks-sdk-py (its `tests/integration`, or its `examples/`) or
+databricks/databricks-sqlalchemy (its `tests/test_local/e2e`, with the connector's details).
+Not part of CI: it needs port 443
 (`lakegate workspace serve --tls --port 443`, because the clients build `https://{host}` as for
 a real workspace) and takes minutes. Each suite runs in a pytest process of its own with the
 clients installed here, its connection details given as it reads them:
@@ -57,6 +60,7 @@ OUT_OF_SCOPE: dict[str, dict[str, str]] = {
         "503": "needs the connector's own mock retry server",
         "test_transactions": "multi-statement transactions (a Public Preview): not served",
     },
+    "sqlalchemy": {},
     "sdk": {
         "test_files.py": "DBFS and Files API: not served",
         "test_clusters.py": "clusters: not served",
@@ -76,7 +80,11 @@ OUT_OF_SCOPE: dict[str, dict[str, str]] = {
         "ws_client_from_ac_client": "`a.get_workspace_client`, as above",
     },
 }
-SUITES = {"connector": "tests/e2e", "sdk": "tests/integration"}
+SUITES = {
+    "connector": "tests/e2e",
+    "sdk": "tests/integration",
+    "sqlalchemy": "tests/test_local/e2e",
+}
 # The SDK's examples/workspace/<service>/*.py scripts for the services the workspace serves: each
 # runs unchanged (exit status 0 passes).
 EXAMPLE_SERVICES = (
@@ -91,14 +99,17 @@ def main() -> int:
     parser.add_argument("--connector", type=Path, help="a databricks-sql-python checkout")
     parser.add_argument("--sdk", type=Path, help="a databricks-sdk-py checkout")
     parser.add_argument(
+        "--sqlalchemy", type=Path, help="a databricks-sqlalchemy checkout: its e2e tests"
+    )
+    parser.add_argument(
         "--sdk-examples", type=Path, help="a databricks-sdk-py checkout: run its examples/"
     )
     parser.add_argument("--report", type=Path, help="keep each suite's JUnit XML here")
     parser.add_argument("-k", dest="keyword", default="", help="only tests matching (pytest -k)")
     args = parser.parse_args()
-    checkouts = {"connector": args.connector, "sdk": args.sdk}
+    checkouts = {"connector": args.connector, "sdk": args.sdk, "sqlalchemy": args.sqlalchemy}
     if not any(checkouts.values()) and args.sdk_examples is None:
-        parser.error("give --connector PATH and/or --sdk PATH (checkouts of the public repos)")
+        parser.error("give --connector, --sdk, --sdk-examples or --sqlalchemy PATH (checkouts)")
     for name, path in checkouts.items():
         if path is not None and not (path / SUITES[name]).is_dir():
             parser.error(f"{path} has no {SUITES[name]}: is it a checkout of the {name}'s repo?")

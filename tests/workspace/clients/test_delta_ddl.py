@@ -248,3 +248,9 @@ def test_unity_catalog_keeps_created_names_in_lower_case(engine: sa.Engine) -> N
     assert "upper_view" in inspector.get_view_names()
     assert [c["name"] for c in inspector.get_columns("mixed_case")] == ["Col_A"]
     assert run(engine, "SELECT count(*) FROM `mixed_case`") == [(0,)]
+    # Looked up by any case, as Unity Catalog's names are case-insensitive: the dialect's
+    # has_table runs DESCRIBE TABLE EXTENDED with the name as the model spells it.
+    assert inspector.has_table("Mixed_Case") and inspector.has_table("MIXED_CASE")
+    described = run(engine, "DESCRIBE TABLE EXTENDED `MIXED_CASE`")
+    assert described[0][:2] == ("Col_A", "int")
+    assert run(engine, "SHOW COLUMNS IN `Mixed_Case`") == [("Col_A",)]

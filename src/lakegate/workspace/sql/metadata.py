@@ -196,7 +196,8 @@ def _columns_in_catalog(groups: dict[str, str | None], seen: Seeing) -> Plan:
 def _columns(name: tuple[str, str, str]) -> Plan:
     sql = (
         "SELECT column_name AS col_name, column_index AS position FROM duckdb_columns() "
-        "WHERE database_name = $c AND schema_name = $s AND table_name = $t"
+        "WHERE database_name = $c AND lower(schema_name) = lower($s) "
+        "AND lower(table_name) = lower($t)"
     )
     params = {"c": plan.duck_catalog(name[0]), "s": name[1], "t": name[2]}
     return plan.Plan(_or_not_found(sql, name), params, "SHOW", target=tuple(name))
@@ -212,7 +213,8 @@ def _views(catalog: str, schema: str, pattern: str | None, temporary: Sequence[s
     sql = (
         "SELECT schema_name AS namespace, view_name AS viewName, false AS isTemporary, "
         "false AS isMaterialized FROM duckdb_views() WHERE NOT internal "
-        f"AND database_name = $c AND schema_name = $s AND regexp_full_match(view_name, $p){temp} "
+        "AND database_name = $c AND lower(schema_name) = lower($s) "
+        f"AND regexp_full_match(view_name, $p){temp} "
         "ORDER BY 3, 2"
     )
     return plan.Plan(sql, params, "SHOW", target=(catalog, schema))
@@ -221,7 +223,9 @@ def _views(catalog: str, schema: str, pattern: str | None, temporary: Sequence[s
 def _describe_extended(name: tuple[str, str, str]) -> Plan:
     """The columns, then Databricks' `# Detailed Table Information` section."""
     column_type = _TYPE_SQL.format("data_type")
-    where = "database_name = $c AND schema_name = $s AND table_name = $t"
+    where = (
+        "database_name = $c AND lower(schema_name) = lower($s) AND lower(table_name) = lower($t)"
+    )
     details = [
         ("''", "''", "0"),
         ("'# Detailed Table Information'", "''", "1"),
@@ -265,7 +269,8 @@ def _create_table(name: tuple[str, str, str]) -> Plan:
         "ORDER BY c.column_index) || ')\nUSING delta' END AS createtab_stmt "
         f"FROM duckdb_columns() c JOIN {_RELATIONS} r ON r.database_name = c.database_name "
         "AND r.schema_name = c.schema_name AND r.table_name = c.table_name "
-        "WHERE c.database_name = $c AND c.schema_name = $s AND c.table_name = $t"
+        "WHERE c.database_name = $c AND lower(c.schema_name) = lower($s) "
+        "AND lower(c.table_name) = lower($t)"
     )
     params = {
         "c": plan.duck_catalog(name[0]),

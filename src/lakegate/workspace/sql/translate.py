@@ -508,7 +508,7 @@ def _meta(text: str, catalog: str, schema: str, seen: Seeing = None) -> Plan | N
                 "SELECT schema_name AS database, table_name AS tableName, false AS isTemporary "
                 "FROM (SELECT database_name, schema_name, table_name FROM duckdb_tables() "
                 "UNION ALL SELECT database_name, schema_name, view_name FROM duckdb_views() "
-                "WHERE NOT internal) WHERE database_name = $c AND schema_name = $s "
+                "WHERE NOT internal) WHERE database_name = $c AND lower(schema_name) = lower($s) "
                 "AND regexp_full_match(table_name, $p)"
                 + metadata.visible(seen, metadata.quoted(cat), "schema_name", "table_name")
                 + " ORDER BY 2"
@@ -519,7 +519,8 @@ def _meta(text: str, catalog: str, schema: str, seen: Seeing = None) -> Plan | N
             parts = [catalog, schema][: max(0, 3 - len(name))] + name
             sql = (
                 "SELECT column_name AS col_name, data_type, comment FROM duckdb_columns() "
-                "WHERE database_name = $c AND schema_name = $s AND table_name = $t "
+                "WHERE database_name = $c AND lower(schema_name) = lower($s) "
+                "AND lower(table_name) = lower($t) "
                 "ORDER BY column_index"
             )
             params = {"c": duck_catalog(parts[0]), "s": parts[1], "t": parts[2]}
