@@ -200,6 +200,13 @@ def test_errors_use_spark_wording_and_quoting(run: Run, schema: str) -> None:
         "name `nme` cannot be resolved. Did you mean one of the following? ["
     )
     assert "`name`" in column["error"]["message"] and column["sql_state"] == "42703"
+    # A selected column neither grouped nor aggregated: Spark's words, not DuckDB's ANY_VALUE.
+    grouping = run(f"SELECT name, count(*) FROM main.{schema}.items GROUP BY price", state="FAILED")
+    assert grouping["status"]["error"]["message"].startswith(
+        '[MISSING_AGGREGATION] The non-aggregating expression "name" is based on columns which '
+        "are not participating in the GROUP BY clause."
+    )
+    assert grouping["status"]["sql_state"] == "42803"
 
 
 def test_more_errors_in_spark_words(run: Run, schema: str) -> None:

@@ -506,6 +506,9 @@ def failure(exc: duckdb.Error, tables: dict[str, str] | None = None) -> SqlError
     routine = re.match(r"(?:\w+ )?Function with name (\S+) does not exist", detail)
     if isinstance(exc, duckdb.CatalogException) and routine:
         return errors.routine_not_found(routine.group(1).strip('"'))
+    grouped = re.match(r'column "(.+?)" must appear in the GROUP BY clause', detail)
+    if isinstance(exc, duckdb.BinderException) and grouped:
+        return errors.missing_aggregation(grouped.group(1))
     unresolved = re.match(r'Referenced column "(.+?)" not found.*?(?:bindings: (.*))?$', detail)
     if isinstance(exc, duckdb.BinderException) and unresolved:
         return errors.column_not_found(unresolved.group(1), unresolved.group(2) or "")

@@ -55,6 +55,19 @@ def column_not_found(name: str, candidates: str) -> plan.SqlError:
     )
 
 
+def missing_aggregation(expression: str) -> plan.SqlError:
+    """Spark's MISSING_AGGREGATION, for a selected column that is neither grouped nor
+    aggregated (DuckDB's words suggest its own ANY_VALUE)."""
+    return plan.SqlError(
+        f'[MISSING_AGGREGATION] The non-aggregating expression "{expression}" is based on '
+        "columns which are not participating in the GROUP BY clause. Add the columns or the "
+        "expression to the GROUP BY, aggregate the expression, or use "
+        f'"any_value({expression})" if you do not care which of the values within a group is '
+        "returned. SQLSTATE: 42803",
+        sql_state="42803",
+    )
+
+
 def not_found_message(name: str) -> str:
     return (
         f"[TABLE_OR_VIEW_NOT_FOUND] The table or view {name} cannot be found. Verify the "
