@@ -158,7 +158,7 @@ def run_examples(root: Path, env: dict[str, str]) -> None:
                 passed += 1
                 continue
             last = (done.stderr.strip().splitlines() or ["?"])[-1]
-            causes[f"{service}: " + re.sub(r"[0-9a-f]{8,}|\d+", "N", last)[:110]] += 1
+            causes[f"{service}: " + cause_of(last)[:110]] += 1
     rate = passed / ran if ran else 0.0
     seconds = time.monotonic() - started
     print(f"sdk-examples: {passed} passed of {ran} run ({rate:.0%}), {seconds:.0f} s")
@@ -278,6 +278,11 @@ def run_suite(
     )  # fmt: skip
 
 
+def cause_of(line: str) -> str:
+    """An error's line with its ids and numbers as N, so alike failures count as one cause."""
+    return re.sub(r"[0-9a-f]{8,}|\d+", "N", line)
+
+
 def summarize(name: str, xml: Path, seconds: float) -> None:
     if not xml.exists():
         print(f"{name}: no report (the suite did not start; run it by hand to see why)")
@@ -292,7 +297,7 @@ def summarize(name: str, xml: Path, seconds: float) -> None:
                 outcome = kind
                 if kind != "skipped":
                     first = (found.get("message") or "").strip().splitlines() or ["?"]
-                    causes[re.sub(r"[0-9a-f]{8,}|\d+", "N", first[0])[:120]] += 1
+                    causes[cause_of(first[0])[:120]] += 1
                 break
         counts[outcome] += 1
     ran = counts["passed"] + counts["failure"] + counts["error"]

@@ -334,8 +334,9 @@ class SqlEngine:
             relation.fetchall()  # DDL: DuckDB reports a count, Databricks no columns at all
             return Output([], [], pa.schema([]), iter(()))
         names = [plan.rename.get(n, n) for n in relation.columns]
-        types = [column_type(str(t)) for t in relation.types]
-        relation, variants = _variants_as_json(relation)
+        kinds = [str(t) for t in relation.types]
+        types = [column_type(kind) for kind in kinds]
+        relation, variants = _variants_as_json(relation, kinds)
         reader = relation.to_arrow_reader(BATCH_ROWS)
         schema = reader.schema
         if plan.rename or variants:
@@ -463,10 +464,10 @@ _VARIANT = {"Spark:DataType:SqlName": "VARIANT"}
 
 
 def _variants_as_json(
-    relation: duckdb.DuckDBPyRelation,
+    relation: duckdb.DuckDBPyRelation, kinds: list[str]
 ) -> tuple[duckdb.DuckDBPyRelation, set[int]]:
-    """`relation` with its VARIANT columns as JSON text, and their positions."""
-    kinds = [str(t) for t in relation.types]
+    """`relation` (its DuckDB column types: `kinds`) with its VARIANT columns as JSON text, and
+    their positions."""
     variants = {i for i, kind in enumerate(kinds) if kind == "VARIANT"}
     if not variants:
         return relation, variants

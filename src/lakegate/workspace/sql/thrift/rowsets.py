@@ -39,10 +39,8 @@ def _type_desc(kind: ColumnType) -> tcli.Struct:
                 "scale": tcli.TTypeQualifierValue(i32Value=kind.scale or 0),
             }
         )
-    # A VOID column (SELECT NULL) is a STRING over Thrift, as Databricks types it there.
-    name = "STRING" if kind.type_name == "NULL" else kind.type_name
     entry = tcli.TPrimitiveTypeEntry(
-        type=tcli.TYPE_IDS.get(name, tcli.TYPE_IDS["STRING"]),
+        type=tcli.TYPE_IDS.get(kind.type_name, tcli.TYPE_IDS["STRING"]),
         typeQualifiers=qualifiers,
     )
     return tcli.TTypeDesc(types=[tcli.TTypeEntry(primitiveEntry=entry)])

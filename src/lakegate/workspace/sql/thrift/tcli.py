@@ -47,7 +47,7 @@ TYPE_IDS = {
     "MAP": 11,
     "STRUCT": 12,
     "DECIMAL": 15,
-    "NULL": 16,
+    "NULL": 7,  # a VOID column (SELECT NULL) is a STRING over Thrift, as Databricks types it
     "DATE": 17,
     "CHAR": 19,
     "INTERVAL": 21,
