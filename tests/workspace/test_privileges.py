@@ -6,6 +6,7 @@ analyst's SQL goes through the Statement Execution API as a real client sends it
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -330,3 +331,34 @@ def test_a_temporary_view_reads_with_its_callers_privileges(setting: dict) -> No
     sql.ok("CREATE TEMPORARY VIEW nations AS SELECT n_name FROM samples.tpch.nation", **session)
     body = sql.answer("SELECT count(*) FROM nations", **session)
     assert body["result"]["data_array"] == [["25"]]
+
+
+def test_the_delta_log_opens_by_privilege(setting: dict) -> None:
+    """Delta's table log: its metadata (DESCRIBE DETAIL, SHOW TBLPROPERTIES) for whoever may
+    see the table, its history (who wrote what, with which predicates) for readers, and its
+    changes (SET TBLPROPERTIES, OPTIMIZE) for writers; as JSON through the REST API."""
+    sql, api, admin, schema = setting["sql"], setting["api"], setting["admin"], setting["schema"]
+    who = setting["analyst"]["client_id"]
+    table = f"main.{schema}.logged"
+    admin.ok(f"CREATE TABLE {table} (a INT) TBLPROPERTIES ('k' = 'v')")
+    admin.ok(f"INSERT INTO {table} VALUES (1)")
+    grant(api, "catalog", "main", who, add=["USE_CATALOG"])
+    grant(api, "schema", f"main.{schema}", who, add=["USE_SCHEMA"])
+    grant(api, "table", table, who, add=["BROWSE"])
+    (detail,) = sql.rows(f"DESCRIBE DETAIL {table}")
+    assert detail[0] == "delta" and json.loads(detail[11]) == {"k": "v"}
+    assert json.loads(detail[7]) == [] and detail[9] == "1"
+    assert ["k", "v"] in sql.rows(f"SHOW TBLPROPERTIES {table}")
+    sql.refused(f"DESCRIBE HISTORY {table}", f"SELECT on Table '{table}'")
+    grant(api, "table", table, who, add=["SELECT"])
+    history = sql.rows(f"DESCRIBE HISTORY {table}")
+    assert [(r[0], r[4]) for r in history] == [("1", "WRITE"), ("0", "CREATE TABLE")]
+    assert json.loads(history[0][5]) == {"mode": "Append", "partitionBy": "[]"}
+    changes = ("SET TBLPROPERTIES ('k' = 'w')", "UNSET TBLPROPERTIES ('k')")
+    for change in [*(f"ALTER TABLE {table} {c}" for c in changes), f"OPTIMIZE {table}"]:
+        sql.refused(change, f"MODIFY on Table '{table}'")
+    grant(api, "table", table, who, add=["MODIFY"])
+    sql.ok(f"ALTER TABLE {table} SET TBLPROPERTIES ('k' = 'w')")
+    (optimized,) = sql.rows(f"OPTIMIZE {table}")
+    assert json.loads(optimized[1])["numFilesAdded"] == 0
+    assert ["k", "w"] in admin.rows(f"SHOW TBLPROPERTIES {table}")

@@ -243,6 +243,7 @@ def test_describe_table_extended_as_sqlalchemy_sends_it(run: Run, schema: str) -
         ["Type", "MANAGED", ""],
         ["Comment", "things to sell", ""],
         ["Provider", "delta", ""],
+        ["Table Properties", "[delta.minReaderVersion=1,delta.minWriterVersion=2]", ""],
     ]
     view = rows(run(f"DESC EXTENDED main.{schema}.cheap"))
     assert ["Type", "VIEW", ""] in view and not any(r[0] == "Provider" for r in view)

@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from lakegate.workspace.samples.data import Generation, SamplesInfo, ensure_samples
 from lakegate.workspace.sql import decimals, errors, identity
+from lakegate.workspace.sql.delta import TableLog
 from lakegate.workspace.sql.keys import KeyStore
 from lakegate.workspace.sql.translate import (
     ALIAS_SUFFIX,
@@ -125,6 +126,7 @@ class SqlEngine:
         self._temp_dir = data_dir / "duckdb.tmp"
         self._db.execute(f"SET GLOBAL temp_directory = {_literal(str(self._temp_dir))}")
         self.keys = KeyStore(self._db)
+        self.log = TableLog(self._db)
         for path in sorted(self.dir.glob("*.duckdb")):
             if path.stem != SAMPLES and CATALOG_NAME.match(path.stem):
                 self._attach(path.stem)
@@ -281,6 +283,10 @@ class SqlEngine:
                     cursor.execute(f"DESCRIBE {plan.sql}")
             elif plan.kind == "keys":
                 self.keys.save(cursor, plan.keys.table, self.keys.check(cursor, plan.keys))
+                if plan.commit is not None:
+                    self.log.record(cursor, plan.commit)
+            elif plan.kind == "table_log":
+                self.log.change(cursor, plan.commit)
             else:
                 self.use(cursor, catalog, schema)
                 checked = self.keys.check(cursor, plan.keys) if plan.keys else None
@@ -293,6 +299,7 @@ class SqlEngine:
                 if plan.sweep is not None:
                     identity.sweep(cursor, *plan.sweep)
                 yield output
+                self._logged(cursor, plan)  # after the output is read: it streams from `cursor`
                 return
             yield Output([], [], pa.schema([]), iter(()))
         except duckdb.InterruptException:
@@ -376,10 +383,20 @@ class SqlEngine:
         table = table.rename_columns(names)
         return Output(names, types, table.schema, iter(table.to_batches()))
 
-    def forget_keys(self, kind: str, full_name: str) -> None:
-        """A dropped table, schema or catalog takes its tables' keys along."""
+    def _logged(self, cursor: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+        """What a statement that ran changes in the engine's records: its commit in the table's
+        Delta log; a renamed table's keys and log move to its new name."""
+        if plan.moved is not None:
+            self.keys.rename(cursor, *plan.moved)
+            self.log.rename(cursor, *plan.moved)
+        if plan.commit is not None:
+            self.log.record(cursor, plan.commit)
+
+    def forget(self, kind: str, full_name: str) -> None:
+        """A dropped table, schema or catalog takes its tables' keys and Delta logs along."""
         with self._meta_lock:
             self.keys.forget(self._meta, kind, full_name)
+            self.log.forget(self._meta, kind, full_name)
 
     def close(self) -> None:
         """Interrupt whatever still runs, then close every connection and the database."""

@@ -87,7 +87,7 @@ def create_table(tree: exp.Create, catalog: str, schema: str) -> tuple[Change, l
     target = spec.this if spec is not None else tree.this
     if not isinstance(target, exp.Table):
         return None
-    name = _resolve(target, catalog, schema)
+    name = plan.resolve(target, catalog, schema)
     change = Change(name, new_table=())
     duck_name = _duck_table(name)
     after: list[str] = []
@@ -136,7 +136,7 @@ def alter(tree: exp.Alter, catalog: str, schema: str) -> tuple[Change | None, li
     actions = tree.args.get("actions") or []
     if not isinstance(target, exp.Table) or not actions:
         return None
-    name = _resolve(target, catalog, schema)
+    name = plan.resolve(target, catalog, schema)
     if all(isinstance(a, exp.AddConstraint) for a in actions):
         change = Change(name)
         for action in actions:
@@ -316,8 +316,7 @@ class KeyStore:
         self, cursor: duckdb.DuckDBPyConnection, table: tuple[str, str, str], keys: list[Key]
     ) -> None:
         """Replace the table's keys with `keys` (one transaction of the engine's database)."""
-        cursor.begin()
-        try:
+        with plan.transaction(cursor):
             self._delete(cursor, "catalog = $1 AND schema = $2 AND table_name = $3", list(table))
             for position, key in enumerate(keys):
                 parent = key.parent or (None, None, None)
@@ -327,19 +326,26 @@ class KeyStore:
                     [*table, key.name, key.kind, list(key.columns), *parent,
                      list(key.parent_columns), position],
                 )  # fmt: skip
-            cursor.commit()
-        except BaseException:
-            cursor.rollback()
-            raise
+
+    def rename(self, cursor: duckdb.DuckDBPyConnection, old: tuple, new: tuple) -> None:
+        """A renamed table keeps its keys, and the foreign keys that reference it follow."""
+        with plan.transaction(cursor):
+            cursor.execute(
+                f"UPDATE {TABLE} SET catalog = $4, schema = $5, table_name = $6 "
+                "WHERE catalog = $1 AND schema = $2 AND table_name = $3",
+                [*old, *new],
+            )
+            cursor.execute(
+                f"UPDATE {TABLE} SET parent_catalog = $4, parent_schema = $5, parent_table = $6 "
+                "WHERE parent_catalog = $1 AND parent_schema = $2 AND parent_table = $3",
+                [*old, *new],
+            )
 
     def forget(self, cursor: duckdb.DuckDBPyConnection, kind: str, full_name: str) -> None:
         """A dropped table, schema or catalog: the keys of every table it held go."""
-        parts = full_name.lower().split(".")
-        columns = ["catalog", "schema", "table_name"][: len(parts)]
-        if (kind == "TABLE" and len(parts) != 3) or not parts:
-            return
-        where = " AND ".join(f"{c} = ${i + 1}" for i, c in enumerate(columns))
-        self._delete(cursor, where, parts)
+        held = plan.held_by(kind, full_name)
+        if held is not None:
+            self._delete(cursor, *held)
 
     @staticmethod
     def _delete(cursor: duckdb.DuckDBPyConnection, where: str, params: list[Any]) -> None:
@@ -347,10 +353,6 @@ class KeyStore:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _resolve(table: exp.Table, catalog: str, schema: str) -> tuple[str, str, str]:
-    return (table.catalog or catalog).lower(), (table.db or schema).lower(), table.name.lower()
 
 
 def _duck_table(name: tuple[str, str, str]) -> str:
@@ -410,7 +412,7 @@ def _foreign(
         _name(constraint) if name is None else name,
         "FOREIGN KEY",
         columns,
-        _resolve(table, catalog, schema),
+        plan.resolve(table, catalog, schema),
         parent_columns,
     )
 

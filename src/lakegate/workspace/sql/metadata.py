@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
-from lakegate.workspace.sql import errors, keys, plan
+from lakegate.workspace.sql import delta, errors, keys, plan
 
 if TYPE_CHECKING:
     from lakegate.workspace.sql.access import Seeing, Seen
@@ -245,7 +245,7 @@ def _describe_extended(name: tuple[str, str, str]) -> Plan:
         "AS g FROM rel), "
         f"found AS (SELECT column_name AS col_name, lower({column_type}) AS data_type, comment, "
         f"column_index AS k FROM duckdb_columns() WHERE {where} UNION ALL {detail_sql} "
-        f"UNION ALL {keys.describe_rows()}) "
+        f"UNION ALL {delta.describe_properties()} UNION ALL {keys.describe_rows()}) "
         "SELECT col_name, data_type, comment FROM found, guard "
         "WHERE guard.g IS NULL AND data_type IS NOT NULL ORDER BY k"
     )

@@ -4,6 +4,8 @@ Unity Catalog names as DuckDB sees them. Shared by the translators (translate, m
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +50,7 @@ class Plan:
     statement_type: str = "OTHER"
     # "query" runs `sql`; "use" only checks names; "describe" maps DuckDB types afterwards;
     # "create_catalog"/"drop_catalog" attach/detach a database file; "keys" changes only a
-    # table's informational keys (keys.py).
+    # table's informational keys (keys.py); "table_log" only its Delta log (delta.py).
     kind: str = "query"
     target: tuple[str, ...] = ()
     if_exists: bool = False
@@ -77,6 +79,10 @@ class Plan:
     settings: dict[str, str | None] = field(default_factory=dict)
     # A temporary view the session makes (name, its query) or drops (name, None): temp_views.py.
     view: tuple[str, str | None] | None = None
+    # What the statement adds to its table's Delta log (delta.Commit), recorded after it ran.
+    commit: Any = None
+    # ALTER TABLE ... RENAME TO: (old, new) full names; the table's records move along.
+    moved: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
 
 def duck_catalog(name: str) -> str:
@@ -101,7 +107,36 @@ def qualified(parts: list[str], catalog: str, schema: str) -> tuple[str, str, st
     return full[-3], full[-2], full[-1]
 
 
+def resolve(table: Any, catalog: str, schema: str) -> tuple[str, str, str]:
+    """A parsed table name (sqlglot's `exp.Table`) in full and lower case, as Unity Catalog
+    keeps it, in the current catalog and schema."""
+    return (table.catalog or catalog).lower(), (table.db or schema).lower(), table.name.lower()
+
+
 def split_name(text: str) -> list[str]:
     """`a.b` or `` `a`.`b` `` as its parts: unquoted ones lower-cased, quoted ones as written."""
     parts = re.findall(_IDENT, text)
     return [p[1:-1] if p.startswith("`") else p.lower() for p in parts]
+
+
+@contextmanager
+def transaction(cursor: Any) -> Iterator[None]:
+    """One transaction on a DuckDB cursor: committed when the block ends, rolled back when it
+    raises (the engine's records change all or nothing)."""
+    cursor.begin()
+    try:
+        yield
+        cursor.commit()
+    except BaseException:
+        cursor.rollback()
+        raise
+
+
+def held_by(kind: str, full_name: str) -> tuple[str, list[str]] | None:
+    """The engine's records of what a dropped `kind` (TABLE, SCHEMA, CATALOG) named `full_name`
+    held: a predicate over their catalog, schema, table_name columns, and its parameters."""
+    parts = full_name.lower().split(".")
+    if (kind == "TABLE" and len(parts) != 3) or not parts:
+        return None
+    columns = ["catalog", "schema", "table_name"][: len(parts)]
+    return " AND ".join(f"{c} = ${i + 1}" for i, c in enumerate(columns)), parts

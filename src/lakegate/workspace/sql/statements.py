@@ -241,7 +241,9 @@ class StatementService:
             return self._grants(stmt, translated)
         existed = self._exists(translated.created)
         if existed and translated.if_exists:  # CREATE ... IF NOT EXISTS makes nothing
-            translated.after, translated.keys = (), None
+            translated.after, translated.keys, translated.commit = (), None, None
+        if translated.commit is not None:
+            translated.commit.user_id = stmt.principal_id
         zone = settings.duckdb_zone(stmt.confs.get("TIMEZONE", settings.DEFAULTS["TIMEZONE"]))
         with self.engine.execute(
             stmt.execution, translated, catalog=stmt.catalog, schema=stmt.schema, timezone=zone
@@ -250,7 +252,7 @@ class StatementService:
         if translated.created is not None and not existed and self.on_created is not None:
             self.on_created(stmt.principal_id, *translated.created)
         if translated.dropped is not None:
-            self.engine.forget_keys(*translated.dropped)
+            self.engine.forget(*translated.dropped)
             if self.on_dropped is not None:
                 self.on_dropped(*translated.dropped)
         if translated.kind == "use" and stmt.session_id and self.on_use is not None:

@@ -19,6 +19,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from lakegate.workspace.sql import (
+    delta,
     duckdb_only,
     grants_sql,
     identity,
@@ -126,8 +127,12 @@ def _plan(
     if meta is not None:
         meta.access = _meta_access(meta)
         return meta
+    logged = delta.translate(stripped, catalog, schema, user)
+    if logged is not None:
+        return logged
     dropped_key = keys.drop_statement(stripped, catalog, schema)
     if dropped_key is not None:
+        dropped_key.commit = delta.Commit(dropped_key.target, "DROP CONSTRAINT", user=user)
         return dropped_key
     uncomment = keys.comment_null(stripped)  # COMMENT ON ... IS NULL, which sqlglot cannot read
     try:
@@ -161,9 +166,13 @@ def _plan(
     needed = accesses(tree, catalog, schema)
     made = created(tree, catalog, schema)
     gone = dropped(tree, catalog, schema)
-    # Delta's informational keys and inline comments (keys.py): out of DuckDB's DDL.
+    # Delta's informational keys and inline comments (keys.py), and its log (delta.py): out of
+    # DuckDB's DDL.
     key_change, after, sequences, sweep = None, [], [], None
+    commit = delta.commit_of(tree, catalog, schema, user)
+    moved = delta.renamed(tree, catalog, schema)
     if isinstance(tree, exp.Create):
+        commit = delta.create_table(tree, catalog, schema, user)
         taken = keys.create_table(tree, catalog, schema)
         if taken is not None:
             change, after = taken
@@ -178,10 +187,15 @@ def _plan(
     elif isinstance(tree, exp.Alter):
         altered = keys.alter(tree, catalog, schema)
         if altered is not None and not altered[1]:
-            return Plan("", statement_type="ALTER", kind="keys", keys=altered[0], access=needed)
+            return Plan(
+                "", statement_type="ALTER", kind="keys", keys=altered[0], access=needed,
+                commit=commit,
+            )  # fmt: skip
         if altered is not None:
             first, *rest = altered[1]
-            return Plan(first, statement_type="ALTER", after=tuple(rest), access=needed)
+            return Plan(
+                first, statement_type="ALTER", after=tuple(rest), access=needed, commit=commit
+            )
     _spark_range(tree)
     writes = identity.written(tree, catalog, schema)
     bound = _bind(tree, params)
@@ -212,6 +226,8 @@ def _plan(
         writes=writes,
         sweep=sweep,
         if_exists=bool(tree.args.get("exists")) and isinstance(tree, exp.Create),
+        commit=commit,
+        moved=moved,
     )
 
 
