@@ -362,3 +362,9 @@ def test_the_delta_log_opens_by_privilege(setting: dict) -> None:
     (optimized,) = sql.rows(f"OPTIMIZE {table}")
     assert json.loads(optimized[1])["numFilesAdded"] == 0
     assert ["k", "w"] in admin.rows(f"SHOW TBLPROPERTIES {table}")
+    # Unity Catalog's REST API tells the same table: its id and its properties.
+    info = api.get(f"{UC}/tables/{table}").json()
+    assert info["table_id"] == detail[1]
+    assert info["properties"] == {
+        "k": "w", "delta.minReaderVersion": "1", "delta.minWriterVersion": "2"
+    }  # fmt: skip

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from lakegate.workspace.catalog.descriptions import Descriptions
 from lakegate.workspace.http import ApiError, fail, int_param
 from lakegate.workspace.identity.principals import Principal
+from lakegate.workspace.sql import delta
 from lakegate.workspace.sql.access import to_see
 from lakegate.workspace.sql.engine import SAMPLES, SqlEngine
 from lakegate.workspace.sql.plan import SqlError
@@ -145,12 +146,19 @@ class CatalogReader:
             _COLUMNS, params
         ):
             columns.setdefault(table, []).append(_column(name, data_type, nullable, comment, index))
+        # Delta's table properties (the engine's record of them: sql/delta.py).
+        properties: dict[str, dict[str, str]] = {}
+        held = self.engine.metadata(delta.SCHEMA_PROPERTIES, {"catalog": catalog, "s": schema})
+        for table, key, value in held:
+            properties.setdefault(table, {})[key] = value
         return [
-            self._table(row, columns.get(row[2], []))
+            self._table(row, columns.get(row[2], []), properties.get(row[2].lower(), {}))
             for row in self.engine.metadata(_TABLES, params)
         ]
 
-    def _table(self, row: tuple, columns: list[dict[str, Any]]) -> dict[str, Any]:
+    def _table(
+        self, row: tuple, columns: list[dict[str, Any]], properties: dict[str, str]
+    ) -> dict[str, Any]:
         database, schema, name, kind, comment, _oid = row
         catalog = uc_catalog(database)
         info = {
@@ -164,8 +172,9 @@ class CatalogReader:
             "comment": comment or "",
             "owner": self.owner,
             "metastore_id": self.metastore_id,
-            "table_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{catalog}.{schema}.{name}")),
+            "table_id": delta.table_id((catalog, schema, name)),
             "securable_type": "TABLE",
+            "properties": {**delta.DEFAULTS, **properties} if kind == "MANAGED" else None,
         }
         info = self._described("TABLE", info["full_name"], info)
         return {k: v for k, v in info.items() if v is not None}

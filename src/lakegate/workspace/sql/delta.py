@@ -30,8 +30,8 @@ from lakegate.workspace.sql import errors, plan
 from lakegate.workspace.sql.access import Access, to_see
 
 __all__ = [
-    "HISTORY", "LAYOUT", "PROPERTIES", "Commit", "TableLog", "commit_of", "create_table",
-    "describe_properties", "translate",
+    "DEFAULTS", "HISTORY", "LAYOUT", "PROPERTIES", "SCHEMA_PROPERTIES", "Commit", "TableLog",
+    "commit_of", "create_table", "describe_properties", "table_id", "translate",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,12 @@ _SETUP = (
 _WHERE = "catalog = $1 AND schema = $2 AND table_name = $3"
 # The protocol every table here has: Delta's defaults, reader 1 and writer 2.
 _READER, _WRITER = "delta.minReaderVersion", "delta.minWriterVersion"
-_DEFAULTS = {_READER: "1", _WRITER: "2"}
+DEFAULTS = {_READER: "1", _WRITER: "2"}
+# Every table's properties in the schema `$catalog`.`$s` (the REST API's TableInfo.properties).
+SCHEMA_PROPERTIES = (
+    f"SELECT table_name, key, value FROM {PROPERTIES} "
+    "WHERE catalog = lower($catalog) AND schema = lower($s) ORDER BY key"
+)
 # Set with their own clauses, never as properties (Spark refuses them in TBLPROPERTIES).
 _RESERVED = {
     "owner": "ALTER TABLE ... OWNER TO", "location": "LOCATION", "provider": "USING",
@@ -246,7 +251,7 @@ def _params(name: tuple[str, str, str]) -> dict[str, str]:
 
 _OWN = "catalog = $catalog AND schema = $s AND table_name = $t"
 _DEFAULT_ROWS = " UNION ALL ".join(
-    f"SELECT '{k}' AS key, '{v}' AS value" for k, v in _DEFAULTS.items()
+    f"SELECT '{k}' AS key, '{v}' AS value" for k, v in DEFAULTS.items()
 )
 
 
@@ -636,7 +641,7 @@ class TableLog:
             table = list(commit.table)
             rows = cursor.execute(f"SELECT key FROM {PROPERTIES} WHERE {_WHERE}", table)
             have = {k for (k,) in rows.fetchall()}
-            absent = [k for k in commit.unset if k not in have and k not in _DEFAULTS]
+            absent = [k for k in commit.unset if k not in have and k not in DEFAULTS]
             if absent:
                 raise plan.SqlError(
                     "[UNSET_NONEXISTENT_PROPERTIES] Attempted to unset non-existent properties "
