@@ -112,7 +112,8 @@ def test_show_views_columns_and_create_table(run: Run, schema: str) -> None:
     created = rows(run(f"SHOW CREATE TABLE main.{schema}.items"))[0][0]
     assert created == (
         f"CREATE TABLE main.{schema}.items (\n  id BIGINT NOT NULL,\n  name STRING,\n"
-        "  price DECIMAL(10,2))\nUSING delta"
+        "  price DECIMAL(10,2))\nUSING delta\nTBLPROPERTIES (\n"
+        "  'delta.minReaderVersion' = '1',\n  'delta.minWriterVersion' = '2')"
     )
     view = rows(run(f"SHOW CREATE TABLE main.{schema}.cheap"))[0][0]
     assert view.startswith(f"CREATE VIEW main.{schema}.cheap (\n  id,\n  name,\n  price)\nAS ")

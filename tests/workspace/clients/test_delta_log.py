@@ -227,3 +227,22 @@ def test_a_path_name_is_not_a_table_here(engine: sa.Engine, statement: str) -> N
     """Delta's path form (delta.`/path`) names files, which this workspace has none of."""
     message = failure(engine, f"{statement} delta.`/tmp/x`")
     assert "[TABLE_OR_VIEW_NOT_FOUND]" in message or "[NO_SUCH_CATALOG" in message, message
+
+
+def test_show_create_table_gives_the_clauses_back(engine: sa.Engine) -> None:
+    """SHOW CREATE TABLE prints the layout and properties, and its output makes the table
+    again as it was."""
+    run(
+        engine,
+        "CREATE TABLE again_t (a INT, b STRING) PARTITIONED BY (b) "
+        "TBLPROPERTIES ('note' = 'it\\'s mine')",
+    )
+    ((statement,),) = run(engine, "SHOW CREATE TABLE again_t")
+    assert statement.endswith(
+        "USING delta\nPARTITIONED BY (b)\nTBLPROPERTIES (\n  'delta.minReaderVersion' = '1',\n"
+        "  'delta.minWriterVersion' = '2',\n  'note' = 'it\\'s mine')"
+    )
+    before = props(engine, "again_t")
+    run(engine, "DROP TABLE again_t", statement)
+    assert props(engine, "again_t") == before
+    assert list(detail(engine, "again_t")["partitionColumns"]) == ["b"]

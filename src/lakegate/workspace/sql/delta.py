@@ -446,6 +446,27 @@ def describe_properties() -> str:
     )
 
 
+def create_clauses() -> str:
+    """SHOW CREATE TABLE's clauses after `USING delta`, for the table `$catalog`.`$s`.`$t` (a
+    SQL string expression): PARTITIONED BY or CLUSTER BY, then TBLPROPERTIES, as Databricks
+    prints them."""
+    own = "catalog = lower($catalog) AND schema = lower($s) AND table_name = lower($t)"
+    layout = f"(SELECT * FROM {LAYOUT} WHERE {own})"
+    rows = (
+        f"SELECT key, value FROM {PROPERTIES} WHERE {own} UNION ALL SELECT key, value FROM "
+        f"({_DEFAULT_ROWS}) WHERE key NOT IN (SELECT key FROM {PROPERTIES} WHERE {own})"
+    )
+    quoted = "'''' || replace({0}, '''', '\\''') || ''''"
+    return (
+        "coalesce((SELECT CASE WHEN len(partition_columns) > 0 THEN '\nPARTITIONED BY (' || "
+        "array_to_string(partition_columns, ', ') || ')' WHEN len(clustering_columns) > 0 THEN "
+        "'\nCLUSTER BY (' || array_to_string(clustering_columns, ', ') || ')' END "
+        f"FROM {layout}), '') || '\nTBLPROPERTIES (\n' || (SELECT string_agg('  ' || "
+        f"{quoted.format('key')} || ' = ' || {quoted.format('value')}, ',\n' ORDER BY key) "
+        f"FROM ({rows})) || ')'"
+    )
+
+
 # -- what statements write -------------------------------------------------------------------
 
 

@@ -266,7 +266,8 @@ def _create_table(name: tuple[str, str, str]) -> Plan:
         "'^CREATE VIEW .*? AS ', '', 's') "
         "ELSE 'CREATE TABLE ' || $full || ' (\n' || string_agg('  ' || c.column_name || ' ' || "
         f"{column_type} || CASE WHEN c.is_nullable THEN '' ELSE ' NOT NULL' END, ',\n' "
-        "ORDER BY c.column_index) || ')\nUSING delta' END AS createtab_stmt "
+        "ORDER BY c.column_index) || ')\nUSING delta' || "
+        f"{delta.create_clauses()} END AS createtab_stmt "
         f"FROM duckdb_columns() c JOIN {_RELATIONS} r ON r.database_name = c.database_name "
         "AND r.schema_name = c.schema_name AND r.table_name = c.table_name "
         "WHERE c.database_name = $c AND lower(c.schema_name) = lower($s) "
@@ -277,6 +278,7 @@ def _create_table(name: tuple[str, str, str]) -> Plan:
         "s": name[1],
         "t": name[2],
         "full": ".".join(name),
+        "catalog": name[0],
     }
     return plan.Plan(_or_not_found(sql, name, aggregate=True), params, "SHOW", target=tuple(name))
 
