@@ -344,6 +344,30 @@ def test_use_moves_the_session_and_errors_are_databricks_shaped(
         assert cursor.fetchall()[0].still_usable == 1
 
 
+def test_a_session_on_a_missing_schema_fails_only_what_needs_it(
+    connect: Callable[..., Connection],
+) -> None:
+    """Databricks opens a session's namespace lazily: a session on a schema that does not
+    exist (yet) answers queries that need no schema; unqualified names are not found there,
+    and nothing is created anywhere else."""
+    with connect(catalog="main", schema="not_made_yet").cursor() as cursor:
+        cursor.execute("SELECT current_catalog() AS c, current_schema() AS s")
+        assert tuple(cursor.fetchone()) == ("main", "not_made_yet")
+        cursor.execute("SELECT count(*) AS n FROM samples.tpch.nation")
+        assert cursor.fetchone().n == 25
+        for statement in ("SELECT * FROM nation", "SELECT * FROM uc_constraints"):
+            with pytest.raises(ServerOperationError, match=r"\[TABLE_OR_VIEW_NOT_FOUND\]"):
+                cursor.execute(statement)
+        for statement in ("CREATE TABLE made_here (a INT)", "CREATE VIEW v AS SELECT 1 AS a"):
+            with pytest.raises(ServerOperationError, match=r"\[SCHEMA_NOT_FOUND\]"):
+                cursor.execute(statement)
+        cursor.execute("CREATE SCHEMA main.not_made_yet")
+        cursor.execute("CREATE TABLE made_here AS SELECT 1 AS a")
+        cursor.execute("SELECT a FROM main.not_made_yet.made_here")
+        assert cursor.fetchone().a == 1
+        cursor.execute("DROP SCHEMA main.not_made_yet CASCADE")
+
+
 def test_set_time_zone_and_ansi_mode_hold_for_the_session(
     connect: Callable[..., Connection],
 ) -> None:
@@ -742,3 +766,28 @@ def test_a_variant_comes_as_its_json_text(connect: Callable[..., Connection]) ->
         )
         assert [d[1] for d in cursor.description] == ["variant", "variant", "variant", "string"]
         assert tuple(cursor.fetchone()) == ('{"age":30,"name":"ann"}', "[1,2]", None, "x")
+
+
+def test_an_inline_timestamp_string_with_an_offset_goes_into_a_timestamp_column(
+    connect: Callable[..., Connection],
+) -> None:
+    """Spark reads `'2023-09-06 03:14:27.000843 +0000'` as a timestamp (the connector's inline
+    parameters write them so); a STRING column keeps such text exactly as written."""
+    with connect().cursor() as cursor:
+        cursor.execute("CREATE SCHEMA IF NOT EXISTS main.stamps")
+        cursor.execute("CREATE OR REPLACE TABLE main.stamps.t (ts TIMESTAMP, s STRING)")
+        cursor.execute(
+            "INSERT INTO main.stamps.t VALUES ('2023-09-06 03:14:27.000843 +0000', 'x'), "
+            "('2023-09-06 05:14:27 +0200', '2023-09-06 03:14:27 +0000')"
+        )
+        cursor.execute("SELECT ts, s FROM main.stamps.t ORDER BY s")
+        rows = [tuple(r) for r in cursor.fetchall()]
+        utc = datetime.UTC
+        assert [r[0].astimezone(utc) for r in rows] == [
+            datetime.datetime(2023, 9, 6, 3, 14, 27, tzinfo=utc),
+            datetime.datetime(2023, 9, 6, 3, 14, 27, 843, tzinfo=utc),
+        ]
+        assert [r[1] for r in rows] == ["2023-09-06 03:14:27 +0000", "x"]
+        with pytest.raises(ServerOperationError, match=r"CAST_INVALID_INPUT|CONVERSION"):
+            cursor.execute("INSERT INTO main.stamps.t (ts) VALUES ('not a time +0000')")
+        cursor.execute("DROP SCHEMA main.stamps CASCADE")

@@ -5,7 +5,7 @@ read them (`SHOW TBLPROPERTIES`, `DESCRIBE DETAIL`, `DESCRIBE HISTORY`) or keep 
 A Delta table is its transaction log: every write is a numbered commit (version 0 is the CREATE),
 and the log holds the table's properties and layout (PARTITIONED BY, CLUSTER BY). DuckDB keeps
 none of that, so the engine records it in its own database, as it does the informational keys
-(keys.py): `memory.main.uc_table_properties`, `uc_table_layout` and `uc_table_history`, tables
+(keys.py): `memory.lakegate.uc_table_properties`, `uc_table_layout` and `uc_table_history`, tables
 no statement can name. A statement that writes a table carries its `Commit`; the engine records
 it after the statement succeeded. A DROP takes the table's record along; a RENAME moves it.
 
@@ -36,9 +36,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PROPERTIES = "memory.main.uc_table_properties"
-LAYOUT = "memory.main.uc_table_layout"
-HISTORY = "memory.main.uc_table_history"
+PROPERTIES = f"{plan.RECORDS}.uc_table_properties"
+LAYOUT = f"{plan.RECORDS}.uc_table_layout"
+HISTORY = f"{plan.RECORDS}.uc_table_history"
 _NAME_COLUMNS = "catalog VARCHAR, schema VARCHAR, table_name VARCHAR"
 _SETUP = (
     f"CREATE TABLE IF NOT EXISTS {PROPERTIES} ({_NAME_COLUMNS}, key VARCHAR, value VARCHAR)",

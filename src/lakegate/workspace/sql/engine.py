@@ -8,6 +8,7 @@ the server's event loop stays free and a slow statement never blocks the others.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import threading
@@ -91,6 +92,10 @@ def default_connections() -> int:
     return max(32, min(64, 8 * (os.cpu_count() or 1)))
 
 
+# The current schema of a query whose session schema does not exist (SqlEngine.use).
+NOWHERE = "memory.no_schema"
+
+
 class SqlEngine:
     """One DuckDB database per workspace; each Unity Catalog catalog is an attached file."""
 
@@ -125,6 +130,7 @@ class SqlEngine:
         )  # fmt: skip
         self._temp_dir = data_dir / "duckdb.tmp"
         self._db.execute(f"SET GLOBAL temp_directory = {_literal(str(self._temp_dir))}")
+        self._db.execute(f"CREATE SCHEMA IF NOT EXISTS {NOWHERE}")
         self.keys = KeyStore(self._db)
         self.log = TableLog(self._db)
         for path in sorted(self.dir.glob("*.duckdb")):
@@ -288,12 +294,18 @@ class SqlEngine:
             elif plan.kind == "table_log":
                 self.log.change(cursor, plan.commit)
             else:
-                self.use(cursor, catalog, schema)
+                self.use(cursor, catalog, schema, fallback=_without_schema(plan, catalog))
                 checked = self.keys.check(cursor, plan.keys) if plan.keys else None
                 if plan.writes is not None:
                     identity.refuse_always(cursor, plan.writes)
                 execution.attach(cursor)
-                output = self._output(cursor, plan)
+                try:
+                    output = self._output(cursor, plan)
+                except duckdb.ConversionException:
+                    respelled = _respelled(cursor, plan)
+                    if respelled is None:
+                        raise
+                    output = self._output(cursor, respelled)
                 if checked is not None:
                     self.keys.save(cursor, plan.keys.table, checked)
                 if plan.sweep is not None:
@@ -319,12 +331,25 @@ class SqlEngine:
         cursor.execute(f"SET SESSION TimeZone = {_literal(timezone)}")
         self._local.zone = timezone
 
-    def use(self, cursor: duckdb.DuckDBPyConnection, catalog: str, schema: str) -> None:
+    def use(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        catalog: str,
+        schema: str,
+        *,
+        fallback: str | None = None,
+    ) -> None:
+        """Make `catalog`.`schema` this connection's current schema. A session's schema that
+        does not exist fails only the statements that need it, as on Databricks (which opens
+        the namespace lazily): those that do not run in `fallback` (`_without_schema`)."""
         if not self._attached(catalog):
             raise _no_catalog(catalog)
         try:
             cursor.execute(f"USE {quote(duck_catalog(catalog))}.{quote(schema)}")
         except duckdb.CatalogException:
+            if fallback is not None:
+                cursor.execute(f"USE {fallback}")
+                return
             raise SqlError(
                 f"[SCHEMA_NOT_FOUND] The schema `{catalog}`.`{schema}` cannot be found. Verify "
                 "the spelling and correctness of the schema and catalog. SQLSTATE: 42704",
@@ -417,6 +442,29 @@ class SqlEngine:
             for cursor in [*cursors, self._meta]:
                 cursor.close()
             self._db.close()
+
+
+def _respelled(cursor: duckdb.DuckDBPyConnection, plan: Plan) -> Plan | None:
+    """After a failed conversion (the statement changed nothing): the INSERT with its Spark
+    timestamp strings spelled for DuckDB in the target's timestamp columns; None when there is
+    no such string (the failure stands)."""
+    if plan.lenient is None:
+        return None
+    columns = cursor.execute(f"DESCRIBE {plan.lenient.target()}").fetchall()
+    sql = plan.lenient.respelled([(name, kind) for name, kind, *_ in columns])
+    return dataclasses.replace(plan, sql=sql) if sql is not None else None
+
+
+def _without_schema(plan: Plan, catalog: str) -> str | None:
+    """Where a statement runs when its session's schema does not exist: a schema's CREATE or
+    DROP in its catalog (where an unqualified schema name lands), a query in `NOWHERE` (an
+    empty schema of the engine's own database, which no statement can name: an unqualified
+    table is not found, while `SELECT current_catalog()` or a qualified name answers); None
+    for a statement that needs the schema (SCHEMA_NOT_FOUND)."""
+    touched = plan.created or plan.dropped
+    if touched is not None and touched[0] == "SCHEMA":
+        return quote(duck_catalog(catalog))
+    return NOWHERE if plan.statement_type == "SELECT" else None
 
 
 def _described(plan: Plan, reader: pa.RecordBatchReader) -> Output:

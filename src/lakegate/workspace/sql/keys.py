@@ -3,7 +3,7 @@
 Databricks keeps PRIMARY KEY and FOREIGN KEY constraints as information for tools and the
 optimizer: it never enforces them (a duplicate key inserts fine). DuckDB enforces both, so a
 CREATE TABLE keeps them out of the DuckDB DDL (a key column stays NOT NULL, as Databricks makes
-it) and the engine records them in its own table, `memory.main.uc_constraints` (the engine's
+it) and the engine records them in its own table, `memory.lakegate.uc_constraints` (the engine's
 database file, which no statement can name: `memory` is a reserved catalog name). `DESCRIBE
 TABLE EXTENDED` lists them under `# Constraints`, where the SQLAlchemy dialect reflects them.
 `ALTER TABLE ... ADD CONSTRAINT / DROP CONSTRAINT / DROP PRIMARY KEY / DROP FOREIGN KEY` change
@@ -31,7 +31,8 @@ __all__ = [
     "describe_rows", "drop_statement", "unset_comment",
 ]  # fmt: skip
 
-TABLE = "memory.main.uc_constraints"
+TABLE = f"{plan.RECORDS}.uc_constraints"
+_BEFORE = "memory.main.uc_constraints"  # where a workspace made before 2026-12 kept them
 _SETUP = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (catalog VARCHAR, schema VARCHAR, table_name VARCHAR, "
     "name VARCHAR, kind VARCHAR, columns VARCHAR[], parent_catalog VARCHAR, "
@@ -199,7 +200,16 @@ class KeyStore:
     """The keys of every table, in the engine's own database (see the module's docstring)."""
 
     def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
+        db.execute(f"CREATE SCHEMA IF NOT EXISTS {plan.RECORDS}")
         db.execute(_SETUP)
+        moved = db.execute(
+            "SELECT 1 FROM duckdb_tables() WHERE database_name = 'memory' "
+            "AND schema_name = 'main' AND table_name = 'uc_constraints'"
+        ).fetchall()
+        if moved:  # out of memory.main, which a query without a schema reads (engine.NOWHERE)
+            with plan.transaction(db):
+                db.execute(f"INSERT INTO {TABLE} SELECT * FROM {_BEFORE}")
+                db.execute(f"DROP TABLE {_BEFORE}")
 
     def check(self, cursor: duckdb.DuckDBPyConnection, change: Change) -> list[Key]:
         """The keys after `change`, or the SqlError Databricks gives for it. A foreign key's

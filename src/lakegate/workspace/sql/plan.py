@@ -12,6 +12,9 @@ from typing import Any
 # DuckDB refuses these as ATTACH aliases; Databricks' `main` is the usual default catalog.
 RESERVED_CATALOGS = frozenset({"main", "system", "temp", "memory"})
 ALIAS_SUFFIX = "__uc"
+# The engine's own records (informational keys, Delta logs): a schema of its database file,
+# `memory`, which no statement can name (a Unity Catalog `memory` is the alias memory__uc).
+RECORDS = "memory.lakegate"
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A catalog's name: Unity Catalog allows hyphens (`sdk-1733`, quoted in SQL), not dots or spaces.
 CATALOG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
@@ -79,6 +82,9 @@ class Plan:
     settings: dict[str, str | None] = field(default_factory=dict)
     # A temporary view the session makes (name, its query) or drops (name, None): temp_views.py.
     view: tuple[str, str | None] | None = None
+    # An INSERT's Spark timestamp strings, respelled for DuckDB when `sql` fails to convert one
+    # (semantics.TimestampStrings).
+    lenient: Any = None
     # What the statement adds to its table's Delta log (delta.Commit), recorded after it ran.
     commit: Any = None
     # ALTER TABLE ... RENAME TO: (old, new) full names; the table's records move along.

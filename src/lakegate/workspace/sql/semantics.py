@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
@@ -247,6 +248,59 @@ def _spark_datetime_literal(text: str, to_date: bool) -> str | None:
         return None  # UTC+4 spellings: left to the engine
     stamp = f"{day.isoformat()} {hour:02d}:{minute:02d}:{second:02d}.{fraction}"
     return f"{stamp}{zone}" if zone.startswith(("+", "-")) else f"{stamp} {zone}".rstrip()
+
+
+def lenient_datetimes(tree: exp.Expression) -> TimestampStrings | None:
+    """For an INSERT ... VALUES with strings Spark could read as timestamps: their respelling,
+    for the engine to use when the statement as written fails to convert one."""
+    if not isinstance(tree, exp.Insert) or not isinstance(tree.expression, exp.Values):
+        return None
+    found = any(
+        literal.is_string and _SPARK_TIME_PART.search(literal.name)
+        for literal in tree.expression.find_all(exp.Literal)
+    )  # fmt: skip
+    return TimestampStrings(tree.copy()) if found else None
+
+
+@dataclass(frozen=True)
+class TimestampStrings:
+    """An INSERT ... VALUES whose strings go into TIMESTAMP columns as Spark reads them
+    (`'2023-09-06 03:14:27.000843 +0000'`, which DuckDB's implicit cast refuses): each one in a
+    timestamp column respelled as DuckDB reads it; a STRING column keeps its text as written.
+    Only the engine knows the columns' types, so it asks for them when the statement as
+    written fails to convert."""
+
+    tree: exp.Insert
+
+    def target(self) -> str:
+        """The table written, in DuckDB's SQL."""
+        target = self.tree.this
+        table = target.this if isinstance(target, exp.Schema) else target
+        return table.sql(dialect="duckdb")
+
+    def respelled(self, columns: list[tuple[str, str]]) -> str | None:
+        """The statement with the timestamps respelled, given the table's (name, DuckDB type)
+        columns in order; None when nothing would change."""
+        target = self.tree.this
+        named = [c.name.lower() for c in target.expressions] if isinstance(
+            target, exp.Schema) else [n.lower() for n, _ in columns]  # fmt: skip
+        kinds = {n.lower(): t.upper() for n, t in columns}
+        stamps = [kinds.get(name, "").startswith("TIMESTAMP") for name in named]
+        tree = self.tree.copy()
+        changed = False
+        for row in tree.expression.expressions:
+            values = row.expressions if isinstance(row, exp.Tuple) else [row]
+            for value, stamp in zip(values, stamps, strict=False):
+                if not (stamp and isinstance(value, exp.Literal) and value.is_string):
+                    continue
+                spelled = _spark_datetime_literal(value.name, False)
+                if spelled is not None and spelled != value.name:
+                    value.replace(exp.Literal.string(spelled))
+                    changed = True
+        return tree.sql(dialect="duckdb") if changed else None
+
+
+_SPARK_TIME_PART = re.compile(r"\d[ T]\d{1,2}:\d")
 
 
 def _timestamp(node: exp.Expression) -> exp.Expression:

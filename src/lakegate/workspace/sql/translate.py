@@ -43,7 +43,7 @@ from lakegate.workspace.sql.plan import duck_catalog as duck_catalog
 from lakegate.workspace.sql.plan import quote as quote
 from lakegate.workspace.sql.plan import split_name as split_name
 from lakegate.workspace.sql.plan import uc_catalog as uc_catalog
-from lakegate.workspace.sql.semantics import databricks_semantics
+from lakegate.workspace.sql.semantics import databricks_semantics, lenient_datetimes
 
 # sqlglot parses recursively, ~20 frames per level of parentheses: Python's default 1,000 frames
 # refused SQL nested 50 deep. 10,000 allow ~450 levels (deeper is a PARSE_SYNTAX_ERROR).
@@ -213,6 +213,7 @@ def _plan(
     rename = {"Count": "num_affected_rows"} if dml else {}
     return Plan(
         sql=tree.sql(dialect="duckdb"),
+        lenient=lenient_datetimes(tree),
         params=bound,
         statement_type=statement_type,
         rename=rename,
