@@ -75,6 +75,16 @@ CASES: list[tuple[str, list[list[str | None]], list[str] | None]] = [
      " CAST(1 AS DECIMAL(10, 2)) / CAST(8 AS BIGINT)",
      [["7.0000000000000000", "3.000000", "0.12500000000000000000000"]],
      ["DECIMAL(38,16)", "DECIMAL(38,6)", "DECIMAL(31,23)"]),
+    # A table's DECIMAL columns, and aggregates over them, are typed too (sum: p + 10, avg:
+    # p + 4 and s + 4); a sum of integers over a count is still a DOUBLE.
+    ("SELECT l_extendedprice / l_quantity, l_extendedprice / 2 FROM samples.tpch.lineitem"
+     " WHERE l_orderkey = 1 AND l_linenumber = 1",
+     [["1028.12000000000000000000", "514.0600000000000"]],
+     ["DECIMAL(38,20)", "DECIMAL(29,13)"]),
+    ("SELECT sum(c.c_acctbal) / count(*), avg(c_acctbal) / 2, sum(c_custkey) / count(*)"
+     " FROM samples.tpch.customer AS c WHERE c_custkey <= 3",
+     [["4336.070000000000", "2168.03500000000000000", "2.0"]],
+     ["DECIMAL(38,12)", "DECIMAL(33,17)", "DOUBLE"]),
     ("SELECT coalesce(NULL, 1), nvl(NULL, 2), nvl2(NULL, 1, 2), ifnull(NULL, 3), nullif(1, 1),"
      " if(1 > 0, 'y', 'n'), decode(1, 1, 'one', 'other'), zeroifnull(NULL), nullifzero(0)",
      [["1", "2", "2", "3", None, "y", "one", "0", None]], None),

@@ -3,18 +3,23 @@
 Spark types `a / b` with a decimal operand as `DECIMAL(p, s)` by its precision rules (with
 precision loss allowed, as Databricks runs) and rounds half up; DuckDB divides in floating
 point (`7.000000000000001` where Databricks answers `7.0000000000000000`). Where both operands'
-types are known from the statement itself (casts, literals, arithmetic and NULLIF over them),
-the division is rewritten to an exact one: `decimal_divide`, registered on the engine's
-connections as DECIMAL_DIVIDE, and a cast to Spark's result type. A column's type is not known
-at translation, so a division with a column operand stays DuckDB's (docs/workspace.md).
+types are known (casts, literals, table columns, arithmetic and NULLIF over them), the
+division is rewritten to an exact one: `decimal_divide`, registered on the engine's
+connections as DECIMAL_DIVIDE, and a cast to Spark's result type. A column's type comes from
+the engine's catalog (`ColumnTypes`: the tables a SELECT reads directly); a column of a
+subquery or CTE is not typed, so a division by it stays DuckDB's (docs/workspace.md).
 """
 
 from __future__ import annotations
 
 import decimal
-from dataclasses import dataclass
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlglot import exp
+
+from lakegate.workspace.sql import plan
 
 DECIMAL_DIVIDE = "lakegate_decimal_divide"
 MAX_PRECISION = 38
@@ -57,18 +62,87 @@ def divided(node: exp.Div, dividend: Exact | None, divisor: Exact | None) -> exp
     return exp.cast(call, exp.DataType.build(f"DECIMAL({result.precision}, {result.scale})"))
 
 
-def type_of(node: exp.Expression) -> Exact | None:
-    """The Spark type of `node` when the statement alone tells it is an exact number."""
+# A table's columns, lower-cased name -> DuckDB type (e.g. "DECIMAL(15,2)"), by its full
+# name; None for a table that does not exist.
+Lookup = Callable[[tuple[str, str, str]], dict[str, str] | None]
+
+
+@dataclass
+class ColumnTypes:
+    """The types of the columns a statement reads directly from tables, asked of the engine
+    (`lookup`) once per table, only when a division needs one."""
+
+    lookup: Lookup
+    catalog: str
+    schema: str
+    _tables: dict[tuple[str, str, str], dict[str, str] | None] = field(default_factory=dict)
+
+    def of(self, column: exp.Column) -> Exact | None:
+        select = column.find_ancestor(exp.Select)
+        if select is None:
+            return None
+        sources = _sources(select)
+        wanted = column.table.lower()
+        if wanted:
+            candidates = [t for alias, t in sources if alias == wanted]
+        else:
+            candidates = [t for _, t in sources]
+        found = [
+            kinds[column.name.lower()]
+            for table in candidates
+            if (kinds := self._columns(table)) is not None and column.name.lower() in kinds
+        ]
+        return _duckdb_type(found[0]) if len(found) == 1 else None
+
+    def _columns(self, table: exp.Table) -> dict[str, str] | None:
+        name = plan.resolve(table, self.catalog, self.schema)
+        if name not in self._tables:
+            self._tables[name] = self.lookup(name)
+        return self._tables[name]
+
+
+def _sources(select: exp.Select) -> list[tuple[str, exp.Table]]:
+    """The tables a SELECT reads directly (FROM and JOINs), by the name its columns use."""
+    found = []
+    from_ = select.args.get("from_") or select.args.get("from")
+    for source in [from_, *(select.args.get("joins") or [])]:
+        table = source.this if source is not None else None
+        if isinstance(table, exp.Table) and isinstance(table.this, exp.Identifier):
+            found.append(((table.alias or table.name).lower(), table))
+    return found
+
+
+_DUCKDB_DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
+_DUCKDB_INTEGRAL = {"TINYINT": 3, "SMALLINT": 5, "INTEGER": 10, "BIGINT": 20}
+
+
+def _duckdb_type(text: str) -> Exact | None:
+    found = _DUCKDB_DECIMAL.match(text.upper())
+    if found:
+        return Exact(int(found[1]), int(found[2]), decimal=True)
+    digits = _DUCKDB_INTEGRAL.get(text.upper())
+    return Exact(digits, 0, decimal=False) if digits is not None else None
+
+
+def type_of(node: exp.Expression, columns: ColumnTypes | None = None) -> Exact | None:
+    """The Spark type of `node` when it is known to be an exact number: from the statement
+    itself, or for a table's column from `columns`."""
     if isinstance(node, exp.Paren | exp.Neg):
-        return type_of(node.this)
+        return type_of(node.this, columns)
     if isinstance(node, exp.Nullif):  # if(a = b, NULL, a): a's type
-        return type_of(node.this)
+        return type_of(node.this, columns)
     if isinstance(node, exp.Cast):  # TryCast too
         return _declared(node.to)
     if isinstance(node, exp.Literal) and node.is_number:
         return _literal(node.name)
+    if isinstance(node, exp.Column) and columns is not None:
+        return columns.of(node)
+    if isinstance(node, exp.Count):
+        return Exact(_INTEGRAL[exp.DataType.Type.BIGINT], 0, decimal=False)
+    if isinstance(node, exp.Sum | exp.Avg | exp.Min | exp.Max):
+        return _aggregated(node, columns)
     if isinstance(node, exp.Add | exp.Sub | exp.Mul):
-        left, right = type_of(node.this), type_of(node.expression)
+        left, right = type_of(node.this, columns), type_of(node.expression, columns)
         if left is None or right is None:
             return None
         if not (left.decimal or right.decimal):
@@ -79,6 +153,25 @@ def type_of(node: exp.Expression) -> Exact | None:
         digits = max(left.precision - left.scale, right.precision - right.scale)
         return _adjusted(digits + scale + 1, scale)
     return None
+
+
+def _aggregated(node: exp.AggFunc, columns: ColumnTypes | None) -> Exact | None:
+    """Spark's result type of sum / avg / min / max over an exact number: sum(DECIMAL(p, s)) is
+    DECIMAL(p + 10, s), avg(DECIMAL(p, s)) DECIMAL(p + 4, s + 4) (bounded at 38), a sum of
+    integers a BIGINT, an average of integers a DOUBLE (None)."""
+    argument = node.this.expressions[0] if isinstance(node.this, exp.Distinct) else node.this
+    inner = type_of(argument, columns)
+    if inner is None or isinstance(node, exp.Min | exp.Max):
+        return inner
+    if isinstance(node, exp.Sum):
+        if not inner.decimal:
+            return Exact(_INTEGRAL[exp.DataType.Type.BIGINT], 0, decimal=False)
+        return Exact(min(MAX_PRECISION, inner.precision + 10), inner.scale, decimal=True)
+    if not inner.decimal:
+        return None
+    return Exact(
+        min(MAX_PRECISION, inner.precision + 4), min(MAX_PRECISION, inner.scale + 4), decimal=True
+    )
 
 
 def quotient_type(dividend: Exact, divisor: Exact) -> Exact:

@@ -213,6 +213,15 @@ class SqlEngine:
         with self._meta_lock:
             return self._meta.execute(sql, params or {}).fetchall()
 
+    def column_types(self, table: tuple[str, str, str]) -> dict[str, str] | None:
+        """A table's columns (lower-cased name -> DuckDB type); None: no such table."""
+        rows = self.metadata(
+            "SELECT lower(column_name), data_type FROM duckdb_columns() WHERE database_name = $c "
+            "AND lower(schema_name) = $s AND lower(table_name) = $t",
+            {"c": duck_catalog(table[0]), "s": table[1], "t": table[2]},
+        )
+        return dict(rows) if rows else None
+
     def create_catalog(self, name: str, *, if_not_exists: bool) -> None:
         if not CATALOG_NAME.match(name) or name.endswith(ALIAS_SUFFIX):
             raise SqlError(

@@ -36,15 +36,21 @@ _DATES = (exp.Cast, exp.TsOrDsToDate, exp.CurrentDate, exp.DateFromParts)
 
 
 def databricks_semantics(
-    tree: exp.Expression, confs: Mapping[str, str] | None = None
+    tree: exp.Expression,
+    confs: Mapping[str, str] | None = None,
+    columns: decimals.ColumnTypes | None = None,
 ) -> exp.Expression:
     """`tree` with every such function rewritten, innermost first (rewrites nest), under the
-    session's settings `confs` (ANSI_MODE, TIMEZONE; settings.py)."""
+    session's settings `confs` (ANSI_MODE, TIMEZONE; settings.py); `columns` types the table
+    columns a division reads."""
     ansi = settings.ansi(confs)
     zone = (confs or {}).get("TIMEZONE", settings.DEFAULTS["TIMEZONE"])
     for node in reversed(list(tree.walk())):  # breadth-first, reversed: children first
         if isinstance(node, exp.Div):  # typed before _by_zero wraps the divisor
-            operands = decimals.type_of(node.this), decimals.type_of(node.expression)
+            operands = (
+                decimals.type_of(node.this, columns),
+                decimals.type_of(node.expression, columns),
+            )
             new = decimals.divided(_by_zero(node, ansi), *operands)
         elif isinstance(node, _BY_ZERO):
             new = _by_zero(node, ansi)

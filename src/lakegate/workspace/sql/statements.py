@@ -233,6 +233,7 @@ class StatementService:
         translated = plan(
             stmt.text, params, catalog=stmt.catalog, schema=stmt.schema,
             user=stmt.principal_name, seen=seeing, confs=stmt.confs, views=stmt.views,
+            columns=self.engine.column_types,
         )  # fmt: skip
         stmt.statement_type = translated.statement_type
         if self.authorize is not None:

@@ -19,6 +19,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from lakegate.workspace.sql import (
+    decimals,
     delta,
     duckdb_only,
     grants_sql,
@@ -77,15 +78,17 @@ def plan(
     seen: Seeing = None,
     confs: Mapping[str, str] | None = None,
     views: temp_views.Views | None = None,
+    columns: decimals.Lookup | None = None,
 ) -> Plan:
     """Translate one Databricks SQL statement for DuckDB, binding `params`; listings
     (SHOW, information_schema, the connectors' metadata) show only what `seen` says the caller
     may see (asked only for those). `confs`: the session's settings (settings.py); `views`:
-    its temporary views (temp_views.py)."""
+    its temporary views (temp_views.py); `columns`: a table's column types (for Spark's
+    decimal division; without it, a column is not typed)."""
     try:
         return _plan(
             text, params, catalog=catalog, schema=schema, user=user, seen=seen, confs=confs,
-            views=views or {},
+            views=views or {}, columns=columns,
         )  # fmt: skip
     except RecursionError:
         raise SqlError(
@@ -105,6 +108,7 @@ def _plan(
     seen: Seeing = None,
     confs: Mapping[str, str] | None = None,
     views: temp_views.Views,
+    columns: decimals.Lookup | None = None,
 ) -> Plan:
     stripped = text.strip().rstrip(";").strip()
     found = TRANSACTION_CONTROL.match(stripped)
@@ -154,7 +158,10 @@ def _plan(
         return Plan(sql=text, statement_type=_statement_type(tree))
     duckdb_only.check_statement(tree, text)
     if temp_views.is_create(tree):
-        return _temp_view(tree, catalog=catalog, schema=schema, user=user, confs=confs, views=views)
+        return _temp_view(
+            tree, catalog=catalog, schema=schema, user=user, confs=confs, views=views,
+            columns=columns,
+        )  # fmt: skip
     gone_view = temp_views.dropped(tree, views)
     if gone_view is not None:
         return Plan("", statement_type="DROP", kind="temp_view", view=(gone_view, None))
@@ -201,7 +208,8 @@ def _plan(
     bound = _bind(tree, params)
     # Functions and operators DuckDB answers differently (semantics.py), under the session's
     # ANSI_MODE and TIMEZONE.
-    tree = databricks_semantics(tree, confs)
+    typed = decimals.ColumnTypes(columns, catalog, schema) if columns is not None else None
+    tree = databricks_semantics(tree, confs, typed)
     written = metadata.written_tables(tree)
     tree = metadata.spark_names(
         tree.transform(lambda node: _rewrite(node, catalog, schema, user, seen))
@@ -240,6 +248,7 @@ def _temp_view(
     user: str,
     confs: Mapping[str, str] | None,
     views: temp_views.Views,
+    columns: decimals.Lookup | None,
 ) -> Plan:
     """CREATE TEMPORARY VIEW: the session keeps the query (`view`); the engine binds its
     translation now (`sql`), as Spark analyzes a view's query when it is made."""
@@ -247,7 +256,10 @@ def _temp_view(
     if query is None:
         return Plan("", statement_type="CREATE", kind="temp_view")
     text = query.sql(dialect="databricks")
-    checked = _plan(text, [], catalog=catalog, schema=schema, user=user, confs=confs, views=views)
+    checked = _plan(
+        text, [], catalog=catalog, schema=schema, user=user, confs=confs, views=views,
+        columns=columns,
+    )  # fmt: skip
     return Plan(
         checked.sql, statement_type="CREATE", kind="temp_view", access=checked.access,
         view=(name, text),
