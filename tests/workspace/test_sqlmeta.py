@@ -228,6 +228,44 @@ def test_more_errors_in_spark_words(run: Run, schema: str) -> None:
     )
 
 
+def test_no_duckdb_words_reach_the_client(run: Run, schema: str) -> None:
+    """The failures clients meet most, each in Spark's error class and SQLSTATE: none answers
+    INTERNAL_ERROR in DuckDB's words."""
+    items = f"main.{schema}.items"
+    cases = {
+        f"SELECT id FROM {items} a JOIN {items} b ON a.id = b.id": ("AMBIGUOUS_REFERENCE", "42704"),
+        f"INSERT INTO {items} VALUES (9)": (
+            "INSERT_COLUMN_ARITY_MISMATCH.NOT_ENOUGH_DATA_COLUMNS", "21S01"),
+        f"INSERT INTO {items} VALUES (9, 'x', 1.0, 4)": (
+            "INSERT_COLUMN_ARITY_MISMATCH.TOO_MANY_DATA_COLUMNS", "21S01"),
+        f"INSERT INTO {items} VALUES (NULL, 'x', 1.0)": (
+            "DELTA_NOT_NULL_CONSTRAINT_VIOLATED", "23502"),
+        f"SELECT sum(name) FROM {items}": ("DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE", "42K09"),
+        "SELECT 'a' + 1": ("DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE", "42K09"),
+        f"SELECT * FROM {items} LIMIT -1": ("INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE", "42K0E"),
+        "SELECT 1 UNION SELECT 1, 2": ("NUM_COLUMNS_MISMATCH", "42826"),
+        f"SELECT items.nope FROM {items}": ("UNRESOLVED_COLUMN.WITHOUT_SUGGESTION", "42703"),
+        f"ALTER TABLE {items} ADD COLUMN name STRING": ("FIELD_ALREADY_EXISTS", "42710"),
+        f"ALTER TABLE {items} RENAME COLUMN nope TO yes": (
+            "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION", "42703"),
+        "SELECT 2147483647 + 1": ("ARITHMETIC_OVERFLOW", "22003"),
+        "SELECT CAST(300 AS TINYINT)": ("CAST_OVERFLOW", "22003"),
+        "SELECT CAST('x' AS INT)": ("CAST_INVALID_INPUT", "22018"),
+    }  # fmt: skip
+    for statement, (error_class, sql_state) in cases.items():
+        status = run(statement, state="FAILED")["status"]
+        message = status["error"]["message"]
+        assert message.startswith(f"[{error_class}] "), (statement, message)
+        assert message.endswith(f"SQLSTATE: {sql_state}") and status["sql_state"] == sql_state
+    overflow = run("SELECT 2147483647 + 1", state="FAILED")["status"]["error"]["message"]
+    assert overflow.startswith("[ARITHMETIC_OVERFLOW] integer overflow. Use 'try_add' ")
+    malformed = run("SELECT CAST('x' AS INT)", state="FAILED")["status"]["error"]["message"]
+    assert malformed.startswith(
+        '[CAST_INVALID_INPUT] The value \'x\' of the type "STRING" cannot be cast to "INT" '
+        "because it is malformed."
+    )
+
+
 def test_describe_table_extended_as_sqlalchemy_sends_it(run: Run, schema: str) -> None:
     run(f"COMMENT ON TABLE main.{schema}.items IS 'things to sell'")
     body = run(f"DESCRIBE TABLE EXTENDED `main`.`{schema}`.`items`")

@@ -587,6 +587,9 @@ def failure(exc: duckdb.Error, tables: dict[str, str] | None = None) -> SqlError
     unresolved = re.match(r'Referenced column "(.+?)" not found.*?(?:bindings: (.*))?$', detail)
     if isinstance(exc, duckdb.BinderException) and unresolved:
         return errors.column_not_found(unresolved.group(1), unresolved.group(2) or "")
+    spark = errors.reworded(detail)
+    if spark is not None:
+        return spark
     for kind, needle, error_class, sql_state in _RULES:
         if isinstance(exc, kind) and needle in detail:
             return SqlError(f"[{error_class}] {detail} SQLSTATE: {sql_state}", sql_state=sql_state)
