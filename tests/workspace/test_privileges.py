@@ -355,7 +355,12 @@ def test_the_delta_log_opens_by_privilege(setting: dict) -> None:
     assert [(r[0], r[4]) for r in history] == [("1", "WRITE"), ("0", "CREATE TABLE")]
     assert json.loads(history[0][5]) == {"mode": "Append", "partitionBy": "[]"}
     changes = ("SET TBLPROPERTIES ('k' = 'w')", "UNSET TBLPROPERTIES ('k')")
-    for change in [*(f"ALTER TABLE {table} {c}" for c in changes), f"OPTIMIZE {table}"]:
+    maintenance = [
+        f"OPTIMIZE {table}",
+        f"VACUUM {table}",
+        f"ANALYZE TABLE {table} COMPUTE STATISTICS",
+    ]
+    for change in [*(f"ALTER TABLE {table} {c}" for c in changes), *maintenance]:
         sql.refused(change, f"MODIFY on Table '{table}'")
     grant(api, "table", table, who, add=["MODIFY"])
     sql.ok(f"ALTER TABLE {table} SET TBLPROPERTIES ('k' = 'w')")

@@ -246,3 +246,42 @@ def test_show_create_table_gives_the_clauses_back(engine: sa.Engine) -> None:
     run(engine, "DROP TABLE again_t", statement)
     assert props(engine, "again_t") == before
     assert list(detail(engine, "again_t")["partitionColumns"]) == ["b"]
+
+
+def test_maintenance_statements_check_their_table(engine: sa.Engine) -> None:
+    """VACUUM, ANALYZE TABLE, REFRESH TABLE and SHOW PARTITIONS: Databricks' answers, and its
+    errors for a missing table, a view, an unknown column or a table without partitions."""
+    run(
+        engine,
+        "CREATE TABLE kept_t (a INT, day DATE) PARTITIONED BY (day)",
+        "INSERT INTO kept_t VALUES (1, DATE'2024-01-02'), (2, DATE'2024-01-01'), "
+        "(3, DATE'2024-01-01')",
+        "CREATE TABLE flat_t (a INT)",
+        "CREATE VIEW kept_v AS SELECT 1 AS a",
+    )
+    ((path,),) = run(engine, "VACUUM kept_t")
+    assert path == detail(engine, "kept_t")["location"]
+    assert run(engine, "VACUUM kept_t RETAIN 168 HOURS DRY RUN") == []  # no file to remove
+    for fine in (
+        "ANALYZE TABLE kept_t COMPUTE STATISTICS",
+        "ANALYZE TABLE kept_t COMPUTE DELTA STATISTICS FOR COLUMNS a, day",
+        "ANALYZE TABLE kept_t COMPUTE STATISTICS FOR ALL COLUMNS",
+        "ANALYZE TABLE kept_t COMPUTE STATISTICS NOSCAN",
+        "REFRESH TABLE kept_t",
+        "REFRESH TABLE kept_v",
+    ):
+        assert run(engine, fine) == [], fine
+    assert [str(r[0]) for r in run(engine, "SHOW PARTITIONS kept_t")] == [
+        "2024-01-01", "2024-01-02"
+    ]  # fmt: skip
+    cases = {
+        "VACUUM no_such_t DRY RUN": "[TABLE_OR_VIEW_NOT_FOUND]",
+        "VACUUM kept_v": "[EXPECT_TABLE_NOT_VIEW",
+        "ANALYZE TABLE kept_t COMPUTE STATISTICS FOR COLUMNS nope": "[UNRESOLVED_COLUMN",
+        "ANALYZE TABLE kept_v COMPUTE STATISTICS": "[EXPECT_TABLE_NOT_VIEW",
+        "REFRESH TABLE no_such_t": "[TABLE_OR_VIEW_NOT_FOUND]",
+        "SHOW PARTITIONS flat_t": "[DELTA_SHOW_PARTITION_IN_NON_PARTITIONED_TABLE]",
+        "SHOW PARTITIONS no_such_t": "[TABLE_OR_VIEW_NOT_FOUND]",
+    }
+    for statement, error in cases.items():
+        assert failure(engine, statement).startswith(error), statement

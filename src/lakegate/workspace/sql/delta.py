@@ -94,6 +94,19 @@ _FORMS = {
         r"(?:\s+ZORDER\s+BY\s+(?P<zorder>.+))?$",
         re.I | re.S,
     ),
+    "vacuum": re.compile(
+        rf"^VACUUM\s+(?P<name>{_QNAME})(?:\s+RETAIN\s+(?P<hours>\d+(?:\.\d+)?)\s+HOURS?)?"
+        r"(?P<dry>\s+DRY\s+RUN)?$",
+        re.I,
+    ),
+    "analyze": re.compile(
+        rf"^ANALYZE\s+TABLE\s+(?P<name>{_QNAME})\s+COMPUTE\s+(?:DELTA\s+)?STATISTICS"
+        rf"(?:\s+NOSCAN|\s+FOR\s+ALL\s+COLUMNS|\s+FOR\s+COLUMNS\s+(?P<columns>{_IDENT}"
+        rf"(?:\s*,\s*{_IDENT})*))?$",
+        re.I,
+    ),
+    "refresh": re.compile(rf"^REFRESH\s+TABLE\s+(?P<name>{_QNAME})$", re.I),
+    "partitions": re.compile(rf"^SHOW\s+PARTITIONS\s+(?P<name>{_QNAME})$", re.I),
 }
 
 
@@ -139,7 +152,9 @@ def translate(text: str, catalog: str, schema: str, user: str) -> plan.Plan | No
         if kind == "history":
             limit = int(found["limit"]) if found["limit"] is not None else None
             return _history(name, limit)
-        return _optimize(name, found["where"], found["zorder"])
+        if kind == "optimize":
+            return _optimize(name, found["where"], found["zorder"])
+        return _maintenance(kind, name, found)
     return None
 
 
@@ -420,6 +435,67 @@ def _optimize(name: tuple[str, str, str], where: str | None, zorder: str | None)
         "FROM files, guard, checked WHERE guard.g IS NULL AND checked.c IS NULL"
     )
     return plan.Plan(sql, params, "OPTIMIZE", target=name, access=(Access("MODIFY", *name),))
+
+
+def _maintenance(kind: str, name: tuple[str, str, str], found: re.Match[str]) -> plan.Plan:
+    """VACUUM (the table's path; a DRY RUN lists no file: DuckDB keeps none to remove),
+    ANALYZE TABLE ... COMPUTE STATISTICS and REFRESH TABLE (nothing to do: DuckDB keeps its
+    statistics current and caches nothing stale), SHOW PARTITIONS (the engine reads the
+    layout: `partitions`); each after the table's checks, as Databricks makes them."""
+    params = _params(name)
+    verbs = {"vacuum": "VACUUM", "analyze": "ANALYZE TABLE", "refresh": "REFRESH TABLE"}
+    if kind == "partitions":
+        return plan.Plan(
+            "", params, "SHOW", kind="partitions", target=name,
+            access=(Access("SELECT", *name),),
+        )  # fmt: skip
+    checks = _relation(name, verbs[kind], table_only=kind != "refresh")
+    if kind == "analyze" and found["columns"]:
+        params["cols"] = [c.lower() for c in plan.split_name(found["columns"])]  # type: ignore[assignment]
+        checks += (
+            ", known AS (SELECT list(lower(column_name)) AS cols FROM duckdb_columns() WHERE "
+            "database_name = $c AND lower(schema_name) = $s AND lower(table_name) = $t), "
+            "absent AS (SELECT list_filter($cols::VARCHAR[], lambda x: NOT list_contains(cols, "
+            "x)) AS missing FROM known), "
+            "columns_checked AS (SELECT CASE WHEN len(missing) > 0 THEN "
+            "error('[UNRESOLVED_COLUMN.WITHOUT_SUGGESTION] A column, variable, or function "
+            "parameter with name `' || missing[1] || '` cannot be resolved. SQLSTATE: 42703') "
+            "END AS g FROM absent)"
+        )
+        guard = "(SELECT g FROM columns_checked)"
+    else:
+        guard = "NULL"
+    if kind == "vacuum":
+        # A DRY RUN lists the files a VACUUM would remove: none (`path IS NULL` holds for no
+        # table, while the checks are still made; a constant false would skip them).
+        sql = (
+            f"WITH {checks} SELECT 'file:' || path || '#' || $s || '.' || $t AS path "
+            "FROM rel, guard WHERE guard.g IS NULL"
+            + (" AND rel.path IS NULL" if found["dry"] else "")
+        )
+        return plan.Plan(
+            sql, _used(params, sql), "OTHER", target=name, access=(Access("MODIFY", *name),)
+        )  # fmt: skip
+    # Run for their checks only (a missing table, a view for ANALYZE, a column); the engine
+    # answers nothing ("checked").
+    sql = f"WITH {checks} SELECT guard.g, {guard} AS columns_g FROM guard"
+    privilege = "MODIFY" if kind == "analyze" else "SELECT"
+    return plan.Plan(
+        sql, _used(params, sql), "OTHER", kind="checked", target=name,
+        access=(Access(privilege, *name),),
+    )  # fmt: skip
+
+
+def _used(params: dict[str, str], sql: str) -> dict[str, str]:
+    """The parameters `sql` names (DuckDB refuses one it does not)."""
+    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+
+
+def partitions_sql(name: tuple[str, str, str], columns: list[str]) -> str:
+    """SHOW PARTITIONS' query: the distinct values of the partition columns, in order."""
+    listed = ", ".join(plan.quote(c) for c in columns)
+    table = ".".join(plan.quote(p) for p in (plan.duck_catalog(name[0]), name[1], name[2]))
+    return f"SELECT DISTINCT {listed} FROM {table} ORDER BY {listed}"
 
 
 def _seeing(name: tuple[str, str, str]) -> tuple[Access, ...]:
@@ -712,6 +788,22 @@ class TableLog:
                 [*table, commit.user_id, commit.user, commit.operation,
                  list(commit.parameters), list(commit.parameters.values()), commit.blind],
             )  # fmt: skip
+
+    def partition_columns(
+        self, cursor: duckdb.DuckDBPyConnection, table: tuple[str, str, str]
+    ) -> list[str]:
+        """A table's partition columns, or Delta's error for a table without them."""
+        found = cursor.execute(
+            f"SELECT partition_columns FROM {LAYOUT} WHERE {_WHERE}", list(table)
+        ).fetchall()
+        if not found or not found[0][0]:
+            quoted = ".".join(f"`{p}`" for p in table)
+            raise plan.SqlError(
+                "[DELTA_SHOW_PARTITION_IN_NON_PARTITIONED_TABLE] SHOW PARTITIONS is not allowed "
+                f"on a table that is not partitioned: {quoted}. SQLSTATE: 42809",
+                sql_state="42809",
+            )
+        return list(found[0][0])
 
     def rename(self, cursor: duckdb.DuckDBPyConnection, old: tuple, new: tuple) -> None:
         """A renamed table keeps its log."""

@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from lakegate.workspace.samples.data import Generation, SamplesInfo, ensure_samples
-from lakegate.workspace.sql import decimals, errors, identity
+from lakegate.workspace.sql import decimals, delta, errors, identity
 from lakegate.workspace.sql.delta import TableLog
 from lakegate.workspace.sql.keys import KeyStore
 from lakegate.workspace.sql.translate import (
@@ -302,6 +302,19 @@ class SqlEngine:
                     self.log.record(cursor, plan.commit)
             elif plan.kind == "table_log":
                 self.log.change(cursor, plan.commit)
+            elif plan.kind == "checked":  # a statement with only checks to make, no result
+                self.use(cursor, catalog, schema)
+                cursor.execute(plan.sql, plan.params).fetchall()
+            elif plan.kind == "partitions":
+                self.use(cursor, catalog, schema)
+                if not self.column_types(plan.target):
+                    raise errors.table_not_found(".".join(f"`{p}`" for p in plan.target))
+                columns = self.log.partition_columns(cursor, plan.target)
+                listed = dataclasses.replace(
+                    plan, kind="query", sql=delta.partitions_sql(plan.target, columns), params={}
+                )
+                yield self._output(cursor, listed)
+                return
             else:
                 self.use(cursor, catalog, schema, fallback=_without_schema(plan, catalog))
                 checked = self.keys.check(cursor, plan.keys) if plan.keys else None

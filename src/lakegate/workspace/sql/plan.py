@@ -53,7 +53,8 @@ class Plan:
     statement_type: str = "OTHER"
     # "query" runs `sql`; "use" only checks names; "describe" maps DuckDB types afterwards;
     # "create_catalog"/"drop_catalog" attach/detach a database file; "keys" changes only a
-    # table's informational keys (keys.py); "table_log" only its Delta log (delta.py).
+    # table's informational keys (keys.py); "table_log" only its Delta log (delta.py);
+    # "checked" runs `sql` for its errors and answers nothing; "partitions" is SHOW PARTITIONS.
     kind: str = "query"
     target: tuple[str, ...] = ()
     if_exists: bool = False
