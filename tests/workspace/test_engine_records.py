@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from lakegate.workspace.sql import keys
+from lakegate.workspace.sql.delta import keys
 from lakegate.workspace.sql.engine import SqlEngine
 
 

@@ -18,8 +18,8 @@ from starlette.routing import BaseRoute, Route
 from lakegate.workspace.catalog.descriptions import Descriptions
 from lakegate.workspace.http import ApiError, fail, int_param
 from lakegate.workspace.identity.principals import Principal
-from lakegate.workspace.sql import delta
 from lakegate.workspace.sql.access import to_see
+from lakegate.workspace.sql.delta import tablelog
 from lakegate.workspace.sql.engine import SAMPLES, SqlEngine
 from lakegate.workspace.sql.plan import SqlError
 from lakegate.workspace.sql.statements import service
@@ -146,9 +146,9 @@ class CatalogReader:
             _COLUMNS, params
         ):
             columns.setdefault(table, []).append(_column(name, data_type, nullable, comment, index))
-        # Delta's table properties (the engine's record of them: sql/delta.py).
+        # Delta's table properties (the engine's record of them: sql/delta/tablelog.py).
         properties: dict[str, dict[str, str]] = {}
-        held = self.engine.metadata(delta.SCHEMA_PROPERTIES, {"catalog": catalog, "s": schema})
+        held = self.engine.metadata(tablelog.SCHEMA_PROPERTIES, {"catalog": catalog, "s": schema})
         for table, key, value in held:
             properties.setdefault(table, {})[key] = value
         return [
@@ -172,9 +172,9 @@ class CatalogReader:
             "comment": comment or "",
             "owner": self.owner,
             "metastore_id": self.metastore_id,
-            "table_id": delta.table_id((catalog, schema, name)),
+            "table_id": tablelog.table_id((catalog, schema, name)),
             "securable_type": "TABLE",
-            "properties": {**delta.DEFAULTS, **properties} if kind == "MANAGED" else None,
+            "properties": {**tablelog.DEFAULTS, **properties} if kind == "MANAGED" else None,
         }
         info = self._described("TABLE", info["full_name"], info)
         return {k: v for k, v in info.items() if v is not None}

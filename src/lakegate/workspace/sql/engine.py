@@ -23,9 +23,10 @@ import duckdb
 import pyarrow as pa
 
 from lakegate.workspace.samples.data import Generation, SamplesInfo, ensure_samples
-from lakegate.workspace.sql import decimals, delta, errors, identity
-from lakegate.workspace.sql.delta import TableLog
-from lakegate.workspace.sql.keys import KeyStore
+from lakegate.workspace.sql import decimals, errors
+from lakegate.workspace.sql.delta import commands, identity
+from lakegate.workspace.sql.delta.keys import KeyStore
+from lakegate.workspace.sql.delta.tablelog import TableLog
 from lakegate.workspace.sql.translate import (
     ALIAS_SUFFIX,
     CATALOG_NAME,
@@ -311,7 +312,7 @@ class SqlEngine:
                     raise errors.table_not_found(".".join(f"`{p}`" for p in plan.target))
                 columns = self.log.partition_columns(cursor, plan.target)
                 listed = dataclasses.replace(
-                    plan, kind="query", sql=delta.partitions_sql(plan.target, columns), params={}
+                    plan, kind="query", sql=commands.partitions_sql(plan.target, columns), params={}
                 )
                 yield self._output(cursor, listed)
                 return

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
-from lakegate.workspace.sql import delta, errors, keys, plan
+from lakegate.workspace.sql import errors, plan
+from lakegate.workspace.sql.delta import commands, keys
 
 if TYPE_CHECKING:
     from lakegate.workspace.sql.access import Seeing, Seen
@@ -245,7 +246,7 @@ def _describe_extended(name: tuple[str, str, str]) -> Plan:
         "AS g FROM rel), "
         f"found AS (SELECT column_name AS col_name, lower({column_type}) AS data_type, comment, "
         f"column_index AS k FROM duckdb_columns() WHERE {where} UNION ALL {detail_sql} "
-        f"UNION ALL {delta.describe_properties()} UNION ALL {keys.describe_rows()}) "
+        f"UNION ALL {commands.describe_properties()} UNION ALL {keys.describe_rows()}) "
         "SELECT col_name, data_type, comment FROM found, guard "
         "WHERE guard.g IS NULL AND data_type IS NOT NULL ORDER BY k"
     )
@@ -267,7 +268,7 @@ def _create_table(name: tuple[str, str, str]) -> Plan:
         "ELSE 'CREATE TABLE ' || $full || ' (\n' || string_agg('  ' || c.column_name || ' ' || "
         f"{column_type} || CASE WHEN c.is_nullable THEN '' ELSE ' NOT NULL' END, ',\n' "
         "ORDER BY c.column_index) || ')\nUSING delta' || "
-        f"{delta.create_clauses()} END AS createtab_stmt "
+        f"{commands.create_clauses()} END AS createtab_stmt "
         f"FROM duckdb_columns() c JOIN {_RELATIONS} r ON r.database_name = c.database_name "
         "AND r.schema_name = c.schema_name AND r.table_name = c.table_name "
         "WHERE c.database_name = $c AND lower(c.schema_name) = lower($s) "

@@ -53,8 +53,9 @@ class Plan:
     statement_type: str = "OTHER"
     # "query" runs `sql`; "use" only checks names; "describe" maps DuckDB types afterwards;
     # "create_catalog"/"drop_catalog" attach/detach a database file; "keys" changes only a
-    # table's informational keys (keys.py); "table_log" only its Delta log (delta.py);
-    # "checked" runs `sql` for its errors and answers nothing; "partitions" is SHOW PARTITIONS.
+    # table's informational keys (delta/keys.py); "table_log" only its Delta log
+    # (delta/tablelog.py); "checked" runs `sql` for its errors and answers nothing;
+    # "partitions" is SHOW PARTITIONS.
     kind: str = "query"
     target: tuple[str, ...] = ()
     if_exists: bool = False
@@ -69,7 +70,7 @@ class Plan:
     keys: Any = None
     # What an INSERT / UPDATE writes (identity.written): checked against ALWAYS identities.
     writes: tuple | None = None
-    # (catalog, schema) whose unused identity sequences go after the statement (identity.py).
+    # (catalog, schema) whose unused identity sequences go after the statement (delta/identity.py).
     sweep: tuple[str, str] | None = None
     # Tables as the statement names them, by last name part (for Spark-style error messages).
     tables: dict[str, str] = field(default_factory=dict)

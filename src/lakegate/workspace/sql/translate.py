@@ -20,16 +20,14 @@ from sqlglot.errors import ParseError
 
 from lakegate.workspace.sql import (
     decimals,
-    delta,
     duckdb_only,
     grants_sql,
-    identity,
-    keys,
     metadata,
     settings,
     temp_views,
 )
 from lakegate.workspace.sql.access import Access, Seeing, accesses, created, dropped, to_see
+from lakegate.workspace.sql.delta import commands, identity, keys, tablelog
 
 # Defined in plan.py (so metadata.py can use them without importing this module); kept importable
 # from here, where the rest of the workspace has always found them.
@@ -131,12 +129,12 @@ def _plan(
     if meta is not None:
         meta.access = _meta_access(meta)
         return meta
-    logged = delta.translate(stripped, catalog, schema, user)
+    logged = commands.translate(stripped, catalog, schema, user)
     if logged is not None:
         return logged
     dropped_key = keys.drop_statement(stripped, catalog, schema)
     if dropped_key is not None:
-        dropped_key.commit = delta.Commit(dropped_key.target, "DROP CONSTRAINT", user=user)
+        dropped_key.commit = tablelog.Commit(dropped_key.target, "DROP CONSTRAINT", user=user)
         return dropped_key
     uncomment = keys.comment_null(stripped)  # COMMENT ON ... IS NULL, which sqlglot cannot read
     try:
@@ -173,13 +171,13 @@ def _plan(
     needed = accesses(tree, catalog, schema)
     made = created(tree, catalog, schema)
     gone = dropped(tree, catalog, schema)
-    # Delta's informational keys and inline comments (keys.py), and its log (delta.py): out of
-    # DuckDB's DDL.
+    # Delta's informational keys and inline comments (delta/keys.py), and its log
+    # (delta/tablelog.py): out of DuckDB's DDL.
     key_change, after, sequences, sweep = None, [], [], None
-    commit = delta.commit_of(tree, catalog, schema, user)
-    moved = delta.renamed(tree, catalog, schema)
+    commit = tablelog.commit_of(tree, catalog, schema, user)
+    moved = tablelog.renamed(tree, catalog, schema)
     if isinstance(tree, exp.Create):
-        commit = delta.create_table(tree, catalog, schema, user)
+        commit = tablelog.create_table(tree, catalog, schema, user)
         taken = keys.create_table(tree, catalog, schema)
         if taken is not None:
             change, after = taken
