@@ -144,6 +144,11 @@ def test_describe_history_lists_each_write_newest_first(engine: sa.Engine) -> No
     assert parameters[0]["mode"] == "Overwrite" and parameters[5]["mode"] == "Append"
     assert json.loads(parameters[3]["predicate"]) == ["a = 1"]
     assert json.loads(parameters[1]["properties"]) == {"k": "v"}
+    # The rows each write touched, under Delta's metric names.
+    assert [dict(e["operationMetrics"]) for e in entries] == [
+        {"numOutputRows": "1"}, {}, {"numDeletedRows": "2"}, {"numUpdatedRows": "1"},
+        {"numOutputRows": "2"}, {"numOutputRows": "2"}, {},
+    ]  # fmt: skip
     assert {e["userName"] for e in entries} == {run(engine, "SELECT current_user()")[0][0]}
     assert {e["isolationLevel"] for e in entries} == {"WriteSerializable"}
     timestamps = [e["timestamp"] for e in entries]

@@ -333,8 +333,12 @@ class SqlEngine:
                     self.keys.save(cursor, plan.keys.table, checked)
                 if plan.sweep is not None:
                     identity.sweep(cursor, *plan.sweep)
+                counted: list[int] = []
+                if plan.commit is not None and "num_affected_rows" in output.names:
+                    output.batches = _counting(output.batches, counted)
                 yield output
-                self._logged(cursor, plan)  # after the output is read: it streams from `cursor`
+                # After the output is read: it streams from `cursor`.
+                self._logged(cursor, plan, counted[0] if counted else None)
                 return
             yield Output([], [], pa.schema([]), iter(()))
         except duckdb.InterruptException:
@@ -431,14 +435,15 @@ class SqlEngine:
         table = table.rename_columns(names)
         return Output(names, types, table.schema, iter(table.to_batches()))
 
-    def _logged(self, cursor: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    def _logged(self, cursor: duckdb.DuckDBPyConnection, plan: Plan, rows: int | None) -> None:
         """What a statement that ran changes in the engine's records: its commit in the table's
-        Delta log; a renamed table's keys and log move to its new name."""
+        Delta log (with the `rows` it wrote, if it says); a renamed table's keys and log move to
+        its new name."""
         if plan.moved is not None:
             self.keys.rename(cursor, *plan.moved)
             self.log.rename(cursor, *plan.moved)
         if plan.commit is not None:
-            self.log.record(cursor, plan.commit)
+            self.log.record(cursor, plan.commit.with_rows(rows))
 
     def forget(self, kind: str, full_name: str) -> None:
         """A dropped table, schema or catalog takes its tables' keys and Delta logs along."""
@@ -465,6 +470,14 @@ class SqlEngine:
             for cursor in [*cursors, self._meta]:
                 cursor.close()
             self._db.close()
+
+
+def _counting(batches: Iterator[pa.RecordBatch], counted: list[int]) -> Iterator[pa.RecordBatch]:
+    """`batches` of a DML's one-row `num_affected_rows` result, keeping the count as it passes."""
+    for batch in batches:
+        if batch.num_rows:
+            counted.append(int(batch.column(0)[0].as_py() or 0))
+        yield batch
 
 
 def _respelled(cursor: duckdb.DuckDBPyConnection, plan: Plan) -> Plan | None:

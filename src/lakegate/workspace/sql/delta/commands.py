@@ -303,7 +303,8 @@ def _history(name: tuple[str, str, str], limit: int | None) -> plan.Plan:
         "NULL::STRUCT(notebookId VARCHAR) AS notebook, NULL::VARCHAR AS clusterId, "
         "CASE WHEN version > 0 THEN version - 1 END AS readVersion, "
         "'WriteSerializable' AS isolationLevel, blind AS isBlindAppend, "
-        "MAP()::MAP(VARCHAR, VARCHAR) AS operationMetrics, NULL::VARCHAR AS userMetadata, "
+        "coalesce(metrics, MAP()::MAP(VARCHAR, VARCHAR)) AS operationMetrics, "
+        "NULL::VARCHAR AS userMetadata, "
         f"'{ENGINE_INFO}' AS engineInfo FROM {HISTORY}, guard "
         f"WHERE guard.g IS NULL AND {_OWN} ORDER BY version DESC"
         + (f" LIMIT {limit}" if limit is not None else "")

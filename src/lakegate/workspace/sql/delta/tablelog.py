@@ -13,6 +13,7 @@ it. The statements that read it are commands.py's.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -43,7 +44,11 @@ _SETUP = (
     f"CREATE TABLE IF NOT EXISTS {HISTORY} ({_NAME_COLUMNS}, version BIGINT, ts TIMESTAMPTZ, "
     "user_id VARCHAR, user_name VARCHAR, operation VARCHAR, parameters MAP(VARCHAR, VARCHAR), "
     "blind BOOLEAN, PRIMARY KEY (catalog, schema, table_name, version))",
+    f"ALTER TABLE {HISTORY} ADD COLUMN IF NOT EXISTS metrics MAP(VARCHAR, VARCHAR)",
 )
+# The rows a write's count stands for, by operation (Delta's operationMetrics names).
+_ROW_METRICS = {"WRITE": "numOutputRows", "DELETE": "numDeletedRows",
+                "UPDATE": "numUpdatedRows", "MERGE": "numOutputRows"}  # fmt: skip
 _WHERE = "catalog = $1 AND schema = $2 AND table_name = $3"
 # The protocol every table here has: Delta's defaults, reader 1 and writer 2.
 READER, WRITER = "delta.minReaderVersion", "delta.minWriterVersion"
@@ -78,6 +83,14 @@ class Commit:
     # A new (or replaced) table: (partition columns, clustering columns); its properties are
     # then `set` alone.
     layout: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    metrics: dict[str, str] = field(default_factory=dict)  # Delta's operationMetrics
+
+    def with_rows(self, rows: int | None) -> Commit:
+        """This commit with the rows its statement wrote, under Delta's metric name."""
+        metric = _ROW_METRICS.get(self.operation)
+        if rows is None or metric is None:
+            return self
+        return dataclasses.replace(self, metrics={**self.metrics, metric: str(rows)})
 
 
 def check_keys(values: Mapping[str, str]) -> None:
@@ -337,10 +350,11 @@ class TableLog:
                                [*table, key, value])  # fmt: skip
             cursor.execute(
                 f"INSERT INTO {HISTORY} SELECT $1, $2, $3, coalesce(max(version) + 1, 0), now(), "
-                f"$4, $5, $6, MAP($7::VARCHAR[], $8::VARCHAR[]), $9 FROM {HISTORY} "
-                f"WHERE {_WHERE}",
+                f"$4, $5, $6, MAP($7::VARCHAR[], $8::VARCHAR[]), $9, "
+                f"MAP($10::VARCHAR[], $11::VARCHAR[]) FROM {HISTORY} WHERE {_WHERE}",
                 [*table, commit.user_id, commit.user, commit.operation,
-                 list(commit.parameters), list(commit.parameters.values()), commit.blind],
+                 list(commit.parameters), list(commit.parameters.values()), commit.blind,
+                 list(commit.metrics), list(commit.metrics.values())],
             )  # fmt: skip
 
     def partition_columns(
