@@ -281,6 +281,14 @@ def test_scim_users(w: WorkspaceClient, user_w: WorkspaceClient) -> None:
     assert list(w.groups.list(filter="displayName eq any-group-nobody-has")) == []
     assert [g.display_name for g in w.groups.list(filter="displayName eq admins")] == ["admins"]
     assert list(w.service_principals.list(filter="displayName eq nobody-here")) == []
+    # One filter language for users, groups and service principals: and/or, true/false.
+    both = w.groups.list(filter='displayName eq "admins" or displayName eq users')
+    assert sorted(g.display_name for g in both) == ["admins", "users"]
+    active = list(w.service_principals.list(filter="active eq true"))
+    assert active and all(p.active for p in active)
+    assert list(w.service_principals.list(filter="active eq false")) == []
+    with pytest.raises(BadRequest, match="attributes displayName, applicationId, id, active"):
+        list(w.service_principals.list(filter='userName eq "x"'))
 
 
 def test_scim_groups(ws: LocalWorkspace, w: WorkspaceClient) -> None:

@@ -184,7 +184,7 @@ class AccountApi:
 
     async def list_principals(self, request: Request) -> Response:
         await self._admin(request)
-        test = scim.compile_filter(request.query_params.get("filter"))
+        test = scim.principal_filter(request.query_params.get("filter"))
         found = [p for p in self.identity.principals.values() if test(p)]
         return scim.list_response(request, found, account=True)
 

@@ -21,11 +21,15 @@ from lakegate.workspace.identity.principals import Principal
 SP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServicePrincipal"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-_ATTRIBUTES = {"displayName": "display_name", "applicationId": "application_id", "id": "id"}
-# A value is quoted ("a b"), true/false, or (as Databricks also takes it) one unquoted word.
-_CLAUSE = re.compile(
-    r'\s*(\w+)\s+(eq|ne|co|sw)\s+(?:"((?:[^"\\]|\\.)*)"|(true|false)(?=\s|$)|([^\s"]+))\s*', re.I
-)
+# A value is quoted ("a b"), or (as Databricks also takes it) one unquoted word (true/false).
+_CLAUSE = re.compile(r'\s*(\w+)\s+(eq|ne|co|sw)\s+(?:"((?:[^"\\]|\\.)*)"|([^\s"]+))\s*', re.I)
+_OPS: dict[str, Callable[[str, str], bool]] = {
+    "eq": lambda have, want: have.lower() == want.lower(),
+    "ne": lambda have, want: have.lower() != want.lower(),
+    "co": lambda have, want: want.lower() in have.lower(),
+    "sw": lambda have, want: have.lower().startswith(want.lower()),
+}
+SP_ATTRIBUTES = ("displayName", "applicationId", "id", "active")
 
 
 def service_principal(p: Principal, *, account: bool) -> dict[str, Any]:
@@ -45,52 +49,47 @@ def service_principal(p: Principal, *, account: bool) -> dict[str, Any]:
     return doc
 
 
-def compile_filter(text: str | None) -> Callable[[Principal], bool]:
-    """A SCIM filter (`displayName eq "x"`, `co`, `sw`, `ne`, joined by and/or) as a predicate."""
+def compile_filter(text: str | None, attributes: tuple[str, ...]) -> Callable[[dict], bool]:
+    """A SCIM filter of `attr op "value"` clauses (eq, ne, co, sw; case-insensitive; a boolean
+    field compares as true/false) joined by and/or, over a document's `attributes`."""
     if not text:
-        return lambda p: True
+        return lambda doc: True
     parts = re.split(r"\s+(and|or)\s+", text.strip(), flags=re.I)
-    clauses = [_clause(part) for part in parts[::2]]
+    clauses = [_clause(part, attributes) for part in parts[::2]]
     joins = [j.lower() for j in parts[1::2]]
 
-    def matches(p: Principal) -> bool:
-        result = clauses[0](p)
+    def matches(doc: dict) -> bool:
+        result = clauses[0](doc)
         for join, clause in zip(joins, clauses[1:], strict=True):
-            result = (result and clause(p)) if join == "and" else (result or clause(p))
+            result = (result and clause(doc)) if join == "and" else (result or clause(doc))
         return result
 
     return matches
 
 
-def _clause(text: str) -> Callable[[Principal], bool]:
+def _clause(text: str, attributes: tuple[str, ...]) -> Callable[[dict], bool]:
     match = _CLAUSE.fullmatch(text)
-    if match is None:
+    if match is None or match.group(1) not in attributes:
         raise fail(
             "INVALID_PARAMETER_VALUE",
-            f'Unsupported SCIM filter {text!r}; use e.g. displayName eq "name" '
-            "(operators eq, ne, co, sw; joined by and/or).",
+            f'Unsupported SCIM filter {text!r}; use e.g. {attributes[0]} eq "name" (attributes '
+            f"{', '.join(attributes)}; operators eq, ne, co, sw; joined by and/or).",
         )
-    attribute, op, quoted, boolean, bare = match.groups()
-    quoted = quoted if quoted is not None else bare
-    op = op.lower()
-    if attribute == "active":
-        wanted = (boolean or quoted or "").lower() == "true"
-        return (lambda p: p.active == wanted) if op == "eq" else (lambda p: p.active != wanted)
-    if attribute not in _ATTRIBUTES or quoted is None:
-        raise fail(
-            "INVALID_PARAMETER_VALUE",
-            f"Cannot filter on {attribute!r}; use displayName, applicationId, id or active.",
-        )
-    value = quoted.replace('\\"', '"')
-    name = _ATTRIBUTES[attribute]
-    tests: dict[str, Callable[[str], bool]] = {
-        "eq": lambda v: v.lower() == value.lower(),
-        "ne": lambda v: v.lower() != value.lower(),
-        "co": lambda v: value.lower() in v.lower(),
-        "sw": lambda v: v.lower().startswith(value.lower()),
-    }
-    test = tests[op]
-    return lambda p: test(getattr(p, name))
+    attribute, op, quoted, bare = match.groups()
+    value = quoted.replace('\\"', '"') if quoted is not None else bare
+    test = _OPS[op.lower()]
+    return lambda doc: test(_text(doc.get(attribute, "")), value)
+
+
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def principal_filter(text: str | None) -> Callable[[Principal], bool]:
+    """A SCIM filter over service principals (displayName, applicationId, id, active)."""
+    keep = compile_filter(text, SP_ATTRIBUTES)
+    return lambda p: keep({"displayName": p.display_name, "applicationId": p.application_id,
+                           "id": p.id, "active": p.active})  # fmt: skip
 
 
 def list_response(request: Request, found: list[Principal], *, account: bool) -> JSONResponse:
@@ -185,7 +184,7 @@ def routes(ws: IdentityHost) -> list[BaseRoute]:
     async def collection(request: Request) -> Response:
         if request.method == "GET":
             await caller(request)
-            test = compile_filter(request.query_params.get("filter"))
+            test = principal_filter(request.query_params.get("filter"))
             found = [p for p in identity.principals.values() if p.assigned and test(p)]
             return list_response(request, found, account=False)
         await caller(request, admin=True)

@@ -19,43 +19,16 @@ from starlette.routing import BaseRoute, Route
 
 from lakegate.workspace.http import ApiError, fail, json_body, not_found
 from lakegate.workspace.identity.host import IdentityHost
-from lakegate.workspace.identity.scim import USER_SCHEMA, page, patch_operations
+from lakegate.workspace.identity.scim import USER_SCHEMA, compile_filter, page, patch_operations
 
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 BASE = "/api/2.0/preview/scim/v2"
 BUILT_IN = ("admins", "users")
-# A value is quoted ("a b"), or (as Databricks also takes it) one unquoted word.
-_CLAUSE = re.compile(r'\s*(\w+)\s+(eq|ne|co|sw)\s+(?:"((?:[^"\\]|\\.)*)"|([^\s"]+))\s*', re.I)
 _MEMBER_PATH = re.compile(r'^members\[value eq "([^"]+)"\]$', re.I)
-_OPS: dict[str, Callable[[str, str], bool]] = {
-    "eq": lambda have, want: have.lower() == want.lower(),
-    "ne": lambda have, want: have.lower() != want.lower(),
-    "co": lambda have, want: want.lower() in have.lower(),
-    "sw": lambda have, want: have.lower().startswith(want.lower()),
-}
 
 
 def _new_id() -> str:
     return str(random.SystemRandom().randrange(10**14, 10**15))
-
-
-def compile_filter(text: str | None, attributes: tuple[str, ...]) -> Callable[[dict], bool]:
-    """A SCIM filter of `attr op "value"` clauses joined by `and`, over a document's fields."""
-    if not text:
-        return lambda doc: True
-    tests = []
-    for part in re.split(r"\s+and\s+", text.strip(), flags=re.I):
-        match = _CLAUSE.fullmatch(part)
-        if match is None or match.group(1) not in attributes:
-            raise fail(
-                "INVALID_PARAMETER_VALUE",
-                f'Unsupported SCIM filter {part!r}; use e.g. {attributes[0]} eq "name" '
-                f"(attributes {', '.join(attributes)}; operators eq, ne, co, sw; joined by and).",
-            )
-        attribute, op = match.group(1), match.group(2).lower()
-        value = match.group(3).replace('\\"', '"') if match.group(3) is not None else match.group(4)
-        tests.append((attribute, _OPS[op], value))
-    return lambda doc: all(test(str(doc.get(a, "")), v) for a, test, v in tests)
 
 
 def listing(request: Request, docs: list[dict[str, Any]], attributes: tuple[str, ...]) -> Response:
