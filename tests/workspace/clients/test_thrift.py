@@ -355,6 +355,10 @@ def test_a_session_on_a_missing_schema_fails_only_what_needs_it(
         assert tuple(cursor.fetchone()) == ("main", "not_made_yet")
         cursor.execute("SELECT count(*) AS n FROM samples.tpch.nation")
         assert cursor.fetchone().n == 25
+        cursor.execute("DESCRIBE TABLE samples.tpch.nation")
+        assert cursor.fetchone()[0] == "n_nationkey"
+        cursor.execute("SHOW TABLES IN samples.tpch")
+        assert len(cursor.fetchall()) == 8
         for statement in ("SELECT * FROM nation", "SELECT * FROM uc_constraints"):
             with pytest.raises(ServerOperationError, match=r"\[TABLE_OR_VIEW_NOT_FOUND\]"):
                 cursor.execute(statement)

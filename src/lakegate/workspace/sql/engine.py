@@ -493,14 +493,14 @@ def _respelled(cursor: duckdb.DuckDBPyConnection, plan: Plan) -> Plan | None:
 
 def _without_schema(plan: Plan, catalog: str) -> str | None:
     """Where a statement runs when its session's schema does not exist: a schema's CREATE or
-    DROP in its catalog (where an unqualified schema name lands), a query in `NOWHERE` (an
-    empty schema of the engine's own database, which no statement can name: an unqualified
-    table is not found, while `SELECT current_catalog()` or a qualified name answers); None
-    for a statement that needs the schema (SCHEMA_NOT_FOUND)."""
+    DROP in its catalog (where an unqualified schema name lands), a query, SHOW or DESCRIBE in
+    `NOWHERE` (an empty schema of the engine's own database, which no statement can name: an
+    unqualified table is not found, while `SELECT current_catalog()` or a qualified name
+    answers); None for a statement that needs the schema (SCHEMA_NOT_FOUND)."""
     touched = plan.created or plan.dropped
     if touched is not None and touched[0] == "SCHEMA":
         return quote(duck_catalog(catalog))
-    return NOWHERE if plan.statement_type == "SELECT" else None
+    return NOWHERE if plan.statement_type in ("SELECT", "SHOW", "DESCRIBE") else None
 
 
 def _described(plan: Plan, reader: pa.RecordBatchReader) -> Output:
