@@ -236,6 +236,24 @@ def test_identity_is_bigint_only_and_leaves_nothing_behind(engine: sa.Engine) ->
     )
 
 
+def test_an_identity_column_is_guarded_in_another_catalog_too(engine: sa.Engine) -> None:
+    """The ALWAYS check finds a table by its full name, whatever the session's catalog."""
+    run(
+        engine,
+        "CREATE CATALOG IF NOT EXISTS ids_elsewhere",
+        "CREATE SCHEMA IF NOT EXISTS ids_elsewhere.s",
+        "CREATE OR REPLACE TABLE ids_elsewhere.s.ev "
+        "(id BIGINT GENERATED ALWAYS AS IDENTITY, x INT)",
+    )
+    try:
+        message = failure(engine, "INSERT INTO ids_elsewhere.s.ev VALUES (1, 2)")
+        assert message.startswith("[DELTA_IDENTITY_COLUMNS_EXPLICIT_INSERT_NOT_SUPPORTED]")
+        run(engine, "INSERT INTO ids_elsewhere.s.ev (x) VALUES (2)")
+        assert run(engine, "SELECT id, x FROM ids_elsewhere.s.ev") == [(1, 2)]
+    finally:
+        run(engine, "DROP CATALOG ids_elsewhere CASCADE")
+
+
 def test_unity_catalog_keeps_created_names_in_lower_case(engine: sa.Engine) -> None:
     """`CREATE TABLE \\`T1\\`` makes t1 (column names keep their case)."""
     run(

@@ -91,13 +91,14 @@ def written(tree: exp.Expression, catalog: str, schema: str) -> tuple | None:
 def refuse_always(cursor: duckdb.DuckDBPyConnection, writes: tuple) -> None:
     """Databricks' error when a statement writes into a GENERATED ALWAYS identity column."""
     (cat, sch, table), columns, updating = writes
+    # The one table's columns (pragma_table_info), not every catalog's (duckdb_columns(),
+    # 4.5 times slower with 200 tables): this runs before every INSERT and UPDATE.
+    name = ".".join(plan.quote(p) for p in (plan.duck_catalog(cat), sch, table))
     always = [
-        name
-        for (name,) in cursor.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = $1 "
-            "AND lower(schema_name) = lower($2) AND lower(table_name) = lower($3) "
-            "AND column_default LIKE $4",
-            [plan.duck_catalog(cat), sch, table, f"nextval(%{PREFIX}always_%"],
+        column
+        for (column,) in cursor.execute(
+            "SELECT name FROM pragma_table_info($1) WHERE dflt_value LIKE $2",
+            [name, f"nextval(%{PREFIX}always_%"],
         ).fetchall()
     ]
     hit = [c for c in always if columns is None or c.lower() in columns]
