@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -282,6 +283,11 @@ class TableLog:
     def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
         for statement in _SETUP:
             db.execute(statement)
+        # Each table's latest version, read once from the history: a commit then inserts its
+        # row without scanning every table's history. Commits take turns (one engine, one
+        # process), so two writers of one table never take the same version.
+        self._lock = threading.Lock()
+        self._latest: dict[tuple[str, str, str], int] = {}
 
     def change(self, cursor: duckdb.DuckDBPyConnection, commit: Commit) -> None:
         """SET / UNSET TBLPROPERTIES: checked against the table, then recorded."""
@@ -322,15 +328,23 @@ class TableLog:
         failing a write that happened would invite the client to repeat it."""
         for _ in range(20):
             try:
-                self._record(cursor, commit)
+                with self._lock:
+                    self._record(cursor, commit)
                 return
             except (duckdb.TransactionException, duckdb.ConstraintException):
-                continue
+                with self._lock:
+                    self._latest.pop(commit.table, None)  # read it again next time
         log.error("the Delta log of %s lost a commit (%s)", ".".join(commit.table),
                   commit.operation)  # fmt: skip
 
     def _record(self, cursor: duckdb.DuckDBPyConnection, commit: Commit) -> None:
         table = list(commit.table)
+        latest = self._latest.get(commit.table)
+        if latest is None:
+            (found,) = cursor.execute(
+                f"SELECT max(version) FROM {HISTORY} WHERE {_WHERE}", table
+            ).fetchone()
+            latest = -1 if found is None else found
         with plan.transaction(cursor):
             if commit.layout is not None:
                 cursor.execute(f"DELETE FROM {PROPERTIES} WHERE {_WHERE}", table)
@@ -349,13 +363,13 @@ class TableLog:
                 cursor.execute(f"INSERT INTO {PROPERTIES} VALUES ($1, $2, $3, $4, $5)",
                                [*table, key, value])  # fmt: skip
             cursor.execute(
-                f"INSERT INTO {HISTORY} SELECT $1, $2, $3, coalesce(max(version) + 1, 0), now(), "
-                f"$4, $5, $6, MAP($7::VARCHAR[], $8::VARCHAR[]), $9, "
-                f"MAP($10::VARCHAR[], $11::VARCHAR[]) FROM {HISTORY} WHERE {_WHERE}",
-                [*table, commit.user_id, commit.user, commit.operation,
+                f"INSERT INTO {HISTORY} VALUES ($1, $2, $3, $4, now(), $5, $6, $7, "
+                "MAP($8::VARCHAR[], $9::VARCHAR[]), $10, MAP($11::VARCHAR[], $12::VARCHAR[]))",
+                [*table, latest + 1, commit.user_id, commit.user, commit.operation,
                  list(commit.parameters), list(commit.parameters.values()), commit.blind,
                  list(commit.metrics), list(commit.metrics.values())],
             )  # fmt: skip
+        self._latest[commit.table] = latest + 1
 
     def partition_columns(
         self, cursor: duckdb.DuckDBPyConnection, table: tuple[str, str, str]
@@ -375,6 +389,8 @@ class TableLog:
 
     def rename(self, cursor: duckdb.DuckDBPyConnection, old: tuple, new: tuple) -> None:
         """A renamed table keeps its log."""
+        with self._lock:
+            self._latest.clear()
         with plan.transaction(cursor):
             for store in (PROPERTIES, LAYOUT, HISTORY):
                 cursor.execute(
@@ -385,5 +401,7 @@ class TableLog:
     def forget(self, cursor: duckdb.DuckDBPyConnection, kind: str, full_name: str) -> None:
         """A dropped table, schema or catalog: the log of every table it held goes."""
         held = plan.held_by(kind, full_name)
+        with self._lock:
+            self._latest.clear()
         for store in (PROPERTIES, LAYOUT, HISTORY) if held is not None else ():
             cursor.execute(f"DELETE FROM {store} WHERE {held[0]}", held[1])
