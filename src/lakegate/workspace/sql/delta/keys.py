@@ -27,7 +27,7 @@ from lakegate.workspace.sql import errors, plan
 from lakegate.workspace.sql.access import Access
 
 __all__ = [
-    "TABLE", "Change", "Key", "KeyStore", "alter", "comment_null", "create_table",
+    "TABLE", "Change", "Key", "KeyStore", "alter", "comment_null", "create_table", "created_table",
     "describe_rows", "drop_statement", "unset_comment",
 ]  # fmt: skip
 
@@ -82,12 +82,10 @@ class Change:
 def create_table(tree: exp.Create, catalog: str, schema: str) -> tuple[Change, list[str]] | None:
     """Take the keys and comments out of a CREATE TABLE (in place): its key change, and the
     `COMMENT ON` statements to run after it (DuckDB's names)."""
-    if str(tree.args.get("kind") or "").upper() != "TABLE":
+    made = created_table(tree)
+    if made is None:
         return None
-    spec = tree.this if isinstance(tree.this, exp.Schema) else None
-    target = spec.this if spec is not None else tree.this
-    if not isinstance(target, exp.Table):
-        return None
+    spec, target = made
     name = plan.resolve(target, catalog, schema)
     change = Change(name, new_table=())
     duck_name = _duck_table(name)
@@ -128,6 +126,16 @@ def create_table(tree: exp.Create, catalog: str, schema: str) -> tuple[Change, l
             not_null_kind = exp.NotNullColumnConstraint()
             column_def.append("constraints", exp.ColumnConstraint(kind=not_null_kind))
     return change, after
+
+
+def created_table(tree: exp.Create) -> tuple[exp.Schema | None, exp.Table] | None:
+    """A CREATE TABLE's column list (None for CREATE TABLE ... AS) and table name; None for any
+    other CREATE."""
+    if str(tree.args.get("kind") or "").upper() != "TABLE":
+        return None
+    spec = tree.this if isinstance(tree.this, exp.Schema) else None
+    target = spec.this if spec is not None else tree.this
+    return (spec, target) if isinstance(target, exp.Table) else None
 
 
 def alter(tree: exp.Alter, catalog: str, schema: str) -> tuple[Change | None, list[str]] | None:

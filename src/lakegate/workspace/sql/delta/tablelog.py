@@ -25,6 +25,7 @@ import duckdb
 from sqlglot import exp
 
 from lakegate.workspace.sql import errors, plan
+from lakegate.workspace.sql.delta.keys import created_table
 
 __all__ = [
     "DEFAULTS", "ENGINE_INFO", "HISTORY", "LAYOUT", "PROPERTIES", "READER", "SCHEMA_PROPERTIES",
@@ -117,12 +118,10 @@ def table_id(name: tuple[str, str, str]) -> str:
 def create_table(tree: exp.Create, catalog: str, schema: str, user: str) -> Commit | None:
     """Take a CREATE TABLE's TBLPROPERTIES, PARTITIONED BY and CLUSTER BY out (in place; DuckDB
     has neither) into the table's first (or, replacing, next) commit."""
-    if str(tree.args.get("kind") or "").upper() != "TABLE":
+    made = created_table(tree)
+    if made is None:
         return None
-    spec = tree.this if isinstance(tree.this, exp.Schema) else None
-    target = spec.this if spec is not None else tree.this
-    if not isinstance(target, exp.Table):
-        return None
+    spec, target = made
     name = plan.resolve(target, catalog, schema)
     columns = [c.name.lower() for c in spec.expressions if isinstance(c, exp.ColumnDef)] if (
         spec is not None) else []  # fmt: skip
